@@ -1,0 +1,19 @@
+namespace Gapura.Api;
+
+/// <summary>Settings of the front door (section <c>Gateway</c>).</summary>
+public sealed class GatewayOptions
+{
+    public const string Section = "Gateway";
+
+    /// <summary>The API key clients must present (at least 16 characters).</summary>
+    public string? ApiKey { get; set; }
+
+    /// <summary>Largest request body accepted, in bytes (Claude Code sends ~100 KB; images make more).</summary>
+    public long MaxRequestBodyBytes { get; set; } = 32 * 1024 * 1024;
+
+    /// <summary>How long a streaming response may stay silent before the gateway sends a keep-alive.</summary>
+    public double KeepAliveSeconds { get; set; } = 15;
+
+    /// <summary>How long to wait for the upstream's first event before giving up with a 504.</summary>
+    public double FirstByteTimeoutSeconds { get; set; } = 300;
+}

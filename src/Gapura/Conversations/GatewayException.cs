@@ -1,0 +1,60 @@
+namespace Gapura.Conversations;
+
+/// <summary>What went wrong, in terms every front door can map to its own error shape.</summary>
+public enum ErrorKind
+{
+    InvalidRequest,
+    Authentication,
+    PermissionDenied,
+    NotFound,
+    RequestTooLarge,
+    RateLimited,
+    /// <summary>The upstream account's quota is spent (Kiro MONTHLY_REQUEST_COUNT …).</summary>
+    QuotaExceeded,
+    /// <summary>The upstream is overloaded or failing (5xx).</summary>
+    UpstreamUnavailable,
+    /// <summary>The upstream did not answer in time.</summary>
+    Timeout,
+    Internal,
+}
+
+/// <summary>
+/// The one exception type that crosses stage boundaries. Thrown before the first byte it becomes an
+/// HTTP error in the caller's format; thrown mid-stream it becomes that format's error event.
+/// </summary>
+public sealed class GatewayException : Exception
+{
+    public GatewayException(ErrorKind kind, string message, int? status = null, TimeSpan? retryAfter = null, Exception? inner = null)
+        : base(message, inner)
+    {
+        Kind = kind;
+        Status = status ?? DefaultStatus(kind);
+        RetryAfter = retryAfter;
+    }
+
+    public ErrorKind Kind { get; }
+
+    /// <summary>HTTP status for the caller; an upstream's own status when it is meaningful.</summary>
+    public int Status { get; }
+
+    public TimeSpan? RetryAfter { get; }
+
+    /// <summary>Whether trying again (same or another account) can help.</summary>
+    public bool IsRetryable => Kind is ErrorKind.RateLimited or ErrorKind.UpstreamUnavailable or ErrorKind.Timeout or ErrorKind.QuotaExceeded;
+
+    public static GatewayException BadRequest(string message) => new(ErrorKind.InvalidRequest, message);
+
+    public static int DefaultStatus(ErrorKind kind) => kind switch
+    {
+        ErrorKind.InvalidRequest => 400,
+        ErrorKind.Authentication => 401,
+        ErrorKind.PermissionDenied => 403,
+        ErrorKind.NotFound => 404,
+        ErrorKind.RequestTooLarge => 413,
+        ErrorKind.RateLimited => 429,
+        ErrorKind.QuotaExceeded => 429,
+        ErrorKind.UpstreamUnavailable => 503,
+        ErrorKind.Timeout => 504,
+        _ => 500,
+    };
+}

@@ -1,0 +1,34 @@
+namespace Gapura.Conversations;
+
+/// <summary>
+/// Estimates Claude token counts. No tokenizer package installs here and Claude's tokenizer is not
+/// public, so this is a documented estimate, calibrated on Anthropic's published guidance of roughly
+/// 3.5 characters of English per token: a run of letters costs one token up to 6 letters and one more per
+/// further 6 (common words are single tokens, long identifiers split into sub-words), digits one per 3, whitespace runs are folded into the following token, other
+/// ASCII symbols cost one each, and non-ASCII characters (CJK, emoji…) one each.
+/// It is used for count_tokens, for max_tokens enforcement on upstreams that lack the field, and for
+/// usage when the upstream reports none — every such usage is flagged <see cref="Usage.Estimated"/>.
+/// </summary>
+public static class TokenEstimator
+{
+    public static int Count(ReadOnlySpan<char> text)
+    {
+        int tokens = 0, letters = 0, digits = 0;
+        foreach (var c in text)
+        {
+            if (char.IsAsciiLetter(c)) { letters++; if (digits > 0) { tokens += (digits + 2) / 3; digits = 0; } continue; }
+            if (char.IsAsciiDigit(c)) { digits++; if (letters > 0) { tokens += LetterRunTokens(letters); letters = 0; } continue; }
+            if (letters > 0) { tokens += LetterRunTokens(letters); letters = 0; }
+            if (digits > 0) { tokens += (digits + 2) / 3; digits = 0; }
+            if (c is ' ' or '\t') continue;            // folded into the next word's token
+            if (char.IsLowSurrogate(c)) continue;       // the high surrogate already counted
+            tokens++;
+        }
+        tokens += LetterRunTokens(letters) + (digits + 2) / 3;
+        return tokens;
+    }
+
+    private static int LetterRunTokens(int letters) => letters == 0 ? 0 : 1 + (letters - 1) / 6;
+
+    public static int Count(string? text) => text is null ? 0 : Count(text.AsSpan());
+}

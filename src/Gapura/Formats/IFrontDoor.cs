@@ -1,0 +1,45 @@
+using System.IO.Pipelines;
+using System.Text.Json;
+using Gapura.Conversations;
+
+namespace Gapura.Formats;
+
+/// <summary>
+/// One client-facing API dialect (OpenAI chat completions, Anthropic messages, …): how its requests
+/// parse into the canonical <see cref="ChatRequest"/>, and how canonical results and errors go back.
+/// Implementations are stateless singletons; per-response state lives in the <see cref="StreamWriter"/>.
+/// </summary>
+public interface IFrontDoor
+{
+    /// <summary>Parses a request body. Throws a 400 <see cref="GatewayException"/> naming the problem.</summary>
+    ChatRequest ParseRequest(JsonElement body);
+
+    StreamWriter CreateStreamWriter(PipeWriter output, ResponseContext context);
+
+    /// <summary>Writes a whole non-streamed answer as the JSON body (status 200).</summary>
+    Task WriteResultAsync(HttpResponse response, ChatResult result, ResponseContext context, CancellationToken ct);
+
+    /// <summary>Writes an error as this dialect's error JSON with the error's HTTP status.</summary>
+    Task WriteErrorAsync(HttpResponse response, GatewayException error);
+}
+
+/// <summary>Facts every response needs: an id, the model name to echo, the creation time.</summary>
+public sealed record ResponseContext(string ResponseId, string Model, DateTimeOffset Created, ChatRequest Request, int EstimatedInputTokens);
+
+/// <summary>
+/// Turns canonical stream events into one dialect's SSE events on the response body, flushing after
+/// each so that nothing is buffered. <see cref="MessageEnd"/> makes the writer emit the dialect's closing
+/// events (<c>message_stop</c>, <c>data: [DONE]</c>…). After <see cref="WriteErrorAsync"/> the stream is over.
+/// </summary>
+public abstract class StreamWriter(PipeWriter output)
+{
+    protected PipeWriter Output { get; } = output;
+
+    public abstract ValueTask WriteEventAsync(StreamEvent streamEvent, CancellationToken ct);
+
+    /// <summary>Keeps idle connections open while the upstream is silent (comment or ping event).</summary>
+    public abstract ValueTask WriteKeepAliveAsync(CancellationToken ct);
+
+    /// <summary>Ends the stream with the dialect's error event, so a failure never looks like a clean stop.</summary>
+    public abstract ValueTask WriteErrorAsync(GatewayException error, CancellationToken ct);
+}

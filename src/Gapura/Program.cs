@@ -1,0 +1,3 @@
+using Gapura.Cli;
+
+return await GapuraCli.RunAsync(args);
