@@ -1,0 +1,60 @@
+namespace Gapura.Providers.Kiro;
+
+/// <summary>
+/// Settings of the Kiro provider (section <c>Kiro</c>). The service is undocumented and moves, so every
+/// host, header and limit is a setting; the defaults follow ../shared/protocols/kiro.md.
+/// </summary>
+public sealed class KiroOptions
+{
+    public const string Section = "Kiro";
+
+    public string Region { get; set; } = "us-east-1";
+
+    /// <summary>Base URL of the chat and model calls. <c>{region}</c> is replaced by <see cref="Region"/>.</summary>
+    public string Endpoint { get; set; } = "https://q.{region}.amazonaws.com";
+
+    /// <summary>Base URL of the Kiro desktop (social login) token refresh.</summary>
+    public string AuthEndpoint { get; set; } = "https://prod.{region}.auth.desktop.kiro.dev";
+
+    /// <summary>Base URL of AWS SSO OIDC (Builder ID / IAM Identity Center).</summary>
+    public string OidcEndpoint { get; set; } = "https://oidc.{region}.amazonaws.com";
+
+    /// <summary>Start URL for the device-code login; Builder ID by default, an Identity Center portal otherwise.</summary>
+    public string StartUrl { get; set; } = "https://view.awsapps.com/start";
+
+    /// <summary>A credentials file in the Kiro IDE format; when unset, logins are discovered (kiro.md §2).</summary>
+    public string? CredentialsFile { get; set; }
+
+    /// <summary>Overrides the profile ARN of the credential.</summary>
+    public string? ProfileArn { get; set; }
+
+    /// <summary>Send <c>profileArn</c> in request bodies when known (some IdC set-ups reject it).</summary>
+    public bool SendProfileArn { get; set; } = true;
+
+    /// <summary>Content type of chat calls; <c>application/x-amz-json-1.0</c> for the runtime.*.kiro.dev host.</summary>
+    public string ContentType { get; set; } = "application/json";
+
+    /// <summary>Optional <c>x-amz-target</c> header (needed by the runtime.*.kiro.dev host).</summary>
+    public string? Target { get; set; }
+
+    /// <summary>User agent sent upstream. Honest by default.</summary>
+    public string UserAgent { get; set; } = "gapura/0.1";
+
+    /// <summary>Largest request body sent upstream; older history is trimmed above it (the service fails near 600 KB).</summary>
+    public int MaxPayloadBytes { get; set; } = 600_000;
+
+    /// <summary>Upper bound of the injected <c>max_thinking_length</c>.</summary>
+    public int MaxThinkingTokens { get; set; } = 10_000;
+
+    /// <summary>Refresh an access token this long before it expires.</summary>
+    public double RefreshSkewSeconds { get; set; } = 300;
+
+    /// <summary>Attempts for retryable failures (429, 5xx, connection errors) before the first byte.</summary>
+    public int MaxAttempts { get; set; } = 3;
+
+    /// <summary>How often the model list is re-read from ListAvailableModels.</summary>
+    public double ModelsRefreshMinutes { get; set; } = 60;
+
+    /// <summary>Replaces <c>{region}</c> in a configured URL and trims the trailing slash.</summary>
+    public string Resolve(string url) => url.Replace("{region}", Region, StringComparison.Ordinal).TrimEnd('/');
+}
