@@ -52,8 +52,20 @@ public sealed class KiroOptions
     /// <summary>Attempts for retryable failures (429, 5xx, connection errors) before the first byte.</summary>
     public int MaxAttempts { get; set; } = 3;
 
+    /// <summary>First retry delay; doubles each attempt, with jitter.</summary>
+    public double RetryBaseDelayMilliseconds { get; set; } = 500;
+
+    /// <summary>Longest wait between retries, including a Retry-After the upstream asked for.</summary>
+    public double MaxRetryDelaySeconds { get; set; } = 10;
+
     /// <summary>How often the model list is re-read from ListAvailableModels.</summary>
     public double ModelsRefreshMinutes { get; set; } = 60;
+
+    /// <summary>Extra client model names mapped to Kiro ids, e.g. <c>Kiro:ModelAliases:gpt-4o=claude-sonnet-4.5</c>.</summary>
+    public Dictionary<string, string> ModelAliases { get; set; } = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>A Kiro id used for names the catalog does not know. Unset: unknown names are a 400.</summary>
+    public string? FallbackModel { get; set; }
 
     /// <summary>Replaces <c>{region}</c> in a configured URL and trims the trailing slash.</summary>
     public string Resolve(string url) => url.Replace("{region}", Region, StringComparison.Ordinal).TrimEnd('/');

@@ -1,0 +1,99 @@
+using Gapura.Conversations;
+using Gapura.Formats;
+using Gapura.Identity;
+using Gapura.Routing;
+
+namespace Gapura.Api;
+
+/// <summary>The OpenAI- and Anthropic-compatible surface under <c>/v1</c>.</summary>
+internal static class ApiEndpoints
+{
+    public static void MapApiEndpoints(this WebApplication app)
+    {
+        var openAi = app.Services.GetRequiredKeyedService<IFrontDoor>(FrontDoors.OpenAiChat);
+        var anthropic = app.Services.GetRequiredKeyedService<IFrontDoor>(FrontDoors.AnthropicMessages);
+
+        var v1 = app.MapGroup("/v1");
+        v1.MapPost("/chat/completions", (HttpContext http, ChatPipeline pipeline) => pipeline.HandleAsync(http, openAi))
+            .AddEndpointFilter(new RequireApiKey(_ => openAi));
+        v1.MapPost("/messages", (HttpContext http, ChatPipeline pipeline) => pipeline.HandleAsync(http, anthropic))
+            .AddEndpointFilter(new RequireApiKey(_ => anthropic));
+        v1.MapPost("/messages/count_tokens", (HttpContext http, CancellationToken ct) => CountTokensAsync(http, anthropic, ct))
+            .AddEndpointFilter(new RequireApiKey(_ => anthropic));
+        v1.MapGet("/models", (HttpContext http, IModelCatalog catalog, CancellationToken ct) => ListModelsAsync(http, catalog, ct))
+            .AddEndpointFilter(new RequireApiKey(DialectOf));
+        v1.MapGet("/models/{id}", (HttpContext http, string id, IModelCatalog catalog, CancellationToken ct) => GetModelAsync(http, id, catalog, ct))
+            .AddEndpointFilter(new RequireApiKey(DialectOf));
+        // Anything else under /v1 is a 404 in the caller's dialect rather than an empty page.
+        v1.Map("/{**rest}", (HttpContext http) => DialectOf(http).WriteErrorAsync(http.Response,
+            new GatewayException(ErrorKind.NotFound, $"No endpoint {http.Request.Method} {http.Request.Path}.")));
+
+        IFrontDoor DialectOf(HttpContext http) => http.Request.Headers.ContainsKey("anthropic-version") ? anthropic : openAi;
+    }
+
+    private static async Task CountTokensAsync(HttpContext http, IFrontDoor anthropic, CancellationToken ct)
+    {
+        try
+        {
+            var limit = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
+            using var body = await ChatPipeline.ReadJsonBodyAsync(http.Request, limit, ct);
+            var request = anthropic.ParseRequest(body.RootElement);
+            await AnthropicWire.WriteTokenCountAsync(http.Response, RequestTokenCounter.Count(request), ct);
+        }
+        catch (GatewayException e) when (!http.Response.HasStarted)
+        {
+            await anthropic.WriteErrorAsync(http.Response, e);
+        }
+    }
+
+    private static async Task ListModelsAsync(HttpContext http, IModelCatalog catalog, CancellationToken ct)
+    {
+        var models = await catalog.ListAsync(ct);
+        if (http.Request.Headers.ContainsKey("anthropic-version")) await AnthropicWire.WriteModelsAsync(http.Response, models, ct);
+        else await OpenAiWire.WriteModelsAsync(http.Response, models, ct);
+    }
+
+    private static async Task GetModelAsync(HttpContext http, string id, IModelCatalog catalog, CancellationToken ct)
+    {
+        var anthropicDialect = http.Request.Headers.ContainsKey("anthropic-version");
+        try
+        {
+            var resolved = await catalog.ResolveAsync(id, ct);
+            var model = resolved.Model with { Id = id };
+            if (anthropicDialect) await AnthropicWire.WriteModelAsync(http.Response, model, ct);
+            else await OpenAiWire.WriteModelAsync(http.Response, model, ct);
+        }
+        catch (GatewayException e)
+        {
+            var door = http.RequestServices.GetRequiredKeyedService<IFrontDoor>(anthropicDialect ? FrontDoors.AnthropicMessages : FrontDoors.OpenAiChat);
+            await door.WriteErrorAsync(http.Response, new GatewayException(ErrorKind.NotFound, e.Message));
+        }
+    }
+
+    /// <summary>Refuses callers without a valid key, answering in the endpoint's own error format.</summary>
+    private sealed class RequireApiKey(Func<HttpContext, IFrontDoor> dialect) : IEndpointFilter
+    {
+        public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+        {
+            var http = context.HttpContext;
+            var caller = http.RequestServices.GetRequiredService<ApiKeyAuthenticator>().Authenticate(http.Request);
+            if (caller is not null)
+            {
+                http.Items[typeof(Caller)] = caller;
+                return await next(context);
+            }
+            var message = ApiKeyAuthenticator.ReadKey(http.Request) is null
+                ? "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
+                : "Invalid API key.";
+            await dialect(http).WriteErrorAsync(http.Response, new GatewayException(ErrorKind.Authentication, message));
+            return null;
+        }
+    }
+}
+
+/// <summary>Keys under which the front doors are registered.</summary>
+internal static class FrontDoors
+{
+    public const string OpenAiChat = "openai-chat";
+    public const string AnthropicMessages = "anthropic-messages";
+}

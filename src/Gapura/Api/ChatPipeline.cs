@@ -1,0 +1,239 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Text.Json;
+using Gapura.Conversations;
+using Gapura.Formats;
+using Gapura.Providers;
+using Gapura.Routing;
+using Microsoft.Extensions.Options;
+
+namespace Gapura.Api;
+
+/// <summary>
+/// One chat request end to end, whatever the front door: read and parse the body, resolve the model,
+/// call the provider, and write the answer — streamed event by event, or whole.
+/// </summary>
+internal sealed class ChatPipeline(
+    IModelCatalog catalog,
+    IChatProvider provider,
+    IOptions<GatewayOptions> options,
+    ILogger<ChatPipeline> log,
+    TimeProvider time)
+{
+    private readonly GatewayOptions _options = options.Value;
+
+    public async Task HandleAsync(HttpContext http, IFrontDoor door)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var ct = http.RequestAborted;
+        string model = "?";
+        Usage? usage = null;
+        try
+        {
+            using var body = await ReadJsonBodyAsync(http.Request, _options.MaxRequestBodyBytes, ct);
+            var request = door.ParseRequest(body.RootElement);
+            model = request.Model;
+            var resolved = await catalog.ResolveAsync(request.Model, ct);
+            request = ClampMaxTokens(request, resolved.Model);
+
+            var context = new ChatContext { EstimatedInputTokens = RequestTokenCounter.Count(request) };
+            var response = new ResponseContext(NewResponseId(), request.Model, time.GetUtcNow(), request, context.EstimatedInputTokens);
+            http.Response.Headers["x-gapura-provider"] = provider.Name;
+            http.Response.Headers["x-gapura-model"] = resolved.Model.Id;
+
+            usage = request.Stream
+                ? await StreamAsync(http, door, request, resolved, context, response, ct)
+                : await CompleteAsync(http, door, request, resolved, context, response, ct);
+        }
+        catch (GatewayException e) when (!http.Response.HasStarted)
+        {
+            log.LogWarning("{Path} model={Model} failed before the first byte: {Status} {Kind}: {Message}", http.Request.Path, model, e.Status, e.Kind, e.Message);
+            await door.WriteErrorAsync(http.Response, e);
+        }
+        catch (Exception e) when (e is not GatewayException && e is not OperationCanceledException && !http.Response.HasStarted)
+        {
+            log.LogError(e, "{Path} model={Model}: unexpected failure", http.Request.Path, model);
+            await door.WriteErrorAsync(http.Response, new GatewayException(ErrorKind.Internal, "The gateway failed to process the request."));
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            log.LogInformation("{Path} model={Model}: the client went away", http.Request.Path, model);
+        }
+        finally
+        {
+            if (usage is not null)
+                log.LogInformation("{Path} model={Model} provider={Provider} status={Status} in={In} out={Out} credits={Credits} estimated={Estimated} ms={Ms:F0}",
+                    http.Request.Path, model, provider.Name, http.Response.StatusCode, usage.InputTokens, usage.OutputTokens, usage.Credits, usage.Estimated,
+                    Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        }
+    }
+
+    private async Task<Usage> CompleteAsync(HttpContext http, IFrontDoor door, ChatRequest request, ResolvedModel model, ChatContext context, ResponseContext response, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(_options.FirstByteTimeoutSeconds));
+        var builder = new ChatResultBuilder();
+        var first = true;
+        try
+        {
+            await foreach (var e in provider.StreamAsync(request, model, context, timeout.Token).WithCancellation(timeout.Token))
+            {
+                // The deadline is for the upstream's first event; a long answer that has started may take its time.
+                if (first) { timeout.CancelAfter(Timeout.InfiniteTimeSpan); first = false; }
+                builder.Add(e);
+            }
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw FirstByteTimeout();
+        }
+        var result = builder.Build();
+        CopyHeaders(http, context);
+        await door.WriteResultAsync(http.Response, result, response, ct);
+        return result.Usage;
+    }
+
+    /// <summary>
+    /// Streams provider events to the client as they arrive. The 200 and SSE headers are held back until
+    /// the first event (so an upstream that fails at once gets a real HTTP error status) or until the
+    /// keep-alive interval passes; after that, silence is filled with the format's keep-alive and a
+    /// failure ends the stream with the format's error event.
+    /// </summary>
+    private async Task<Usage> StreamAsync(HttpContext http, IFrontDoor door, ChatRequest request, ResolvedModel model, ChatContext context, ResponseContext response, CancellationToken ct)
+    {
+        using var upstreamCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var keepAlive = TimeSpan.FromSeconds(_options.KeepAliveSeconds);
+        var firstByteDeadline = time.GetTimestamp() + (long)(_options.FirstByteTimeoutSeconds * time.TimestampFrequency);
+        var writer = door.CreateStreamWriter(http.Response.BodyWriter, response);
+        var events = provider.StreamAsync(request, model, context, upstreamCts.Token).GetAsyncEnumerator(upstreamCts.Token);
+        Task<bool>? pending = null;
+        Usage? usage = null;
+        var gotFirst = false;
+        try
+        {
+            while (true)
+            {
+                bool hasEvent;
+                var next = events.MoveNextAsync();
+                if (next.IsCompletedSuccessfully) hasEvent = next.Result; // frames already buffered: no timer on the hot path
+                else
+                {
+                    pending = next.AsTask();
+                    while (true)
+                    {
+                        try { hasEvent = await pending.WaitAsync(keepAlive, time, ct); break; }
+                        catch (TimeoutException)
+                        {
+                            if (!gotFirst && time.GetTimestamp() > firstByteDeadline) throw FirstByteTimeout();
+                            if (!http.Response.HasStarted) await StartStreamAsync(http, context);
+                            await writer.WriteKeepAliveAsync(ct);
+                        }
+                    }
+                    pending = null;
+                }
+                if (!hasEvent) break;
+                gotFirst = true;
+                if (!http.Response.HasStarted) await StartStreamAsync(http, context);
+                var e = events.Current;
+                if (e is MessageEnd end) usage = end.Usage;
+                await writer.WriteEventAsync(e, ct);
+            }
+            if (usage is null) throw new GatewayException(ErrorKind.UpstreamUnavailable, "The upstream stream ended without completing the response.");
+            return usage;
+        }
+        catch (Exception e) when (http.Response.HasStarted && !ct.IsCancellationRequested)
+        {
+            var error = e as GatewayException ?? Unexpected(e);
+            log.LogWarning("{Path} stream failed after the first byte: {Kind}: {Message}", http.Request.Path, error.Kind, error.Message);
+            await writer.WriteErrorAsync(error, ct);
+            return usage ?? Usage.Zero;
+        }
+        finally
+        {
+            // An async iterator cannot be disposed while a MoveNextAsync is in flight: cancel it and let it settle.
+            upstreamCts.Cancel();
+            if (pending is not null) { try { await pending; } catch { /* already reported or cancelled */ } }
+            await events.DisposeAsync();
+        }
+    }
+
+    private static async Task StartStreamAsync(HttpContext http, ChatContext context)
+    {
+        var r = http.Response;
+        r.StatusCode = StatusCodes.Status200OK;
+        r.ContentType = "text/event-stream; charset=utf-8";
+        r.Headers.CacheControl = "no-cache";
+        r.Headers["X-Accel-Buffering"] = "no"; // tells reverse proxies not to buffer the stream
+        CopyHeaders(http, context);
+        await r.StartAsync();
+    }
+
+    private GatewayException FirstByteTimeout() => new(ErrorKind.Timeout,
+        $"The upstream sent nothing within {_options.FirstByteTimeoutSeconds:0} s (setting Gateway:FirstByteTimeoutSeconds).");
+
+    private GatewayException Unexpected(Exception e)
+    {
+        log.LogError(e, "Unexpected failure while streaming");
+        return new GatewayException(ErrorKind.Internal, "The gateway failed while streaming the response.", inner: e);
+    }
+
+    private static void CopyHeaders(HttpContext http, ChatContext context)
+    {
+        foreach (var (name, value) in context.ResponseHeaders) http.Response.Headers[name] = value;
+    }
+
+    private static string NewResponseId() => Guid.CreateVersion7().ToString("N");
+
+    /// <summary>
+    /// Kiro and several upstreams reject or ignore max_tokens above the model's cap; clamp instead of
+    /// letting the upstream fail, and fill it in when the client left it out.
+    /// </summary>
+    internal static ChatRequest ClampMaxTokens(ChatRequest request, ModelInfo model)
+    {
+        var cap = model.MaxOutputTokens;
+        if (request.MaxTokens is { } asked && asked <= cap) return request;
+        return request with { MaxTokens = cap };
+    }
+
+    /// <summary>Reads the body under a size limit without trusting Content-Length, then parses it once.</summary>
+    internal static async Task<JsonDocument> ReadJsonBodyAsync(HttpRequest request, long limit, CancellationToken ct)
+    {
+        if (request.ContentLength > limit) throw TooLarge(limit);
+        var reader = request.BodyReader;
+        while (true)
+        {
+            var read = await reader.ReadAsync(ct);
+            if (read.Buffer.Length > limit)
+            {
+                reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+                throw TooLarge(limit);
+            }
+            if (read.IsCompleted)
+            {
+                try
+                {
+                    if (read.Buffer.IsEmpty) throw GatewayException.BadRequest("The request body is empty; a JSON object is required.");
+                    var doc = JsonDocument.Parse(read.Buffer, new JsonDocumentOptions { MaxDepth = 128 });
+                    if (doc.RootElement.ValueKind != JsonValueKind.Object)
+                    {
+                        doc.Dispose();
+                        throw GatewayException.BadRequest("The request body must be a JSON object.");
+                    }
+                    return doc;
+                }
+                catch (JsonException e)
+                {
+                    throw GatewayException.BadRequest($"The request body is not valid JSON: {e.Message}");
+                }
+                finally
+                {
+                    reader.AdvanceTo(read.Buffer.End);
+                }
+            }
+            reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+        }
+    }
+
+    private static GatewayException TooLarge(long limit) =>
+        new(ErrorKind.RequestTooLarge, $"The request body is larger than the gateway's limit of {limit} bytes (setting Gateway:MaxRequestBodyBytes).");
+}

@@ -1,0 +1,178 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Gapura.Conversations;
+using Gapura.Providers.Kiro.Auth;
+using Gapura.Routing;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
+
+namespace Gapura.Providers.Kiro;
+
+/// <summary>
+/// The HTTP side of Kiro: sends a chat turn and returns the response once its headers arrived (the body,
+/// an event stream, is read by the caller as it flows), and lists models. Retries before the first byte:
+/// 429 and 5xx and connection failures with exponential backoff honouring Retry-After; an invalid bearer
+/// forces one token refresh; 400s are never retried.
+/// </summary>
+internal sealed class KiroClient : IKiroModelSource
+{
+    private const int MaxErrorBodyChars = 4096;
+
+    private readonly HttpClient _http;
+    private readonly KiroTokenProvider _tokens;
+    private readonly KiroOptions _options;
+    private readonly ILogger<KiroClient> _log;
+    private readonly ResiliencePipeline<HttpResponseMessage> _retry;
+
+    public KiroClient(HttpClient http, KiroTokenProvider tokens, IOptions<KiroOptions> options, ILogger<KiroClient> log, TimeProvider? time = null)
+    {
+        _http = http;
+        _tokens = tokens;
+        _options = options.Value;
+        _log = log;
+        _retry = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time ?? TimeProvider.System }
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                MaxRetryAttempts = Math.Max(0, _options.MaxAttempts - 1),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(_options.RetryBaseDelayMilliseconds),
+                MaxDelay = TimeSpan.FromSeconds(_options.MaxRetryDelaySeconds),
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
+                {
+                    { Exception: HttpRequestException } => true,
+                    { Exception: OperationCanceledException } => false,
+                    { Result: { } r } => IsRetryable(r.StatusCode),
+                    _ => false,
+                }),
+                // Honour the upstream's Retry-After; null lets Polly use its own backoff.
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } r ? RetryAfter(r) : null),
+                OnRetry = args =>
+                {
+                    _log.LogWarning("Kiro call failed ({Outcome}); retry {Attempt} in {Delay} ms",
+                        args.Outcome.Result is { } r ? ((int)r.StatusCode).ToString() : args.Outcome.Exception?.GetType().Name,
+                        args.AttemptNumber + 1, (int)args.RetryDelay.TotalMilliseconds);
+                    args.Outcome.Result?.Dispose();
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+    }
+
+    private static bool IsRetryable(HttpStatusCode status) => (int)status is 429 or >= 500;
+
+    private TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        var delay = header?.Delta ?? (header?.Date is { } at ? at - DateTimeOffset.UtcNow : null);
+        if (delay is null) return null;
+        // A long Retry-After (quota windows) is not waited out here: cap it, the caller sees the error soon.
+        var max = TimeSpan.FromSeconds(_options.MaxRetryDelaySeconds);
+        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > max ? max : delay;
+    }
+
+    /// <summary>Sends one chat turn. Returns a successful response whose body is the event stream.</summary>
+    public async Task<HttpResponseMessage> SendChatAsync(ReadOnlyMemory<byte> body, CancellationToken ct)
+    {
+        var forcedRefresh = false;
+        while (true)
+        {
+            var token = await _tokens.GetAsync(forceRefresh: false, ct);
+            var attempt = 0;
+            HttpResponseMessage response;
+            try
+            {
+                response = await _retry.ExecuteAsync(async (_, attemptCt) =>
+                {
+                    attempt++;
+                    using var request = new HttpRequestMessage(HttpMethod.Post, _options.Resolve(_options.Endpoint) + "/generateAssistantResponse");
+                    request.Content = new ReadOnlyMemoryContent(body);
+                    request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(_options.ContentType);
+                    AddHeaders(request, token.AccessToken, attempt);
+                    if (!string.IsNullOrEmpty(_options.Target)) request.Headers.TryAddWithoutValidation("x-amz-target", _options.Target);
+                    return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptCt);
+                }, ct, ct);
+            }
+            catch (HttpRequestException e)
+            {
+                throw new GatewayException(ErrorKind.UpstreamUnavailable, $"Could not reach Kiro at {_options.Resolve(_options.Endpoint)}: {e.Message}", 502, inner: e);
+            }
+
+            if (response.IsSuccessStatusCode) return response;
+
+            var error = await ReadErrorBodyAsync(response, ct);
+            var retryAfter = response.Headers.RetryAfter?.Delta;
+            var status = response.StatusCode;
+            response.Dispose();
+            if (!forcedRefresh && KiroUpstreamErrors.IsInvalidBearer(status, error))
+            {
+                _log.LogInformation("Kiro refused the bearer token; refreshing once and retrying");
+                forcedRefresh = true;
+                await _tokens.GetAsync(forceRefresh: true, ct);
+                continue;
+            }
+            throw KiroUpstreamErrors.Map(status, error, retryAfter);
+        }
+    }
+
+    public async Task<IReadOnlyList<ModelInfo>> FetchModelsAsync(CancellationToken ct)
+    {
+        var token = await _tokens.GetAsync(forceRefresh: false, ct);
+        var models = new List<ModelInfo>();
+        string? next = null;
+        do
+        {
+            var url = _options.Resolve(_options.Endpoint) + "/ListAvailableModels?origin=AI_EDITOR";
+            if (_options.SendProfileArn && (_options.ProfileArn ?? token.ProfileArn) is { } arn) url += "&profileArn=" + Uri.EscapeDataString(arn);
+            if (next is not null) url += "&nextToken=" + Uri.EscapeDataString(next);
+            using var request = new HttpRequestMessage(HttpMethod.Get, url);
+            AddHeaders(request, token.AccessToken, 1);
+            using var response = await _http.SendAsync(request, ct);
+            if (!response.IsSuccessStatusCode)
+                throw KiroUpstreamErrors.Map(response.StatusCode, await ReadErrorBodyAsync(response, ct), null);
+            using var doc = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
+            models.AddRange(ParseModels(doc.RootElement));
+            next = doc.RootElement.TryGetProperty("nextToken", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
+        } while (!string.IsNullOrEmpty(next));
+        return models;
+    }
+
+    internal static IEnumerable<ModelInfo> ParseModels(JsonElement root)
+    {
+        if (!root.TryGetProperty("models", out var list) || list.ValueKind != JsonValueKind.Array) yield break;
+        foreach (var m in list.EnumerateArray())
+        {
+            if (!m.TryGetProperty("modelId", out var idEl) || idEl.GetString() is not { Length: > 0 } id) continue;
+            var name = m.TryGetProperty("modelName", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString()! : id;
+            int input = 200_000, output = 64_000;
+            if (m.TryGetProperty("tokenLimits", out var limits) && limits.ValueKind == JsonValueKind.Object)
+            {
+                if (limits.TryGetProperty("maxInputTokens", out var i) && i.TryGetInt32(out var iv) && iv > 0) input = iv;
+                if (limits.TryGetProperty("maxOutputTokens", out var o) && o.TryGetInt32(out var ov) && ov > 0) output = ov;
+            }
+            yield return new ModelInfo(id, name, input, output, "kiro");
+        }
+    }
+
+    private void AddHeaders(HttpRequestMessage request, string accessToken, int attempt)
+    {
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        request.Headers.TryAddWithoutValidation("x-amzn-codewhisperer-optout", "true");
+        request.Headers.TryAddWithoutValidation("x-amzn-kiro-agent-mode", "vibe");
+        request.Headers.TryAddWithoutValidation("amz-sdk-invocation-id", Guid.NewGuid().ToString());
+        request.Headers.TryAddWithoutValidation("amz-sdk-request", $"attempt={attempt}; max={_options.MaxAttempts}");
+        request.Headers.TryAddWithoutValidation("User-Agent", _options.UserAgent);
+    }
+
+    private static async Task<string> ReadErrorBodyAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        try
+        {
+            var text = await response.Content.ReadAsStringAsync(ct);
+            return text.Length > MaxErrorBodyChars ? text[..MaxErrorBodyChars] : text;
+        }
+        catch (HttpRequestException) { return ""; }
+    }
+}

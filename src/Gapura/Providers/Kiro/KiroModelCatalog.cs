@@ -1,0 +1,123 @@
+using System.Collections.Frozen;
+using Gapura.Conversations;
+using Gapura.Routing;
+using Microsoft.Extensions.Options;
+
+namespace Gapura.Providers.Kiro;
+
+/// <summary>Reads the models a Kiro account offers (ListAvailableModels).</summary>
+internal interface IKiroModelSource
+{
+    Task<IReadOnlyList<ModelInfo>> FetchModelsAsync(CancellationToken ct);
+}
+
+/// <summary>
+/// The Kiro model list, read from the service and refreshed in the background (stale-while-revalidate, so
+/// no request waits on a refresh), with a built-in list for when the service cannot be asked.
+/// Resolution: exact id → configured alias → normalised Anthropic-style name → configured fallback → 400.
+/// </summary>
+internal sealed class KiroModelCatalog : IModelCatalog
+{
+    // Limits as published for these models; the service's own tokenLimits replace them when it answers.
+    internal static readonly IReadOnlyList<ModelInfo> BuiltIn =
+    [
+        new("auto", "Auto (Kiro picks)", 200_000, 64_000, "kiro"),
+        new("claude-sonnet-4.5", "Claude Sonnet 4.5", 200_000, 64_000, "kiro"),
+        new("claude-sonnet-4.6", "Claude Sonnet 4.6", 200_000, 64_000, "kiro"),
+        new("claude-sonnet-4", "Claude Sonnet 4", 200_000, 64_000, "kiro"),
+        new("claude-haiku-4.5", "Claude Haiku 4.5", 200_000, 64_000, "kiro"),
+        new("claude-opus-4.5", "Claude Opus 4.5", 200_000, 64_000, "kiro"),
+        new("claude-opus-4.6", "Claude Opus 4.6", 200_000, 128_000, "kiro"),
+        new("claude-3.7-sonnet", "Claude 3.7 Sonnet", 200_000, 64_000, "kiro"),
+    ];
+
+    private static readonly TimeSpan FirstLoadWait = TimeSpan.FromSeconds(10);
+
+    private readonly IKiroModelSource _source;
+    private readonly KiroOptions _options;
+    private readonly ILogger<KiroModelCatalog> _log;
+    private readonly TimeProvider _time;
+    private readonly object _gate = new();
+    private Snapshot _snapshot;
+    private Task? _refresh;
+    private bool _loadedFromService;
+
+    public KiroModelCatalog(IKiroModelSource source, IOptions<KiroOptions> options, ILogger<KiroModelCatalog> log, TimeProvider? time = null)
+    {
+        _source = source;
+        _options = options.Value;
+        _log = log;
+        _time = time ?? TimeProvider.System;
+        _snapshot = new Snapshot(BuiltIn, DateTimeOffset.MinValue);
+    }
+
+    public async ValueTask<IReadOnlyList<ModelInfo>> ListAsync(CancellationToken ct) => (await CurrentAsync(ct)).Models;
+
+    public async ValueTask<ResolvedModel> ResolveAsync(string clientModelName, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(clientModelName)) throw GatewayException.BadRequest("model: a model name is required.");
+        var snapshot = await CurrentAsync(ct);
+        if (snapshot.Find(clientModelName) is { } exact) return new ResolvedModel(clientModelName, exact);
+        if (_options.ModelAliases.TryGetValue(clientModelName, out var aliased) && snapshot.Find(aliased) is { } alias)
+            return new ResolvedModel(clientModelName, alias);
+        if (snapshot.Find(KiroModelNames.Normalize(clientModelName)) is { } normalised) return new ResolvedModel(clientModelName, normalised);
+        if (_options.FallbackModel is { } fallback && snapshot.Find(fallback) is { } fb)
+        {
+            _log.LogInformation("Model {Requested} is unknown; using the configured fallback {Fallback}", clientModelName, fb.Id);
+            return new ResolvedModel(clientModelName, fb);
+        }
+        throw GatewayException.BadRequest(
+            $"model: '{clientModelName}' is not available. Available models: {string.Join(", ", snapshot.Models.Select(m => m.Id))}.");
+    }
+
+    private async ValueTask<Snapshot> CurrentAsync(CancellationToken ct)
+    {
+        var snapshot = _snapshot;
+        var age = _time.GetUtcNow() - snapshot.LoadedAt;
+        if (age < TimeSpan.FromMinutes(_options.ModelsRefreshMinutes)) return snapshot;
+
+        Task refresh;
+        lock (_gate) refresh = _refresh ??= RefreshAsync();
+        // Only the very first load is waited for (briefly); afterwards the old list serves while a refresh runs.
+        if (!_loadedFromService)
+        {
+            try { await refresh.WaitAsync(FirstLoadWait, ct); }
+            catch (TimeoutException) { }
+        }
+        return _snapshot;
+    }
+
+    private async Task RefreshAsync()
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            var models = await _source.FetchModelsAsync(cts.Token);
+            if (models.Count > 0)
+            {
+                _snapshot = new Snapshot(models, _time.GetUtcNow());
+                _loadedFromService = true;
+                _log.LogInformation("Loaded {Count} Kiro models", models.Count);
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // Keep serving what we have; retry after a minute rather than on every request.
+            _log.LogWarning("Could not list Kiro models ({Reason}); using {Count} known models", e.Message, _snapshot.Models.Count);
+            var retryAt = _time.GetUtcNow() - TimeSpan.FromMinutes(_options.ModelsRefreshMinutes) + TimeSpan.FromMinutes(1);
+            _snapshot = _snapshot with { LoadedAt = retryAt };
+        }
+        finally
+        {
+            lock (_gate) _refresh = null;
+        }
+    }
+
+    private sealed record Snapshot(IReadOnlyList<ModelInfo> Models, DateTimeOffset LoadedAt)
+    {
+        private readonly FrozenDictionary<string, ModelInfo> _byId =
+            Models.DistinctBy(m => m.Id, StringComparer.OrdinalIgnoreCase).ToFrozenDictionary(m => m.Id, StringComparer.OrdinalIgnoreCase);
+
+        public ModelInfo? Find(string id) => _byId.GetValueOrDefault(id);
+    }
+}
