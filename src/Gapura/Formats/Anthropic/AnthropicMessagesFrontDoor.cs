@@ -71,6 +71,7 @@ internal sealed class AnthropicMessagesFrontDoor : IFrontDoor
             w.WriteString("name", call.Name);
             w.WritePropertyName("input");
             WriteToolInput(w, call.Arguments);
+            AnthropicWire.WriteDirectCaller(w);
             w.WriteEndObject();
         }
         w.WriteEndArray();

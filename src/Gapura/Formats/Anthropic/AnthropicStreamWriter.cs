@@ -67,6 +67,7 @@ internal sealed class AnthropicStreamWriter : StreamWriter
                 _json.WriteString("name", s.Name);
                 _json.WriteStartObject("input");
                 _json.WriteEndObject();
+                AnthropicWire.WriteDirectCaller(_json);
                 _json.WriteEndObject();
                 EndEvent();
                 _open = Block.Tool;

@@ -59,6 +59,17 @@ internal static class AnthropicWire
         w.WriteEndObject();
     }
 
+    /// <summary>
+    /// Current Anthropic responses say who invoked a tool; the SDKs' validators require the field.
+    /// Translated upstreams only ever produce calls made by the model itself.
+    /// </summary>
+    public static void WriteDirectCaller(Utf8JsonWriter w)
+    {
+        w.WriteStartObject("caller");
+        w.WriteString(Names.Type, "direct");
+        w.WriteEndObject();
+    }
+
     public static class Names
     {
         public static readonly JsonEncodedText Type = JsonEncodedText.Encode("type");
