@@ -1,0 +1,45 @@
+using System.Globalization;
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Gapura.Conversations;
+
+namespace Gapura.Formats;
+
+/// <summary>Writing JSON bodies and SSE framing straight into the response pipe.</summary>
+internal static class JsonResponses
+{
+    /// <summary>
+    /// Relaxed escaping: the bodies are API JSON, never embedded in HTML, and escaping every non-ASCII
+    /// character (the default) would triple the size of CJK or accented text on the streaming path.
+    /// </summary>
+    public static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    public static async Task WriteAsync<TState>(HttpResponse response, int status, TState state, Action<Utf8JsonWriter, TState> write, CancellationToken ct)
+    {
+        response.StatusCode = status;
+        response.ContentType = "application/json";
+        using (var writer = new Utf8JsonWriter(response.BodyWriter, WriterOptions))
+            write(writer, state);
+        await response.BodyWriter.FlushAsync(ct);
+    }
+
+    public static void SetRetryAfter(HttpResponse response, GatewayException error)
+    {
+        if (error.RetryAfter is { } after && after > TimeSpan.Zero)
+            response.Headers.RetryAfter = ((long)Math.Ceiling(after.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// Headers every SSE response needs; call before the first byte. <c>X-Accel-Buffering: no</c> stops
+    /// nginx-style reverse proxies in front of the gateway from holding back events.
+    /// </summary>
+    public static void PrepareEventStream(HttpResponse response)
+    {
+        response.StatusCode = 200;
+        response.ContentType = "text/event-stream; charset=utf-8";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+    }
+
+    public static long UnixSeconds(DateTimeOffset time) => time.ToUnixTimeSeconds();
+}
