@@ -1,5 +1,7 @@
 using Gapura.Conversations;
 using Gapura.Formats;
+using Gapura.Formats.Anthropic;
+using Gapura.Formats.OpenAi;
 using Gapura.Identity;
 using Gapura.Routing;
 
@@ -8,6 +10,9 @@ namespace Gapura.Api;
 /// <summary>The OpenAI- and Anthropic-compatible surface under <c>/v1</c>.</summary>
 internal static class ApiEndpoints
 {
+    /// <summary>Reported as the models' creation time: the catalog has no release dates.</summary>
+    private static readonly DateTimeOffset StartedAt = DateTimeOffset.UtcNow;
+
     public static void MapApiEndpoints(this WebApplication app)
     {
         var openAi = app.Services.GetRequiredKeyedService<IFrontDoor>(FrontDoors.OpenAiChat);
@@ -38,7 +43,7 @@ internal static class ApiEndpoints
             var limit = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
             using var body = await ChatPipeline.ReadJsonBodyAsync(http.Request, limit, ct);
             var request = anthropic.ParseRequest(body.RootElement);
-            await AnthropicWire.WriteTokenCountAsync(http.Response, RequestTokenCounter.Count(request), ct);
+            await AnthropicMessagesFrontDoor.WriteCountTokensAsync(http.Response, request, ct);
         }
         catch (GatewayException e) when (!http.Response.HasStarted)
         {
@@ -48,9 +53,9 @@ internal static class ApiEndpoints
 
     private static async Task ListModelsAsync(HttpContext http, IModelCatalog catalog, CancellationToken ct)
     {
-        var models = await catalog.ListAsync(ct);
-        if (http.Request.Headers.ContainsKey("anthropic-version")) await AnthropicWire.WriteModelsAsync(http.Response, models, ct);
-        else await OpenAiWire.WriteModelsAsync(http.Response, models, ct);
+        var models = ListedModel.From(await catalog.ListAsync(ct));
+        if (http.Request.Headers.ContainsKey("anthropic-version")) await AnthropicModelList.WriteAsync(http.Response, models, StartedAt, ct);
+        else await OpenAiModelList.WriteAsync(http.Response, models, StartedAt, ct);
     }
 
     private static async Task GetModelAsync(HttpContext http, string id, IModelCatalog catalog, CancellationToken ct)
@@ -59,9 +64,9 @@ internal static class ApiEndpoints
         try
         {
             var resolved = await catalog.ResolveAsync(id, ct);
-            var model = resolved.Model with { Id = id };
-            if (anthropicDialect) await AnthropicWire.WriteModelAsync(http.Response, model, ct);
-            else await OpenAiWire.WriteModelAsync(http.Response, model, ct);
+            var model = new ListedModel(id, resolved.Model);
+            if (anthropicDialect) await AnthropicModelList.WriteOneAsync(http.Response, model, StartedAt, ct);
+            else await OpenAiModelList.WriteOneAsync(http.Response, model, StartedAt, ct);
         }
         catch (GatewayException e)
         {

@@ -37,7 +37,7 @@ internal sealed class ChatPipeline(
             request = ClampMaxTokens(request, resolved.Model);
 
             var context = new ChatContext { EstimatedInputTokens = RequestTokenCounter.Count(request) };
-            var response = new ResponseContext(NewResponseId(), request.Model, time.GetUtcNow(), request, context.EstimatedInputTokens);
+            var response = new ResponseContext(door.NewResponseId(), request.Model, time.GetUtcNow(), request, context.EstimatedInputTokens);
             http.Response.Headers["x-gapura-provider"] = provider.Name;
             http.Response.Headers["x-gapura-model"] = resolved.Model.Id;
 
@@ -159,13 +159,9 @@ internal sealed class ChatPipeline(
 
     private static async Task StartStreamAsync(HttpContext http, ChatContext context)
     {
-        var r = http.Response;
-        r.StatusCode = StatusCodes.Status200OK;
-        r.ContentType = "text/event-stream; charset=utf-8";
-        r.Headers.CacheControl = "no-cache";
-        r.Headers["X-Accel-Buffering"] = "no"; // tells reverse proxies not to buffer the stream
+        JsonResponses.PrepareEventStream(http.Response);
         CopyHeaders(http, context);
-        await r.StartAsync();
+        await http.Response.StartAsync();
     }
 
     private GatewayException FirstByteTimeout() => new(ErrorKind.Timeout,
@@ -181,8 +177,6 @@ internal sealed class ChatPipeline(
     {
         foreach (var (name, value) in context.ResponseHeaders) http.Response.Headers[name] = value;
     }
-
-    private static string NewResponseId() => Guid.CreateVersion7().ToString("N");
 
     /// <summary>
     /// Kiro and several upstreams reject or ignore max_tokens above the model's cap; clamp instead of

@@ -7,14 +7,17 @@ namespace Gapura.Formats;
 /// <summary>
 /// One client-facing API dialect (OpenAI chat completions, Anthropic messages, …): how its requests
 /// parse into the canonical <see cref="ChatRequest"/>, and how canonical results and errors go back.
-/// Implementations are stateless singletons; per-response state lives in the <see cref="StreamWriter"/>.
+/// Implementations are stateless singletons; per-response state lives in the <see cref="SseWriter"/>.
 /// </summary>
 public interface IFrontDoor
 {
     /// <summary>Parses a request body. Throws a 400 <see cref="GatewayException"/> naming the problem.</summary>
     ChatRequest ParseRequest(JsonElement body);
 
-    StreamWriter CreateStreamWriter(PipeWriter output, ResponseContext context);
+    /// <summary>A fresh response id in the dialect's style (<c>chatcmpl-…</c>, <c>msg_…</c>).</summary>
+    string NewResponseId();
+
+    SseWriter CreateStreamWriter(PipeWriter output, ResponseContext context);
 
     /// <summary>Writes a whole non-streamed answer as the JSON body (status 200).</summary>
     Task WriteResultAsync(HttpResponse response, ChatResult result, ResponseContext context, CancellationToken ct);
@@ -31,7 +34,7 @@ public sealed record ResponseContext(string ResponseId, string Model, DateTimeOf
 /// each so that nothing is buffered. <see cref="MessageEnd"/> makes the writer emit the dialect's closing
 /// events (<c>message_stop</c>, <c>data: [DONE]</c>…). After <see cref="WriteErrorAsync"/> the stream is over.
 /// </summary>
-public abstract class StreamWriter(PipeWriter output)
+public abstract class SseWriter(PipeWriter output)
 {
     protected PipeWriter Output { get; } = output;
 

@@ -4,7 +4,7 @@ using System.Text.Json;
 using Gapura.Conversations;
 using Gapura.Formats;
 using Microsoft.AspNetCore.Http;
-using StreamWriter = Gapura.Formats.StreamWriter;
+
 
 namespace Gapura.Tests.Formats;
 
@@ -25,7 +25,7 @@ internal static class FormatTestKit
         => new() { Model = "test-model", Messages = [Message.Text(Role.User, "hi")], Stream = true, IncludeUsage = includeUsage };
 
     /// <summary>Runs a stream writer over a real pipe and parses what came out back into SSE frames.</summary>
-    public static async Task<List<SseFrame>> RunAsync(Func<PipeWriter, StreamWriter> create, params object[] steps)
+    public static async Task<List<SseFrame>> RunAsync(Func<PipeWriter, SseWriter> create, params object[] steps)
     {
         var pipe = new Pipe();
         var writer = create(pipe.Writer);

@@ -15,12 +15,14 @@ internal sealed class AnthropicMessagesFrontDoor : IFrontDoor
     /// <summary>An id in Anthropic's style, for <see cref="ResponseContext.ResponseId"/>.</summary>
     public static string NewResponseId() => "msg_" + RandomNumberGenerator.GetHexString(24, lowercase: true);
 
+    string IFrontDoor.NewResponseId() => NewResponseId();
+
     public ChatRequest ParseRequest(JsonElement body) => AnthropicRequestParser.Parse(body);
 
     /// <summary>Lenient parse for the passthrough path: server tools and unsupported blocks are skipped, not refused.</summary>
     public ChatRequest ParseRequest(JsonElement body, bool skipUnsupported) => AnthropicRequestParser.Parse(body, skipUnsupported);
 
-    public StreamWriter CreateStreamWriter(PipeWriter output, ResponseContext context) => new AnthropicStreamWriter(output, context);
+    public SseWriter CreateStreamWriter(PipeWriter output, ResponseContext context) => new AnthropicSseWriter(output, context);
 
     public Task WriteResultAsync(HttpResponse response, ChatResult result, ResponseContext context, CancellationToken ct)
         => JsonResponses.WriteAsync(response, 200, (result, context), static (w, s) => WriteMessage(w, s.result, s.context), ct);

@@ -15,12 +15,14 @@ internal sealed class OpenAiChatFrontDoor : IFrontDoor
     /// <summary>An id in OpenAI's style, for <see cref="ResponseContext.ResponseId"/>.</summary>
     public static string NewResponseId() => "chatcmpl-" + RandomNumberGenerator.GetHexString(24, lowercase: true);
 
+    string IFrontDoor.NewResponseId() => NewResponseId();
+
     public ChatRequest ParseRequest(JsonElement body) => OpenAiChatRequestParser.Parse(body);
 
     /// <summary>Lenient parse for the passthrough path: unsupported tools/parts are skipped, not refused.</summary>
     public ChatRequest ParseRequest(JsonElement body, bool skipUnsupported) => OpenAiChatRequestParser.Parse(body, skipUnsupported);
 
-    public StreamWriter CreateStreamWriter(PipeWriter output, ResponseContext context) => new OpenAiChatStreamWriter(output, context);
+    public SseWriter CreateStreamWriter(PipeWriter output, ResponseContext context) => new OpenAiChatSseWriter(output, context);
 
     public Task WriteResultAsync(HttpResponse response, ChatResult result, ResponseContext context, CancellationToken ct)
         => JsonResponses.WriteAsync(response, 200, (result, context), static (w, s) => WriteCompletion(w, s.result, s.context), ct);

@@ -14,20 +14,26 @@ internal static class OpenAiModelList
         w.WriteStartObject();
         w.WriteString("object", "list");
         w.WriteStartArray("data");
-        foreach (var m in models)
-        {
-            w.WriteStartObject();
-            w.WriteString("id", m.Id);
-            w.WriteString("object", "model");
-            w.WriteNumber("created", created);
-            w.WriteString("owned_by", m.Model.Provider);
-            // Not OpenAI fields, but opencode-style clients and humans use them to size requests.
-            w.WriteString("display_name", m.Model.DisplayName);
-            w.WriteNumber("context_window", m.Model.ContextWindow);
-            w.WriteNumber("max_output_tokens", m.Model.MaxOutputTokens);
-            w.WriteEndObject();
-        }
+        foreach (var m in models) WriteModel(w, m, created);
         w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    /// <summary><c>GET /v1/models/{id}</c>: one model object.</summary>
+    public static Task WriteOneAsync(HttpResponse response, ListedModel model, DateTimeOffset created, CancellationToken ct)
+        => JsonResponses.WriteAsync(response, 200, (model, created.ToUnixTimeSeconds()), static (w, s) => WriteModel(w, s.model, s.Item2), ct);
+
+    private static void WriteModel(Utf8JsonWriter w, ListedModel m, long created)
+    {
+        w.WriteStartObject();
+        w.WriteString("id", m.Id);
+        w.WriteString("object", "model");
+        w.WriteNumber("created", created);
+        w.WriteString("owned_by", m.Model.Provider);
+        // Not OpenAI fields, but opencode-style clients and humans use them to size requests.
+        w.WriteString("display_name", m.Model.DisplayName);
+        w.WriteNumber("context_window", m.Model.ContextWindow);
+        w.WriteNumber("max_output_tokens", m.Model.MaxOutputTokens);
         w.WriteEndObject();
     }
 }

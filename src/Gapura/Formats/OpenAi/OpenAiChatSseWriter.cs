@@ -10,7 +10,7 @@ namespace Gapura.Formats.OpenAi;
 /// Canonical events → <c>data: {chat.completion.chunk}</c> lines. One <see cref="Utf8JsonWriter"/>
 /// writes every chunk straight into the response pipe; the id and model are escaped once per stream.
 /// </summary>
-internal sealed class OpenAiChatStreamWriter : StreamWriter
+internal sealed class OpenAiChatSseWriter : SseWriter
 {
     private readonly Utf8JsonWriter _json;
     private readonly JsonEncodedText _id;
@@ -21,7 +21,7 @@ internal sealed class OpenAiChatStreamWriter : StreamWriter
     private bool _finished;
     private bool _pending;
 
-    public OpenAiChatStreamWriter(PipeWriter output, ResponseContext context) : base(output)
+    public OpenAiChatSseWriter(PipeWriter output, ResponseContext context) : base(output)
     {
         _json = new Utf8JsonWriter(output, JsonResponses.WriterOptions);
         _id = JsonEncodedText.Encode(context.ResponseId, JsonResponses.WriterOptions.Encoder);

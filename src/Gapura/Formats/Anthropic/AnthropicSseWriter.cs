@@ -13,7 +13,7 @@ namespace Gapura.Formats.Anthropic;
 /// block at once. <c>message_start</c> goes out with the first event so that a failure before any
 /// output can still become a plain HTTP error.
 /// </summary>
-internal sealed class AnthropicStreamWriter : StreamWriter
+internal sealed class AnthropicSseWriter : SseWriter
 {
     private enum Block { None, Thinking, Text, Tool }
 
@@ -26,7 +26,7 @@ internal sealed class AnthropicStreamWriter : StreamWriter
     private int _openToolIndex;
     private int _nextBlockIndex;
 
-    public AnthropicStreamWriter(PipeWriter output, ResponseContext context) : base(output)
+    public AnthropicSseWriter(PipeWriter output, ResponseContext context) : base(output)
     {
         _json = new Utf8JsonWriter(output, JsonResponses.WriterOptions);
         _context = context;

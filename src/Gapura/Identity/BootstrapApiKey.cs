@@ -1,0 +1,47 @@
+using System.Security.Cryptography;
+using Gapura.Api;
+
+namespace Gapura.Identity;
+
+/// <summary>
+/// Makes sure the gateway has a client key before it serves. A configured <c>Gateway:ApiKey</c> must be at
+/// least 16 characters. With none configured, a random key is generated once into a file readable only
+/// by its owner (mode 600) so the first command works with no set-up — and no key ever reaches a log line:
+/// the log says where the file is.
+/// </summary>
+internal static class BootstrapApiKey
+{
+    public const int MinimumLength = 16;
+    public const string Prefix = "sk-gp-";
+
+    public static void Apply(GatewayOptions options, string dataDirectory, ILogger log)
+    {
+        if (!string.IsNullOrEmpty(options.ApiKey))
+        {
+            if (options.ApiKey.Length < MinimumLength)
+                throw new InvalidOperationException($"Gateway:ApiKey must be at least {MinimumLength} characters long.");
+            return;
+        }
+        var path = Path.Combine(dataDirectory, "api-key");
+        if (File.Exists(path))
+        {
+            options.ApiKey = File.ReadAllText(path).Trim();
+            log.LogInformation("Using the generated API key in {Path} (set Gateway:ApiKey to choose your own)", path);
+            return;
+        }
+        Directory.CreateDirectory(dataDirectory);
+        var key = NewKey();
+        using (var file = new FileStream(path, new FileStreamOptions
+               {
+                   Mode = FileMode.CreateNew, Access = FileAccess.Write,
+                   UnixCreateMode = OperatingSystem.IsWindows() ? null : UnixFileMode.UserRead | UnixFileMode.UserWrite,
+               }))
+        using (var writer = new StreamWriter(file)) writer.WriteLine(key);
+        options.ApiKey = key;
+        log.LogWarning("No Gateway:ApiKey was set: generated one into {Path} (mode 600). Clients send it as 'Authorization: Bearer <key>' or 'x-api-key'", path);
+    }
+
+    /// <summary><c>sk-gp-</c> followed by 43 URL-safe characters (256 random bits).</summary>
+    public static string NewKey() =>
+        Prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
