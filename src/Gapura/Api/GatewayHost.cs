@@ -1,4 +1,9 @@
+using Gapura.Formats;
+using Gapura.Formats.Anthropic;
+using Gapura.Formats.OpenAi;
 using Gapura.Identity;
+using Gapura.Providers.Kiro;
+using Microsoft.Extensions.Options;
 
 namespace Gapura.Api;
 
@@ -26,12 +31,29 @@ public static class GatewayHost
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
 
         builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection(GatewayOptions.Section));
+        builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ApiKeyAuthenticator>();
+        builder.Services.AddSingleton<ChatPipeline>();
+        builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiChat, OpenAiChatFrontDoor.Instance);
+        builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
+        builder.Services.AddKiro(builder.Configuration);
+        // Kestrel's own limit is a backstop above ours, so oversized bodies get an answer in the caller's format.
+        var maxBody = builder.Configuration.GetValue<long?>($"{GatewayOptions.Section}:{nameof(GatewayOptions.MaxRequestBodyBytes)}") ?? new GatewayOptions().MaxRequestBodyBytes;
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody + 1024 * 1024);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         configure?.Invoke(builder);
 
         var app = builder.Build();
+        BootstrapApiKey.Apply(app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value, DataDirectory(app.Configuration), app.Logger);
         app.MapHealthEndpoints();
+        app.MapApiEndpoints();
         return app;
+    }
+
+    /// <summary>Where the gateway keeps its files: beside the database (<c>Storage:Path</c>, default <c>data/gapura.db</c>).</summary>
+    public static string DataDirectory(IConfiguration configuration)
+    {
+        var dbPath = configuration["Storage:Path"] ?? Path.Combine("data", "gapura.db");
+        return Path.GetDirectoryName(Path.GetFullPath(dbPath, Directory.GetCurrentDirectory())) ?? Directory.GetCurrentDirectory();
     }
 }

@@ -100,6 +100,12 @@ internal sealed class AnthropicSseWriter : SseWriter
     public override ValueTask WriteKeepAliveAsync(CancellationToken ct)
     {
         if (_finished) return ValueTask.CompletedTask;
+        // Anthropic's own streams open with message_start before any ping; clients may expect that order.
+        if (!_started)
+        {
+            _started = true;
+            WriteMessageStart();
+        }
         Output.Write("event: ping\ndata: {\"type\":\"ping\"}\n\n"u8);
         _pending = true;
         return FlushAsync(ct);

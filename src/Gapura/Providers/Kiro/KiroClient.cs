@@ -18,7 +18,7 @@ namespace Gapura.Providers.Kiro;
 /// </summary>
 internal sealed class KiroClient : IKiroModelSource
 {
-    private const int MaxErrorBodyChars = 4096;
+    private const int MaxErrorBodyBytes = 8192;
 
     private readonly HttpClient _http;
     private readonly KiroTokenProvider _tokens;
@@ -90,7 +90,7 @@ internal sealed class KiroClient : IKiroModelSource
                     using var request = new HttpRequestMessage(HttpMethod.Post, _options.Resolve(_options.Endpoint) + "/generateAssistantResponse");
                     request.Content = new ReadOnlyMemoryContent(body);
                     request.Content.Headers.ContentType = MediaTypeHeaderValue.Parse(_options.ContentType);
-                    AddHeaders(request, token.AccessToken, attempt);
+                    AddHeaders(request, token.Token, attempt);
                     if (!string.IsNullOrEmpty(_options.Target)) request.Headers.TryAddWithoutValidation("x-amz-target", _options.Target);
                     return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptCt);
                 }, ct, ct);
@@ -104,16 +104,16 @@ internal sealed class KiroClient : IKiroModelSource
 
             var error = await ReadErrorBodyAsync(response, ct);
             var retryAfter = response.Headers.RetryAfter?.Delta;
-            var status = response.StatusCode;
+            var status = (int)response.StatusCode;
             response.Dispose();
-            if (!forcedRefresh && KiroUpstreamErrors.IsInvalidBearer(status, error))
+            if (!forcedRefresh && KiroErrors.IsInvalidBearer(status, KiroErrors.ParseBody(error).Message))
             {
                 _log.LogInformation("Kiro refused the bearer token; refreshing once and retrying");
                 forcedRefresh = true;
                 await _tokens.GetAsync(forceRefresh: true, ct);
                 continue;
             }
-            throw KiroUpstreamErrors.Map(status, error, retryAfter);
+            throw KiroErrors.FromHttp(status, error, retryAfter);
         }
     }
 
@@ -128,10 +128,10 @@ internal sealed class KiroClient : IKiroModelSource
             if (_options.SendProfileArn && (_options.ProfileArn ?? token.ProfileArn) is { } arn) url += "&profileArn=" + Uri.EscapeDataString(arn);
             if (next is not null) url += "&nextToken=" + Uri.EscapeDataString(next);
             using var request = new HttpRequestMessage(HttpMethod.Get, url);
-            AddHeaders(request, token.AccessToken, 1);
+            AddHeaders(request, token.Token, 1);
             using var response = await _http.SendAsync(request, ct);
             if (!response.IsSuccessStatusCode)
-                throw KiroUpstreamErrors.Map(response.StatusCode, await ReadErrorBodyAsync(response, ct), null);
+                throw KiroErrors.FromHttp((int)response.StatusCode, await ReadErrorBodyAsync(response, ct), null);
             using var doc = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
             models.AddRange(ParseModels(doc.RootElement));
             next = doc.RootElement.TryGetProperty("nextToken", out var n) && n.ValueKind == JsonValueKind.String ? n.GetString() : null;
@@ -166,13 +166,13 @@ internal sealed class KiroClient : IKiroModelSource
         request.Headers.TryAddWithoutValidation("User-Agent", _options.UserAgent);
     }
 
-    private static async Task<string> ReadErrorBodyAsync(HttpResponseMessage response, CancellationToken ct)
+    private static async Task<byte[]> ReadErrorBodyAsync(HttpResponseMessage response, CancellationToken ct)
     {
         try
         {
-            var text = await response.Content.ReadAsStringAsync(ct);
-            return text.Length > MaxErrorBodyChars ? text[..MaxErrorBodyChars] : text;
+            var bytes = await response.Content.ReadAsByteArrayAsync(ct);
+            return bytes.Length > MaxErrorBodyBytes ? bytes[..MaxErrorBodyBytes] : bytes;
         }
-        catch (HttpRequestException) { return ""; }
+        catch (HttpRequestException) { return []; }
     }
 }

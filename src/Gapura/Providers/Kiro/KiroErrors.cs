@@ -45,6 +45,36 @@ internal static class KiroErrors
         };
     }
 
+    /// <summary>Kiro's way of saying the access token must be refreshed (kiro.md §2).</summary>
+    public static bool IsInvalidBearer(int status, string? message) =>
+        status is 401 or 403 && message is not null && message.Contains("bearer token", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// An HTTP failure of a Kiro call. The status decides the kind (the reason refines it: a 429 that
+    /// carries MONTHLY_REQUEST_COUNT is a spent quota, not a throttle), and the caller always gets the
+    /// upstream's own message — never a 200.
+    /// </summary>
+    public static GatewayException FromHttp(int status, ReadOnlySpan<byte> body, TimeSpan? retryAfter)
+    {
+        var (message, reason) = ParseBody(body);
+        var text = $"Kiro answered {status}" + (reason is null ? "" : $" ({reason})") + $": {message ?? "(no message)"}";
+        var quota = reason is "MONTHLY_REQUEST_COUNT" or "DAILY_REQUEST_COUNT" or "OVERAGE_REQUEST_LIMIT_EXCEEDED" or "CONVERSATION_LIMIT_EXCEEDED";
+        return status switch
+        {
+            402 => new GatewayException(ErrorKind.QuotaExceeded, text, 429, retryAfter),
+            429 => new GatewayException(quota ? ErrorKind.QuotaExceeded : ErrorKind.RateLimited, text, 429, retryAfter),
+            400 when message is not null && message.Contains("too long", StringComparison.OrdinalIgnoreCase)
+                => new GatewayException(ErrorKind.InvalidRequest, $"The conversation is too long for the model's context window. {text}"),
+            400 or 404 or 413 or 422 => new GatewayException(ErrorKind.InvalidRequest, text, 400),
+            401 or 403 when IsInvalidBearer(status, message) => new GatewayException(ErrorKind.Authentication,
+                $"Kiro refused the login even after a token refresh; run `gapura login kiro`. {text}", 401),
+            401 or 403 => new GatewayException(ErrorKind.PermissionDenied, text, 403),
+            504 => new GatewayException(ErrorKind.Timeout, text, 504, retryAfter),
+            >= 500 => new GatewayException(ErrorKind.UpstreamUnavailable, text, 503, retryAfter),
+            _ => new GatewayException(ErrorKind.UpstreamUnavailable, text, 502),
+        };
+    }
+
     /// <summary>Reads <c>{"message","reason"}</c> (either casing) from a body that may also be plain text.</summary>
     public static (string? Message, string? Reason) ParseBody(ReadOnlySpan<byte> body)
     {
