@@ -103,7 +103,9 @@ internal sealed class ChatPipeline(
     {
         using var upstreamCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var keepAlive = TimeSpan.FromSeconds(_options.KeepAliveSeconds);
-        var firstByteDeadline = time.GetTimestamp() + (long)(_options.FirstByteTimeoutSeconds * time.TimestampFrequency);
+        var firstByteTimeout = TimeSpan.FromSeconds(_options.FirstByteTimeoutSeconds);
+        var idleTimeout = TimeSpan.FromSeconds(_options.IdleTimeoutSeconds);
+        var lastEventAt = time.GetTimestamp();
         var writer = door.CreateStreamWriter(http.Response.BodyWriter, response);
         var events = provider.StreamAsync(request, model, context, upstreamCts.Token).GetAsyncEnumerator(upstreamCts.Token);
         Task<bool>? pending = null;
@@ -124,7 +126,10 @@ internal sealed class ChatPipeline(
                         try { hasEvent = await pending.WaitAsync(keepAlive, time, ct); break; }
                         catch (TimeoutException)
                         {
-                            if (!gotFirst && time.GetTimestamp() > firstByteDeadline) throw FirstByteTimeout();
+                            var silent = time.GetElapsedTime(lastEventAt);
+                            if (!gotFirst && silent > firstByteTimeout) throw FirstByteTimeout();
+                            if (gotFirst && silent > idleTimeout)
+                                throw new GatewayException(ErrorKind.Timeout, $"The upstream went silent for {_options.IdleTimeoutSeconds:0} s mid-answer (setting Gateway:IdleTimeoutSeconds).");
                             if (!http.Response.HasStarted) await StartStreamAsync(http, context);
                             await writer.WriteKeepAliveAsync(ct);
                         }
@@ -133,6 +138,7 @@ internal sealed class ChatPipeline(
                 }
                 if (!hasEvent) break;
                 gotFirst = true;
+                lastEventAt = time.GetTimestamp();
                 if (!http.Response.HasStarted) await StartStreamAsync(http, context);
                 var e = events.Current;
                 if (e is MessageEnd end) usage = end.Usage;

@@ -16,4 +16,7 @@ public sealed class GatewayOptions
 
     /// <summary>How long to wait for the upstream's first event before giving up with a 504.</summary>
     public double FirstByteTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>How long a started stream may go without an upstream event before it is ended with an error.</summary>
+    public double IdleTimeoutSeconds { get; set; } = 300;
 }
