@@ -280,7 +280,9 @@ public sealed class KiroSimulator : IAsyncDisposable
         }
         if (writer.Cut || cut is not null && writer.Written >= cut)
         {
-            // A connection lost mid-stream: no terminating chunk, the client sees a truncated body.
+            // A connection lost mid-stream: no terminating chunk, the client sees a truncated body. The pause
+            // lets the client read what was sent first; a reset that overtakes unread data would discard it.
+            await Task.Delay(100, CancellationToken.None);
             context.Abort();
         }
     }
