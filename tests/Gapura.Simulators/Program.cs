@@ -48,8 +48,6 @@ if (credentialsPath is not null)
     Console.WriteLine($"wrote a simulator login to {credentialsPath}");
 }
 
-var stop = new TaskCompletionSource();
-Console.CancelKeyPress += (_, e) => { e.Cancel = true; stop.TrySetResult(); };
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stop.TrySetResult();
-await stop.Task;
+// The host's console lifetime turns Ctrl+C and SIGTERM into a graceful stop.
+await simulator.WaitForShutdownAsync();
 return 0;

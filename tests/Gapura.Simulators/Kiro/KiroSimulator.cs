@@ -84,6 +84,9 @@ public sealed class KiroSimulator : IAsyncDisposable
         return simulator;
     }
 
+    /// <summary>Completes when the host is asked to stop (Ctrl+C, SIGTERM): for the standalone runner.</summary>
+    public Task WaitForShutdownAsync(CancellationToken ct = default) => _app?.WaitForShutdownAsync(ct) ?? Task.CompletedTask;
+
     public async ValueTask DisposeAsync()
     {
         if (_app is null) return;

@@ -59,8 +59,11 @@ internal sealed class KiroTokenProvider
         lock (_gate)
         {
             var current = _current;
-            if (current is not null && IsFresh(current) && (!forceRefresh || _time.GetUtcNow() - _refreshedAt < RecentRefresh))
-                return ToToken(current);
+            var now = _time.GetUtcNow();
+            var recent = now - _refreshedAt < RecentRefresh;
+            // A token that lives shorter than the skew is "stale" from birth; right after a refresh it is still the best there is.
+            var usable = current is not null && (IsFresh(current) || recent && current.ExpiresAt > now);
+            if (usable && (!forceRefresh || recent)) return ToToken(current!);
             // Single flight: whoever comes while a refresh runs waits for that one.
             if (_pending is null || _pending.IsCompleted) _pending = Task.Run(() => AcquireAsync(forceRefresh));
             work = _pending;

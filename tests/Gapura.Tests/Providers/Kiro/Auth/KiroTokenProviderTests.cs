@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using Gapura.Conversations;
 using Gapura.Providers.Kiro.Auth;
 using Gapura.Simulators.Kiro;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gapura.Tests.Providers.Kiro.Auth;
 
@@ -195,6 +197,30 @@ public sealed class KiroTokenProviderTests : IAsyncLifetime
 
         Assert.Equal(ide.AccessToken, token.Token);
         Assert.Equal(0, _simulator.RefreshCalls);
+    }
+
+    [Fact]
+    public async Task Tokens_that_live_shorter_than_the_skew_are_not_refreshed_on_every_call()
+    {
+        await using var simulator = await KiroSimulator.StartAsync(new KiroSimulatorOptions { AccessTokenLifetime = TimeSpan.FromMinutes(1) });
+        var login = simulator.IssueCredentials(KiroLoginKind.Social);
+        _home.WriteJson(IdePath, KiroAuthKit.IdeJson(login));
+        var (provider, _) = KiroAuthKit.Provider(KiroAuthKit.OptionsFor(simulator), _home);
+
+        var first = await provider.GetAsync(false, default);
+        for (var i = 0; i < 5; i++) Assert.Equal(first.Token, (await provider.GetAsync(false, default)).Token);
+
+        Assert.Equal(1, simulator.DesktopRefreshCalls);
+    }
+
+    [Fact]
+    public void Dependency_injection_builds_one_provider()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Kiro:Region"] = "eu-central-1" }).Build();
+        using var services = new ServiceCollection().AddLogging().AddKiroAuth(configuration).BuildServiceProvider();
+
+        Assert.Same(services.GetRequiredService<KiroTokenProvider>(), services.GetRequiredService<KiroTokenProvider>());
+        Assert.Equal("eu-central-1", services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Gapura.Providers.Kiro.KiroOptions>>().Value.Region);
     }
 
     [Fact]
