@@ -1,2 +1,53 @@
-// Runs the simulators standalone (benchmarks, demos): dotnet run --project tests/Gapura.Simulators -- --urls http://127.0.0.1:9100
-Console.WriteLine("simulator host: not yet wired");
+using System.Text.Json.Nodes;
+using Gapura.Simulators.Kiro;
+
+// Runs the Kiro simulator standalone (benchmarks, demos):
+//   dotnet run --project tests/Gapura.Simulators -- --urls http://127.0.0.1:9100 [--split random|onebyte|whole] [--seed N]
+//       [--no-auth] [--write-credentials path]
+// --write-credentials mints a long-lived login and writes it in the Kiro IDE file format, so a gateway can be
+// started with --Kiro:CredentialsFile=path --Kiro:Endpoint=URL --Kiro:AuthEndpoint=URL --Kiro:OidcEndpoint=URL.
+var options = new KiroSimulatorOptions { Url = "http://127.0.0.1:9100", AccessTokenLifetime = TimeSpan.FromHours(12) };
+string? credentialsPath = null;
+for (var i = 0; i < args.Length; i++)
+{
+    string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+    var arg = args[i];
+    var eq = arg.IndexOf('=');
+    string? inline = eq > 0 ? arg[(eq + 1)..] : null;
+    var name = eq > 0 ? arg[..eq] : arg;
+    switch (name)
+    {
+        case "--urls": options.Url = (inline ?? Value()).Split(';')[0]; break;
+        case "--seed": options.Seed = int.Parse(inline ?? Value(), System.Globalization.CultureInfo.InvariantCulture); break;
+        case "--split": options.Split = Enum.Parse<KiroSplit>(inline ?? Value(), ignoreCase: true); break;
+        case "--no-auth": options.RequireAuth = false; break;
+        case "--verbose": options.Verbose = true; break;
+        case "--write-credentials": credentialsPath = inline ?? Value(); break;
+        default:
+            Console.Error.WriteLine($"unknown argument {arg}");
+            return 2;
+    }
+}
+
+await using var simulator = await KiroSimulator.StartAsync(options);
+Console.WriteLine($"Kiro simulator listening on {simulator.BaseUrl}");
+if (credentialsPath is not null)
+{
+    var login = simulator.IssueCredentials(KiroLoginKind.Social);
+    var json = new JsonObject
+    {
+        ["accessToken"] = login.AccessToken,
+        ["refreshToken"] = login.RefreshToken,
+        ["expiresAt"] = login.ExpiresAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture),
+        ["profileArn"] = login.ProfileArn,
+        ["region"] = login.Region,
+        ["authMethod"] = "social",
+        ["provider"] = "Simulator",
+    };
+    await File.WriteAllTextAsync(credentialsPath, json.ToJsonString());
+    Console.WriteLine($"wrote a simulator login to {credentialsPath}");
+}
+
+// The host's console lifetime turns Ctrl+C and SIGTERM into a graceful stop.
+await simulator.WaitForShutdownAsync();
+return 0;

@@ -1,0 +1,103 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Gapura.Providers.Kiro.Auth;
+
+/// <summary>
+/// Kiro IDE-format credential files (also Gapura's own store): reading, and read-merge-write of refreshed
+/// tokens so that fields this code does not know about survive.
+/// </summary>
+internal static class KiroCredentialFile
+{
+    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>The file as a JSON object; null when it does not exist.</summary>
+    /// <exception cref="InvalidDataException">The file is not a JSON object.</exception>
+    public static JsonObject? Read(string path)
+    {
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return JsonNode.Parse(File.ReadAllBytes(path)) as JsonObject ?? throw new InvalidDataException($"{path} is not a JSON object");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not valid JSON: {e.Message}", e);
+        }
+    }
+
+    /// <summary>Builds a credential from the Kiro IDE fields; IdC client credentials may sit in <c>&lt;clientIdHash&gt;.json</c> beside the file.</summary>
+    public static KiroCredential? Parse(JsonObject json, KiroCredentialSource source)
+    {
+        var refresh = Str(json, "refreshToken");
+        var access = Str(json, "accessToken") ?? "";
+        if (string.IsNullOrEmpty(refresh) && string.IsNullOrEmpty(access)) return null;
+        // A token of unknown age is treated as expired: one refresh is cheaper than a failed call.
+        var expires = KiroTime.TryParse(json["expiresAt"], out var at) ? at : DateTimeOffset.MinValue;
+
+        string? clientId = Str(json, "clientId"), clientSecret = Str(json, "clientSecret");
+        if ((clientId is null || clientSecret is null) && Str(json, "clientIdHash") is { } hash && IsSafeFileName(hash))
+        {
+            var registrationPath = Path.Combine(Path.GetDirectoryName(source.Path) ?? ".", hash + ".json");
+            try
+            {
+                if (Read(registrationPath) is { } registration)
+                {
+                    clientId ??= Str(registration, "clientId");
+                    clientSecret ??= Str(registration, "clientSecret");
+                }
+            }
+            catch (InvalidDataException)
+            {
+                // An unreadable registration leaves the login on the desktop refresh path; the refresh error says the rest.
+            }
+        }
+        return new KiroCredential(access, refresh ?? "", expires, Str(json, "profileArn"), Str(json, "region"), Str(json, "authMethod"), clientId, clientSecret, source);
+    }
+
+    /// <summary>Writes refreshed tokens into the file, re-reading it first and keeping every other field.</summary>
+    public static void Update(string path, KiroCredential refreshed)
+    {
+        var json = Read(path) ?? new JsonObject();
+        json["accessToken"] = refreshed.AccessToken;
+        json["refreshToken"] = refreshed.RefreshToken;
+        json["expiresAt"] = KiroTime.Format(refreshed.ExpiresAt);
+        if (refreshed.ProfileArn is not null) json["profileArn"] = refreshed.ProfileArn;
+        Write(path, json, ModeOf(path) ?? OwnerOnly);
+    }
+
+    /// <summary>Writes a whole file atomically (temp file + rename) with the given Unix mode, so no reader ever sees half a file or a moment of wider permissions.</summary>
+    public static void Write(string path, JsonObject json, UnixFileMode mode)
+    {
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        Directory.CreateDirectory(directory);
+        var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
+        var bytes = Encoding.UTF8.GetBytes(json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = mode;
+        try
+        {
+            using (var stream = new FileStream(temp, options))
+            {
+                stream.Write(bytes);
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    private static UnixFileMode? ModeOf(string path)
+        => OperatingSystem.IsWindows() || !File.Exists(path) ? null : File.GetUnixFileMode(path);
+
+    private static bool IsSafeFileName(string name)
+        => name.Length > 0 && name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0 && !name.Contains("..", StringComparison.Ordinal);
+
+    internal static string? Str(JsonObject json, string name)
+        => json[name] is JsonValue value && value.TryGetValue<string>(out var text) && text.Length > 0 ? text : null;
+}

@@ -1,0 +1,121 @@
+using System.Text.Json.Nodes;
+using Gapura.Conversations;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Gapura.Providers.Kiro.Auth;
+
+/// <summary>
+/// Finds the user's Kiro login where the tools already keep it (kiro.md §2), so nobody copies tokens by
+/// hand, and writes refreshed tokens back to the same place. Order: <c>Kiro:CredentialsFile</c>, Gapura's
+/// own store, the Kiro IDE cache, kiro-cli's database (then the older Amazon Q CLI's).
+/// </summary>
+internal sealed class KiroCredentialStore
+{
+    public const string NoLoginMessage =
+        "No Kiro login found. Run `gapura login kiro`, sign in with the Kiro IDE or kiro-cli, or set Kiro:CredentialsFile.";
+
+    private readonly KiroOptions _options;
+    private readonly KiroAuthEnvironment _environment;
+
+    public KiroCredentialStore(IOptions<KiroOptions> options, KiroAuthEnvironment environment)
+    {
+        _options = options.Value;
+        _environment = environment;
+    }
+
+    /// <summary>Gapura's own store, written by <c>gapura login kiro</c>.</summary>
+    public string GapuraStorePath => Path.Combine(_environment.HomeDirectory, ".gapura", "kiro-credentials.json");
+
+    public string KiroIdePath => Path.Combine(_environment.HomeDirectory, ".aws", "sso", "cache", "kiro-auth-token.json");
+
+    public IReadOnlyList<string> KiroCliPaths =>
+    [
+        Path.Combine(_environment.HomeDirectory, ".local", "share", "kiro-cli", "data.sqlite3"),
+        Path.Combine(_environment.HomeDirectory, ".local", "share", "amazon-q", "data.sqlite3"),
+        Path.Combine(_environment.HomeDirectory, "Library", "Application Support", "kiro-cli", "data.sqlite3"),
+        Path.Combine(_environment.HomeDirectory, "Library", "Application Support", "amazon-q", "data.sqlite3"),
+    ];
+
+    /// <summary>The first login found, in priority order.</summary>
+    /// <exception cref="GatewayException">No login anywhere, or the configured file is missing or unreadable.</exception>
+    public KiroCredential Discover()
+    {
+        if (!string.IsNullOrWhiteSpace(_options.CredentialsFile))
+        {
+            // An explicit setting never falls through to other logins: that would silently use another account.
+            var path = Path.GetFullPath(_environment.Expand(_options.CredentialsFile));
+            return Load(new KiroCredentialSource(KiroCredentialSourceKind.ConfiguredFile, path))
+                ?? throw new GatewayException(ErrorKind.Authentication, $"Kiro:CredentialsFile {path} does not exist or holds no token.");
+        }
+
+        var problems = new List<string>();
+        var candidates = new List<KiroCredentialSource>
+        {
+            new(KiroCredentialSourceKind.GapuraStore, GapuraStorePath),
+            new(KiroCredentialSourceKind.KiroIde, KiroIdePath),
+        };
+        candidates.AddRange(KiroCliPaths.Select(p => new KiroCredentialSource(KiroCredentialSourceKind.KiroCli, p)));
+        foreach (var source in candidates)
+        {
+            try
+            {
+                if (Load(source) is { } credential) return credential;
+            }
+            catch (GatewayException e)
+            {
+                // A damaged store must not hide a good login further down the list.
+                problems.Add(e.Message);
+            }
+        }
+        throw new GatewayException(ErrorKind.Authentication, problems.Count == 0 ? NoLoginMessage : NoLoginMessage + " Skipped: " + string.Join("; ", problems));
+    }
+
+    /// <summary>Reads the login at a known place again (another program may have refreshed it); null when gone.</summary>
+    public KiroCredential? Load(KiroCredentialSource source)
+    {
+        try
+        {
+            if (source.Kind == KiroCredentialSourceKind.KiroCli) return KiroCliDatabase.Read(source.Path, source.Key);
+            return KiroCredentialFile.Read(source.Path) is { } json ? KiroCredentialFile.Parse(json, source) : null;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or SqliteException)
+        {
+            throw new GatewayException(ErrorKind.Authentication, $"Cannot read the Kiro login in {source.Path}: {e.Message}", inner: e);
+        }
+    }
+
+    /// <summary>Writes refreshed tokens back where the login came from, keeping every field this code does not own.</summary>
+    public void Save(KiroCredential refreshed)
+    {
+        var source = refreshed.Source;
+        if (source.Kind == KiroCredentialSourceKind.KiroCli) KiroCliDatabase.Update(source.Path, source.Key!, refreshed);
+        else KiroCredentialFile.Update(source.Path, refreshed);
+    }
+
+    /// <summary>Stores a new login (from <c>gapura login kiro</c>) in Gapura's own store, readable by the owner only.</summary>
+    public KiroCredential SaveNewLogin(KiroCredential login, string? startUrl, DateTimeOffset? clientSecretExpiresAt)
+    {
+        var path = GapuraStorePath;
+        if (!OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        var json = new JsonObject
+        {
+            ["accessToken"] = login.AccessToken,
+            ["refreshToken"] = login.RefreshToken,
+            ["expiresAt"] = KiroTime.Format(login.ExpiresAt),
+            ["region"] = login.Region,
+            ["authMethod"] = login.AuthMethod,
+            ["provider"] = startUrl is null || startUrl.Contains("view.awsapps.com", StringComparison.OrdinalIgnoreCase) ? "BuilderId" : "Enterprise",
+            ["clientId"] = login.ClientId,
+            ["clientSecret"] = login.ClientSecret,
+        };
+        if (clientSecretExpiresAt is { } expires) json["clientSecretExpiresAt"] = KiroTime.Format(expires);
+        if (startUrl is not null) json["startUrl"] = startUrl;
+        if (login.ProfileArn is not null) json["profileArn"] = login.ProfileArn;
+        KiroCredentialFile.Write(path, json, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        return login with { Source = new KiroCredentialSource(KiroCredentialSourceKind.GapuraStore, path) };
+    }
+}

@@ -1,0 +1,129 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Gapura.Simulators.Kiro;
+
+/// <summary>
+/// The unscripted answer: deterministic and sensible enough that a real client (Claude Code, the SDKs)
+/// can hold a conversation and run a tool loop against the simulator.
+/// </summary>
+public static partial class KiroDefaultResponder
+{
+    public const string Greeting = "Hello from the Kiro simulator: ";
+    public const string ToolEcho = "Tool said: ";
+    private const int EchoChars = 200;
+
+    [GeneratedRegex(@"\[\[tool:(?<name>[A-Za-z0-9_.:\-]+)\s*")]
+    private static partial Regex ToolDirective();
+
+    /// <summary>The frames answering a valid request body.</summary>
+    public static List<KiroFrame> Respond(JsonElement root, int bodyBytes, int maxInputTokens, Random rng, bool extraEvents)
+    {
+        var current = root.GetProperty("conversationState").GetProperty("currentMessage").GetProperty("userInputMessage");
+        var content = current.GetProperty("content").GetString() ?? "";
+        var frames = new List<KiroFrame>();
+
+        if (FirstToolResult(current) is { } result)
+        {
+            AddText(frames, ToolEcho + Truncate(result, EchoChars), rng);
+        }
+        else if (FindToolDirective(content, DeclaredTools(current)) is { } call)
+        {
+            var id = "tooluse_" + RandomId(rng, 22);
+            frames.Add(KiroFrame.ToolUseStart(id, call.Name));
+            foreach (var piece in TextSplit.Random(call.InputJson, rng, 1, Math.Max(2, call.InputJson.Length / 3)))
+                frames.Add(KiroFrame.ToolUseInput(id, call.Name, piece));
+            frames.Add(KiroFrame.ToolUseStop(id, call.Name));
+        }
+        else
+        {
+            var text = Greeting + Tail(content, EchoChars);
+            if (content.Contains("<thinking_mode>enabled</thinking_mode>", StringComparison.Ordinal))
+            {
+                text = "<thinking>The user wants an answer. This is the simulator, so I will echo the end of the message back, "
+                    + $"which is {content.Length.ToString(CultureInfo.InvariantCulture)} characters long.</thinking>\n\n" + text;
+            }
+            AddText(frames, text, rng);
+        }
+
+        if (extraEvents && rng.Next(3) == 0) frames.Add(KiroFrame.FollowupPrompt("Would you like me to explain further?"));
+        if (extraEvents && rng.Next(4) == 0) frames.Add(KiroFrame.CodeReference());
+        frames.Add(KiroFrame.Metering(0.1));
+        // The service reports how full the context window is; about four bytes per token is close enough here.
+        var percentage = Math.Round(bodyBytes / 4.0 / Math.Max(1, maxInputTokens) * 100, 4);
+        frames.Add(KiroFrame.ContextUsage(percentage));
+        return frames;
+    }
+
+    private static void AddText(List<KiroFrame> frames, string text, Random rng)
+    {
+        foreach (var piece in TextSplit.Random(text, rng, 1, 12)) frames.Add(KiroFrame.Text(piece));
+    }
+
+    private static string? FirstToolResult(JsonElement current)
+    {
+        if (!current.TryGetProperty("userInputMessageContext", out var context)
+            || !context.TryGetProperty("toolResults", out var results)
+            || results.GetArrayLength() == 0)
+            return null;
+        var builder = new StringBuilder();
+        foreach (var item in results[0].GetProperty("content").EnumerateArray())
+        {
+            if (item.TryGetProperty("text", out var text)) builder.Append(text.GetString());
+            else if (item.TryGetProperty("json", out var json)) builder.Append(json.GetRawText());
+        }
+        return builder.ToString();
+    }
+
+    private static HashSet<string> DeclaredTools(JsonElement current)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        if (current.TryGetProperty("userInputMessageContext", out var context) && context.TryGetProperty("tools", out var tools))
+        {
+            foreach (var tool in tools.EnumerateArray()) names.Add(tool.GetProperty("toolSpecification").GetProperty("name").GetString()!);
+        }
+        return names;
+    }
+
+    /// <summary>Finds <c>[[tool:NAME {json}]]</c> for a declared tool; the input defaults to <c>{}</c>.</summary>
+    public static (string Name, string InputJson)? FindToolDirective(string content, IReadOnlySet<string> declared)
+    {
+        foreach (Match match in ToolDirective().Matches(content))
+        {
+            var name = match.Groups["name"].Value;
+            if (!declared.Contains(name)) continue;
+            var rest = content.AsSpan(match.Index + match.Length);
+            if (rest.StartsWith("]]")) return (name, "{}");
+            if (rest.Length == 0 || rest[0] != '{') continue;
+            var bytes = Encoding.UTF8.GetBytes(rest.ToString());
+            var reader = new Utf8JsonReader(bytes);
+            try
+            {
+                using var doc = JsonDocument.ParseValue(ref reader);
+                var after = Encoding.UTF8.GetString(bytes, (int)reader.BytesConsumed, bytes.Length - (int)reader.BytesConsumed).TrimStart();
+                if (after.StartsWith("]]", StringComparison.Ordinal)) return (name, doc.RootElement.GetRawText());
+            }
+            catch (JsonException)
+            {
+                // Not a directive after all; keep looking.
+            }
+        }
+        return null;
+    }
+
+    private static string Tail(string text, int chars)
+        => text.Length <= chars ? text : text[TextSplit.SafeStart(text, text.Length - chars)..];
+
+    private static string Truncate(string text, int chars)
+        => text.Length <= chars ? text : text[..TextSplit.SafeEnd(text, chars)] + "…";
+
+    internal static string RandomId(Random rng, int length)
+    {
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        var chars = new char[length];
+        for (var i = 0; i < length; i++) chars[i] = alphabet[rng.Next(alphabet.Length)];
+        return new string(chars);
+    }
+}
