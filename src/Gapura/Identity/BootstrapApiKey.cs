@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using Gapura.Api;
+using Gapura.Hosting;
 
 namespace Gapura.Identity;
 
@@ -29,14 +30,8 @@ internal static class BootstrapApiKey
             log.LogInformation("Using the generated API key in {Path} (set Gateway:ApiKey to choose your own)", path);
             return;
         }
-        Directory.CreateDirectory(dataDirectory);
         var key = NewKey();
-        using (var file = new FileStream(path, new FileStreamOptions
-               {
-                   Mode = FileMode.CreateNew, Access = FileAccess.Write,
-                   UnixCreateMode = OperatingSystem.IsWindows() ? null : UnixFileMode.UserRead | UnixFileMode.UserWrite,
-               }))
-        using (var writer = new StreamWriter(file)) writer.WriteLine(key);
+        PrivateFile.Write(path, System.Text.Encoding.UTF8.GetBytes(key + "\n"));
         options.ApiKey = key;
         log.LogWarning("No Gateway:ApiKey was set: generated one into {Path} (mode 600). Clients send it as 'Authorization: Bearer <key>' or 'x-api-key'", path);
     }

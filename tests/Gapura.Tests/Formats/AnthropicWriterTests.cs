@@ -117,10 +117,12 @@ public class AnthropicWriterTests
     }
 
     [Fact]
-    public async Task Keep_alive_is_a_ping_event()
+    public async Task Keep_alive_is_a_ping_event_after_message_start()
     {
         var frames = await Run("keep-alive", new TextDelta("x"), new MessageEnd(StopReason.EndTurn, Usage.Zero), "keep-alive");
-        Assert.Equal("ping", Names(frames)[0]);
+        // Anthropic's own streams open with message_start; a ping never comes first.
+        Assert.Equal(["message_start", "ping"], Names(frames)[..2]);
+        Assert.Single(Names(frames), n => n == "message_start");
         Assert.Equal("message_stop", Names(frames)[^1]);
     }
 

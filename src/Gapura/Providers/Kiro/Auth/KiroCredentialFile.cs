@@ -1,3 +1,4 @@
+using Gapura.Hosting;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -10,7 +11,6 @@ namespace Gapura.Providers.Kiro.Auth;
 /// </summary>
 internal static class KiroCredentialFile
 {
-    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
     /// <summary>The file as a JSON object; null when it does not exist.</summary>
     /// <exception cref="InvalidDataException">The file is not a JSON object.</exception>
@@ -64,36 +64,11 @@ internal static class KiroCredentialFile
         json["refreshToken"] = refreshed.RefreshToken;
         json["expiresAt"] = KiroTime.Format(refreshed.ExpiresAt);
         if (refreshed.ProfileArn is not null) json["profileArn"] = refreshed.ProfileArn;
-        Write(path, json, ModeOf(path) ?? OwnerOnly);
+        Write(path, json, PrivateFile.ModeOf(path) ?? PrivateFile.OwnerOnly);
     }
 
-    /// <summary>Writes a whole file atomically (temp file + rename) with the given Unix mode, so no reader ever sees half a file or a moment of wider permissions.</summary>
     public static void Write(string path, JsonObject json, UnixFileMode mode)
-    {
-        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
-        var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
-        var bytes = Encoding.UTF8.GetBytes(json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = mode;
-        try
-        {
-            using (var stream = new FileStream(temp, options))
-            {
-                stream.Write(bytes);
-                stream.Flush(flushToDisk: true);
-            }
-            File.Move(temp, path, overwrite: true);
-        }
-        catch
-        {
-            File.Delete(temp);
-            throw;
-        }
-    }
-
-    private static UnixFileMode? ModeOf(string path)
-        => OperatingSystem.IsWindows() || !File.Exists(path) ? null : File.GetUnixFileMode(path);
+        => PrivateFile.Write(path, Encoding.UTF8.GetBytes(json.ToJsonString(new JsonSerializerOptions { WriteIndented = true })), mode);
 
     private static bool IsSafeFileName(string name)
         => name.Length > 0 && name.IndexOfAny(Path.GetInvalidFileNameChars()) < 0 && !name.Contains("..", StringComparison.Ordinal);
