@@ -1,0 +1,75 @@
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using Gapura.Api;
+using Microsoft.AspNetCore.Builder;
+using Gapura.Simulators.Kiro;
+
+namespace Gapura.Tests.Integration;
+
+/// <summary>
+/// A real gateway on Kestrel (127.0.0.1, random port) in front of the Kiro simulator — the same HTTP
+/// path a client takes in production, only the upstream is simulated. Each instance has its own temp
+/// data folder and its own simulator, so fixtures never share state.
+/// </summary>
+public sealed class GatewayFixture : IAsyncLifetime
+{
+    public const string ApiKey = "test-gateway-key-0123456789";
+
+    private WebApplication? _app;
+
+    public KiroSimulator Kiro { get; private set; } = null!;
+    public string BaseUrl { get; private set; } = "";
+    public string DataDirectory { get; } = Directory.CreateTempSubdirectory("gapura-it-").FullName;
+
+    /// <summary>Extra <c>--Section:Key=value</c> settings for the gateway.</summary>
+    public List<string> Settings { get; } = [];
+
+    public KiroSimulatorOptions SimulatorOptions { get; init; } = new();
+
+    public async Task InitializeAsync()
+    {
+        Kiro = await KiroSimulator.StartAsync(SimulatorOptions);
+        var login = Kiro.IssueCredentials(KiroLoginKind.Social, TimeSpan.FromHours(1));
+        var credentials = Path.Combine(DataDirectory, "kiro-auth-token.json");
+        await File.WriteAllTextAsync(credentials, new JsonObject
+        {
+            ["accessToken"] = login.AccessToken,
+            ["refreshToken"] = login.RefreshToken,
+            ["expiresAt"] = login.ExpiresAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'"),
+            ["profileArn"] = login.ProfileArn,
+            ["region"] = login.Region,
+            ["authMethod"] = "social",
+        }.ToJsonString());
+
+        _app = GatewayHost.Build(
+        [
+            "--urls=http://127.0.0.1:0",
+            $"--Gateway:ApiKey={ApiKey}",
+            $"--Storage:Path={Path.Combine(DataDirectory, "gapura.db")}",
+            $"--Kiro:Endpoint={Kiro.BaseUrl}",
+            $"--Kiro:AuthEndpoint={Kiro.BaseUrl}",
+            $"--Kiro:OidcEndpoint={Kiro.BaseUrl}",
+            $"--Kiro:CredentialsFile={credentials}",
+            "--Kiro:RetryBaseDelayMilliseconds=20",
+            "--Logging:LogLevel:Default=Warning",
+            .. Settings,
+        ]);
+        await _app.StartAsync();
+        BaseUrl = _app.Urls.First();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_app is not null) await _app.DisposeAsync();
+        await Kiro.DisposeAsync();
+        try { Directory.Delete(DataDirectory, recursive: true); } catch (IOException) { }
+    }
+
+    /// <summary>An HTTP client for the gateway, authenticated with the gateway key unless told otherwise.</summary>
+    public HttpClient Http(string? apiKey = ApiKey)
+    {
+        var http = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(60) };
+        if (apiKey is not null) http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+        return http;
+    }
+}
