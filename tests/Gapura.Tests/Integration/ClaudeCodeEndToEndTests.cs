@@ -1,0 +1,78 @@
+using System.Diagnostics;
+
+namespace Gapura.Tests.Integration;
+
+/// <summary>
+/// The real Claude Code CLI (npm @anthropic-ai/claude-code, installed by the test build into tests/e2e)
+/// completes a tool round trip through the gateway to the Kiro simulator: the simulator asks for a Bash
+/// call, Claude Code really runs it, sends the result back, and the final answer quotes that result.
+/// </summary>
+public class ClaudeCodeEndToEndTests(GatewayFixture gateway) : IClassFixture<GatewayFixture>
+{
+    [Fact]
+    public async Task Claude_code_completes_a_bash_tool_round_trip_through_gapura()
+    {
+        var marker = "gapura-e2e-" + Guid.NewGuid().ToString("N")[..12];
+        var home = Directory.CreateTempSubdirectory("gapura-claude-home-").FullName;
+        var work = Directory.CreateTempSubdirectory("gapura-claude-work-").FullName;
+        try
+        {
+            // The simulator's default responder turns this directive into a streamed toolUse for Bash.
+            var prompt = $$"""Run this: [[tool:Bash {"command":"echo {{marker}}","description":"print the marker"}]]""";
+            var (exitCode, stdout, stderr) = await RunClaudeAsync(home, work, prompt, "--allowedTools", "Bash", "--model", "claude-sonnet-4-5");
+
+            Assert.True(exitCode == 0, $"claude exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
+            Assert.Contains($"Tool said: {marker}", stdout);
+
+            var chats = gateway.Kiro.ChatRequests;
+            var toolResult = chats.Select(c => c.Json?["conversationState"]?["currentMessage"]?["userInputMessage"]?["userInputMessageContext"]?["toolResults"]?[0])
+                .LastOrDefault(r => r is not null);
+            Assert.NotNull(toolResult);
+            Assert.Contains(marker, toolResult!.ToJsonString());
+            // Claude Code's Bash tool definition crossed the gateway as a Kiro tool spec.
+            Assert.Contains(chats, c => c.Body.Contains("\"name\":\"Bash\"", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(home, recursive: true);
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    private async Task<(int ExitCode, string Stdout, string Stderr)> RunClaudeAsync(string home, string work, string prompt, params string[] args)
+    {
+        var claude = Path.Combine(RepositoryRoot(), "tests", "e2e", "node_modules", ".bin", "claude");
+        Assert.True(File.Exists(claude), $"Claude Code is not installed at {claude}; the test build installs it with npm (tests/e2e).");
+        var start = new ProcessStartInfo(claude) { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+        start.ArgumentList.Add("-p");
+        start.ArgumentList.Add(prompt);
+        foreach (var a in args) start.ArgumentList.Add(a);
+        // A clean environment for the CLI: nothing of the caller's own Claude/Anthropic set-up leaks in.
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("ANTHROPIC_") || k.StartsWith("CLAUDE"))) start.Environment.Remove(key);
+        start.Environment["HOME"] = home;
+        start.Environment["ANTHROPIC_BASE_URL"] = gateway.BaseUrl;
+        start.Environment["ANTHROPIC_API_KEY"] = GatewayFixture.ApiKey;
+        start.Environment["DISABLE_AUTOUPDATER"] = "1";
+        start.Environment["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1";
+
+        using var process = Process.Start(start)!;
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        try { await process.WaitForExitAsync(timeout.Token); }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"claude did not finish within 120 s. stdout: {await stdout}");
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    internal static string RepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Gapura.slnx"))) return dir.FullName;
+        throw new InvalidOperationException("Could not find the repository root (Gapura.slnx) above " + AppContext.BaseDirectory);
+    }
+}
