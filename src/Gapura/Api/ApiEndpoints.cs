@@ -91,7 +91,7 @@ internal static class ApiEndpoints
                 ? "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
                 : "Invalid API key.";
             await dialect(http).WriteErrorAsync(http.Response, new GatewayException(ErrorKind.Authentication, message));
-            return null;
+            return Results.Empty; // the response is written; null would make the endpoint write a second one
         }
     }
 }
