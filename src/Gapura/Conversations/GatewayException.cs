@@ -11,6 +11,12 @@ public enum ErrorKind
     RateLimited,
     /// <summary>The upstream account's quota is spent (Kiro MONTHLY_REQUEST_COUNT …).</summary>
     QuotaExceeded,
+    /// <summary>
+    /// The gateway's own login to the upstream is missing, dead or refused. Not the caller's fault (their
+    /// key was fine, so not a 401 that clients would read as "your API key is invalid"): a 503 with a message
+    /// telling the operator what to do, and worth trying another account or provider.
+    /// </summary>
+    UpstreamLogin,
     /// <summary>The upstream is overloaded or failing (5xx).</summary>
     UpstreamUnavailable,
     /// <summary>The upstream did not answer in time.</summary>
@@ -40,7 +46,7 @@ public sealed class GatewayException : Exception
     public TimeSpan? RetryAfter { get; }
 
     /// <summary>Whether trying again (same or another account) can help.</summary>
-    public bool IsRetryable => Kind is ErrorKind.RateLimited or ErrorKind.UpstreamUnavailable or ErrorKind.Timeout or ErrorKind.QuotaExceeded;
+    public bool IsRetryable => Kind is ErrorKind.RateLimited or ErrorKind.UpstreamUnavailable or ErrorKind.Timeout or ErrorKind.QuotaExceeded or ErrorKind.UpstreamLogin;
 
     public static GatewayException BadRequest(string message) => new(ErrorKind.InvalidRequest, message);
 
@@ -53,6 +59,7 @@ public sealed class GatewayException : Exception
         ErrorKind.RequestTooLarge => 413,
         ErrorKind.RateLimited => 429,
         ErrorKind.QuotaExceeded => 429,
+        ErrorKind.UpstreamLogin => 503,
         ErrorKind.UpstreamUnavailable => 503,
         ErrorKind.Timeout => 504,
         _ => 500,

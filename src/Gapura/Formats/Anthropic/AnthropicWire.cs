@@ -33,6 +33,7 @@ internal static class AnthropicWire
             ErrorKind.RateLimited or ErrorKind.QuotaExceeded => "rate_limit_error",
             ErrorKind.UpstreamUnavailable when error.Status == 503 => "overloaded_error",
             ErrorKind.Timeout => "timeout_error",
+            ErrorKind.UpstreamLogin => "api_error",
             _ => "api_error",
         };
     }

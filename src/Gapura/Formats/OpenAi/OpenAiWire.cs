@@ -31,6 +31,7 @@ internal static class OpenAiWire
         ErrorKind.QuotaExceeded => ("insufficient_quota", "insufficient_quota"),
         ErrorKind.UpstreamUnavailable => ("server_error", "upstream_unavailable"),
         ErrorKind.Timeout => ("server_error", "timeout"),
+        ErrorKind.UpstreamLogin => ("server_error", "upstream_login"),
         _ => ("server_error", null),
     };
 

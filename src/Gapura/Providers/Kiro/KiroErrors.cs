@@ -36,7 +36,7 @@ internal static class KiroErrors
             ContentLengthExceeded => new GatewayException(ErrorKind.InvalidRequest, text),
             "AccessDeniedException" => new GatewayException(ErrorKind.PermissionDenied, text),
             "UnauthorizedException" or "ExpiredTokenException" or "UnrecognizedClientException"
-                => new GatewayException(ErrorKind.Authentication, text),
+                => new GatewayException(ErrorKind.UpstreamLogin, text),
             "ResourceNotFoundException" => new GatewayException(ErrorKind.NotFound, text),
             "InternalServerException" or "InternalFailure" or "InternalError" or "ServiceUnavailableException"
                 => new GatewayException(ErrorKind.UpstreamUnavailable, text),
@@ -66,8 +66,8 @@ internal static class KiroErrors
             400 when message is not null && message.Contains("too long", StringComparison.OrdinalIgnoreCase)
                 => new GatewayException(ErrorKind.InvalidRequest, $"The conversation is too long for the model's context window. {text}"),
             400 or 404 or 413 or 422 => new GatewayException(ErrorKind.InvalidRequest, text, 400),
-            401 or 403 when IsInvalidBearer(status, message) => new GatewayException(ErrorKind.Authentication,
-                $"Kiro refused the login even after a token refresh; run `gapura login kiro`. {text}", 401),
+            401 or 403 when IsInvalidBearer(status, message) => new GatewayException(ErrorKind.UpstreamLogin,
+                $"Kiro refused the login even after a token refresh; run `gapura login kiro`. {text}", 503),
             401 or 403 => new GatewayException(ErrorKind.PermissionDenied, text, 403),
             504 => new GatewayException(ErrorKind.Timeout, text, 504, retryAfter),
             >= 500 => new GatewayException(ErrorKind.UpstreamUnavailable, text, 503, retryAfter),

@@ -211,7 +211,7 @@ internal sealed class KiroAuthClient
         var error = await ReadErrorAsync(response, ct);
         var what = error?.ErrorDescription ?? error?.Error ?? error?.Message ?? $"HTTP {(int)response.StatusCode}";
         var kind = response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden
-            ? ErrorKind.Authentication : ErrorKind.UpstreamUnavailable;
+            ? ErrorKind.UpstreamLogin : ErrorKind.UpstreamUnavailable;
         return new GatewayException(kind, $"AWS SSO OIDC {step} failed: {what}");
     }
 
@@ -219,6 +219,6 @@ internal sealed class KiroAuthClient
 
     /// <summary>The login cannot be refreshed any more; only the user can fix that.</summary>
     public static GatewayException Dead(KiroCredential credential, string why) => new(
-        ErrorKind.Authentication,
+        ErrorKind.UpstreamLogin,
         $"The Kiro login from {credential.Source.Kind} ({credential.Source.Path}) is dead: {why}. Run `gapura login kiro` (or sign in again in Kiro) and retry.");
 }

@@ -46,7 +46,7 @@ internal sealed class KiroCredentialStore
             // An explicit setting never falls through to other logins: that would silently use another account.
             var path = Path.GetFullPath(_environment.Expand(_options.CredentialsFile));
             return Load(new KiroCredentialSource(KiroCredentialSourceKind.ConfiguredFile, path))
-                ?? throw new GatewayException(ErrorKind.Authentication, $"Kiro:CredentialsFile {path} does not exist or holds no token.");
+                ?? throw new GatewayException(ErrorKind.UpstreamLogin, $"Kiro:CredentialsFile {path} does not exist or holds no token.");
         }
 
         var problems = new List<string>();
@@ -68,7 +68,7 @@ internal sealed class KiroCredentialStore
                 problems.Add(e.Message);
             }
         }
-        throw new GatewayException(ErrorKind.Authentication, problems.Count == 0 ? NoLoginMessage : NoLoginMessage + " Skipped: " + string.Join("; ", problems));
+        throw new GatewayException(ErrorKind.UpstreamLogin, problems.Count == 0 ? NoLoginMessage : NoLoginMessage + " Skipped: " + string.Join("; ", problems));
     }
 
     /// <summary>Reads the login at a known place again (another program may have refreshed it); null when gone.</summary>
@@ -81,7 +81,7 @@ internal sealed class KiroCredentialStore
         }
         catch (Exception e) when (e is InvalidDataException or IOException or UnauthorizedAccessException or SqliteException)
         {
-            throw new GatewayException(ErrorKind.Authentication, $"Cannot read the Kiro login in {source.Path}: {e.Message}", inner: e);
+            throw new GatewayException(ErrorKind.UpstreamLogin, $"Cannot read the Kiro login in {source.Path}: {e.Message}", inner: e);
         }
     }
 

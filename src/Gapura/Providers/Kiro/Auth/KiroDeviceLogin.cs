@@ -42,7 +42,7 @@ internal sealed class KiroDeviceLogin
         while (true)
         {
             if (_time.GetUtcNow() >= code.ExpiresAt)
-                throw new GatewayException(ErrorKind.Authentication, "The sign-in code expired before it was approved. Run `gapura login kiro` again.");
+                throw new GatewayException(ErrorKind.UpstreamLogin, "The sign-in code expired before it was approved. Run `gapura login kiro` again.");
             await _delay(interval, ct);
             var poll = await _client.PollDeviceTokenAsync(code, ct);
             switch (poll.Error)
@@ -58,11 +58,11 @@ internal sealed class KiroDeviceLogin
                     interval += SlowDownStep;
                     continue;
                 case "expired_token":
-                    throw new GatewayException(ErrorKind.Authentication, "The sign-in code expired before it was approved. Run `gapura login kiro` again.");
+                    throw new GatewayException(ErrorKind.UpstreamLogin, "The sign-in code expired before it was approved. Run `gapura login kiro` again.");
                 case "access_denied":
-                    throw new GatewayException(ErrorKind.Authentication, "The sign-in was denied in the browser.");
+                    throw new GatewayException(ErrorKind.UpstreamLogin, "The sign-in was denied in the browser.");
                 default:
-                    throw new GatewayException(ErrorKind.Authentication, $"AWS SSO OIDC refused the device login: {poll.Error}.");
+                    throw new GatewayException(ErrorKind.UpstreamLogin, $"AWS SSO OIDC refused the device login: {poll.Error}.");
             }
         }
     }

@@ -106,7 +106,7 @@ internal sealed class KiroTokenProvider
             using var timeout = new CancellationTokenSource(RefreshTimeout);
             refreshed = await _client.RefreshAsync(current, timeout.Token);
         }
-        catch (GatewayException e) when (e.Kind == ErrorKind.Authentication)
+        catch (GatewayException e) when (e.Kind == ErrorKind.UpstreamLogin)
         {
             _logger.LogError("Kiro login from {Source} can no longer be refreshed; run `gapura login kiro`", current.Source);
             _dead = e;

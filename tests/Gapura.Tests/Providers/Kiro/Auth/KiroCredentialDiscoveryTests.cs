@@ -66,7 +66,7 @@ public sealed class KiroCredentialDiscoveryTests : IDisposable
     {
         WriteEverySource();
         var error = Assert.Throws<GatewayException>(() => Store(new KiroOptions { CredentialsFile = _home.File("nope.json") }).Discover());
-        Assert.Equal(ErrorKind.Authentication, error.Kind);
+        Assert.Equal(ErrorKind.UpstreamLogin, error.Kind);
         Assert.Contains("nope.json", error.Message);
     }
 
@@ -162,7 +162,7 @@ public sealed class KiroCredentialDiscoveryTests : IDisposable
     public void No_login_anywhere_says_how_to_get_one()
     {
         var error = Assert.Throws<GatewayException>(() => Store().Discover());
-        Assert.Equal(ErrorKind.Authentication, error.Kind);
+        Assert.Equal(ErrorKind.UpstreamLogin, error.Kind);
         Assert.Contains("gapura login kiro", error.Message);
     }
 

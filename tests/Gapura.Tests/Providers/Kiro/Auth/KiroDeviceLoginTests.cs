@@ -90,7 +90,7 @@ public sealed class KiroDeviceLoginTests : IDisposable
         code = await login.StartAsync(default);
         var error = await Assert.ThrowsAsync<GatewayException>(() => login.CompleteAsync(code, default));
 
-        Assert.Equal(ErrorKind.Authentication, error.Kind);
+        Assert.Equal(ErrorKind.UpstreamLogin, error.Kind);
         Assert.Contains(expected, error.Message);
         Assert.Equal(2, simulator.DeviceTokenPolls);
         Assert.False(File.Exists(_home.File(".gapura/kiro-credentials.json")));

@@ -120,7 +120,7 @@ public sealed class KiroTokenProviderTests : IAsyncLifetime
         var first = await Assert.ThrowsAsync<GatewayException>(() => provider.GetAsync(false, default).AsTask());
         var second = await Assert.ThrowsAsync<GatewayException>(() => provider.GetAsync(true, default).AsTask());
 
-        Assert.Equal(ErrorKind.Authentication, first.Kind);
+        Assert.Equal(ErrorKind.UpstreamLogin, first.Kind);
         Assert.Contains("gapura login kiro", first.Message);
         Assert.Contains("invalid_grant", first.Message);
         Assert.Same(first, second);
@@ -141,7 +141,7 @@ public sealed class KiroTokenProviderTests : IAsyncLifetime
         var (provider, _) = KiroAuthKit.Provider(KiroAuthKit.OptionsFor(_simulator), _home);
 
         var error = await Assert.ThrowsAsync<GatewayException>(() => provider.GetAsync(false, default).AsTask());
-        Assert.Equal(ErrorKind.Authentication, error.Kind);
+        Assert.Equal(ErrorKind.UpstreamLogin, error.Kind);
         Assert.Contains("gapura login kiro", error.Message);
     }
 
