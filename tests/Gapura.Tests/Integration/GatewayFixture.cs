@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Gapura.Api;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Logging;
 using Gapura.Simulators.Kiro;
 
 namespace Gapura.Tests.Integration;
@@ -26,11 +27,17 @@ public sealed class GatewayFixture : IAsyncLifetime
 
     public KiroSimulatorOptions SimulatorOptions { get; init; } = new();
 
+    /// <summary>Every log line the gateway wrote, formatted, for tests that check what reaches logs.</summary>
+    public CapturedLogs Logs { get; } = new();
+
+    /// <summary>The Kiro login file the gateway uses (refreshed tokens are written back here).</summary>
+    public string CredentialsFile => Path.Combine(DataDirectory, "kiro-auth-token.json");
+
     public async Task InitializeAsync()
     {
         Kiro = await KiroSimulator.StartAsync(SimulatorOptions);
         var login = Kiro.IssueCredentials(KiroLoginKind.Social, TimeSpan.FromHours(1));
-        var credentials = Path.Combine(DataDirectory, "kiro-auth-token.json");
+        var credentials = CredentialsFile;
         await File.WriteAllTextAsync(credentials, new JsonObject
         {
             ["accessToken"] = login.AccessToken,
@@ -53,7 +60,7 @@ public sealed class GatewayFixture : IAsyncLifetime
             "--Kiro:RetryBaseDelayMilliseconds=20",
             "--Logging:LogLevel:Default=Warning",
             .. Settings,
-        ]);
+        ], builder => builder.Logging.AddProvider(Logs));
         await _app.StartAsync();
         BaseUrl = _app.Urls.First();
     }
@@ -71,5 +78,27 @@ public sealed class GatewayFixture : IAsyncLifetime
         var http = new HttpClient { BaseAddress = new Uri(BaseUrl), Timeout = TimeSpan.FromSeconds(60) };
         if (apiKey is not null) http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         return http;
+    }
+}
+
+/// <summary>A logger provider that keeps every formatted line (message and exception) in memory.</summary>
+public sealed class CapturedLogs : ILoggerProvider
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _lines = new();
+
+    public IReadOnlyList<string> Lines => [.. _lines];
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public void Dispose() { }
+
+    private sealed class Logger(CapturedLogs sink, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            => sink._lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
     }
 }
