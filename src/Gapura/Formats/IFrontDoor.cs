@@ -36,7 +36,33 @@ public sealed record ResponseContext(string ResponseId, string Model, DateTimeOf
 /// </summary>
 public abstract class SseWriter(PipeWriter output)
 {
+    private bool _pending;
+
     protected PipeWriter Output { get; } = output;
+
+    /// <summary>The stream is over: closed, ended by an error event, or the client went away.</summary>
+    protected bool Finished { get; set; }
+
+    /// <summary>Records that bytes were written and wait for <see cref="FlushAsync"/>.</summary>
+    protected void MarkPending() => _pending = true;
+
+    /// <summary>Sends what was written; synchronous when the pipe has room, which is the common case.</summary>
+    protected ValueTask FlushAsync(CancellationToken ct)
+    {
+        if (!_pending) return ValueTask.CompletedTask;
+        _pending = false;
+        var flush = Output.FlushAsync(ct);
+        return flush.IsCompletedSuccessfully ? Flushed(flush.Result) : AwaitFlush(flush);
+    }
+
+    private ValueTask Flushed(FlushResult result)
+    {
+        // The client went away: later writes would only fill a pipe nobody reads.
+        if (result.IsCompleted) Finished = true;
+        return ValueTask.CompletedTask;
+    }
+
+    private async ValueTask AwaitFlush(ValueTask<FlushResult> flush) => await Flushed(await flush);
 
     public abstract ValueTask WriteEventAsync(StreamEvent streamEvent, CancellationToken ct);
 

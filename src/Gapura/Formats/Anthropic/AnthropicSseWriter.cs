@@ -20,8 +20,6 @@ internal sealed class AnthropicSseWriter : SseWriter
     private readonly Utf8JsonWriter _json;
     private readonly ResponseContext _context;
     private bool _started;
-    private bool _finished;
-    private bool _pending;
     private Block _open;
     private int _openToolIndex;
     private int _nextBlockIndex;
@@ -34,7 +32,7 @@ internal sealed class AnthropicSseWriter : SseWriter
 
     public override ValueTask WriteEventAsync(StreamEvent streamEvent, CancellationToken ct)
     {
-        if (_finished) return ValueTask.CompletedTask;
+        if (Finished) return ValueTask.CompletedTask;
         if (!_started)
         {
             _started = true;
@@ -91,7 +89,7 @@ internal sealed class AnthropicSseWriter : SseWriter
                 EndEvent();
                 BeginEvent("event: message_stop\ndata: "u8, "message_stop");
                 EndEvent();
-                _finished = true;
+                Finished = true;
                 break;
         }
         return FlushAsync(ct);
@@ -99,7 +97,7 @@ internal sealed class AnthropicSseWriter : SseWriter
 
     public override ValueTask WriteKeepAliveAsync(CancellationToken ct)
     {
-        if (_finished) return ValueTask.CompletedTask;
+        if (Finished) return ValueTask.CompletedTask;
         // Anthropic's own streams open with message_start before any ping; clients may expect that order.
         if (!_started)
         {
@@ -107,21 +105,21 @@ internal sealed class AnthropicSseWriter : SseWriter
             WriteMessageStart();
         }
         Output.Write("event: ping\ndata: {\"type\":\"ping\"}\n\n"u8);
-        _pending = true;
+        MarkPending();
         return FlushAsync(ct);
     }
 
     /// <summary>Anthropic's own <c>event: error</c>; no <c>message_stop</c> follows, so it never reads as a clean end.</summary>
     public override ValueTask WriteErrorAsync(GatewayException error, CancellationToken ct)
     {
-        if (_finished) return ValueTask.CompletedTask;
-        _finished = true;
+        if (Finished) return ValueTask.CompletedTask;
+        Finished = true;
         Output.Write("event: error\ndata: "u8);
         _json.Reset();
         AnthropicWire.WriteError(_json, error);
         _json.Flush();
         Output.Write("\n\n"u8);
-        _pending = true;
+        MarkPending();
         return FlushAsync(ct);
     }
 
@@ -208,23 +206,6 @@ internal sealed class AnthropicSseWriter : SseWriter
         _json.WriteEndObject();
         _json.Flush();
         Output.Write("\n\n"u8);
-        _pending = true;
+        MarkPending();
     }
-
-    private ValueTask FlushAsync(CancellationToken ct)
-    {
-        if (!_pending) return ValueTask.CompletedTask;
-        _pending = false;
-        var flush = Output.FlushAsync(ct);
-        return flush.IsCompletedSuccessfully ? Flushed(flush.Result) : AwaitFlush(flush);
-    }
-
-    private ValueTask Flushed(FlushResult result)
-    {
-        // The client went away: later writes would only fill a pipe nobody reads.
-        if (result.IsCompleted) _finished = true;
-        return ValueTask.CompletedTask;
-    }
-
-    private async ValueTask AwaitFlush(ValueTask<FlushResult> flush) => await Flushed(await flush);
 }

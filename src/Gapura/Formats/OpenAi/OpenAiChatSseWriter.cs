@@ -18,8 +18,6 @@ internal sealed class OpenAiChatSseWriter : SseWriter
     private readonly long _created;
     private readonly bool _includeUsage;
     private bool _started;
-    private bool _finished;
-    private bool _pending;
 
     public OpenAiChatSseWriter(PipeWriter output, ResponseContext context) : base(output)
     {
@@ -32,7 +30,7 @@ internal sealed class OpenAiChatSseWriter : SseWriter
 
     public override ValueTask WriteEventAsync(StreamEvent streamEvent, CancellationToken ct)
     {
-        if (_finished) return ValueTask.CompletedTask;
+        if (Finished) return ValueTask.CompletedTask;
         if (!_started)
         {
             // OpenAI opens every stream with a role-only chunk; some clients key message creation off it.
@@ -93,8 +91,8 @@ internal sealed class OpenAiChatSseWriter : SseWriter
                     EndChunk();
                 }
                 Output.Write("data: [DONE]\n\n"u8);
-                _pending = true;
-                _finished = true;
+                MarkPending();
+                Finished = true;
                 break;
             // ReasoningSignature and ToolCallEnd have no chat-completions counterpart.
         }
@@ -103,9 +101,9 @@ internal sealed class OpenAiChatSseWriter : SseWriter
 
     public override ValueTask WriteKeepAliveAsync(CancellationToken ct)
     {
-        if (_finished) return ValueTask.CompletedTask;
+        if (Finished) return ValueTask.CompletedTask;
         Output.Write(": keep-alive\n\n"u8);
-        _pending = true;
+        MarkPending();
         return FlushAsync(ct);
     }
 
@@ -115,14 +113,14 @@ internal sealed class OpenAiChatSseWriter : SseWriter
     /// </summary>
     public override ValueTask WriteErrorAsync(GatewayException error, CancellationToken ct)
     {
-        if (_finished) return ValueTask.CompletedTask;
-        _finished = true;
+        if (Finished) return ValueTask.CompletedTask;
+        Finished = true;
         Output.Write("data: "u8);
         _json.Reset();
         OpenAiWire.WriteError(_json, error);
         _json.Flush();
         Output.Write("\n\n"u8);
-        _pending = true;
+        MarkPending();
         return FlushAsync(ct);
     }
 
@@ -181,23 +179,6 @@ internal sealed class OpenAiChatSseWriter : SseWriter
         _json.WriteEndObject();
         _json.Flush();
         Output.Write("\n\n"u8);
-        _pending = true;
+        MarkPending();
     }
-
-    private ValueTask FlushAsync(CancellationToken ct)
-    {
-        if (!_pending) return ValueTask.CompletedTask;
-        _pending = false;
-        var flush = Output.FlushAsync(ct);
-        return flush.IsCompletedSuccessfully ? CompletedFlush(flush.Result) : AwaitFlush(flush);
-    }
-
-    private ValueTask CompletedFlush(FlushResult result)
-    {
-        // The client went away: later writes would only fill a pipe nobody reads.
-        if (result.IsCompleted) _finished = true;
-        return ValueTask.CompletedTask;
-    }
-
-    private async ValueTask AwaitFlush(ValueTask<FlushResult> flush) => await CompletedFlush(await flush);
 }
