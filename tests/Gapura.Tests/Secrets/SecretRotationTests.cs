@@ -93,5 +93,5 @@ public sealed class SqliteSecretRotationTests : SecretRotationTests
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresSecretRotationTests(PostgresCluster cluster) : SecretRotationTests
 {
-    private protected override IBackend CreateBackend() => new PostgresBackend(cluster);
+    private protected override IBackend CreateBackend() => new PostgresBackend(cluster, GetType().Name);
 }

@@ -159,5 +159,5 @@ public sealed class SqliteApiKeyRepositoryTests : ApiKeyRepositoryTests
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresApiKeyRepositoryTests(PostgresCluster cluster) : ApiKeyRepositoryTests
 {
-    private protected override IBackend CreateBackend() => new PostgresBackend(cluster);
+    private protected override IBackend CreateBackend() => new PostgresBackend(cluster, GetType().Name);
 }

@@ -38,13 +38,13 @@ internal sealed class SqliteBackend : IBackend
     }
 }
 
-internal sealed class PostgresBackend(PostgresCluster cluster) : IBackend
+internal sealed class PostgresBackend(PostgresCluster cluster, string testClass) : IBackend
 {
     private readonly List<(Database Db, string ConnectionString)> _opened = [];
 
     public async Task<Database> NewDatabaseAsync()
     {
-        var cs = await cluster.CreateDatabaseAsync();
+        var cs = await cluster.CreateIsolatedAsync(testClass);
         return Track(new PostgresDatabase(cs), cs);
     }
 

@@ -62,7 +62,7 @@ public abstract class MigrationTests(ITestOutputHelper output) : StoreTestBase
         // Step 2 ran inside the same transaction and went with it.
         var t2 = Db.Backend == StorageBackend.Sqlite
             ? "SELECT count(*) FROM sqlite_master WHERE name = 't2'"
-            : "SELECT count(*) FROM information_schema.tables WHERE table_name = 't2'";
+            : "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 't2'";
         Assert.Equal(0, await CountAsync(t2));
     }
 
@@ -110,7 +110,7 @@ public sealed class SqliteMigrationTests(ITestOutputHelper output) : MigrationTe
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresMigrationTests(PostgresCluster cluster, ITestOutputHelper output) : MigrationTests(output)
 {
-    private protected override IBackend CreateBackend() => new PostgresBackend(cluster);
+    private protected override IBackend CreateBackend() => new PostgresBackend(cluster, GetType().Name);
 
     [Fact]
     public void The_cluster_started_quickly()

@@ -15,6 +15,7 @@ public sealed class PostgresCluster : IAsyncLifetime
 {
     private const string DirPrefix = "gapura-pg-";
     private static int s_databases;
+    private static int s_schemas;
 
     private string _bin = "";
     private string _dir = "";
@@ -57,15 +58,39 @@ public sealed class PostgresCluster : IAsyncLifetime
         return Task.CompletedTask;
     }
 
-    /// <summary>A connection string for a new, empty database of its own.</summary>
-    public async Task<string> CreateDatabaseAsync()
+    private readonly Dictionary<string, Task<string>> _classDatabases = [];
+
+    /// <summary>
+    /// A connection string to a new, empty schema of its own, inside the database of the calling test
+    /// class (created on its first use). A schema per test keeps tests apart at a fraction of the cost of
+    /// CREATE DATABASE (a few ms against 100–300 ms), while each class still gets a database of its own.
+    /// </summary>
+    public async Task<string> CreateIsolatedAsync(string testClass)
     {
-        var name = $"t{Environment.ProcessId}_{Interlocked.Increment(ref s_databases)}";
+        Task<string> database;
+        lock (_classDatabases)
+        {
+            if (!_classDatabases.TryGetValue(testClass, out database!))
+                _classDatabases[testClass] = database = CreateDatabaseAsync(testClass);
+        }
+        var name = await database;
+        var schema = $"s{Interlocked.Increment(ref s_schemas)}";
+        await using var connection = new NpgsqlConnection(ConnectionString(name) + ";Pooling=false");
+        await connection.OpenAsync();
+        await using var create = new NpgsqlCommand($"CREATE SCHEMA {schema}", connection);
+        await create.ExecuteNonQueryAsync();
+        return ConnectionString(name) + $";Search Path={schema}";
+    }
+
+    private async Task<string> CreateDatabaseAsync(string testClass)
+    {
+        var name = new string(testClass.ToLowerInvariant().Where(char.IsAsciiLetterOrDigit).ToArray());
+        name = name[..Math.Min(name.Length, 50)] + "_" + Interlocked.Increment(ref s_databases);
         await using var admin = new NpgsqlConnection(ConnectionString("postgres") + ";Pooling=false");
         await admin.OpenAsync();
         await using var create = new NpgsqlCommand($"CREATE DATABASE \"{name}\"", admin);
         await create.ExecuteNonQueryAsync();
-        return ConnectionString(name);
+        return name;
     }
 
     public string ConnectionString(string database) => $"Host=127.0.0.1;Port={Port};Username=postgres;Database={database}";

@@ -124,5 +124,5 @@ public sealed class SqliteUpstreamLoginAuditSettingsTests : UpstreamLoginAuditSe
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresUpstreamLoginAuditSettingsTests(PostgresCluster cluster) : UpstreamLoginAuditSettingsTests
 {
-    private protected override IBackend CreateBackend() => new PostgresBackend(cluster);
+    private protected override IBackend CreateBackend() => new PostgresBackend(cluster, GetType().Name);
 }

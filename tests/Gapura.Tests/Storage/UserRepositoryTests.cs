@@ -86,12 +86,21 @@ public abstract class UserRepositoryTests : StoreTestBase
         var a = await NewUserAsync(role: UserRole.Admin);
         var b = await NewUserAsync(role: UserRole.Admin);
         var other = new GapuraStore(Backend.OpenAgain(Db), Box, Time);
+        var firstDemoted = new TaskCompletionSource();
 
-        var results = await Task.WhenAll(
-            Attempt(() => Store.Users.SetRoleAsync(a.Id, UserRole.User)),
-            Attempt(() => other.Users.SetRoleAsync(b.Id, UserRole.User)));
+        // Instance 1 demotes a and holds its transaction open while instance 2 demotes b: without
+        // serialisation each would still see the other as admin and both would succeed.
+        var first = Attempt(() => Store.InTransactionAsync(async tx =>
+        {
+            await tx.Users.SetRoleAsync(a.Id, UserRole.User);
+            firstDemoted.SetResult();
+            await Task.Delay(300);
+        }));
+        await firstDemoted.Task;
+        var second = Attempt(() => other.Users.SetRoleAsync(b.Id, UserRole.User));
 
-        Assert.Single(results, ok => ok);
+        var results = await Task.WhenAll(first, second);
+        Assert.Equal(new[] { true, false }, results);
         Assert.Equal(1, await CountAsync("SELECT count(*) FROM users WHERE role = 'admin'"));
 
         static async Task<bool> Attempt(Func<Task> demote)
@@ -292,5 +301,5 @@ public sealed class SqliteUserRepositoryTests : UserRepositoryTests
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresUserRepositoryTests(PostgresCluster cluster) : UserRepositoryTests
 {
-    private protected override IBackend CreateBackend() => new PostgresBackend(cluster);
+    private protected override IBackend CreateBackend() => new PostgresBackend(cluster, GetType().Name);
 }
