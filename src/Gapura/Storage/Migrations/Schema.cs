@@ -1,0 +1,187 @@
+namespace Gapura.Storage.Migrations;
+
+/// <summary>
+/// The schema history. Conventions: ids are 64-bit integers; times are epoch milliseconds in SQLite and
+/// <c>timestamptz</c> in PostgreSQL (the dialect converts); flags are 0/1 in SQLite and booleans in
+/// PostgreSQL; emails are unique on <c>lower(email)</c> in both. Every column ending in <c>_enc</c> holds
+/// a <see cref="Secrets.SecretBox"/> value, never plaintext.
+/// </summary>
+internal static class Schema
+{
+    public static IReadOnlyList<Migration> All { get; } =
+    [
+        new(1, "users, keys, upstream logins, audit, settings, change feed", Sqlite: """
+            CREATE TABLE users (
+                id              INTEGER PRIMARY KEY,
+                email           TEXT    NOT NULL,
+                display_name    TEXT    NOT NULL DEFAULT '',
+                role            TEXT    NOT NULL CHECK (role IN ('admin', 'user')),
+                disabled        INTEGER NOT NULL DEFAULT 0,
+                password_hash   TEXT,
+                failed_logins   INTEGER NOT NULL DEFAULT 0,
+                locked_until    INTEGER,
+                totp_secret_enc TEXT,
+                totp_last_step  INTEGER,
+                created_at      INTEGER NOT NULL,
+                updated_at      INTEGER NOT NULL
+            );
+            CREATE UNIQUE INDEX users_email_ci ON users (lower(email));
+
+            CREATE TABLE recovery_codes (
+                id         INTEGER PRIMARY KEY,
+                user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                code_hash  TEXT    NOT NULL,
+                created_at INTEGER NOT NULL,
+                used_at    INTEGER,
+                UNIQUE (user_id, code_hash)
+            );
+
+            CREATE TABLE api_keys (
+                id           INTEGER PRIMARY KEY,
+                user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                name         TEXT    NOT NULL DEFAULT '',
+                prefix       TEXT    NOT NULL,
+                hash         TEXT    NOT NULL UNIQUE,
+                created_at   INTEGER NOT NULL,
+                expires_at   INTEGER,
+                revoked_at   INTEGER,
+                last_used_at INTEGER
+            );
+            CREATE INDEX api_keys_user ON api_keys (user_id);
+            CREATE INDEX api_keys_prefix ON api_keys (prefix);
+
+            CREATE TABLE upstream_logins (
+                id         INTEGER PRIMARY KEY,
+                user_id    INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                provider   TEXT    NOT NULL,
+                label      TEXT    NOT NULL,
+                secret_enc TEXT    NOT NULL,
+                status     TEXT    NOT NULL DEFAULT 'alive' CHECK (status IN ('alive', 'dead')),
+                last_error TEXT,
+                created_at INTEGER NOT NULL,
+                updated_at INTEGER NOT NULL,
+                UNIQUE (user_id, provider, label)
+            );
+            CREATE INDEX upstream_logins_provider ON upstream_logins (provider);
+
+            CREATE TABLE audit_log (
+                id          INTEGER PRIMARY KEY,
+                at          INTEGER NOT NULL,
+                actor       TEXT    NOT NULL,
+                action      TEXT    NOT NULL,
+                target      TEXT,
+                detail      TEXT,
+                remote_addr TEXT
+            );
+            CREATE INDEX audit_log_at ON audit_log (at);
+
+            CREATE TABLE settings (
+                key        TEXT    PRIMARY KEY,
+                value      TEXT,
+                value_enc  TEXT,
+                updated_at INTEGER NOT NULL,
+                CHECK ((value IS NULL) <> (value_enc IS NULL))
+            );
+
+            CREATE TABLE change_seq (
+                id    INTEGER PRIMARY KEY CHECK (id = 1),
+                value INTEGER NOT NULL
+            );
+            INSERT INTO change_seq (id, value) VALUES (1, 0);
+
+            CREATE TABLE change_log (
+                seq       INTEGER NOT NULL,
+                entity    TEXT    NOT NULL,
+                entity_id TEXT    NOT NULL,
+                at        INTEGER NOT NULL
+            );
+            CREATE INDEX change_log_seq ON change_log (seq);
+            """, Postgres: """
+            CREATE TABLE users (
+                id              bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                email           text        NOT NULL,
+                display_name    text        NOT NULL DEFAULT '',
+                role            text        NOT NULL CHECK (role IN ('admin', 'user')),
+                disabled        boolean     NOT NULL DEFAULT false,
+                password_hash   text,
+                failed_logins   integer     NOT NULL DEFAULT 0,
+                locked_until    timestamptz,
+                totp_secret_enc text,
+                totp_last_step  bigint,
+                created_at      timestamptz NOT NULL,
+                updated_at      timestamptz NOT NULL
+            );
+            CREATE UNIQUE INDEX users_email_ci ON users (lower(email));
+
+            CREATE TABLE recovery_codes (
+                id         bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                user_id    bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                code_hash  text        NOT NULL,
+                created_at timestamptz NOT NULL,
+                used_at    timestamptz,
+                UNIQUE (user_id, code_hash)
+            );
+
+            CREATE TABLE api_keys (
+                id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                user_id      bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                name         text        NOT NULL DEFAULT '',
+                prefix       text        NOT NULL,
+                hash         text        NOT NULL UNIQUE,
+                created_at   timestamptz NOT NULL,
+                expires_at   timestamptz,
+                revoked_at   timestamptz,
+                last_used_at timestamptz
+            );
+            CREATE INDEX api_keys_user ON api_keys (user_id);
+            CREATE INDEX api_keys_prefix ON api_keys (prefix);
+
+            CREATE TABLE upstream_logins (
+                id         bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                user_id    bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                provider   text        NOT NULL,
+                label      text        NOT NULL,
+                secret_enc text        NOT NULL,
+                status     text        NOT NULL DEFAULT 'alive' CHECK (status IN ('alive', 'dead')),
+                last_error text,
+                created_at timestamptz NOT NULL,
+                updated_at timestamptz NOT NULL,
+                UNIQUE (user_id, provider, label)
+            );
+            CREATE INDEX upstream_logins_provider ON upstream_logins (provider);
+
+            CREATE TABLE audit_log (
+                id          bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                at          timestamptz NOT NULL,
+                actor       text        NOT NULL,
+                action      text        NOT NULL,
+                target      text,
+                detail      text,
+                remote_addr text
+            );
+            CREATE INDEX audit_log_at ON audit_log (at);
+
+            CREATE TABLE settings (
+                key        text        PRIMARY KEY,
+                value      text,
+                value_enc  text,
+                updated_at timestamptz NOT NULL,
+                CHECK ((value IS NULL) <> (value_enc IS NULL))
+            );
+
+            CREATE TABLE change_seq (
+                id    integer PRIMARY KEY CHECK (id = 1),
+                value bigint  NOT NULL
+            );
+            INSERT INTO change_seq (id, value) VALUES (1, 0);
+
+            CREATE TABLE change_log (
+                seq       bigint      NOT NULL,
+                entity    text        NOT NULL,
+                entity_id text        NOT NULL,
+                at        timestamptz NOT NULL
+            );
+            CREATE INDEX change_log_seq ON change_log (seq);
+            """),
+    ];
+}
