@@ -84,12 +84,12 @@ internal static class ApiEndpoints
             var caller = http.RequestServices.GetRequiredService<ApiKeyAuthenticator>().Authenticate(http.Request);
             if (caller is not null)
             {
-                http.Items[typeof(Caller)] = caller;
+                http.SetCaller(caller);
                 return await next(context);
             }
             var message = ApiKeyAuthenticator.ReadKey(http.Request) is null
                 ? "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
-                : "Invalid API key.";
+                : "Invalid, expired or revoked API key.";
             await dialect(http).WriteErrorAsync(http.Response, new GatewayException(ErrorKind.Authentication, message));
             return Results.Empty; // the response is written; null would make the endpoint write a second one
         }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using Gapura.Conversations;
 using Gapura.Formats;
+using Gapura.Identity;
 using Gapura.Providers;
 using Gapura.Routing;
 using Microsoft.Extensions.Options;
@@ -36,7 +37,7 @@ internal sealed class ChatPipeline(
             var resolved = await catalog.ResolveAsync(request.Model, ct);
             request = ClampMaxTokens(request, resolved.Model);
 
-            var context = new ChatContext { EstimatedInputTokens = RequestTokenCounter.Count(request) };
+            var context = new ChatContext { Caller = http.FindCaller(), EstimatedInputTokens = RequestTokenCounter.Count(request) };
             var response = new ResponseContext(door.NewResponseId(), request.Model, time.GetUtcNow(), request, context.EstimatedInputTokens);
             http.Response.Headers["x-gapura-provider"] = provider.Name;
             http.Response.Headers["x-gapura-model"] = resolved.Model.Id;

@@ -3,6 +3,7 @@ using Gapura.Formats.Anthropic;
 using Gapura.Formats.OpenAi;
 using Gapura.Identity;
 using Gapura.Providers.Kiro;
+using Gapura.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Gapura.Api;
@@ -32,7 +33,8 @@ public static class GatewayHost
 
         builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection(GatewayOptions.Section));
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton<ApiKeyAuthenticator>();
+        builder.Services.AddGapuraStorage(builder.Configuration);
+        builder.Services.AddGapuraIdentity(builder.Configuration);
         builder.Services.AddSingleton<ChatPipeline>();
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiChat, OpenAiChatFrontDoor.Instance);
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);

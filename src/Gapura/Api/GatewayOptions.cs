@@ -5,8 +5,14 @@ public sealed class GatewayOptions
 {
     public const string Section = "Gateway";
 
-    /// <summary>The API key clients must present (at least 16 characters).</summary>
+    /// <summary>The bootstrap API key (at least 16 characters); it belongs to the first enabled admin.</summary>
     public string? ApiKey { get; set; }
+
+    /// <summary>Email of the admin created on first start when the database is empty (with <see cref="AdminPassword"/>).</summary>
+    public string? AdminEmail { get; set; }
+
+    /// <summary>Password of that first admin; must pass the password rules.</summary>
+    public string? AdminPassword { get; set; }
 
     /// <summary>Largest request body accepted, in bytes (Claude Code sends ~100 KB; images make more).</summary>
     public long MaxRequestBodyBytes { get; set; } = 32 * 1024 * 1024;

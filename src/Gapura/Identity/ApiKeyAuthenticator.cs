@@ -1,27 +1,13 @@
-using System.Security.Cryptography;
-using System.Text;
 using Gapura.Api;
-using Microsoft.Extensions.Options;
 
 namespace Gapura.Identity;
 
-/// <summary>Who is calling. Per-user identities arrive with the multi-user work; for now one gateway key.</summary>
-public sealed record Caller(string Name);
-
 /// <summary>
-/// Checks the caller's API key from <c>Authorization: Bearer</c> or <c>x-api-key</c> — never from the
-/// query string. Comparison is constant-time over SHA-256 digests so neither content nor length leaks.
+/// Authenticates a request from its API key — <c>Authorization: Bearer</c> or <c>x-api-key</c>, never the
+/// query string — against the in-memory <see cref="ApiKeyIndex"/>: no database round trip per request.
 /// </summary>
-public sealed class ApiKeyAuthenticator
+internal sealed class ApiKeyAuthenticator(ApiKeyIndex index, LastUsedRecorder lastUsed, TimeProvider time)
 {
-    private readonly byte[]? _expectedHash;
-
-    public ApiKeyAuthenticator(IOptions<GatewayOptions> options)
-    {
-        var key = options.Value.ApiKey;
-        if (!string.IsNullOrEmpty(key)) _expectedHash = SHA256.HashData(Encoding.UTF8.GetBytes(key));
-    }
-
     public static string? ReadKey(HttpRequest request)
     {
         if (request.Headers.TryGetValue("x-api-key", out var apiKey) && !string.IsNullOrWhiteSpace(apiKey))
@@ -32,12 +18,22 @@ public sealed class ApiKeyAuthenticator
         return null;
     }
 
+    /// <summary><see cref="ReadKey"/> without allocating: a view into the header value.</summary>
+    private static ReadOnlySpan<char> KeySpan(HttpRequest request)
+    {
+        var apiKey = request.Headers["x-api-key"].ToString();
+        if (!string.IsNullOrWhiteSpace(apiKey)) return apiKey.AsSpan().Trim();
+        var auth = request.Headers.Authorization.ToString().AsSpan();
+        return auth.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? auth["Bearer ".Length..].Trim() : default;
+    }
+
     public Caller? Authenticate(HttpRequest request)
     {
-        var key = ReadKey(request);
-        if (key is null || _expectedHash is null) return null;
-        Span<byte> hash = stackalloc byte[32];
-        SHA256.HashData(Encoding.UTF8.GetBytes(key), hash);
-        return CryptographicOperations.FixedTimeEquals(hash, _expectedHash) ? new Caller("gateway") : null;
+        if (index.Find(KeySpan(request)) is not { } entry) return null;
+        var now = time.GetUtcNow();
+        // The index drops expired keys on reload; this catches one that expired since.
+        if (entry.ExpiresAt is { } expires && expires <= now) return null;
+        if (entry.Caller.KeyId is { } id) lastUsed.Touch(id, now);
+        return entry.Caller;
     }
 }

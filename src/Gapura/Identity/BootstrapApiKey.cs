@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Gapura.Api;
 using Gapura.Hosting;
 
@@ -13,7 +12,6 @@ namespace Gapura.Identity;
 internal static class BootstrapApiKey
 {
     public const int MinimumLength = 16;
-    public const string Prefix = "sk-gp-";
 
     public static void Apply(GatewayOptions options, string dataDirectory, ILogger log)
     {
@@ -30,13 +28,9 @@ internal static class BootstrapApiKey
             log.LogInformation("Using the generated API key in {Path} (set Gateway:ApiKey to choose your own)", path);
             return;
         }
-        var key = NewKey();
+        var key = ApiKeys.Generate().Key;
         PrivateFile.Write(path, System.Text.Encoding.UTF8.GetBytes(key + "\n"));
         options.ApiKey = key;
         log.LogWarning("No Gateway:ApiKey was set: generated one into {Path} (mode 600). Clients send it as 'Authorization: Bearer <key>' or 'x-api-key'", path);
     }
-
-    /// <summary><c>sk-gp-</c> followed by 43 URL-safe characters (256 random bits).</summary>
-    public static string NewKey() =>
-        Prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

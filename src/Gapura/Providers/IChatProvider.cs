@@ -19,6 +19,9 @@ public interface IChatProvider
 /// <summary>Per-request facts a provider may need besides the conversation.</summary>
 public sealed class ChatContext
 {
+    /// <summary>Who is asking: providers pick the caller's own upstream login first.</summary>
+    internal Identity.Caller? Caller { get; init; }
+
     /// <summary>Response headers the provider wants the client to see (e.g. history trimmed).</summary>
     public Dictionary<string, string> ResponseHeaders { get; } = new(StringComparer.OrdinalIgnoreCase);
 

@@ -15,6 +15,8 @@ namespace Gapura.Tests.Integration;
 public sealed class GatewayFixture : IAsyncLifetime
 {
     public const string ApiKey = "test-gateway-key-0123456789";
+    public const string AdminEmail = "admin@gapura.test";
+    public const string AdminPassword = "correct-horse-battery-staple-42";
 
     private WebApplication? _app;
 
@@ -52,6 +54,8 @@ public sealed class GatewayFixture : IAsyncLifetime
         [
             "--urls=http://127.0.0.1:0",
             $"--Gateway:ApiKey={ApiKey}",
+            $"--Gateway:AdminEmail={AdminEmail}",
+            $"--Gateway:AdminPassword={AdminPassword}",
             $"--Storage:Path={Path.Combine(DataDirectory, "gapura.db")}",
             $"--Kiro:Endpoint={Kiro.BaseUrl}",
             $"--Kiro:AuthEndpoint={Kiro.BaseUrl}",
