@@ -6,6 +6,7 @@ using Gapura.Formats;
 using Gapura.Identity;
 using Gapura.Providers;
 using Gapura.Routing;
+using Gapura.Storage;
 using Microsoft.Extensions.Options;
 
 namespace Gapura.Api;
@@ -50,6 +51,12 @@ internal sealed class ChatPipeline(
         {
             log.LogWarning("{Path} model={Model} failed before the first byte: {Status} {Kind}: {Message}", http.Request.Path, model, e.Status, e.Kind, e.Message);
             await door.WriteErrorAsync(http.Response, e);
+        }
+        catch (DatabaseUnavailableException e) when (!http.Response.HasStarted)
+        {
+            log.LogError("{Path}: the gateway's database is unavailable: {Error}", http.Request.Path, e.Message);
+            await door.WriteErrorAsync(http.Response, new GatewayException(ErrorKind.UpstreamUnavailable,
+                "The gateway's database is unavailable; try again shortly.", 503));
         }
         catch (Exception e) when (e is not GatewayException && e is not OperationCanceledException && !http.Response.HasStarted)
         {

@@ -1,5 +1,7 @@
 using System.CommandLine;
+using System.Security.Cryptography;
 using Gapura.Api;
+using Gapura.Storage;
 
 namespace Gapura.Cli;
 
@@ -13,9 +15,19 @@ internal static class ServeCommand
         };
         command.SetAction(async (parse, ct) =>
         {
-            var app = GatewayHost.Build([.. parse.UnmatchedTokens]);
-            await app.RunAsync(ct);
-            return 0;
+            try
+            {
+                var app = GatewayHost.Build([.. parse.UnmatchedTokens]);
+                await app.RunAsync(ct);
+                return 0;
+            }
+            catch (Exception e) when (e is StorageException or InvalidOperationException or CryptographicException)
+            {
+                // Start-up problems (database unreachable, wrong Secrets:Key, bad settings) are the operator's to
+                // fix: one clear line and a non-zero exit, not a stack trace.
+                Console.Error.WriteLine($"gapura serve: {e.Message}");
+                return 2;
+            }
         });
         return command;
     }

@@ -22,6 +22,9 @@ public sealed class GatewayFixture : IAsyncLifetime
 
     public KiroSimulator Kiro { get; private set; } = null!;
     public string BaseUrl { get; private set; } = "";
+
+    /// <summary>The gateway's services, for tests that act on its store directly.</summary>
+    public IServiceProvider Services => _app?.Services ?? throw new InvalidOperationException("The gateway has not started.");
     public string DataDirectory { get; } = Directory.CreateTempSubdirectory("gapura-it-").FullName;
 
     /// <summary>Extra <c>--Section:Key=value</c> settings for the gateway.</summary>
