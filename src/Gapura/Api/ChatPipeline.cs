@@ -221,7 +221,9 @@ internal sealed class ChatPipeline(
                 try
                 {
                     if (read.Buffer.IsEmpty) throw GatewayException.BadRequest("The request body is empty; a JSON object is required.");
-                    var doc = JsonDocument.Parse(read.Buffer, new JsonDocumentOptions { MaxDepth = 128 });
+                    // A copy: JsonDocument keeps pointing into a single-segment input, and Kestrel gives this memory
+                    // to another connection once AdvanceTo below releases it — the document would read their bytes.
+                    var doc = JsonDocument.Parse(read.Buffer.ToArray(), new JsonDocumentOptions { MaxDepth = 128 });
                     if (doc.RootElement.ValueKind != JsonValueKind.Object)
                     {
                         doc.Dispose();

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+
+namespace Gapura.Bench;
+
+/// <summary>
+/// This same program started again in a server role (<c>--role sim|gateway</c>), so the simulator and the
+/// gateway each have their own GC and thread pool, like separate deployments. The child prints
+/// <c>READY url</c> when it listens and stops when its standard input closes — so it also stops if the
+/// driver dies — or after <see cref="ServerRoles.MaxLifetime"/> at the latest.
+/// </summary>
+internal sealed class ChildProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _name;
+    private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private ChildProcess(string name, Process process)
+    {
+        _name = name;
+        _process = process;
+    }
+
+    public int Id => _process.Id;
+
+    /// <summary>CPU time the child has used so far (user + system).</summary>
+    public TimeSpan CpuTime
+    {
+        get
+        {
+            _process.Refresh();
+            return _process.TotalProcessorTime;
+        }
+    }
+
+    /// <param name="runtimeConfig">Run under this runtimeconfig.json instead of the bench's own (GC mode, thread pool).</param>
+    public static ChildProcess Start(string name, IEnumerable<string> args, IDictionary<string, string> environment, string workingDirectory, string? runtimeConfig = null)
+    {
+        var info = new ProcessStartInfo
+        {
+            FileName = DotnetHost(),
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = workingDirectory,
+        };
+        // `dotnet exec` rather than the apphost, so a child can take another project's runtime settings.
+        info.ArgumentList.Add("exec");
+        if (runtimeConfig is not null)
+        {
+            info.ArgumentList.Add("--runtimeconfig");
+            info.ArgumentList.Add(runtimeConfig);
+        }
+        info.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);
+        foreach (var arg in args) info.ArgumentList.Add(arg);
+        foreach (var (key, value) in environment) info.Environment[key] = value;
+
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start the {name} process");
+        var child = new ChildProcess(name, process);
+        process.OutputDataReceived += (_, e) => child.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => child.OnLine(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return child;
+    }
+
+    /// <summary>The <c>dotnet</c> muxer of the running runtime (…/shared/Microsoft.NETCore.App/x.y.z/ → …/dotnet).</summary>
+    private static string DotnetHost()
+    {
+        if (Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
+            return self;
+        var root = Path.GetFullPath(Path.Combine(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
+        var host = Path.Combine(root, OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet");
+        return File.Exists(host) ? host : "dotnet";
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            _ready.TrySetException(new InvalidOperationException($"the {_name} process ended before it was ready"));
+            return;
+        }
+        if (line.StartsWith("READY ", StringComparison.Ordinal)) _ready.TrySetResult(line["READY ".Length..].Trim());
+        else Console.WriteLine($"  [{_name}] {line}");
+    }
+
+    /// <summary>The URL the child listens on.</summary>
+    public Task<string> WaitReadyAsync(TimeSpan timeout) => _ready.Task.WaitAsync(timeout);
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            _process.StandardInput.Close();   // the child's signal to stop
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await _process.WaitForExitAsync(wait.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            _process.Kill(entireProcessTree: true);   // only this child, by its own handle
+        }
+        catch (InvalidOperationException)
+        {
+            // already gone
+        }
+        _process.Dispose();
+    }
+}

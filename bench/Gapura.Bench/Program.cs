@@ -1,0 +1,41 @@
+using System.Diagnostics;
+using Gapura.Bench;
+
+// Gapura benchmarks, one run, comparable figures: dotnet run -c Release --project bench/Gapura.Bench [-- --quick]
+// Part 1: event-stream decode + conversion throughput on one core. Part 2: the gateway's added latency
+// against the Kiro simulator. See bench/README.md for what each figure means.
+
+if (args.Length > 0 && args[0] == "--role") return await ServerRoles.RunAsync(args);
+
+var settings = BenchSettings.Parse(args);
+var report = new Report();
+var total = Stopwatch.StartNew();
+var loadStart = Report.LoadAverage();
+Console.WriteLine($"Gapura bench{(settings.Quick ? " (--quick)" : "")} — {DateTimeOffset.Now:yyyy-MM-dd HH:mm:ss zzz}");
+Console.WriteLine("  machine: " + Report.Machine());
+#if DEBUG
+Console.WriteLine("  WARNING: Debug build; run with -c Release for meaningful figures.");
+#endif
+
+if (settings.RunDecode)
+{
+    Console.WriteLine();
+    Console.WriteLine("== 1. Event-stream decode + conversion, one thread ==");
+    Console.WriteLine(Report.DecodeHeader());
+    await new DecodeBench(settings, report).RunAsync();
+}
+
+if (settings.RunLatency)
+{
+    Console.WriteLine();
+    Console.WriteLine($"== 2. Gateway added latency vs the Kiro simulator (loopback, concurrency {settings.Concurrency}) ==");
+    await new LatencyBench(settings, report).RunAsync();
+}
+
+report.Machine("loadavg_start", loadStart ?? "na");
+report.Machine("loadavg_end", Report.LoadAverage() ?? "na");
+report.Machine("quick", settings.Quick ? "1" : "0");
+report.Machine("cores", Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
+report.Machine("wall_s", total.Elapsed.TotalSeconds, "F1");
+report.Print();
+return 0;

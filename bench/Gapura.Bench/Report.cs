@@ -1,0 +1,78 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace Gapura.Bench;
+
+/// <summary>Collects figures as they are measured; prints the summary table and the machine-readable lines at the end.</summary>
+internal sealed class Report
+{
+    private readonly List<string> _decodeRows = [];
+    private readonly List<string> _latencyRows = [];
+    private readonly List<(string Key, string Value)> _machine = [];
+
+    public static string Machine()
+        => $"{Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription.Trim()} {RuntimeInformation.OSArchitecture}, " +
+           $".NET {Environment.Version}, load average {LoadAverage() ?? "n/a"}";
+
+    /// <summary>The 1-minute load average (Linux), to show how busy the shared machine was.</summary>
+    public static string? LoadAverage()
+    {
+        try
+        {
+            return File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Progress and context, printed at once.</summary>
+    public void Note(string line) => Console.WriteLine("  " + line);
+
+    public void Section1(string label, double mbPerSecond, double eventsPerSecond, double allocPerMb, double spread)
+    {
+        _decodeRows.Add(string.Create(CultureInfo.InvariantCulture,
+            $"  {label,-66} {mbPerSecond,8:F1} {eventsPerSecond / 1e6,8:F2} {allocPerMb / 1e6,9:F2} {spread * 100,6:F0}%"));
+        Console.WriteLine(_decodeRows[^1]);
+    }
+
+    public void Section2(string label, LoadResult direct, LoadResult gateway, string unit, Func<LoadResult, double> value, string format)
+    {
+        var d = value(direct);
+        var g = value(gateway);
+        var diff = unit switch { "req/s" => $"x{g / d:F2}", "ms" => $"{g - d:+0.000;-0.000}", _ => "" };
+        _latencyRows.Add(string.Create(CultureInfo.InvariantCulture,
+            $"  {label,-34} {d.ToString(format, CultureInfo.InvariantCulture),10} {g.ToString(format, CultureInfo.InvariantCulture),10} {diff,10}  {unit}"));
+    }
+
+    public void Machine(string key, double value, string format)
+        => _machine.Add((key, value.ToString(format, CultureInfo.InvariantCulture)));
+
+    public void Machine(string key, string value) => _machine.Add((key, value));
+
+    public static string DecodeHeader()
+        => $"  {"tier (one thread, median of rounds)",-66} {"MB/s",8} {"Mev/s",8} {"alloc MB",9} {"spread",7}\n" +
+           $"  {"",-66} {"wire",8} {"frames",8} {"per MB",9} {"",7}";
+
+    public void Print()
+    {
+        Console.WriteLine();
+        Console.WriteLine("==== Summary (one run; compare ratios within a run, not absolute figures across runs) ====");
+        Console.WriteLine("  machine: " + Machine());
+        if (_decodeRows.Count > 0)
+        {
+            Console.WriteLine();
+            Console.WriteLine(DecodeHeader());
+            foreach (var row in _decodeRows) Console.WriteLine(row);
+        }
+        if (_latencyRows.Count > 0)
+        {
+            Console.WriteLine();
+            Console.WriteLine($"  {"gateway vs direct (loopback)",-34} {"direct",10} {"gateway",10} {"added",10}");
+            foreach (var row in _latencyRows) Console.WriteLine(row);
+        }
+        Console.WriteLine();
+        foreach (var (key, value) in _machine) Console.WriteLine($"BENCH {key}={value}");
+    }
+}
