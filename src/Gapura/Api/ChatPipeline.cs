@@ -22,6 +22,8 @@ internal sealed class ChatPipeline(
     ILogger<ChatPipeline> log,
     TimeProvider time)
 {
+    private const int MaxEventsPerFlush = 64;
+
     private readonly GatewayOptions _options = options.Value;
 
     public async Task HandleAsync(HttpContext http, IFrontDoor door)
@@ -119,15 +121,19 @@ internal sealed class ChatPipeline(
         Task<bool>? pending = null;
         Usage? usage = null;
         var gotFirst = false;
+        var unflushed = 0;
         try
         {
             while (true)
             {
                 bool hasEvent;
                 var next = events.MoveNextAsync();
-                if (next.IsCompletedSuccessfully) hasEvent = next.Result; // frames already buffered: no timer on the hot path
+                if (next.IsCompletedSuccessfully) hasEvent = next.Result; // frames already buffered: no timer, no flush yet
                 else
                 {
+                    // About to wait for the upstream: send everything decoded so far first.
+                    unflushed = 0;
+                    await writer.FlushAsync(ct);
                     pending = next.AsTask();
                     while (true)
                     {
@@ -150,8 +156,11 @@ internal sealed class ChatPipeline(
                 if (!http.Response.HasStarted) await StartStreamAsync(http, context);
                 var e = events.Current;
                 if (e is MessageEnd end) usage = end.Usage;
-                await writer.WriteEventAsync(e, ct);
+                writer.Write(e);
+                // A burst of already-decoded frames still goes out in bounded slices.
+                if (++unflushed == MaxEventsPerFlush) { unflushed = 0; await writer.FlushAsync(ct); }
             }
+            await writer.FlushAsync(ct);
             if (usage is null) throw new GatewayException(ErrorKind.UpstreamUnavailable, "The upstream stream ended without completing the response.");
             return usage;
         }

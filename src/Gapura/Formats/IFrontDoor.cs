@@ -30,9 +30,12 @@ public interface IFrontDoor
 public sealed record ResponseContext(string ResponseId, string Model, DateTimeOffset Created, ChatRequest Request, int EstimatedInputTokens);
 
 /// <summary>
-/// Turns canonical stream events into one dialect's SSE events on the response body, flushing after
-/// each so that nothing is buffered. <see cref="MessageEnd"/> makes the writer emit the dialect's closing
-/// events (<c>message_stop</c>, <c>data: [DONE]</c>…). After <see cref="WriteErrorAsync"/> the stream is over.
+/// Turns canonical stream events into one dialect's SSE events on the response body.
+/// <see cref="Write"/> puts an event's bytes in the pipe; <see cref="FlushAsync"/> sends them. The caller
+/// flushes whenever it is about to wait for the upstream, so events that were decoded together leave in
+/// one write and nothing already decoded is ever held back. <see cref="MessageEnd"/> makes the writer
+/// emit the dialect's closing events (<c>message_stop</c>, <c>data: [DONE]</c>…). Keep-alives and errors
+/// flush at once. After <see cref="WriteErrorAsync"/> the stream is over.
 /// </summary>
 public abstract class SseWriter(PipeWriter output)
 {
@@ -47,7 +50,7 @@ public abstract class SseWriter(PipeWriter output)
     protected void MarkPending() => _pending = true;
 
     /// <summary>Sends what was written; synchronous when the pipe has room, which is the common case.</summary>
-    protected ValueTask FlushAsync(CancellationToken ct)
+    public ValueTask FlushAsync(CancellationToken ct)
     {
         if (!_pending) return ValueTask.CompletedTask;
         _pending = false;
@@ -64,7 +67,14 @@ public abstract class SseWriter(PipeWriter output)
 
     private async ValueTask AwaitFlush(ValueTask<FlushResult> flush) => await Flushed(await flush);
 
-    public abstract ValueTask WriteEventAsync(StreamEvent streamEvent, CancellationToken ct);
+    public abstract void Write(StreamEvent streamEvent);
+
+    /// <summary>Writes one event and sends it at once.</summary>
+    public ValueTask WriteEventAsync(StreamEvent streamEvent, CancellationToken ct)
+    {
+        Write(streamEvent);
+        return FlushAsync(ct);
+    }
 
     /// <summary>Keeps idle connections open while the upstream is silent (comment or ping event).</summary>
     public abstract ValueTask WriteKeepAliveAsync(CancellationToken ct);

@@ -30,9 +30,9 @@ internal sealed class AnthropicSseWriter : SseWriter
         _context = context;
     }
 
-    public override ValueTask WriteEventAsync(StreamEvent streamEvent, CancellationToken ct)
+    public override void Write(StreamEvent streamEvent)
     {
-        if (Finished) return ValueTask.CompletedTask;
+        if (Finished) return;
         if (!_started)
         {
             _started = true;
@@ -92,7 +92,6 @@ internal sealed class AnthropicSseWriter : SseWriter
                 Finished = true;
                 break;
         }
-        return FlushAsync(ct);
     }
 
     public override ValueTask WriteKeepAliveAsync(CancellationToken ct)

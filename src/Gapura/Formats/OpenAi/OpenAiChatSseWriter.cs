@@ -28,9 +28,9 @@ internal sealed class OpenAiChatSseWriter : SseWriter
         _includeUsage = context.Request.IncludeUsage;
     }
 
-    public override ValueTask WriteEventAsync(StreamEvent streamEvent, CancellationToken ct)
+    public override void Write(StreamEvent streamEvent)
     {
-        if (Finished) return ValueTask.CompletedTask;
+        if (Finished) return;
         if (!_started)
         {
             // OpenAI opens every stream with a role-only chunk; some clients key message creation off it.
@@ -96,7 +96,6 @@ internal sealed class OpenAiChatSseWriter : SseWriter
                 break;
             // ReasoningSignature and ToolCallEnd have no chat-completions counterpart.
         }
-        return FlushAsync(ct);
     }
 
     public override ValueTask WriteKeepAliveAsync(CancellationToken ct)
