@@ -110,7 +110,7 @@ internal sealed class KiroClient : IKiroModelSource
             {
                 _log.LogInformation("Kiro refused the bearer token; refreshing once and retrying");
                 forcedRefresh = true;
-                await _tokens.GetAsync(forceRefresh: true, ct);
+                await _tokens.RefreshRejectedAsync(token.Token, ct);
                 continue;
             }
             throw KiroErrors.FromHttp(status, error, retryAfter);
