@@ -152,6 +152,29 @@ public static class Wire
     public static string? AnthropicStopReason(List<SseItem> items)
         => items.LastOrDefault(i => i.Event == "message_delta")?.Json?["delta"]?["stop_reason"]?.GetValue<string>();
 
+    /// <summary>Reads a stream event by event as it arrives, with the time each one was read.</summary>
+    public static async Task<(HttpResponseMessage Response, List<(TimeSpan At, SseItem Item)> Items)> StreamTimedAsync(HttpClient http, HttpRequestMessage request)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var items = new List<(TimeSpan, SseItem)>();
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var block = new StringBuilder();
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (line.Length > 0)
+            {
+                block.Append(line).Append('\n');
+                continue;
+            }
+            foreach (var item in ParseSse(block.ToString())) items.Add((clock.Elapsed, item));
+            block.Clear();
+        }
+        foreach (var item in ParseSse(block.ToString())) items.Add((clock.Elapsed, item));
+        return (response, items);
+    }
+
     /// <summary>Reads a streamed response whole; fails when the stream is not SSE with status 200.</summary>
     public static async Task<(HttpResponseMessage Response, List<SseItem> Items, string Raw)> StreamAsync(HttpClient http, HttpRequestMessage request)
     {
