@@ -12,7 +12,7 @@ public class HistoryTrimTests(SmallPayloadGateway fixture) : IClassFixture<Small
     private const int Pairs = 20;
     private readonly GatewayFixture _gateway = fixture.Gateway;
 
-    private static JsonArray History(bool anthropic)
+    private static JsonArray History()
     {
         var messages = new JsonArray();
         for (var i = 0; i < Pairs; i++)
@@ -21,7 +21,6 @@ public class HistoryTrimTests(SmallPayloadGateway fixture) : IClassFixture<Small
             messages.Add(new JsonObject { ["role"] = "assistant", ["content"] = $"answer {i}: " + new string('a', 1200) });
         }
         messages.Add(new JsonObject { ["role"] = "user", ["content"] = "and the last question" });
-        _ = anthropic;
         return messages;
     }
 
@@ -32,7 +31,7 @@ public class HistoryTrimTests(SmallPayloadGateway fixture) : IClassFixture<Small
     [InlineData(true, true)]
     public async Task Long_history_is_trimmed_to_fit_and_the_client_is_told(bool anthropic, bool stream)
     {
-        var body = new JsonObject { ["model"] = Wire.Model, ["stream"] = stream, ["messages"] = History(anthropic) };
+        var body = new JsonObject { ["model"] = Wire.Model, ["stream"] = stream, ["messages"] = History() };
         if (anthropic) body["max_tokens"] = 1000;
         using var http = _gateway.Http();
         var json = body.ToJsonString();
