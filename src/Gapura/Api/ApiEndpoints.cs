@@ -91,7 +91,9 @@ internal static class ApiEndpoints
                 ? "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
                 : "Invalid, expired or revoked API key.";
             await dialect(http).WriteErrorAsync(http.Response, new GatewayException(ErrorKind.Authentication, message));
-            return Results.Empty; // the response is written; null would make the endpoint write a second one
+            // Not null: minimal APIs serialise a null filter result as a JSON "null" body, which fails on the
+            // already-started response and aborts the connection mid-401.
+            return Results.Empty;
         }
     }
 }

@@ -116,6 +116,7 @@ internal sealed class ChatPipeline(
         var firstByteTimeout = TimeSpan.FromSeconds(_options.FirstByteTimeoutSeconds);
         var idleTimeout = TimeSpan.FromSeconds(_options.IdleTimeoutSeconds);
         var lastEventAt = time.GetTimestamp();
+        var lastWriteAt = lastEventAt;
         var writer = door.CreateStreamWriter(http.Response.BodyWriter, response);
         var events = provider.StreamAsync(request, model, context, upstreamCts.Token).GetAsyncEnumerator(upstreamCts.Token);
         Task<bool>? pending = null;
@@ -137,22 +138,31 @@ internal sealed class ChatPipeline(
                     pending = next.AsTask();
                     while (true)
                     {
-                        try { hasEvent = await pending.WaitAsync(keepAlive, time, ct); break; }
-                        catch (TimeoutException)
+                        // Wake for whichever comes first, the next keep-alive or the timeout: waking only at
+                        // keep-alive ticks would stretch a first-byte timeout shorter than the interval to the interval.
+                        var silent = time.GetElapsedTime(lastEventAt);
+                        var limit = gotFirst ? idleTimeout : firstByteTimeout;
+                        if (silent >= limit)
+                            throw gotFirst
+                                ? new GatewayException(ErrorKind.Timeout, $"The upstream went silent for {_options.IdleTimeoutSeconds:0.#} s mid-answer (setting Gateway:IdleTimeoutSeconds).")
+                                : FirstByteTimeout();
+                        var untilKeepAlive = keepAlive - time.GetElapsedTime(lastWriteAt);
+                        if (untilKeepAlive <= TimeSpan.Zero)
                         {
-                            var silent = time.GetElapsedTime(lastEventAt);
-                            if (!gotFirst && silent > firstByteTimeout) throw FirstByteTimeout();
-                            if (gotFirst && silent > idleTimeout)
-                                throw new GatewayException(ErrorKind.Timeout, $"The upstream went silent for {_options.IdleTimeoutSeconds:0} s mid-answer (setting Gateway:IdleTimeoutSeconds).");
                             if (!http.Response.HasStarted) await StartStreamAsync(http, context);
                             await writer.WriteKeepAliveAsync(ct);
+                            lastWriteAt = time.GetTimestamp();
+                            continue;
                         }
+                        var wait = untilKeepAlive < limit - silent ? untilKeepAlive : limit - silent;
+                        try { hasEvent = await pending.WaitAsync(wait, time, ct); break; }
+                        catch (TimeoutException) { /* a keep-alive or a timeout is due: the checks above decide */ }
                     }
                     pending = null;
                 }
                 if (!hasEvent) break;
                 gotFirst = true;
-                lastEventAt = time.GetTimestamp();
+                lastEventAt = lastWriteAt = time.GetTimestamp();
                 if (!http.Response.HasStarted) await StartStreamAsync(http, context);
                 var e = events.Current;
                 if (e is MessageEnd end) usage = end.Usage;
@@ -188,7 +198,7 @@ internal sealed class ChatPipeline(
     }
 
     private GatewayException FirstByteTimeout() => new(ErrorKind.Timeout,
-        $"The upstream sent nothing within {_options.FirstByteTimeoutSeconds:0} s (setting Gateway:FirstByteTimeoutSeconds).");
+        $"The upstream sent nothing within {_options.FirstByteTimeoutSeconds:0.#} s (setting Gateway:FirstByteTimeoutSeconds).");
 
     private GatewayException Unexpected(Exception e)
     {

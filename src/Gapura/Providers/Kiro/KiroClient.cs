@@ -40,13 +40,14 @@ internal sealed class KiroClient : IKiroModelSource
                 UseJitter = true,
                 Delay = TimeSpan.FromMilliseconds(_options.RetryBaseDelayMilliseconds),
                 MaxDelay = TimeSpan.FromSeconds(_options.MaxRetryDelaySeconds),
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
+                ShouldHandle = async args => args.Outcome switch
                 {
                     { Exception: HttpRequestException } => true,
                     { Exception: OperationCanceledException } => false,
-                    { Result: { } r } => IsRetryable(r.StatusCode),
+                    // A 429 for a spent quota (MONTHLY_REQUEST_COUNT…) lasts until the reset: retrying only delays the error.
+                    { Result: { } r } => IsRetryable(r.StatusCode) && !await IsSpentQuotaAsync(r, args.Context.CancellationToken),
                     _ => false,
-                }),
+                },
                 // Honour the upstream's Retry-After; null lets Polly use its own backoff.
                 DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } r ? RetryAfter(r) : null),
                 OnRetry = args =>
@@ -62,6 +63,14 @@ internal sealed class KiroClient : IKiroModelSource
     }
 
     private static bool IsRetryable(HttpStatusCode status) => (int)status is 429 or >= 500;
+
+    /// <summary>Reads (and buffers, so it can be read again for the error) the body of a 429 to find a quota reason.</summary>
+    private static async ValueTask<bool> IsSpentQuotaAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.StatusCode != HttpStatusCode.TooManyRequests) return false;
+        var body = await ReadErrorBodyAsync(response, ct);
+        return KiroErrors.IsQuotaReason(KiroErrors.ParseBody(body).Reason);
+    }
 
     private TimeSpan? RetryAfter(HttpResponseMessage response)
     {
@@ -110,7 +119,7 @@ internal sealed class KiroClient : IKiroModelSource
             {
                 _log.LogInformation("Kiro refused the bearer token; refreshing once and retrying");
                 forcedRefresh = true;
-                await _tokens.GetAsync(forceRefresh: true, ct);
+                await _tokens.RefreshRejectedAsync(token.Token, ct);
                 continue;
             }
             throw KiroErrors.FromHttp(status, error, retryAfter);

@@ -45,6 +45,10 @@ internal static class KiroErrors
         };
     }
 
+    /// <summary>Reasons that mean the account's quota is spent until a reset, not a momentary throttle.</summary>
+    public static bool IsQuotaReason(string? reason) =>
+        reason is "MONTHLY_REQUEST_COUNT" or "DAILY_REQUEST_COUNT" or "OVERAGE_REQUEST_LIMIT_EXCEEDED" or "CONVERSATION_LIMIT_EXCEEDED";
+
     /// <summary>Kiro's way of saying the access token must be refreshed (kiro.md §2).</summary>
     public static bool IsInvalidBearer(int status, string? message) =>
         status is 401 or 403 && message is not null && message.Contains("bearer token", StringComparison.OrdinalIgnoreCase);

@@ -50,10 +50,18 @@ internal sealed class KiroTokenProvider
     {
         var current = Volatile.Read(ref _current);
         if (current is not null && !forceRefresh && IsFresh(current)) return ValueTask.FromResult(ToToken(current));
-        return new ValueTask<KiroAccessToken>(SlowPathAsync(forceRefresh, ct));
+        return new ValueTask<KiroAccessToken>(SlowPathAsync(forceRefresh, null, ct));
     }
 
-    private async Task<KiroAccessToken> SlowPathAsync(bool forceRefresh, CancellationToken ct)
+    /// <summary>
+    /// A replacement for <paramref name="rejectedToken"/>, which the service refused. Refreshes unless the
+    /// current token is already a different one (another caller refreshed meanwhile) — however recent the
+    /// last refresh, a token that was itself refused must never be handed out again.
+    /// </summary>
+    public ValueTask<KiroAccessToken> RefreshRejectedAsync(string rejectedToken, CancellationToken ct)
+        => new(SlowPathAsync(forceRefresh: true, rejectedToken, ct));
+
+    private async Task<KiroAccessToken> SlowPathAsync(bool forceRefresh, string? rejectedToken, CancellationToken ct)
     {
         Task<KiroCredential> work;
         lock (_gate)
@@ -63,7 +71,9 @@ internal sealed class KiroTokenProvider
             var recent = now - _refreshedAt < RecentRefresh;
             // A token that lives shorter than the skew is "stale" from birth; right after a refresh it is still the best there is.
             var usable = current is not null && (IsFresh(current) || recent && current.ExpiresAt > now);
-            if (usable && (!forceRefresh || recent)) return ToToken(current!);
+            // Knowing which token was refused beats guessing from the time since the last refresh.
+            var replaced = rejectedToken is null ? recent : current is not null && current.AccessToken != rejectedToken;
+            if (usable && (!forceRefresh || replaced)) return ToToken(current!);
             // Single flight: whoever comes while a refresh runs waits for that one.
             if (_pending is null || _pending.IsCompleted) _pending = Task.Run(() => AcquireAsync(forceRefresh));
             work = _pending;
