@@ -168,8 +168,10 @@ public class UpstreamFailureTests(GatewayFixture gateway) : IClassFixture<Gatewa
         var calls = Kiro.ChatCalls;
         var refreshes = Kiro.RefreshCalls;
         var (response, body) = await CallAsync(anthropic: false);
-        Assert.True((int)response.StatusCode is 401 or 403, body);
+        // The caller's key was fine: the gateway's own upstream login is refused, a 503 telling the operator what to do.
+        Assert.Equal(503, (int)response.StatusCode);
         Wire.AssertOpenAiErrorJson(body, "bearer");
+        Assert.Contains("gapura login kiro", body);
         Assert.Equal(refreshes + 1, Kiro.RefreshCalls);
         Assert.Equal(calls + 2, Kiro.ChatCalls);
     }
