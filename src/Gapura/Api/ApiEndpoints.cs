@@ -25,9 +25,9 @@ internal static class ApiEndpoints
             .AddEndpointFilter(new RequireApiKey(_ => anthropic));
         v1.MapPost("/messages/count_tokens", (HttpContext http, CancellationToken ct) => CountTokensAsync(http, anthropic, ct))
             .AddEndpointFilter(new RequireApiKey(_ => anthropic));
-        v1.MapGet("/models", (HttpContext http, IModelCatalog catalog, CancellationToken ct) => ListModelsAsync(http, catalog, ct))
+        v1.MapGet("/models", (HttpContext http, RequestRouter router, CancellationToken ct) => ListModelsAsync(http, router, ct))
             .AddEndpointFilter(new RequireApiKey(DialectOf));
-        v1.MapGet("/models/{id}", (HttpContext http, string id, IModelCatalog catalog, CancellationToken ct) => GetModelAsync(http, id, catalog, ct))
+        v1.MapGet("/models/{id}", (HttpContext http, string id, RequestRouter router, CancellationToken ct) => GetModelAsync(http, id, router, ct))
             .AddEndpointFilter(new RequireApiKey(DialectOf));
         // Anything else under /v1 is a 404 in the caller's dialect rather than an empty page.
         v1.Map("/{**rest}", (HttpContext http) => DialectOf(http).WriteErrorAsync(http.Response,
@@ -51,19 +51,20 @@ internal static class ApiEndpoints
         }
     }
 
-    private static async Task ListModelsAsync(HttpContext http, IModelCatalog catalog, CancellationToken ct)
+    private static async Task ListModelsAsync(HttpContext http, RequestRouter router, CancellationToken ct)
     {
-        var models = ListedModel.From(await catalog.ListAsync(ct));
+        // Disabled providers and models are left out: a client should not be offered what it will be refused.
+        var models = ListedModel.From(await router.ListAsync(ct));
         if (http.Request.Headers.ContainsKey("anthropic-version")) await AnthropicModelList.WriteAsync(http.Response, models, StartedAt, ct);
         else await OpenAiModelList.WriteAsync(http.Response, models, StartedAt, ct);
     }
 
-    private static async Task GetModelAsync(HttpContext http, string id, IModelCatalog catalog, CancellationToken ct)
+    private static async Task GetModelAsync(HttpContext http, string id, RequestRouter router, CancellationToken ct)
     {
         var anthropicDialect = http.Request.Headers.ContainsKey("anthropic-version");
         try
         {
-            var resolved = await catalog.ResolveAsync(id, ct);
+            var resolved = await router.ResolveAsync(id, http.FindCaller(), ct);
             var model = new ListedModel(id, resolved.Model);
             if (anthropicDialect) await AnthropicModelList.WriteOneAsync(http.Response, model, StartedAt, ct);
             else await OpenAiModelList.WriteOneAsync(http.Response, model, StartedAt, ct);

@@ -16,7 +16,7 @@ namespace Gapura.Api;
 /// call the provider, and write the answer — streamed event by event, or whole.
 /// </summary>
 internal sealed class ChatPipeline(
-    IModelCatalog catalog,
+    RequestRouter router,
     IChatProvider provider,
     IOptions<GatewayOptions> options,
     ILogger<ChatPipeline> log,
@@ -37,10 +37,11 @@ internal sealed class ChatPipeline(
             using var body = await ReadJsonBodyAsync(http.Request, _options.MaxRequestBodyBytes, ct);
             var request = door.ParseRequest(body.RootElement);
             model = request.Model;
-            var resolved = await catalog.ResolveAsync(request.Model, ct);
+            var caller = http.FindCaller();
+            var resolved = await router.ResolveAsync(request.Model, caller, ct);
             request = ClampMaxTokens(request, resolved.Model);
 
-            var context = new ChatContext { Caller = http.FindCaller(), EstimatedInputTokens = RequestTokenCounter.Count(request) };
+            var context = new ChatContext { Caller = caller, EstimatedInputTokens = RequestTokenCounter.Count(request) };
             var response = new ResponseContext(door.NewResponseId(), request.Model, time.GetUtcNow(), request, context.EstimatedInputTokens);
             http.Response.Headers["x-gapura-provider"] = provider.Name;
             http.Response.Headers["x-gapura-model"] = resolved.Model.Id;

@@ -3,6 +3,7 @@ using Gapura.Formats.Anthropic;
 using Gapura.Formats.OpenAi;
 using Gapura.Identity;
 using Gapura.Providers.Kiro;
+using Gapura.Routing;
 using Gapura.Storage;
 using Microsoft.Extensions.Options;
 
@@ -38,6 +39,7 @@ public static class GatewayHost
         builder.Services.AddSingleton<ChatPipeline>();
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiChat, OpenAiChatFrontDoor.Instance);
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
+        builder.Services.AddGapuraRouting(builder.Configuration);
         builder.Services.AddKiro(builder.Configuration);
         // Kestrel's own limit is a backstop above ours, so oversized bodies get an answer in the caller's format.
         var maxBody = builder.Configuration.GetValue<long?>($"{GatewayOptions.Section}:{nameof(GatewayOptions.MaxRequestBodyBytes)}") ?? new GatewayOptions().MaxRequestBodyBytes;

@@ -2,6 +2,10 @@ using System.CommandLine;
 using Gapura.Conversations;
 using Gapura.Providers.Kiro;
 using Gapura.Providers.Kiro.Auth;
+using Gapura.Providers.Kiro.Logins;
+using Gapura.Secrets;
+using Gapura.Storage;
+using Gapura.Storage.Migrations;
 using Microsoft.Extensions.Options;
 
 namespace Gapura.Cli;
@@ -11,14 +15,31 @@ internal static class LoginCommand
     public static Command Create()
     {
         var login = new Command("login", "Sign in to an upstream provider.");
-        var kiro = new Command("kiro", "Sign in to Kiro (AWS Builder ID / IAM Identity Center device flow). Takes --Kiro:StartUrl=…, --Kiro:Region=… like serve.")
+        var user = new Option<string>("--user")
+        {
+            Description = "Connect the login to this gateway user (email) and store it in the gateway database, encrypted, instead of ~/.gapura.",
+        };
+        var label = new Option<string>("--label")
+        {
+            Description = $"With --user: a name for this login, so a user can connect several (default '{KiroUserLogins.DefaultLabel}'). Signing in again under a label replaces that login.",
+        };
+        var kiro = new Command("kiro", "Sign in to Kiro (AWS Builder ID / IAM Identity Center device flow). Takes --Kiro:StartUrl=…, --Kiro:Region=…, --Storage:…, --Secrets:… like serve.")
         {
             TreatUnmatchedTokensAsErrors = false,
         };
+        kiro.Options.Add(user);
+        kiro.Options.Add(label);
         kiro.SetAction(async (parse, ct) =>
         {
             var configuration = BuildConfiguration([.. parse.UnmatchedTokens]);
             using var http = KiroAuthClient.CreateHttpClient();
+            if (parse.GetValue(user) is { } email)
+                return await RunKiroForUserAsync(configuration, email, parse.GetValue(label), http, Console.Out, ct);
+            if (parse.GetValue(label) is not null)
+            {
+                await Console.Out.WriteLineAsync("login kiro: --label needs --user <email> (logins without --user are stored in ~/.gapura).");
+                return 2;
+            }
             return await RunKiroAsync(configuration, KiroAuthEnvironment.FromSystem(), http, Console.Out, ct);
         });
         login.Subcommands.Add(kiro);
@@ -32,6 +53,69 @@ internal static class LoginCommand
         .AddEnvironmentVariables()
         .AddCommandLine(args)
         .Build();
+
+    /// <summary>
+    /// <c>gapura login kiro --user &lt;email&gt;</c>: the same device flow, but the login is stored for that gateway
+    /// user in the database (sealed with the secrets key), where every running gateway picks it up within a second.
+    /// </summary>
+    internal static async Task<int> RunKiroForUserAsync(IConfiguration configuration, string email, string? label, HttpClient http, TextWriter output,
+        CancellationToken ct, Func<TimeSpan, CancellationToken, Task>? delay = null)
+    {
+        if (KiroUserLogins.ValidateLabel(label) is { } problem)
+        {
+            await output.WriteLineAsync("login kiro: " + problem);
+            return 2;
+        }
+        var options = new KiroOptions();
+        configuration.GetSection(KiroOptions.Section).Bind(options);
+        var wrapped = Options.Create(options);
+        await using var services = new ServiceCollection()
+            .AddLogging(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning))
+            .AddGapuraStorage(configuration)
+            .BuildServiceProvider();
+        try
+        {
+            // The same start-up checks as serve: a schema to write into, and the key that opens what is there.
+            await services.GetRequiredService<Migrator>().MigrateAsync(ct);
+            await services.GetRequiredService<SecretsStartupCheck>().RunAsync(ct);
+            var store = services.GetRequiredService<IGapuraStore>();
+            var account = await store.Users.FindByEmailAsync(email.Trim(), ct);
+            if (account is null)
+            {
+                await output.WriteLineAsync($"login kiro failed: there is no gateway user with the email '{email.Trim()}'. Create the user first.");
+                return 1;
+            }
+
+            // The device flow itself is the one `gapura login kiro` runs; only where the login lands differs.
+            var login = new KiroDeviceLogin(wrapped, new KiroAuthClient(http, wrapped), new KiroCredentialStore(wrapped, KiroAuthEnvironment.FromSystem()), delay: delay);
+            var code = await login.StartAsync(ct);
+            await output.WriteLineAsync($"Sign in to Kiro at {options.StartUrl} for {account.Email}:");
+            await output.WriteLineAsync($"  open   {code.VerificationUriComplete}");
+            await output.WriteLineAsync($"  or go to {code.VerificationUri} and enter the code {code.UserCode}");
+            await output.WriteLineAsync("Waiting for approval…");
+            var credential = await login.WaitForApprovalAsync(code, ct);
+            var (saved, replaced) = await KiroUserLogins.SaveAsync(store, account.Id, label, credential, code.StartUrl, code.ClientSecretExpiresAt,
+                new NewAuditEntry($"cli:{Environment.UserName}", "upstream_login.connect", RemoteAddr: "local"), ct);
+            await output.WriteLineAsync($"Signed in. {(replaced ? "Replaced" : "Stored")} Kiro login '{saved.Label}' (#{saved.Id}) of {account.Email} in the gateway database, encrypted; running gateways use it within a second.");
+            return 0;
+        }
+        catch (GatewayException e)
+        {
+            await output.WriteLineAsync("login kiro failed: " + e.Message);
+            return 1;
+        }
+        catch (Exception e) when (e is StorageException or SecretKeyException or SecretDecryptionException or InvalidOperationException)
+        {
+            // A database that cannot be reached, a wrong key, a bad Storage:Provider: the message says what to fix.
+            await output.WriteLineAsync("login kiro failed: " + e.Message);
+            return 1;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            await output.WriteLineAsync("login kiro cancelled.");
+            return 130;
+        }
+    }
 
     internal static async Task<int> RunKiroAsync(IConfiguration configuration, KiroAuthEnvironment environment, HttpClient http, TextWriter output,
         CancellationToken ct, Func<TimeSpan, CancellationToken, Task>? delay = null)

@@ -25,6 +25,9 @@ internal interface IUpstreamLoginRepository
     /// <summary>Marks the login dead (its refresh was refused) so it is reported, not retried in a loop.</summary>
     Task MarkDeadAsync(long id, string error, CancellationToken ct = default);
 
+    /// <summary>Renames a login. Throws <see cref="UpstreamLoginNotFoundException"/> or <see cref="DuplicateUpstreamLoginException"/>.</summary>
+    Task RelabelAsync(long id, string label, CancellationToken ct = default);
+
     Task DeleteAsync(long id, CancellationToken ct = default);
 }
 
@@ -107,6 +110,26 @@ internal sealed class UpstreamLoginRepository(IDbScope scope, SecretBox secrets,
     public Task MarkDeadAsync(long id, string error, CancellationToken ct = default)
         => ChangeAsync(id, (s, now) => s.Sql("UPDATE upstream_logins SET status = 'dead', last_error = @error, updated_at = @now WHERE id = @id")
             .Param("error", error).Param("now", now).Param("id", id).ExecuteAsync(ct), ct);
+
+    public Task RelabelAsync(long id, string label, CancellationToken ct = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(label);
+        label = label.Trim();
+        return ChangeAsync(id, async (s, now) =>
+        {
+            // Read before writing: after a unique violation PostgreSQL answers nothing more in this transaction.
+            if (await FindAsync(s, id, ct) is not { } login) return 0;
+            try
+            {
+                return await s.Sql("UPDATE upstream_logins SET label = @label, updated_at = @now WHERE id = @id")
+                    .Param("label", label).Param("now", now).Param("id", id).ExecuteAsync(ct);
+            }
+            catch (DbException e) when (s.Database.IsUniqueViolation(e))
+            {
+                throw new DuplicateUpstreamLoginException(login.Provider, label);
+            }
+        }, ct);
+    }
 
     public Task DeleteAsync(long id, CancellationToken ct = default)
         => ChangeAsync(id, (s, _) => s.Sql("DELETE FROM upstream_logins WHERE id = @id").Param("id", id).ExecuteAsync(ct), ct);

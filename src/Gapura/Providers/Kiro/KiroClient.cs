@@ -82,13 +82,16 @@ internal sealed class KiroClient : IKiroModelSource
         return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > max ? max : delay;
     }
 
-    /// <summary>Sends one chat turn. Returns a successful response whose body is the event stream.</summary>
-    public async Task<HttpResponseMessage> SendChatAsync(ReadOnlyMemory<byte> body, CancellationToken ct)
+    /// <summary>Sends one chat turn with the process-wide login. Returns a successful response whose body is the event stream.</summary>
+    public Task<HttpResponseMessage> SendChatAsync(ReadOnlyMemory<byte> body, CancellationToken ct) => SendChatAsync(body, _tokens, ct);
+
+    /// <summary>Sends one chat turn with the given login (a user's own, or the process-wide one).</summary>
+    public async Task<HttpResponseMessage> SendChatAsync(ReadOnlyMemory<byte> body, IKiroTokenSource tokens, CancellationToken ct)
     {
         var forcedRefresh = false;
         while (true)
         {
-            var token = await _tokens.GetAsync(forceRefresh: false, ct);
+            var token = await tokens.GetAsync(forceRefresh: false, ct);
             var attempt = 0;
             HttpResponseMessage response;
             try
@@ -119,7 +122,7 @@ internal sealed class KiroClient : IKiroModelSource
             {
                 _log.LogInformation("Kiro refused the bearer token; refreshing once and retrying");
                 forcedRefresh = true;
-                await _tokens.RefreshRejectedAsync(token.Token, ct);
+                await tokens.RefreshRejectedAsync(token.Token, ct);
                 continue;
             }
             throw KiroErrors.FromHttp(status, error, retryAfter);

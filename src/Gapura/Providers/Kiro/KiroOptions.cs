@@ -67,6 +67,23 @@ public sealed class KiroOptions
     /// <summary>A Kiro id used for names the catalog does not know. Unset: unknown names are a 400.</summary>
     public string? FallbackModel { get; set; }
 
+    /// <summary>
+    /// Whether users without a Kiro login of their own may use the process-wide login (the one found in
+    /// files, see README). True by default so a single-user install works with no set-up; a team that wants
+    /// every user on their own account sets it false. A value in the settings table (same key) overrides this
+    /// at run time, on every instance, without a restart.
+    /// </summary>
+    public bool ShareProcessLogin { get; set; } = true;
+
+    /// <summary>Users' stored logins are refreshed in the background this long before they expire, so requests do not wait.</summary>
+    public double LoginRefreshAheadSeconds { get; set; } = 600;
+
+    /// <summary>How often the background refresher looks for users' logins about to expire.</summary>
+    public double LoginRefreshScanSeconds { get; set; } = 30;
+
+    /// <summary>At most this many users' logins are refreshed at the same time.</summary>
+    public int LoginRefreshConcurrency { get; set; } = 4;
+
     /// <summary>Replaces <c>{region}</c> in a configured URL and trims the trailing slash.</summary>
     public string Resolve(string url) => url.Replace("{region}", Region, StringComparison.Ordinal).TrimEnd('/');
 }

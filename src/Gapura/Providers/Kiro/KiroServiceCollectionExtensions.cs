@@ -1,4 +1,5 @@
 using Gapura.Providers.Kiro.Auth;
+using Gapura.Providers.Kiro.Logins;
 using Gapura.Routing;
 using Microsoft.Extensions.Options;
 
@@ -18,6 +19,14 @@ internal static class KiroServiceCollectionExtensions
             sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<IKiroModelSource>(sp => sp.GetRequiredService<KiroClient>());
         services.AddSingleton<IModelCatalog, KiroModelCatalog>();
+        // Users' own logins: held in memory and kept current from the change feed (StoreChangeSync, see AddGapuraRouting), refreshed ahead of expiry.
+        services.AddSingleton<KiroLoginPool>();
+        services.AddSingleton<IStoreChangeListener>(sp => sp.GetRequiredService<KiroLoginPool>());
+        services.AddSingleton<KiroLoginPicker>();
+        services.AddSingleton(sp => new KiroDeviceLogin(
+            sp.GetRequiredService<IOptions<KiroOptions>>(), sp.GetRequiredService<KiroAuthClient>(), sp.GetRequiredService<KiroCredentialStore>(), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton<KiroDeviceFlows>();
+        services.AddHostedService<KiroLoginRefresher>();
         services.AddSingleton<IChatProvider, KiroProvider>();
         return services;
     }

@@ -14,6 +14,9 @@ internal enum KiroCredentialSourceKind
 
     /// <summary>kiro-cli's (or the older Amazon Q CLI's) SQLite database.</summary>
     KiroCli,
+
+    /// <summary>A user's own login in the gateway database (<c>upstream_logins</c>); <see cref="KiroCredentialSource.Path"/> names the row.</summary>
+    UserLogin,
 }
 
 /// <param name="Path">The JSON file or SQLite database.</param>
@@ -51,6 +54,21 @@ internal sealed record KiroCredential(
 internal readonly record struct KiroAccessToken(string Token, string? ProfileArn, DateTimeOffset ExpiresAt)
 {
     public override string ToString() => $"Kiro access token (expires {ExpiresAt:O})";
+}
+
+/// <summary>
+/// Anything that hands out Kiro access tokens: the process-wide login (<see cref="KiroTokenProvider"/>) or one
+/// user's stored login. <paramref name="forceRefresh"/> after the service refused the token.
+/// </summary>
+internal interface IKiroTokenSource
+{
+    ValueTask<KiroAccessToken> GetAsync(bool forceRefresh, CancellationToken ct);
+
+    /// <summary>
+    /// Kiro refused <paramref name="rejectedToken"/>: refresh unless the current token is already a different
+    /// one. A refused token must never be handed out again, however recent the last refresh.
+    /// </summary>
+    ValueTask<KiroAccessToken> RefreshRejectedAsync(string rejectedToken, CancellationToken ct);
 }
 
 /// <summary>The user's home directory, injectable so tests can point discovery at a temporary folder.</summary>

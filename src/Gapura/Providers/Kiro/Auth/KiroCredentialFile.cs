@@ -60,11 +60,37 @@ internal static class KiroCredentialFile
     public static void Update(string path, KiroCredential refreshed)
     {
         var json = Read(path) ?? new JsonObject();
+        ApplyRefresh(json, refreshed);
+        Write(path, json, PrivateFile.ModeOf(path) ?? PrivateFile.OwnerOnly);
+    }
+
+    /// <summary>A new login (from a device sign-in) in the Kiro IDE format: the home-folder store and the database keep the same JSON.</summary>
+    public static JsonObject ToJson(KiroCredential login, string? startUrl, DateTimeOffset? clientSecretExpiresAt)
+    {
+        var json = new JsonObject
+        {
+            ["accessToken"] = login.AccessToken,
+            ["refreshToken"] = login.RefreshToken,
+            ["expiresAt"] = KiroTime.Format(login.ExpiresAt),
+            ["region"] = login.Region,
+            ["authMethod"] = login.AuthMethod,
+            ["provider"] = startUrl is null || startUrl.Contains("view.awsapps.com", StringComparison.OrdinalIgnoreCase) ? "BuilderId" : "Enterprise",
+            ["clientId"] = login.ClientId,
+            ["clientSecret"] = login.ClientSecret,
+        };
+        if (clientSecretExpiresAt is { } expires) json["clientSecretExpiresAt"] = KiroTime.Format(expires);
+        if (startUrl is not null) json["startUrl"] = startUrl;
+        if (login.ProfileArn is not null) json["profileArn"] = login.ProfileArn;
+        return json;
+    }
+
+    /// <summary>Puts refreshed tokens into a login's JSON, keeping every other field.</summary>
+    public static void ApplyRefresh(JsonObject json, KiroCredential refreshed)
+    {
         json["accessToken"] = refreshed.AccessToken;
         json["refreshToken"] = refreshed.RefreshToken;
         json["expiresAt"] = KiroTime.Format(refreshed.ExpiresAt);
         if (refreshed.ProfileArn is not null) json["profileArn"] = refreshed.ProfileArn;
-        Write(path, json, PrivateFile.ModeOf(path) ?? PrivateFile.OwnerOnly);
     }
 
     public static void Write(string path, JsonObject json, UnixFileMode mode)

@@ -101,20 +101,7 @@ internal sealed class KiroCredentialStore
         {
             Directory.CreateDirectory(Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         }
-        var json = new JsonObject
-        {
-            ["accessToken"] = login.AccessToken,
-            ["refreshToken"] = login.RefreshToken,
-            ["expiresAt"] = KiroTime.Format(login.ExpiresAt),
-            ["region"] = login.Region,
-            ["authMethod"] = login.AuthMethod,
-            ["provider"] = startUrl is null || startUrl.Contains("view.awsapps.com", StringComparison.OrdinalIgnoreCase) ? "BuilderId" : "Enterprise",
-            ["clientId"] = login.ClientId,
-            ["clientSecret"] = login.ClientSecret,
-        };
-        if (clientSecretExpiresAt is { } expires) json["clientSecretExpiresAt"] = KiroTime.Format(expires);
-        if (startUrl is not null) json["startUrl"] = startUrl;
-        if (login.ProfileArn is not null) json["profileArn"] = login.ProfileArn;
+        var json = KiroCredentialFile.ToJson(login, startUrl, clientSecretExpiresAt);
         KiroCredentialFile.Write(path, json, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         return login with { Source = new KiroCredentialSource(KiroCredentialSourceKind.GapuraStore, path) };
     }

@@ -10,7 +10,7 @@ namespace Gapura.Providers.Kiro.Auth;
 /// callers share one refresh, writes refreshed tokens back where they came from, and stops at a dead
 /// login instead of hammering the refresh endpoint.
 /// </summary>
-internal sealed class KiroTokenProvider
+internal sealed class KiroTokenProvider : IKiroTokenSource
 {
     // A caller that saw a 403 forces a refresh; when others saw the same 403 a moment later, the token
     // refreshed in this window already answers them, so they do not spend another refresh.

@@ -1,0 +1,384 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
+using Gapura.Conversations;
+using Gapura.Identity;
+using Gapura.Providers;
+using Gapura.Providers.Kiro.Logins;
+using Gapura.Routing;
+using Gapura.Storage;
+
+namespace Gapura.Api.Admin;
+
+/// <summary>
+/// The admin API's upstream surface: users' upstream logins (list, connect by device sign-in, relabel,
+/// remove), each user's provider priority, and gateway-wide provider and model switches. The caller comes
+/// from the admin group's authentication filter (<see cref="CallerHttpContextExtensions.SetCaller"/>);
+/// every check is made here on the server — users manage only their own logins and priority, admins
+/// everyone's and the switches — and every change is written to the audit log with who and from where,
+/// in the same transaction as the change. No answer ever carries a token.
+/// </summary>
+internal static class AdminUpstreamEndpoints
+{
+    internal static void MapAdminUpstreamEndpoints(this RouteGroupBuilder admin)
+    {
+        admin.MapGet("/users/{id:long}/logins", ListLoginsAsync);
+        admin.MapPost("/users/{id:long}/logins/kiro/device", StartKiroDeviceAsync);
+        admin.MapMethods("/users/{id:long}/logins/kiro/device/{flowId}/poll", ["GET", "POST"], PollKiroDeviceAsync);
+        admin.MapPatch("/users/{id:long}/logins/{loginId:long}", RelabelLoginAsync);
+        admin.MapDelete("/users/{id:long}/logins/{loginId:long}", DeleteLoginAsync);
+        admin.MapGet("/users/{id:long}/providers", GetPriorityAsync);
+        admin.MapPut("/users/{id:long}/providers", PutPriorityAsync);
+        admin.MapGet("/providers", ListProvidersAsync);
+        admin.MapPut("/providers", PutProvidersAsync);
+        admin.MapGet("/models", ListModelsAsync);
+        // Model ids may hold dots and, with provider prefixes, slashes: the rest of the path is the id.
+        admin.MapGet("/models/{**id}", GetModelAsync);
+        admin.MapPut("/models/{**id}", PutModelAsync);
+    }
+
+    // ---- logins ----------------------------------------------------------------------------------
+
+    private static async Task<IResult> ListLoginsAsync(HttpContext http, long id, CancellationToken ct)
+    {
+        if (Authorize(http, id, out var caller) is { } refused) return refused;
+        var store = Store(http);
+        if (await store.Users.FindAsync(id, ct) is null) return NotFound($"There is no user with id {id}.");
+        var logins = await store.UpstreamLogins.ListAsync(id, ct: ct);
+        var views = new List<LoginView>(logins.Count);
+        foreach (var login in logins) views.Add(await ViewAsync(http, store, login, ct));
+        return Json(new LoginList(views), AdminUpstreamJson.Default.LoginList);
+    }
+
+    private static async Task<IResult> StartKiroDeviceAsync(HttpContext http, long id, CancellationToken ct)
+    {
+        if (Authorize(http, id, out var caller) is { } refused) return refused;
+        var body = await ReadAsync(http, AdminUpstreamJson.Default.DeviceStartRequest, ct);
+        if (body.Error is { } bad) return bad;
+        if (KiroUserLogins.ValidateLabel(body.Value?.Label) is { } problem) return BadRequest(problem);
+        var store = Store(http);
+        if (await store.Users.FindAsync(id, ct) is null) return NotFound($"There is no user with id {id}.");
+        KiroDeviceFlow flow;
+        try
+        {
+            flow = await http.RequestServices.GetRequiredService<KiroDeviceFlows>().StartAsync(id, body.Value?.Label?.Trim(), ct);
+        }
+        catch (GatewayException e)
+        {
+            return Error(e.Kind == ErrorKind.RateLimited ? 429 : 502, "sign_in_failed", e.Message);
+        }
+        await store.Audit.WriteAsync(Audit(http, caller, "upstream_login.device_start", $"user:{id}", $"kiro sign-in {flow.Id} started"), ct);
+        var code = flow.Code;
+        return Json(new DeviceStartView(flow.Id, code.UserCode, code.VerificationUri, code.VerificationUriComplete, code.ExpiresAt,
+            (int)Math.Ceiling(flow.Interval.TotalSeconds), $"{http.Request.PathBase}{http.Request.Path}/{flow.Id}/poll"), AdminUpstreamJson.Default.DeviceStartView);
+    }
+
+    private static async Task<IResult> PollKiroDeviceAsync(HttpContext http, long id, string flowId, CancellationToken ct)
+    {
+        if (Authorize(http, id, out var caller) is { } refused) return refused;
+        var flows = http.RequestServices.GetRequiredService<KiroDeviceFlows>();
+        if (flows.Find(id, flowId) is not { } flow)
+            return NotFound("No such sign-in is waiting (it finished, expired, or was started on another gateway instance).");
+        Providers.Kiro.Auth.KiroCredential? credential;
+        try
+        {
+            credential = await flows.PollAsync(flow, ct);
+        }
+        catch (GatewayException e)
+        {
+            return Error(e.Kind == ErrorKind.UpstreamLogin ? 400 : 502, "sign_in_failed", e.Message);
+        }
+        if (credential is null)
+            return Json(new DevicePollView("pending", (int)Math.Ceiling(flow.Interval.TotalSeconds), null, null), AdminUpstreamJson.Default.DevicePollView, 202);
+
+        var store = Store(http);
+        var (saved, replaced) = await KiroUserLogins.SaveAsync(store, id, flow.Label, credential, flow.Code.StartUrl, flow.Code.ClientSecretExpiresAt,
+            Audit(http, caller, "upstream_login.connect", null, null), ct);
+        // This instance uses it at once; the others follow the change feed.
+        await http.RequestServices.GetRequiredService<KiroLoginPool>().ReloadLoginAsync(saved.Id, ct);
+        return Json(new DevicePollView("connected", null, await ViewAsync(http, store, saved, ct), replaced), AdminUpstreamJson.Default.DevicePollView);
+    }
+
+    private static async Task<IResult> RelabelLoginAsync(HttpContext http, long id, long loginId, CancellationToken ct)
+    {
+        if (Authorize(http, id, out var caller) is { } refused) return refused;
+        var body = await ReadAsync(http, AdminUpstreamJson.Default.RelabelRequest, ct);
+        if (body.Error is { } bad) return bad;
+        var label = body.Value?.Label;
+        if (string.IsNullOrWhiteSpace(label)) return BadRequest("label: a new label is required.");
+        if (KiroUserLogins.ValidateLabel(label) is { } problem) return BadRequest(problem);
+        var store = Store(http);
+        if (await store.UpstreamLogins.FindAsync(loginId, ct) is not { } login || login.UserId != id)
+            return NotFound($"User {id} has no upstream login {loginId}.");
+        try
+        {
+            await store.InTransactionAsync(async tx =>
+            {
+                await tx.UpstreamLogins.RelabelAsync(loginId, label, ct);
+                await tx.Audit.WriteAsync(Audit(http, caller, "upstream_login.relabel", $"user:{id}/login:{loginId}", $"{login.Provider} login '{login.Label}' → '{label.Trim()}'"), ct);
+            }, ct);
+        }
+        catch (DuplicateUpstreamLoginException e)
+        {
+            return Error(409, "conflict", e.Message);
+        }
+        await ReloadLoginAsync(http, loginId, ct);
+        return Json(await ViewAsync(http, store, (await store.UpstreamLogins.FindAsync(loginId, ct))!, ct), AdminUpstreamJson.Default.LoginView);
+    }
+
+    private static async Task<IResult> DeleteLoginAsync(HttpContext http, long id, long loginId, CancellationToken ct)
+    {
+        if (Authorize(http, id, out var caller) is { } refused) return refused;
+        var store = Store(http);
+        if (await store.UpstreamLogins.FindAsync(loginId, ct) is not { } login || login.UserId != id)
+            return NotFound($"User {id} has no upstream login {loginId}.");
+        try
+        {
+            await store.InTransactionAsync(async tx =>
+            {
+                await tx.UpstreamLogins.DeleteAsync(loginId, ct);
+                await tx.Audit.WriteAsync(Audit(http, caller, "upstream_login.delete", $"user:{id}/login:{loginId}", $"{login.Provider} login '{login.Label}'"), ct);
+            }, ct);
+        }
+        catch (UpstreamLoginNotFoundException e)
+        {
+            return NotFound(e.Message);
+        }
+        await ReloadLoginAsync(http, loginId, ct);
+        return Results.NoContent();
+    }
+
+    // ---- provider priority -----------------------------------------------------------------------
+
+    private static async Task<IResult> GetPriorityAsync(HttpContext http, long id, CancellationToken ct)
+    {
+        if (Authorize(http, id, out _) is { } refused) return refused;
+        if (await Store(http).Users.FindAsync(id, ct) is null) return NotFound($"There is no user with id {id}.");
+        return Json(PriorityView(http, id), AdminUpstreamJson.Default.PriorityView);
+    }
+
+    private static async Task<IResult> PutPriorityAsync(HttpContext http, long id, CancellationToken ct)
+    {
+        if (Authorize(http, id, out var caller) is { } refused) return refused;
+        var body = await ReadAsync(http, AdminUpstreamJson.Default.PriorityRequest, ct);
+        if (body.Error is { } bad) return bad;
+        if (body.Value?.Providers is not { } requested) return BadRequest("providers: an ordered list of provider names is required (empty to clear).");
+        var known = KnownProviders(http);
+        var list = requested.Select(p => (p ?? "").Trim().ToLowerInvariant()).ToList();
+        if (list.FirstOrDefault(p => !known.Contains(p)) is { } unknown)
+            return BadRequest($"providers: '{unknown}' is not a provider of this gateway. Known: {string.Join(", ", known)}.");
+        if (list.Distinct().Count() != list.Count) return BadRequest("providers: each provider may appear once.");
+        var store = Store(http);
+        if (await store.Users.FindAsync(id, ct) is null) return NotFound($"There is no user with id {id}.");
+        await store.InTransactionAsync(async tx =>
+        {
+            await RoutingSettings.SetPriorityAsync(tx.Settings, id, list, ct);
+            await tx.Audit.WriteAsync(Audit(http, caller, "routing.priority", $"user:{id}", list.Count == 0 ? "cleared" : string.Join(" > ", list)), ct);
+        }, ct);
+        await http.RequestServices.GetRequiredService<RoutingState>().ReloadAllAsync(ct);
+        return Json(PriorityView(http, id), AdminUpstreamJson.Default.PriorityView);
+    }
+
+    // ---- gateway-wide switches (admins only) -----------------------------------------------------
+
+    private static IResult ListProvidersAsync(HttpContext http)
+    {
+        if (AuthorizeAdmin(http, out _) is { } refused) return refused;
+        return Json(ProvidersView(http), AdminUpstreamJson.Default.ProvidersView);
+    }
+
+    private static async Task<IResult> PutProvidersAsync(HttpContext http, CancellationToken ct)
+    {
+        if (AuthorizeAdmin(http, out var caller) is { } refused) return refused;
+        var body = await ReadAsync(http, AdminUpstreamJson.Default.ProvidersRequest, ct);
+        if (body.Error is { } bad) return bad;
+        if (body.Value?.Providers is not { Count: > 0 } changes) return BadRequest("providers: a list of {\"name\", \"enabled\"} is required.");
+        var known = KnownProviders(http);
+        foreach (var change in changes)
+        {
+            if (string.IsNullOrWhiteSpace(change.Name) || !known.Contains(change.Name.Trim().ToLowerInvariant()))
+                return BadRequest($"providers: '{change.Name}' is not a provider of this gateway. Known: {string.Join(", ", known)}.");
+            if (change.Enabled is null) return BadRequest($"providers: 'enabled' (true or false) is required for '{change.Name}'.");
+        }
+        await Store(http).InTransactionAsync(async tx =>
+        {
+            foreach (var change in changes)
+            {
+                var name = change.Name!.Trim().ToLowerInvariant();
+                await RoutingSettings.SetProviderEnabledAsync(tx.Settings, name, change.Enabled!.Value, ct);
+                await tx.Audit.WriteAsync(Audit(http, caller, change.Enabled.Value ? "routing.provider_enable" : "routing.provider_disable", $"provider:{name}", null), ct);
+            }
+        }, ct);
+        await http.RequestServices.GetRequiredService<RoutingState>().ReloadAllAsync(ct);
+        return Json(ProvidersView(http), AdminUpstreamJson.Default.ProvidersView);
+    }
+
+    private static async Task<IResult> ListModelsAsync(HttpContext http, CancellationToken ct)
+    {
+        if (AuthorizeAdmin(http, out _) is { } refused) return refused;
+        var state = http.RequestServices.GetRequiredService<RoutingState>();
+        var models = await http.RequestServices.GetRequiredService<RequestRouter>().ListAllAsync(ct);
+        return Json(new ModelsView([.. models.Select(m => ModelView(state, m))]), AdminUpstreamJson.Default.ModelsView);
+    }
+
+    private static async Task<IResult> GetModelAsync(HttpContext http, string id, CancellationToken ct)
+    {
+        if (AuthorizeAdmin(http, out _) is { } refused) return refused;
+        var state = http.RequestServices.GetRequiredService<RoutingState>();
+        if (await FindModelAsync(http, id, ct) is not { } model) return NotFound($"No provider of this gateway offers a model '{id}'.");
+        return Json(ModelView(state, model), AdminUpstreamJson.Default.ModelView);
+    }
+
+    private static async Task<IResult> PutModelAsync(HttpContext http, string id, CancellationToken ct)
+    {
+        if (AuthorizeAdmin(http, out var caller) is { } refused) return refused;
+        var body = await ReadAsync(http, AdminUpstreamJson.Default.ModelRequest, ct);
+        if (body.Error is { } bad) return bad;
+        if (body.Value?.Enabled is not { } enabled) return BadRequest("enabled: true or false is required.");
+        // Only ids a catalog lists: a typo would otherwise disable nothing and look as if it worked.
+        if (await FindModelAsync(http, id, ct) is not { } model) return NotFound($"No provider of this gateway offers a model '{id}'.");
+        await Store(http).InTransactionAsync(async tx =>
+        {
+            await RoutingSettings.SetModelEnabledAsync(tx.Settings, model.Id, enabled, ct);
+            await tx.Audit.WriteAsync(Audit(http, caller, enabled ? "routing.model_enable" : "routing.model_disable", $"model:{model.Id}", model.Provider), ct);
+        }, ct);
+        var state = http.RequestServices.GetRequiredService<RoutingState>();
+        await state.ReloadAllAsync(ct);
+        return Json(ModelView(state, model), AdminUpstreamJson.Default.ModelView);
+    }
+
+    // ---- helpers ---------------------------------------------------------------------------------
+
+    private static IGapuraStore Store(HttpContext http) => http.RequestServices.GetRequiredService<IGapuraStore>();
+
+    /// <summary>The caller may act on <paramref name="userId"/>'s things: it is them, or an admin.</summary>
+    private static IResult? Authorize(HttpContext http, long userId, out Caller caller)
+    {
+        caller = http.FindCaller()!;
+        if (caller is null) return Error(401, "unauthenticated", "Sign in or send an API key.");
+        return caller.IsAdmin || caller.UserId == userId ? null
+            : Error(403, "forbidden", "You can manage only your own upstream logins and provider priority.");
+    }
+
+    private static IResult? AuthorizeAdmin(HttpContext http, out Caller caller)
+    {
+        caller = http.FindCaller()!;
+        if (caller is null) return Error(401, "unauthenticated", "Sign in or send an API key.");
+        return caller.IsAdmin ? null : Error(403, "forbidden", "Only administrators can enable or disable providers and models.");
+    }
+
+    private static NewAuditEntry Audit(HttpContext http, Caller caller, string action, string? target, string? detail)
+        => new(caller.Email, action, target, detail, http.Connection.RemoteIpAddress?.ToString());
+
+    private static Task ReloadLoginAsync(HttpContext http, long loginId, CancellationToken ct)
+        => http.RequestServices.GetRequiredService<KiroLoginPool>().ReloadLoginAsync(loginId, ct);
+
+    private static async Task<LoginView> ViewAsync(HttpContext http, IGapuraStore store, UpstreamLogin login, CancellationToken ct)
+    {
+        DateTimeOffset? expires = null;
+        if (login.Provider == KiroLoginPool.Provider && http.RequestServices.GetRequiredService<KiroLoginPool>().Find(login.Id) is { } held)
+            expires = held.ExpiresAt; // the copy in use, refreshed in memory
+        else
+        {
+            try { expires = KiroLoginSecret.ReadExpiry(await store.UpstreamLogins.ReadSecretAsync(login.Id, ct)); }
+            catch (Exception e) when (e is Secrets.SecretDecryptionException or UpstreamLoginNotFoundException) { }
+        }
+        return new LoginView(login.Id, login.UserId, login.Provider, login.Label, login.Status == UpstreamLoginStatus.Dead ? "dead" : "alive",
+            login.LastError, expires, login.CreatedAt, login.UpdatedAt);
+    }
+
+    private static SortedSet<string> KnownProviders(HttpContext http)
+        => new(http.RequestServices.GetServices<IChatProvider>().Select(p => p.Name.ToLowerInvariant()), StringComparer.Ordinal);
+
+    private static PriorityView PriorityView(HttpContext http, long userId)
+        => new(userId, http.RequestServices.GetRequiredService<RoutingState>().PriorityOf(userId), [.. KnownProviders(http)]);
+
+    private static ProvidersView ProvidersView(HttpContext http)
+    {
+        var state = http.RequestServices.GetRequiredService<RoutingState>();
+        var picker = http.RequestServices.GetService<KiroLoginPicker>();
+        return new ProvidersView([.. KnownProviders(http).Select(name => new ProviderView(name, !state.IsProviderDisabled(name),
+            name == KiroLoginPool.Provider ? picker?.ShareProcessLogin : null))]);
+    }
+
+    private static ModelView ModelView(RoutingState state, Routing.ModelInfo m)
+        => new(m.Id, m.Provider, m.DisplayName, !state.IsProviderDisabled(m.Provider) && !state.IsModelDisabled(m.Id), !state.IsModelDisabled(m.Id));
+
+    private static async Task<Routing.ModelInfo?> FindModelAsync(HttpContext http, string id, CancellationToken ct)
+        => (await http.RequestServices.GetRequiredService<RequestRouter>().ListAllAsync(ct))
+            .FirstOrDefault(m => string.Equals(m.Id, id.Trim(), StringComparison.OrdinalIgnoreCase));
+
+    private static async Task<(T? Value, IResult? Error)> ReadAsync<T>(HttpContext http, JsonTypeInfo<T> type, CancellationToken ct) where T : class
+    {
+        if (http.Request.ContentLength == 0 || !http.Request.HasJsonContentType() && http.Request.ContentLength is null) return (null, null);
+        try
+        {
+            return (await http.Request.ReadFromJsonAsync(type, ct), null);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException)
+        {
+            return (null, BadRequest($"The request body is not valid JSON for this endpoint: {e.Message}"));
+        }
+    }
+
+    private static IResult Json<T>(T value, JsonTypeInfo<T> type, int status = 200) => TypedResults.Json(value, type, statusCode: status);
+
+    private static IResult Error(int status, string type, string message)
+        => TypedResults.Json(new ErrorBody(new ErrorDetail(type, message)), AdminUpstreamJson.Default.ErrorBody, statusCode: status);
+
+    private static IResult BadRequest(string message) => Error(400, "invalid_request", message);
+
+    private static IResult NotFound(string message) => Error(404, "not_found", message);
+}
+
+internal sealed record LoginView(long Id, long UserId, string Provider, string Label, string Status, string? LastError, DateTimeOffset? ExpiresAt, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+internal sealed record LoginList(IReadOnlyList<LoginView> Logins);
+
+internal sealed record DeviceStartRequest(string? Label);
+
+internal sealed record DeviceStartView(string FlowId, string UserCode, string VerificationUri, string VerificationUriComplete, DateTimeOffset ExpiresAt, int IntervalSeconds, string PollUrl);
+
+internal sealed record DevicePollView(string Status, int? IntervalSeconds, LoginView? Login, bool? Replaced);
+
+internal sealed record RelabelRequest(string? Label);
+
+internal sealed record PriorityView(long UserId, IReadOnlyList<string> Providers, IReadOnlyList<string> Available);
+
+internal sealed record PriorityRequest(List<string?>? Providers);
+
+internal sealed record ProviderView(string Name, bool Enabled, bool? ShareProcessLogin);
+
+internal sealed record ProvidersView(IReadOnlyList<ProviderView> Providers);
+
+internal sealed record ProviderChange(string? Name, bool? Enabled);
+
+internal sealed record ProvidersRequest(List<ProviderChange>? Providers);
+
+/// <param name="Usable">Neither the model nor its provider is disabled.</param>
+internal sealed record ModelView(string Id, string Provider, string DisplayName, bool Usable, bool Enabled);
+
+internal sealed record ModelsView(IReadOnlyList<ModelView> Models);
+
+internal sealed record ModelRequest(bool? Enabled);
+
+internal sealed record ErrorDetail(string Type, string Message);
+
+internal sealed record ErrorBody(ErrorDetail Error);
+
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(LoginView))]
+[JsonSerializable(typeof(LoginList))]
+[JsonSerializable(typeof(DeviceStartRequest))]
+[JsonSerializable(typeof(DeviceStartView))]
+[JsonSerializable(typeof(DevicePollView))]
+[JsonSerializable(typeof(RelabelRequest))]
+[JsonSerializable(typeof(PriorityView))]
+[JsonSerializable(typeof(PriorityRequest))]
+[JsonSerializable(typeof(ProvidersView))]
+[JsonSerializable(typeof(ProvidersRequest))]
+[JsonSerializable(typeof(ModelView))]
+[JsonSerializable(typeof(ModelsView))]
+[JsonSerializable(typeof(ModelRequest))]
+[JsonSerializable(typeof(ErrorBody))]
+internal sealed partial class AdminUpstreamJson : JsonSerializerContext;

@@ -1,0 +1,20 @@
+namespace Gapura.Routing;
+
+internal static class RoutingServiceCollectionExtensions
+{
+    /// <summary>
+    /// The routing stage: provider controls, the request router, and the change-feed sync that keeps them
+    /// (and every other <see cref="IStoreChangeListener"/>, such as users' upstream logins) current.
+    /// Register after storage: hosted services start in order, and the sync's first load needs the migrated database.
+    /// </summary>
+    public static IServiceCollection AddGapuraRouting(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<RoutingOptions>(configuration.GetSection(RoutingOptions.Section));
+        services.AddSingleton<RoutingState>();
+        services.AddSingleton<IStoreChangeListener>(sp => sp.GetRequiredService<RoutingState>());
+        services.AddSingleton<RequestRouter>();
+        services.AddSingleton<StoreChangeSync>();
+        services.AddHostedService(sp => sp.GetRequiredService<StoreChangeSync>());
+        return services;
+    }
+}
