@@ -14,7 +14,7 @@ internal sealed record BenchSettings
     public int DecodeRounds { get; init; } = 7;
 
     public int Concurrency { get; init; } = 8;
-    public TimeSpan LoadWarmup { get; init; } = TimeSpan.FromSeconds(4);
+    public TimeSpan LoadWarmup { get; init; } = TimeSpan.FromSeconds(6);
 
     /// <summary>
     /// Direct, gateway (bootstrap key) and gateway (a user's key) alternate in blocks, so drifting background
@@ -36,7 +36,7 @@ internal sealed record BenchSettings
                 DecodeWarmup = TimeSpan.FromSeconds(0.4),
                 DecodeRoundTime = TimeSpan.FromSeconds(0.3),
                 DecodeRounds = 3,
-                LoadWarmup = TimeSpan.FromSeconds(3.5),
+                LoadWarmup = TimeSpan.FromSeconds(4),
                 LoadBlocks = 2,
                 LoadBlockTime = TimeSpan.FromSeconds(2),
             }

@@ -95,15 +95,20 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         report.Note($"one answer: direct {directBytes:N0} B of event stream; gateway {gatewayBytes:N0} B of OpenAI SSE; concurrency {settings.Concurrency}");
 
         // Warm-up: JIT tiering, connection pools, the gateway's model list. Most of it goes to the gateway, in
-        // short slices alternating the two keys, so neither key's first measured block still pays for tiering.
+        // slices alternating the two keys, with a pause for quiet halfway: tiered PGO promotes a hot method in
+        // steps, each compiled in the background and then needing calls again, so one long slice left the first
+        // measured gateway block still paying for compilation (about 1.7× its later CPU per request).
+        var cpu = new CpuMeter(sim, gateway);
         await RunBlockAsync(directClient, direct, settings.LoadWarmup / 4, null);
         for (var slice = 0; slice < 4; slice++)
+        {
+            if (slice == 2) await cpu.SettleAsync(TimeSpan.FromSeconds(3));
             await RunBlockAsync(gatewayClient, slice % 2 == 0 ? viaGateway : viaUserKey, settings.LoadWarmup * 3 / 16, null);
+        }
 
         var directResult = new LoadResult();
         var gatewayResult = new LoadResult();
         var userKeyResult = new LoadResult();
-        var cpu = new CpuMeter(sim, gateway);
         for (var block = 0; block < settings.LoadBlocks; block++)
         {
             // Alternate the order too — D G U, U G D, … — so each target runs before and after each other
