@@ -14,9 +14,12 @@ internal sealed record BenchSettings
     public int DecodeRounds { get; init; } = 7;
 
     public int Concurrency { get; init; } = 8;
-    public TimeSpan LoadWarmup { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan LoadWarmup { get; init; } = TimeSpan.FromSeconds(6);
 
-    /// <summary>Direct and gateway alternate in blocks, so drifting background load hits both alike.</summary>
+    /// <summary>
+    /// Direct, gateway (bootstrap key) and gateway (a user's key) alternate in blocks, so drifting background
+    /// load hits all alike; an even count runs each in each position equally often.
+    /// </summary>
     public int LoadBlocks { get; init; } = 4;
 
     public TimeSpan LoadBlockTime { get; init; } = TimeSpan.FromSeconds(4);
@@ -33,7 +36,7 @@ internal sealed record BenchSettings
                 DecodeWarmup = TimeSpan.FromSeconds(0.4),
                 DecodeRoundTime = TimeSpan.FromSeconds(0.3),
                 DecodeRounds = 3,
-                LoadWarmup = TimeSpan.FromSeconds(2.5),
+                LoadWarmup = TimeSpan.FromSeconds(4),
                 LoadBlocks = 2,
                 LoadBlockTime = TimeSpan.FromSeconds(2),
             }

@@ -5,8 +5,9 @@ namespace Gapura.Bench;
 /// <summary>
 /// This same program started again in a server role (<c>--role sim|gateway</c>), so the simulator and the
 /// gateway each have their own GC and thread pool, like separate deployments. The child prints
-/// <c>READY url</c> when it listens and stops when its standard input closes — so it also stops if the
-/// driver dies — or after <see cref="ServerRoles.MaxLifetime"/> at the latest.
+/// <c>READY url</c> when it listens (the gateway first prints <c>KEY …</c>, see <see cref="UserKey"/>) and
+/// stops when its standard input closes — so it also stops if the driver dies — or after
+/// <see cref="ServerRoles.MaxLifetime"/> at the latest.
 /// </summary>
 internal sealed class ChildProcess : IAsyncDisposable
 {
@@ -21,6 +22,12 @@ internal sealed class ChildProcess : IAsyncDisposable
     }
 
     public int Id => _process.Id;
+
+    /// <summary>
+    /// The API key the gateway child seeded for an ordinary user (its <c>KEY</c> line), known once
+    /// <see cref="WaitReadyAsync"/> returns. Kept out of the echoed output: it is a credential, if a throwaway one.
+    /// </summary>
+    public string? UserKey { get; private set; }
 
     /// <summary>CPU time the child has used so far (user + system).</summary>
     public TimeSpan CpuTime
@@ -81,7 +88,9 @@ internal sealed class ChildProcess : IAsyncDisposable
             _ready.TrySetException(new InvalidOperationException($"the {_name} process ended before it was ready"));
             return;
         }
-        if (line.StartsWith("READY ", StringComparison.Ordinal)) _ready.TrySetResult(line["READY ".Length..].Trim());
+        // Standard output is delivered line by line in order, so the KEY line is taken before READY completes.
+        if (line.StartsWith(ServerRoles.UserKeyLine, StringComparison.Ordinal)) UserKey = line[ServerRoles.UserKeyLine.Length..].Trim();
+        else if (line.StartsWith("READY ", StringComparison.Ordinal)) _ready.TrySetResult(line["READY ".Length..].Trim());
         else Console.WriteLine($"  [{_name}] {line}");
     }
 

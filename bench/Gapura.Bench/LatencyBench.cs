@@ -13,7 +13,9 @@ namespace Gapura.Bench;
 /// Part 2: the gateway's added latency. The Kiro simulator and a real gateway run as child processes on
 /// 127.0.0.1; at a fixed concurrency the driver sends (a) Kiro <c>generateAssistantResponse</c> calls to the
 /// simulator directly and (b) the equivalent OpenAI streaming chat call through the gateway, reading every
-/// body to its end. The two alternate in blocks so that background load drifts over both alike.
+/// body to its end — once with the bootstrap key (<c>Gateway:ApiKey</c>, the admin's) and once with an
+/// ordinary user's API key, so authentication's two paths are compared too. The three alternate in blocks
+/// so that background load drifts over all alike.
 /// </summary>
 internal sealed class LatencyBench(BenchSettings settings, Report report)
 {
@@ -77,57 +79,70 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         await using var gateway = ChildProcess.Start("gateway",
             ["--role", "gateway", "--sim", simUrl, "--credentials", gatewayCredentials, "--data", work], environment, work, gapuraRuntimeConfig);
         var gatewayUrl = await gateway.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        var userKey = gateway.UserKey ?? throw new InvalidOperationException("the gateway child did not hand over the seeded user's API key");
         report.Note($"simulator at {simUrl} (Split=Whole, one pre-encoded answer), gateway at {gatewayUrl}, both child processes");
 
         var login = JsonNode.Parse(await File.ReadAllTextAsync(simCredentials))!;
         var direct = new Target("direct", DirectRequest(simUrl, (string)login["accessToken"]!, (string?)login["profileArn"]), body => body.Length == UpstreamAnswer.Length);
-        var viaGateway = new Target("gateway", GatewayRequest(gatewayUrl), body => body.AsSpan().EndsWith(DoneTail));
+        var viaGateway = new Target("gateway", GatewayRequest(gatewayUrl, ServerRoles.GatewayApiKey), body => body.AsSpan().EndsWith(DoneTail));
+        var viaUserKey = new Target("user key", GatewayRequest(gatewayUrl, userKey), body => body.AsSpan().EndsWith(DoneTail));
 
         using var directClient = NewClient();
         using var gatewayClient = NewClient();
         var directBytes = await direct.ProbeAsync(directClient);
         var gatewayBytes = await viaGateway.ProbeAsync(gatewayClient);
+        await viaUserKey.ProbeAsync(gatewayClient);
         report.Note($"one answer: direct {directBytes:N0} B of event stream; gateway {gatewayBytes:N0} B of OpenAI SSE; concurrency {settings.Concurrency}");
 
-        // Warm-up: JIT tiering, connection pools, the gateway's model list.
-        await RunBlockAsync(directClient, direct, settings.LoadWarmup / 3, null);
-        await RunBlockAsync(gatewayClient, viaGateway, settings.LoadWarmup * 2 / 3, null);
+        // Warm-up: JIT tiering, connection pools, the gateway's model list. Most of it goes to the gateway, in
+        // slices alternating the two keys, with a pause for quiet halfway: tiered PGO promotes a hot method in
+        // steps, each compiled in the background and then needing calls again, so one long slice left the first
+        // measured gateway block still paying for compilation (about 1.7× its later CPU per request).
+        var cpu = new CpuMeter(sim, gateway);
+        await RunBlockAsync(directClient, direct, settings.LoadWarmup / 4, null);
+        for (var slice = 0; slice < 4; slice++)
+        {
+            if (slice == 2) await cpu.SettleAsync(TimeSpan.FromSeconds(3));
+            await RunBlockAsync(gatewayClient, slice % 2 == 0 ? viaGateway : viaUserKey, settings.LoadWarmup * 3 / 16, null);
+        }
 
         var directResult = new LoadResult();
         var gatewayResult = new LoadResult();
-        var cpu = new CpuMeter(sim, gateway);
+        var userKeyResult = new LoadResult();
         for (var block = 0; block < settings.LoadBlocks; block++)
         {
-            // Alternate the order too: D G, G D, D G…
-            if (block % 2 == 0)
+            // Alternate the order too — D G U, U G D, … — so each target runs before and after each other
+            // target equally often; the bootstrap-key blocks are the gateway figures of the main table.
+            var round = new (Target Target, HttpClient Client, LoadResult Into)[]
             {
-                await RunBlockAsync(directClient, direct, settings.LoadBlockTime, directResult, cpu);
-                await RunBlockAsync(gatewayClient, viaGateway, settings.LoadBlockTime, gatewayResult, cpu);
-            }
-            else
-            {
-                await RunBlockAsync(gatewayClient, viaGateway, settings.LoadBlockTime, gatewayResult, cpu);
-                await RunBlockAsync(directClient, direct, settings.LoadBlockTime, directResult, cpu);
-            }
-            report.Note($"block {block + 1}/{settings.LoadBlocks}: direct {directResult.Requests} req, gateway {gatewayResult.Requests} req so far");
+                (direct, directClient, directResult),
+                (viaGateway, gatewayClient, gatewayResult),
+                (viaUserKey, gatewayClient, userKeyResult),
+            };
+            if (block % 2 == 1) Array.Reverse(round);
+            foreach (var (target, client, into) in round) await RunBlockAsync(client, target, settings.LoadBlockTime, into, cpu);
+            report.Note($"block {block + 1}/{settings.LoadBlocks}: direct {directResult.Requests} req, gateway {gatewayResult.Requests} req, user key {userKeyResult.Requests} req so far");
         }
         directResult.Seal();
         gatewayResult.Seal();
+        userKeyResult.Seal();
         Publish(directResult, gatewayResult);
+        PublishAuth(gatewayResult, userKeyResult);
     }
 
     private void Publish(LoadResult direct, LoadResult gateway)
     {
-        report.Section2("full response p50", direct, gateway, "ms", r => r.LatencyP(50), "F2");
-        report.Section2("full response p99", direct, gateway, "ms", r => r.LatencyP(99), "F2");
-        report.Section2("first body byte p50", direct, gateway, "ms", r => r.TtfbP(50), "F2");
-        report.Section2("first body byte p99", direct, gateway, "ms", r => r.TtfbP(99), "F2");
-        report.Section2("throughput", direct, gateway, "req/s", r => r.RequestsPerSecond, "F0");
-        report.Section2("CPU per request: simulator", direct, gateway, "ms", r => r.SimCpuMsPerRequest, "F3");
-        report.Section2("CPU per request: gateway", direct, gateway, "ms", r => r.GatewayCpuMsPerRequest, "F3");
-        report.Section2("CPU per request: client (driver)", direct, gateway, "ms", r => r.DriverCpuMsPerRequest, "F3");
-        report.Section2("requests measured", direct, gateway, "req", r => r.Requests, "F0");
-        report.Section2("failed or incomplete", direct, gateway, "req", r => r.Errors, "F0");
+        var table = report.Table("gateway vs direct (loopback)", "direct", "gateway", "added");
+        table.Row("full response p50", direct, gateway, "ms", r => r.LatencyP(50), "F2");
+        table.Row("full response p99", direct, gateway, "ms", r => r.LatencyP(99), "F2");
+        table.Row("first body byte p50", direct, gateway, "ms", r => r.TtfbP(50), "F2");
+        table.Row("first body byte p99", direct, gateway, "ms", r => r.TtfbP(99), "F2");
+        table.Row("throughput", direct, gateway, "req/s", r => r.RequestsPerSecond, "F0");
+        table.Row("CPU per request: simulator", direct, gateway, "ms", r => r.SimCpuMsPerRequest, "F3");
+        table.Row("CPU per request: gateway", direct, gateway, "ms", r => r.GatewayCpuMsPerRequest, "F3");
+        table.Row("CPU per request: client (driver)", direct, gateway, "ms", r => r.DriverCpuMsPerRequest, "F3");
+        table.Row("requests measured", direct, gateway, "req", r => r.Requests, "F0");
+        table.Row("failed or incomplete", direct, gateway, "req", r => r.Errors, "F0");
         foreach (var (name, r) in new[] { ("direct", direct), ("gateway", gateway) })
         {
             report.Machine($"{name}_p50_ms", r.LatencyP(50), "F3");
@@ -147,6 +162,27 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         report.Machine("concurrency", settings.Concurrency, "F0");
         if (direct.Errors + gateway.Errors > 0)
             report.Note($"WARNING: {direct.Errors} direct and {gateway.Errors} gateway requests failed or were incomplete; first: {direct.FirstError ?? gateway.FirstError}");
+    }
+
+    /// <summary>
+    /// Issue 3's figure: requests per second with an ordinary user's key against the bootstrap key, both
+    /// answered from the in-memory key index; the per-user key also records its last-used time in memory.
+    /// </summary>
+    private void PublishAuth(LoadResult bootstrap, LoadResult user)
+    {
+        var table = report.Table("gateway, authenticated with", "bootstrap", "user key", "user/boot");
+        table.Row("throughput (target ratio >= 0.95)", bootstrap, user, "req/s", r => r.RequestsPerSecond, "F0");
+        table.Row("full response p50", bootstrap, user, "ms", r => r.LatencyP(50), "F2");
+        table.Row("full response p99", bootstrap, user, "ms", r => r.LatencyP(99), "F2");
+        table.Row("CPU per request: gateway", bootstrap, user, "ms", r => r.GatewayCpuMsPerRequest, "F3");
+        table.Row("requests measured", bootstrap, user, "req", r => r.Requests, "F0");
+        table.Row("failed or incomplete", bootstrap, user, "req", r => r.Errors, "F0");
+        report.Machine("auth_user_key_rps", user.RequestsPerSecond, "F1");
+        report.Machine("auth_bootstrap_key_rps", bootstrap.RequestsPerSecond, "F1");
+        report.Machine("auth_ratio_user_bootstrap", user.RequestsPerSecond / bootstrap.RequestsPerSecond, "F3");
+        report.Machine("auth_user_key_p50_ms", user.LatencyP(50), "F3");
+        report.Machine("auth_user_key_errors", user.Errors, "F0");
+        if (user.Errors > 0) report.Note($"WARNING: {user.Errors} user-key requests failed or were incomplete; first: {user.FirstError}");
     }
 
     private async Task RunBlockAsync(HttpClient client, Target target, TimeSpan duration, LoadResult? into, CpuMeter? cpu = null)
@@ -173,7 +209,7 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
             var used = cpu.Read() - b;
             into.AddCpu(used);
             report.Note(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"  {target.Name,-7} {elapsed.TotalSeconds:F1} s: {results.Sum(r => r.Latency.Count),6} req; CPU s: sim {used.Simulator.TotalSeconds:F2}, gateway {used.Gateway.TotalSeconds:F2}, driver {used.Driver.TotalSeconds:F2} (waited {settled.TotalSeconds:F2} s for quiet)"));
+                $"  {target.Name,-8} {elapsed.TotalSeconds:F1} s: {results.Sum(r => r.Latency.Count),6} req; CPU s: sim {used.Simulator.TotalSeconds:F2}, gateway {used.Gateway.TotalSeconds:F2}, driver {used.Driver.TotalSeconds:F2} (waited {settled.TotalSeconds:F2} s for quiet)"));
         }
     }
 
@@ -214,7 +250,7 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         };
     }
 
-    private static Func<HttpRequestMessage> GatewayRequest(string gatewayUrl)
+    private static Func<HttpRequestMessage> GatewayRequest(string gatewayUrl, string apiKey)
     {
         var body = Encoding.UTF8.GetBytes(OpenAiBody);
         var uri = new Uri(gatewayUrl + "/v1/chat/completions");
@@ -222,7 +258,7 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         {
             var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
             request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", ServerRoles.GatewayApiKey);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
             return request;
         };

@@ -7,7 +7,7 @@ namespace Gapura.Bench;
 internal sealed class Report
 {
     private readonly List<string> _decodeRows = [];
-    private readonly List<string> _latencyRows = [];
+    private readonly List<ComparisonTable> _tables = [];
     private readonly List<(string Key, string Value)> _machine = [];
 
     public static string Machine()
@@ -37,13 +37,12 @@ internal sealed class Report
         Console.WriteLine(_decodeRows[^1]);
     }
 
-    public void Section2(string label, LoadResult direct, LoadResult gateway, string unit, Func<LoadResult, double> value, string format)
+    /// <summary>Starts a comparison table, printed in the summary in the order the tables were started.</summary>
+    public ComparisonTable Table(string title, string baseline, string candidate, string difference)
     {
-        var d = value(direct);
-        var g = value(gateway);
-        var diff = unit switch { "req/s" => $"x{g / d:F2}", "ms" => $"{g - d:+0.000;-0.000}", _ => "" };
-        _latencyRows.Add(string.Create(CultureInfo.InvariantCulture,
-            $"  {label,-34} {d.ToString(format, CultureInfo.InvariantCulture),10} {g.ToString(format, CultureInfo.InvariantCulture),10} {diff,10}  {unit}"));
+        var table = new ComparisonTable($"  {title,-34} {baseline,10} {candidate,10} {difference,10}");
+        _tables.Add(table);
+        return table;
     }
 
     public void Machine(string key, double value, string format)
@@ -66,13 +65,30 @@ internal sealed class Report
             Console.WriteLine(DecodeHeader());
             foreach (var row in _decodeRows) Console.WriteLine(row);
         }
-        if (_latencyRows.Count > 0)
+        foreach (var table in _tables)
         {
             Console.WriteLine();
-            Console.WriteLine($"  {"gateway vs direct (loopback)",-34} {"direct",10} {"gateway",10} {"added",10}");
-            foreach (var row in _latencyRows) Console.WriteLine(row);
+            Console.WriteLine(table.Header);
+            foreach (var row in table.Rows) Console.WriteLine(row);
         }
         Console.WriteLine();
         foreach (var (key, value) in _machine) Console.WriteLine($"BENCH {key}={value}");
+    }
+}
+
+/// <summary>A baseline against a candidate, one figure per row; the last column is their ratio for rates and their difference for times.</summary>
+internal sealed class ComparisonTable(string header)
+{
+    public string Header => header;
+
+    public List<string> Rows { get; } = [];
+
+    public void Row(string label, LoadResult baseline, LoadResult candidate, string unit, Func<LoadResult, double> value, string format)
+    {
+        var b = value(baseline);
+        var c = value(candidate);
+        var diff = unit switch { "req/s" => string.Create(CultureInfo.InvariantCulture, $"x{c / b:F2}"), "ms" => (c - b).ToString("+0.000;-0.000", CultureInfo.InvariantCulture), _ => "" };
+        Rows.Add(string.Create(CultureInfo.InvariantCulture,
+            $"  {label,-34} {b.ToString(format, CultureInfo.InvariantCulture),10} {c.ToString(format, CultureInfo.InvariantCulture),10} {diff,10}  {unit}"));
     }
 }

@@ -1,14 +1,28 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Gapura.Api;
+using Gapura.Identity;
 using Gapura.Simulators.Kiro;
+using Gapura.Storage;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Gapura.Bench;
 
 /// <summary>The child-process side of <see cref="ChildProcess"/>: the Kiro simulator or the gateway, on 127.0.0.1.</summary>
 internal static class ServerRoles
 {
+    /// <summary>The bootstrap key (<c>Gateway:ApiKey</c>): it belongs to the first admin, made from <see cref="AdminEmail"/>.</summary>
     public const string GatewayApiKey = "bench-gateway-key-0123456789abcdef";
+
+    public const string AdminEmail = "bench-admin@gapura.test";
+    public const string UserEmail = "bench-user@gapura.test";
+
+    /// <summary>
+    /// The gateway child prints <c>KEY sk-gp-…</c> (the seeded user's key) just before <c>READY</c>; the driver
+    /// takes it from its pipe and prints it nowhere.
+    /// </summary>
+    public const string UserKeyLine = "KEY ";
 
     /// <summary>A child never outlives this, whatever happens to the driver.</summary>
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromMinutes(3);
@@ -70,10 +84,15 @@ internal static class ServerRoles
 
     private static async Task<int> GatewayAsync(string simulatorUrl, string credentialsPath, string dataDirectory)
     {
+        // On an empty database the bootstrap key belongs to nobody until a first admin exists. The admin's
+        // password is random and never leaves this process: nothing in the bench logs in with it.
+        var adminPassword = "Bench-" + Convert.ToHexString(RandomNumberGenerator.GetBytes(16));
         await using var app = GatewayHost.Build(
         [
             "--urls=http://127.0.0.1:0",
             $"--Gateway:ApiKey={GatewayApiKey}",
+            $"--Gateway:AdminEmail={AdminEmail}",
+            $"--Gateway:AdminPassword={adminPassword}",
             $"--Storage:Path={Path.Combine(dataDirectory, "gapura.db")}",
             $"--Kiro:Endpoint={simulatorUrl}",
             $"--Kiro:AuthEndpoint={simulatorUrl}",
@@ -82,13 +101,38 @@ internal static class ServerRoles
             "--Logging:LogLevel:Default=Warning",
         ]);
         await app.StartAsync();
+        var userKey = await SeedUserKeyAsync(app.Services);
         Console.WriteLine($"pid {Environment.ProcessId}, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC");
+        Console.WriteLine(UserKeyLine + userKey);
         Console.WriteLine("READY " + app.Urls.First().TrimEnd('/'));
         using var stop = new CancellationTokenSource(MaxLifetime);
         await WaitForStopAsync(stop);
         using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         await app.StopAsync(grace.Token);
         return 0;
+    }
+
+    /// <summary>
+    /// One ordinary user with one API key, made through the store as the admin API would, so the key
+    /// reaches the in-memory index the way every per-user key does (the change feed, within a refresh).
+    /// Returns once this instance's index knows the key.
+    /// </summary>
+    private static async Task<string> SeedUserKeyAsync(IServiceProvider services)
+    {
+        var store = services.GetRequiredService<IGapuraStore>();
+        var user = await store.Users.CreateAsync(new NewUser(UserEmail, "Bench user"));
+        var key = ApiKeys.Generate();
+        await store.ApiKeys.CreateAsync(new NewApiKey(user.Id, "bench", key.Prefix, key.Hash));
+
+        var index = services.GetRequiredService<ApiKeyIndex>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        while (index.Find(key.Key) is null)
+        {
+            if (timeout.IsCancellationRequested) throw new InvalidOperationException("the seeded API key did not reach the key index within 15 s");
+            await Task.Delay(50, CancellationToken.None);
+        }
+        if (index.Find(GatewayApiKey) is null) throw new InvalidOperationException("the bootstrap key has no owner: the first admin was not created");
+        return key.Key;
     }
 
     /// <summary>Returns when standard input closes (the driver is done or gone) or the lifetime runs out.</summary>

@@ -16,7 +16,7 @@ internal sealed class OutputLimiter
     private readonly string[] _stops;
     private readonly int _estimatedInputTokens;
     private readonly TokenTally _tally = new();
-    private Type? _channel;
+    private Channel _channel;
     private int _channelIndex = -1;
     private string _held = "";
     private int? _openToolCall;
@@ -70,19 +70,19 @@ internal sealed class OutputLimiter
     /// <summary>Handles one upstream event; returns true when the limiter ended the stream.</summary>
     public bool Process(StreamEvent e, List<StreamEvent> output)
     {
-        if (e is TextDelta text) return OnText(text.Text, output);
+        if (e is TextDelta text) return OnText(text, output);
 
         if (FlushHeld(output)) return true;
         switch (e)
         {
             case ReasoningDelta r:
-                return PassContent(r.Text, -1, typeof(ReasoningDelta), t => new ReasoningDelta(t), output);
+                return PassContent(r.Text, r, Channel.Reasoning, -1, output);
             case ToolCallStart s:
                 _openToolCall = s.Index;
                 output.Add(s);
                 return false;
             case ToolCallDelta d:
-                return PassContent(d.ArgumentsFragment, d.Index, typeof(ToolCallDelta), t => new ToolCallDelta(d.Index, t), output);
+                return PassContent(d.ArgumentsFragment, d, Channel.ToolArguments, d.Index, output);
             case ToolCallEnd end:
                 if (_openToolCall == end.Index) _openToolCall = null;
                 output.Add(end);
@@ -101,9 +101,10 @@ internal sealed class OutputLimiter
     /// <summary>The upstream ended: releases held text.</summary>
     public void Complete(List<StreamEvent> output) => FlushHeld(output);
 
-    private bool OnText(string text, List<StreamEvent> output)
+    private bool OnText(TextDelta delta, List<StreamEvent> output)
     {
-        if (_stops.Length == 0) return PassText(text, output);
+        var text = delta.Text;
+        if (_stops.Length == 0) return PassContent(text, delta, Channel.Text, -1, output);
 
         var pending = _held.Length == 0 ? text : _held + text;
         _held = "";
@@ -116,7 +117,7 @@ internal sealed class OutputLimiter
         }
         if (match is not null)
         {
-            if (PassText(pending[..matchAt], output)) return true;
+            if (PassContent(pending[..matchAt], null, Channel.Text, -1, output)) return true;
             Finish(StopReason.StopSequence, match, output);
             return true;
         }
@@ -124,7 +125,9 @@ internal sealed class OutputLimiter
         int hold = 0;
         foreach (var stop in _stops) hold = Math.Max(hold, PartialSuffix(pending, stop));
         _held = pending[^hold..];
-        return PassText(pending[..^hold], output);
+        var passed = pending[..^hold];
+        // Nothing held before or now: slicing returned the delta's own string, so the delta itself can go on.
+        return PassContent(passed, ReferenceEquals(passed, text) ? delta : null, Channel.Text, -1, output);
     }
 
     private bool FlushHeld(List<StreamEvent> output)
@@ -132,14 +135,16 @@ internal sealed class OutputLimiter
         if (_held.Length == 0) return false;
         var held = _held;
         _held = "";
-        return PassText(held, output);
+        return PassContent(held, null, Channel.Text, -1, output);
     }
 
-    private bool PassText(string text, List<StreamEvent> output)
-        => PassContent(text, -1, typeof(TextDelta), t => new TextDelta(t), output);
-
-    /// <summary>Lets content through up to the token budget; returns true when it had to cut.</summary>
-    private bool PassContent(string content, int index, Type channel, Func<string, StreamEvent> make, List<StreamEvent> output)
+    /// <summary>
+    /// Lets content through up to the token budget; returns true when it had to cut. <paramref name="whole"/>
+    /// is the upstream event whose content is exactly <paramref name="content"/>, or null when the content
+    /// was assembled here (held text, a slice before a stop sequence): an event that goes through unchanged
+    /// is passed on as it is rather than rebuilt, since this runs for every delta of every answer.
+    /// </summary>
+    private bool PassContent(string content, StreamEvent? whole, Channel channel, int index, List<StreamEvent> output)
     {
         if (content.Length == 0) return false;
         if (channel != _channel || index != _channelIndex)
@@ -148,21 +153,35 @@ internal sealed class OutputLimiter
             _channel = channel;
             _channelIndex = index;
         }
-        if (_maxTokens is not int max || _tally.CostOf(content) <= max - _tally.Total)
+        if (_maxTokens is not int max)
         {
             _tally.Add(content);
-            output.Add(make(content));
+            output.Add(whole ?? Make(channel, index, content));
+            return false;
+        }
+        if (_tally.TryAdd(content, max - _tally.Total))
+        {
+            output.Add(whole ?? Make(channel, index, content));
             return false;
         }
         int keep = _tally.LongestPrefixWithin(content, max - _tally.Total);
         if (keep > 0)
         {
-            _tally.Add(content[..keep]);
-            output.Add(make(content[..keep]));
+            var kept = content[..keep];
+            _tally.Add(kept);
+            output.Add(Make(channel, index, kept));
         }
         Finish(StopReason.MaxTokens, null, output);
         return true;
     }
+
+    private static StreamEvent Make(Channel channel, int index, string content) => channel switch
+    {
+        Channel.Text => new TextDelta(content),
+        Channel.Reasoning => new ReasoningDelta(content),
+        Channel.ToolArguments => new ToolCallDelta(index, content),
+        _ => throw new ArgumentOutOfRangeException(nameof(channel)),
+    };
 
     private void Finish(StopReason reason, string? stopSequence, List<StreamEvent> output)
     {
@@ -181,54 +200,82 @@ internal sealed class OutputLimiter
         return 0;
     }
 
+    /// <summary>Which stream of content the tally is counting; tokens never span two.</summary>
+    private enum Channel
+    {
+        None,
+        Text,
+        Reasoning,
+        ToolArguments,
+    }
+
     /// <summary>
     /// Counts tokens of text that arrives in pieces, equal to counting the whole. It relies on
     /// <see cref="TokenEstimator"/> carrying state across characters only within a run of ASCII letters
-    /// or of digits, so only the last such run is kept open; a test checks the equality on random splits.
+    /// or of digits, so only the last such run is kept open — as its kind and length, not as text, so a
+    /// delta is counted in one pass over it with nothing allocated; a test checks the equality on random splits.
     /// </summary>
     internal sealed class TokenTally
     {
         private int _committed;
-        private string _tail = "";
+        private Run _open;
 
-        public int Total => _committed + TokenEstimator.Count(_tail);
+        public int Total => _committed + _open.Tokens;
 
         /// <summary>Tokens that appending <paramref name="text"/> would add.</summary>
-        public int CostOf(string text) => TokenEstimator.Count(_tail + text) - TokenEstimator.Count(_tail);
+        public int CostOf(ReadOnlySpan<char> text) => Next(text).Total - Total;
 
-        public void Add(string text)
+        public void Add(ReadOnlySpan<char> text) => (_committed, _open) = Next(text);
+
+        /// <summary>Adds <paramref name="text"/> if it costs at most <paramref name="budget"/> tokens; otherwise changes nothing.</summary>
+        public bool TryAdd(ReadOnlySpan<char> text, int budget)
         {
-            var all = _tail + text;
-            int runStart = TrailingRunStart(all);
-            _committed += TokenEstimator.Count(all.AsSpan(0, runStart));
-            _tail = all[runStart..];
+            var next = Next(text);
+            if (next.Total - Total > budget) return false;
+            (_committed, _open) = next;
+            return true;
         }
 
         /// <summary>Ends the current run (the next text is not glued to it).</summary>
         public void Break()
         {
-            _committed += TokenEstimator.Count(_tail);
-            _tail = "";
+            _committed += _open.Tokens;
+            _open = default;
         }
 
         /// <summary>The longest prefix of <paramref name="text"/> costing at most <paramref name="budget"/> tokens.</summary>
         public int LongestPrefixWithin(string text, int budget)
         {
             if (budget < 0) return 0;
-            int baseline = TokenEstimator.Count(_tail);
             // Cost grows monotonically with the prefix length, so binary search finds the cut.
             int lo = 0, hi = text.Length;
             while (lo < hi)
             {
                 int mid = (lo + hi + 1) / 2;
-                if (TokenEstimator.Count(_tail + text[..mid]) - baseline <= budget) lo = mid;
+                if (CostOf(text.AsSpan(0, mid)) <= budget) lo = mid;
                 else hi = mid - 1;
             }
             if (lo > 0 && char.IsHighSurrogate(text[lo - 1])) lo--;   // never split a surrogate pair
             return lo;
         }
 
-        private static int TrailingRunStart(string s)
+        /// <summary>
+        /// The state after appending <paramref name="text"/>. The open run continues through the text's leading
+        /// characters of the same kind; the first other character closes it, and from there the estimator has
+        /// no state, so the middle counts on its own. The text's own trailing run becomes the open run.
+        /// </summary>
+        private State Next(ReadOnlySpan<char> text)
+        {
+            int continued = _open.LeadingLength(text);
+            if (continued == text.Length) return new State(_committed, _open with { Length = _open.Length + continued });
+            int runStart = TrailingRunStart(text);   // ≥ continued: text[continued] is of another kind
+            int closed = (_open with { Length = _open.Length + continued }).Tokens
+                         + TokenEstimator.Count(text[continued..runStart]);
+            var open = runStart == text.Length ? default : new Run(Run.KindOf(text[^1]), text.Length - runStart);
+            return new State(_committed + closed, open);
+        }
+
+        private static int TrailingRunStart(ReadOnlySpan<char> s)
         {
             int i = s.Length;
             if (i == 0) return 0;
@@ -236,6 +283,41 @@ internal sealed class OutputLimiter
             if (char.IsAsciiLetter(last)) while (i > 0 && char.IsAsciiLetter(s[i - 1])) i--;
             else if (char.IsAsciiDigit(last)) while (i > 0 && char.IsAsciiDigit(s[i - 1])) i--;
             return i;
+        }
+
+        private readonly record struct State(int Committed, Run Open)
+        {
+            public int Total => Committed + Open.Tokens;
+        }
+
+        private enum RunKind
+        {
+            None,
+            Letters,
+            Digits,
+        }
+
+        /// <summary>The open run of ASCII letters or digits at the end of what was counted so far.</summary>
+        private readonly record struct Run(RunKind Kind, int Length)
+        {
+            public int Tokens => Kind switch
+            {
+                RunKind.Letters => TokenEstimator.LetterRunTokens(Length),
+                RunKind.Digits => TokenEstimator.DigitRunTokens(Length),
+                _ => 0,
+            };
+
+            public static RunKind KindOf(char c)
+                => char.IsAsciiLetter(c) ? RunKind.Letters : char.IsAsciiDigit(c) ? RunKind.Digits : RunKind.None;
+
+            /// <summary>How many leading characters of <paramref name="text"/> continue this run.</summary>
+            public int LeadingLength(ReadOnlySpan<char> text)
+            {
+                if (Kind == RunKind.None) return 0;
+                int i = 0;
+                while (i < text.Length && KindOf(text[i]) == Kind) i++;
+                return i;
+            }
         }
     }
 }

@@ -16,19 +16,22 @@ public static class TokenEstimator
         int tokens = 0, letters = 0, digits = 0;
         foreach (var c in text)
         {
-            if (char.IsAsciiLetter(c)) { letters++; if (digits > 0) { tokens += (digits + 2) / 3; digits = 0; } continue; }
+            if (char.IsAsciiLetter(c)) { letters++; if (digits > 0) { tokens += DigitRunTokens(digits); digits = 0; } continue; }
             if (char.IsAsciiDigit(c)) { digits++; if (letters > 0) { tokens += LetterRunTokens(letters); letters = 0; } continue; }
             if (letters > 0) { tokens += LetterRunTokens(letters); letters = 0; }
-            if (digits > 0) { tokens += (digits + 2) / 3; digits = 0; }
+            if (digits > 0) { tokens += DigitRunTokens(digits); digits = 0; }
             if (c is ' ' or '\t') continue;            // folded into the next word's token
             if (char.IsLowSurrogate(c)) continue;       // the high surrogate already counted
             tokens++;
         }
-        tokens += LetterRunTokens(letters) + (digits + 2) / 3;
+        tokens += LetterRunTokens(letters) + DigitRunTokens(digits);
         return tokens;
     }
 
-    private static int LetterRunTokens(int letters) => letters == 0 ? 0 : 1 + (letters - 1) / 6;
+    // Shared with OutputLimiter.TokenTally, which keeps the last open run as a length instead of as text.
+    internal static int LetterRunTokens(int letters) => letters == 0 ? 0 : 1 + (letters - 1) / 6;
+
+    internal static int DigitRunTokens(int digits) => (digits + 2) / 3;
 
     public static int Count(string? text) => text is null ? 0 : Count(text.AsSpan());
 }

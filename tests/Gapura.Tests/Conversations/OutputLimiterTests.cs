@@ -182,6 +182,63 @@ public class OutputLimiterTests
         }
     }
 
+    [Fact]
+    public void Cost_and_cut_of_a_delta_equal_counting_the_whole_text()
+    {
+        // The tally keeps the open run as a length, not as text: what a delta would cost and where a cut falls
+        // must still be what counting the concatenation gives.
+        var random = new Random(7);
+        const string alphabet = "abcdeXYZ012345 \t\n.,{}\"é世🌍_";
+        for (int round = 0; round < 300; round++)
+        {
+            var tally = new OutputLimiter.TokenTally();
+            var sofar = "";
+            for (int piece = 0; piece < 6; piece++)
+            {
+                var next = new string(Enumerable.Range(0, random.Next(0, 12)).Select(_ => alphabet[random.Next(alphabet.Length)]).ToArray());
+                int baseline = TokenEstimator.Count(sofar);
+                Assert.Equal(TokenEstimator.Count(sofar + next) - baseline, tally.CostOf(next));
+
+                int budget = random.Next(-1, 6);
+                int expected = 0;
+                if (budget >= 0)
+                    for (int k = 1; k <= next.Length; k++)
+                        if (TokenEstimator.Count(sofar + next[..k]) - baseline <= budget) expected = k;
+                if (expected > 0 && char.IsHighSurrogate(next[expected - 1])) expected--;
+                Assert.Equal(expected, tally.LongestPrefixWithin(next, budget));
+
+                bool fits = TokenEstimator.Count(sofar + next) - baseline <= budget;
+                Assert.Equal(fits, tally.TryAdd(next, budget));
+                if (!fits) tally.Add(next);
+                sofar += next;
+                Assert.Equal(TokenEstimator.Count(sofar), tally.Total);
+            }
+        }
+    }
+
+    [Fact]
+    public void Deltas_that_pass_unchanged_are_the_upstream_events_themselves()
+    {
+        var limiter = new OutputLimiter(1000, ["STOP"]);
+        var output = new List<StreamEvent>();
+        var text = new TextDelta("plain text");
+        var reasoning = new ReasoningDelta("thinking");
+        var arguments = new ToolCallDelta(0, "{\"a\":1}");
+        limiter.Process(text, output);
+        limiter.Process(reasoning, output);
+        limiter.Process(new ToolCallStart(0, "c1", "run"), output);
+        limiter.Process(arguments, output);
+        Assert.Same(text, output[0]);
+        Assert.Same(reasoning, output[1]);
+        Assert.Same(arguments, output[3]);
+
+        // Text rebuilt from a held partial match is a new event with the joined text.
+        output.Clear();
+        limiter.Process(new TextDelta("a ST"), output);
+        limiter.Process(new TextDelta("ep"), output);
+        Assert.Equal([new TextDelta("a "), new TextDelta("STep")], output);
+    }
+
     private static string Text(IEnumerable<StreamEvent> events) => string.Concat(events.OfType<TextDelta>().Select(t => t.Text));
 
     private static async Task<List<StreamEvent>> Collect(IAsyncEnumerable<StreamEvent> events)
