@@ -39,6 +39,23 @@ public sealed class UserLoginRequestTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_users_token_refused_by_kiro_is_refreshed_once_and_never_sent_again()
+    {
+        var (carol, carolKey) = await _gateway.AddUserAsync("carol@example.com");
+        var login = _gateway.Kiro.IssueCredentials(KiroLoginKind.Social);
+        await _gateway.ConnectAsync(carol.Id, "laptop", login);
+        using (var first = await LoginsGateway.ChatAsync(_gateway.Http(carolKey))) Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+
+        // Kiro now refuses the token although it has not reached its expiry (revoked server-side).
+        _gateway.Kiro.ExpireAccessToken(login.AccessToken);
+        var refreshes = _gateway.Kiro.RefreshCalls;
+        using var response = await LoginsGateway.ChatAsync(_gateway.Http(carolKey));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(refreshes + 1, _gateway.Kiro.RefreshCalls);
+        Assert.NotEqual("Bearer " + login.AccessToken, _gateway.LastBearer());
+    }
+
+    [Fact]
     public async Task When_sharing_is_switched_off_in_the_settings_table_a_user_without_a_login_gets_a_clear_503()
     {
         var (alice, aliceKey) = await _gateway.AddUserAsync("alice@example.com");
