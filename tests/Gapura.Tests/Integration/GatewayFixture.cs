@@ -29,6 +29,12 @@ public sealed class GatewayFixture : IAsyncLifetime
 
     public KiroSimulatorOptions SimulatorOptions { get; init; } = new();
 
+    /// <summary>False: start on an empty database with no first admin, as a fresh install without Gateway:AdminEmail does.</summary>
+    public bool BootstrapAdmin { get; init; } = true;
+
+    /// <summary>The running gateway's services (its store, its set-up code…), for tests that look behind the HTTP surface.</summary>
+    public IServiceProvider Services => _app?.Services ?? throw new InvalidOperationException("The gateway has not started.");
+
     /// <summary>Every log line the gateway wrote, formatted, for tests that check what reaches logs.</summary>
     public CapturedLogs Logs { get; } = new();
 
@@ -54,8 +60,7 @@ public sealed class GatewayFixture : IAsyncLifetime
         [
             "--urls=http://127.0.0.1:0",
             $"--Gateway:ApiKey={ApiKey}",
-            $"--Gateway:AdminEmail={AdminEmail}",
-            $"--Gateway:AdminPassword={AdminPassword}",
+            .. BootstrapAdmin ? (string[])[$"--Gateway:AdminEmail={AdminEmail}", $"--Gateway:AdminPassword={AdminPassword}"] : [],
             $"--Storage:Path={Path.Combine(DataDirectory, "gapura.db")}",
             $"--Kiro:Endpoint={Kiro.BaseUrl}",
             $"--Kiro:AuthEndpoint={Kiro.BaseUrl}",

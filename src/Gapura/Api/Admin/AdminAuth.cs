@@ -127,12 +127,14 @@ internal sealed class AdminSessions(IGapuraStore store, AdminSettings settings, 
 
 /// <summary>
 /// Authenticates every admin endpoint but sign-in and set-up: an API key (<c>Authorization: Bearer</c> or
-/// <c>x-api-key</c>, checked against the in-memory index) or the session cookie, plus the CSRF header for
-/// cookie-authenticated writes. Either way the user is then read from the database, so the role and the
-/// disabled flag are the current ones, not those of the last index reload.
+/// <c>x-api-key</c>, never the query string) or the session cookie, plus the CSRF header for
+/// cookie-authenticated writes. Either way key and user are read from the database, so the key's state,
+/// the role and the disabled flag are the current ones, not those of the last index reload.
 /// </summary>
-internal sealed class AdminAuthFilter(ApiKeyAuthenticator keys, AdminSessions sessions, IGapuraStore store) : IEndpointFilter
+internal sealed class AdminAuthFilter(ApiKeyAuthenticator keys, LastUsedRecorder lastUsed, AdminSessions sessions, IGapuraStore store, TimeProvider time) : IEndpointFilter
 {
+    private const string BadKey = "Invalid, expired or revoked API key.";
+
     public async ValueTask<object?> InvokeAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var http = context.HttpContext;
@@ -141,13 +143,28 @@ internal sealed class AdminAuthFilter(ApiKeyAuthenticator keys, AdminSessions se
         long? keyId = null;
         if (ApiKeyAuthenticator.ReadKey(http.Request) is { } presented)
         {
-            var caller = keys.Authenticate(http.Request) ?? throw AdminApiException.NotSignedIn("Invalid, expired or revoked API key.");
-            var user = await store.Users.FindAsync(caller.UserId, ct);
-            if (user is null || user.Disabled) throw AdminApiException.NotSignedIn("Invalid, expired or revoked API key.");
-            // The configured bootstrap key may be any string: never put part of it in the audit log.
-            var actor = caller.KeyId is null ? "key:bootstrap" : "key:" + ApiKeys.PrefixOf(presented);
-            keyId = caller.KeyId;
-            principal = new AdminPrincipal(user, AdminAuthKind.ApiKey, actor, null, null);
+            User? user;
+            var indexed = keys.Authenticate(http.Request);
+            if (indexed is { KeyId: null })
+            {
+                // The configured bootstrap key lives only in configuration, so only the index knows it. Never
+                // put part of it in the audit log: it may be any string.
+                user = await store.Users.FindAsync(indexed.UserId, ct);
+                principal = new AdminPrincipal(user ?? throw AdminApiException.NotSignedIn(BadKey), AdminAuthKind.ApiKey, "key:bootstrap", null, null);
+            }
+            else
+            {
+                // Stored keys are checked in the database here, not only in the index: the admin API is not the
+                // hot path, and this way a key works the moment it is created and stops the moment it is revoked.
+                var stored = presented.Length <= 512 ? await store.ApiKeys.FindByHashAsync(ApiKeys.Hash(presented), ct) : null;
+                var now = time.GetUtcNow();
+                if (stored is null || !stored.IsActiveAt(now)) throw AdminApiException.NotSignedIn(BadKey);
+                user = await store.Users.FindAsync(stored.UserId, ct);
+                keyId = stored.Id;
+                lastUsed.Touch(stored.Id, now);
+                principal = new AdminPrincipal(user ?? throw AdminApiException.NotSignedIn(BadKey), AdminAuthKind.ApiKey, "key:" + stored.Prefix, null, null);
+            }
+            if (user.Disabled) throw AdminApiException.NotSignedIn(BadKey);
         }
         else if (await sessions.ResolveAsync(http, ct) is { } live)
         {

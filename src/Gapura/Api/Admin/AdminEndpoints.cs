@@ -54,10 +54,29 @@ internal static class AdminEndpoints
         admin.MapAdminSettingsEndpoints();
         // MERGE HOOK (upstream logins + provider controls, built on another branch): admin.MapAdminUpstreamEndpoints();
 
-        // Anything else under the prefix is a JSON 404, not an empty page.
-        api.Map("/{**rest}", (HttpContext http) => AdminErrorFilter.Result(AdminApiException.NotFound($"No admin endpoint {http.Request.Method} {http.Request.Path}.")))
-            .ExcludeFromDescription();
+        // What routing answers by itself under the prefix — no such endpoint (404), wrong method (405), a body
+        // that is not JSON (415) — gets the admin API's error body too, rather than an empty page. Route
+        // endpoints write their own answers; only these bodiless ones are filled in.
+        app.Use(async (http, next) =>
+        {
+            await next(http);
+            var status = http.Response.StatusCode;
+            if (http.Response.HasStarted || status is not (404 or 405 or 415) || http.GetEndpoint() is RouteEndpoint
+                || !http.Request.Path.StartsWithSegments(Prefix, StringComparison.OrdinalIgnoreCase)) return;
+            var message = status switch
+            {
+                404 => $"No admin endpoint {http.Request.Method} {http.Request.Path}.",
+                405 => $"{http.Request.Method} is not allowed on {http.Request.Path}.",
+                _ => "Send the body as JSON, with 'Content-Type: application/json'.",
+            };
+            var type = status == 404 ? ErrorTypes.NotFound : ErrorTypes.InvalidRequest;
+            await AdminErrorFilter.Result(new AdminApiException(status, type, message)).ExecuteAsync(http);
+        });
     }
+
+    /// <summary>Declares the JSON body (for routing, which answers 415 without it, and for the OpenAPI document).</summary>
+    public static RouteHandlerBuilder AcceptsJson<T>(this RouteHandlerBuilder builder) where T : notnull
+        => builder.Accepts<T>("application/json");
 
     /// <summary>Declares the error answers an endpoint can give, for the OpenAPI document.</summary>
     public static RouteHandlerBuilder ProducesAdminErrors(this RouteHandlerBuilder builder, params int[] statuses)

@@ -18,7 +18,7 @@ internal static class AdminKeyEndpoints
         var keys = admin.MapGroup("/keys");
         keys.MapGet("", ListAsync).Produces<KeyList>().ProducesAdminErrors(400, 401, 403)
             .WithSummary("List API keys: your own, or (admins) everyone's or one user's with ?user_id=.");
-        keys.MapPost("", CreateAsync).Accepts<CreateKeyRequest>("application/json").Produces<CreatedKey>(StatusCodes.Status201Created)
+        keys.MapPost("", CreateAsync).AcceptsJson<CreateKeyRequest>().Produces<CreatedKey>(StatusCodes.Status201Created)
             .ProducesAdminErrors(400, 401, 403, 404).WithSummary("Create a key (for yourself, or with user_id for anyone as admin); the key is in the answer, once.");
         keys.MapDelete("/{id:long}", RevokeAsync).Produces<KeyView>().ProducesAdminErrors(401, 403, 404)
             .WithSummary("Revoke a key (your own, or anyone's as admin). Refused by every instance within seconds.");

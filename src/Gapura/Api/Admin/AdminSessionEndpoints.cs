@@ -10,10 +10,10 @@ internal static class AdminSessionEndpoints
     public static void MapAdminPublicEndpoints(this RouteGroupBuilder open)
     {
         open.MapPost("/setup", SetupAsync)
-            .Accepts<SetupRequest>("application/json").Produces<UserView>(StatusCodes.Status201Created).ProducesAdminErrors(400, 403, 409)
+            .AcceptsJson<SetupRequest>().Produces<UserView>(StatusCodes.Status201Created).ProducesAdminErrors(400, 403, 409)
             .WithSummary("Create the first admin with the one-time set-up code (only while there are no users).");
         open.MapPost("/session", SignInAsync)
-            .Accepts<SignInRequest>("application/json").Produces<SessionView>().ProducesAdminErrors(400, 401, 403, 423)
+            .AcceptsJson<SignInRequest>().Produces<SessionView>().ProducesAdminErrors(400, 401, 403, 423)
             .WithSummary("Sign in with email and password (+ TOTP or a recovery code when enabled); sets the session cookie.");
     }
 

@@ -10,7 +10,7 @@ internal static class AdminSettingsEndpoints
     {
         admin.MapGet("/settings", ListAsync).Produces<SettingList>().ProducesAdminErrors(401, 403)
             .WithSummary("The run-time settings: stored value, configured default and the value in effect (admins).");
-        admin.MapPut("/settings/{key}", SetAsync).Accepts<SetSettingRequest>("application/json").Produces<SettingView>()
+        admin.MapPut("/settings/{key}", SetAsync).AcceptsJson<SetSettingRequest>().Produces<SettingView>()
             .ProducesAdminErrors(400, 401, 403, 404).WithSummary("Store a setting for every instance (admins).");
         admin.MapDelete("/settings/{key}", ResetAsync).Produces<SettingView>().ProducesAdminErrors(401, 403, 404)
             .WithSummary("Forget a stored setting: the configured default applies again (admins).");

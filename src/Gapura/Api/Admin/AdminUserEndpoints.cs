@@ -17,21 +17,21 @@ internal static class AdminUserEndpoints
     {
         var users = admin.MapGroup("/users");
         users.MapGet("", ListAsync).Produces<UserList>().ProducesAdminErrors(401, 403).WithSummary("List users (admins).");
-        users.MapPost("", CreateAsync).Accepts<CreateUserRequest>("application/json").Produces<UserView>(StatusCodes.Status201Created)
+        users.MapPost("", CreateAsync).AcceptsJson<CreateUserRequest>().Produces<UserView>(StatusCodes.Status201Created)
             .ProducesAdminErrors(400, 401, 403, 409).WithSummary("Create a user (admins). Without a password the user has no password sign-in until one is set.");
         users.MapGet("/{id:long}", GetAsync).Produces<UserView>().ProducesAdminErrors(401, 403, 404).WithSummary("One user (admins, or yourself).");
-        users.MapPatch("/{id:long}", UpdateAsync).Accepts<UpdateUserRequest>("application/json").Produces<UserView>()
+        users.MapPatch("/{id:long}", UpdateAsync).AcceptsJson<UpdateUserRequest>().Produces<UserView>()
             .ProducesAdminErrors(400, 401, 403, 404, 409).WithSummary("Change display name (yourself or admins), role or disabled (admins). The last admin cannot be demoted or disabled.");
         users.MapDelete("/{id:long}", DeleteAsync).Produces(StatusCodes.Status204NoContent).ProducesAdminErrors(401, 403, 404, 409)
             .WithSummary("Delete a user with their keys, logins and sessions (admins). The last admin cannot be deleted.");
-        users.MapPut("/{id:long}/password", SetPasswordAsync).Accepts<SetPasswordRequest>("application/json").Produces(StatusCodes.Status204NoContent)
+        users.MapPut("/{id:long}/password", SetPasswordAsync).AcceptsJson<SetPasswordRequest>().Produces(StatusCodes.Status204NoContent)
             .ProducesAdminErrors(400, 401, 403, 404).WithSummary("Set a password: your own with current_password, anyone's as admin. Ends the user's other sessions.");
         users.MapPost("/{id:long}/totp", EnrollTotpAsync).Produces<TotpEnrollment>().ProducesAdminErrors(401, 403, 404, 409)
             .WithSummary("Start TOTP enrollment (yourself): returns the secret and otpauth URI once.");
-        users.MapPost("/{id:long}/totp/verify", VerifyTotpAsync).Accepts<TotpCodeRequest>("application/json").Produces<RecoveryCodeList>()
+        users.MapPost("/{id:long}/totp/verify", VerifyTotpAsync).AcceptsJson<TotpCodeRequest>().Produces<RecoveryCodeList>()
             .ProducesAdminErrors(400, 401, 403, 404, 409).WithSummary("Confirm enrollment with a code: TOTP is on; returns recovery codes once.");
-        users.MapDelete("/{id:long}/totp", DisableTotpAsync).Accepts<DisableTotpRequest>("application/json").Produces(StatusCodes.Status204NoContent)
-            .ProducesAdminErrors(400, 401, 403, 404).WithSummary("Turn TOTP off (yourself with your password, or an admin for anyone); drops recovery codes.");
+        users.MapDelete("/{id:long}/totp", DisableTotpAsync).Produces(StatusCodes.Status204NoContent)
+            .ProducesAdminErrors(400, 401, 403, 404).WithSummary("Turn TOTP off (yourself with your password as {\"password\": …}, or an admin for anyone); drops recovery codes.");
         users.MapPost("/{id:long}/recovery-codes", RegenerateRecoveryCodesAsync).Produces<RecoveryCodeList>().ProducesAdminErrors(401, 403, 404, 409)
             .WithSummary("Replace your recovery codes; the new ones are shown once.");
     }
