@@ -1,3 +1,4 @@
+using Gapura.Api.Admin;
 using Gapura.Formats;
 using Gapura.Formats.Anthropic;
 using Gapura.Formats.OpenAi;
@@ -36,6 +37,7 @@ public static class GatewayHost
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddGapuraStorage(builder.Configuration);
         builder.Services.AddGapuraIdentity(builder.Configuration);
+        builder.Services.AddGapuraAdmin(builder.Configuration);
         builder.Services.AddSingleton<ChatPipeline>();
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiChat, OpenAiChatFrontDoor.Instance);
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
@@ -51,6 +53,7 @@ public static class GatewayHost
         BootstrapApiKey.Apply(app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value, DataDirectory(app.Configuration), app.Logger);
         app.MapHealthEndpoints();
         app.MapApiEndpoints();
+        app.MapAdminApi();
         return app;
     }
 

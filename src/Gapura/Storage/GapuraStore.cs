@@ -17,6 +17,7 @@ internal interface IGapuraStore
     ISettingsRepository Settings { get; }
     IChangeFeed Changes { get; }
     IStoredSecrets Secrets { get; }
+    ISessionRepository Sessions { get; }
 
     /// <summary>
     /// Runs <paramref name="work"/> in one transaction over the store it is given: all of it commits, or
@@ -49,6 +50,7 @@ internal sealed class GapuraStore : IGapuraStore
         Settings = new SettingsRepository(scope, secrets, time);
         Changes = new ChangeFeed(scope);
         Secrets = new StoredSecrets(scope);
+        Sessions = new SessionRepository(scope, time);
     }
 
     public Database Database => _scope.Database;
@@ -59,6 +61,7 @@ internal sealed class GapuraStore : IGapuraStore
     public ISettingsRepository Settings { get; }
     public IChangeFeed Changes { get; }
     public IStoredSecrets Secrets { get; }
+    public ISessionRepository Sessions { get; }
 
     public Task<T> InTransactionAsync<T>(Func<IGapuraStore, Task<T>> work, CancellationToken ct = default)
     {

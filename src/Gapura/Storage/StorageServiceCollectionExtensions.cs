@@ -66,10 +66,17 @@ internal static class StorageServiceCollectionExtensions
     /// </summary>
     private static string DefaultKeyFile(StorageOptions storage, SecretsOptions secrets, ILogger log)
     {
+        var isSqlite = string.Equals(storage.Provider?.Trim(), StorageOptions.Sqlite, StringComparison.OrdinalIgnoreCase);
+        if (string.IsNullOrWhiteSpace(secrets.KeyFile) && !isSqlite && string.IsNullOrWhiteSpace(secrets.Key))
+            log.LogWarning("Storage is PostgreSQL but Secrets:Key is not set; every instance must use the same key (set Secrets:Key or Secrets:KeyFile)");
+        return KeyFilePath(storage, secrets);
+    }
+
+    /// <summary>Where the secrets key file is (used when <c>Secrets:Key</c> is unset); <c>gapura secrets rotate</c> rewrites it.</summary>
+    internal static string KeyFilePath(StorageOptions storage, SecretsOptions secrets)
+    {
         if (!string.IsNullOrWhiteSpace(secrets.KeyFile)) return Path.GetFullPath(secrets.KeyFile, Directory.GetCurrentDirectory());
         var isSqlite = string.Equals(storage.Provider?.Trim(), StorageOptions.Sqlite, StringComparison.OrdinalIgnoreCase);
-        if (!isSqlite && string.IsNullOrWhiteSpace(secrets.Key))
-            log.LogWarning("Storage is PostgreSQL but Secrets:Key is not set; every instance must use the same key (set Secrets:Key or Secrets:KeyFile)");
         var dir = isSqlite ? Path.GetDirectoryName(storage.ResolvedPath)! : Path.Combine(Directory.GetCurrentDirectory(), "data");
         return Path.Combine(dir, KeyRingLoader.DefaultKeyFileName);
     }

@@ -25,12 +25,16 @@ public sealed class GatewayFixture : IAsyncLifetime
 
     /// <summary>The gateway's services, for tests that act on its store directly.</summary>
     public IServiceProvider Services => _app?.Services ?? throw new InvalidOperationException("The gateway has not started.");
+
     public string DataDirectory { get; } = Directory.CreateTempSubdirectory("gapura-it-").FullName;
 
     /// <summary>Extra <c>--Section:Key=value</c> settings for the gateway.</summary>
     public List<string> Settings { get; } = [];
 
     public KiroSimulatorOptions SimulatorOptions { get; init; } = new();
+
+    /// <summary>False: start on an empty database with no first admin, as a fresh install without Gateway:AdminEmail does.</summary>
+    public bool BootstrapAdmin { get; init; } = true;
 
     /// <summary>Every log line the gateway wrote, formatted, for tests that check what reaches logs.</summary>
     public CapturedLogs Logs { get; } = new();
@@ -57,8 +61,7 @@ public sealed class GatewayFixture : IAsyncLifetime
         [
             "--urls=http://127.0.0.1:0",
             $"--Gateway:ApiKey={ApiKey}",
-            $"--Gateway:AdminEmail={AdminEmail}",
-            $"--Gateway:AdminPassword={AdminPassword}",
+            .. BootstrapAdmin ? (string[])[$"--Gateway:AdminEmail={AdminEmail}", $"--Gateway:AdminPassword={AdminPassword}"] : [],
             $"--Storage:Path={Path.Combine(DataDirectory, "gapura.db")}",
             $"--Kiro:Endpoint={Kiro.BaseUrl}",
             $"--Kiro:AuthEndpoint={Kiro.BaseUrl}",

@@ -323,8 +323,17 @@ internal static class AdminUpstreamEndpoints
 
     private static IResult Json<T>(T value, JsonTypeInfo<T> type, int status = 200) => TypedResults.Json(value, type, statusCode: status);
 
+    /// <summary>The admin API's one error shape (<see cref="AdminErrorFilter.Result"/>), with its error types.</summary>
     private static IResult Error(int status, string type, string message)
-        => TypedResults.Json(new ErrorBody(new ErrorDetail(type, message)), AdminUpstreamJson.Default.ErrorBody, statusCode: status);
+        => AdminErrorFilter.Result(new AdminApiException(status, type switch
+        {
+            "unauthenticated" => ErrorTypes.Authentication,
+            "forbidden" => ErrorTypes.Permission,
+            "invalid_request" => ErrorTypes.InvalidRequest,
+            "not_found" => ErrorTypes.NotFound,
+            "conflict" => ErrorTypes.Conflict,
+            _ => type,
+        }, message));
 
     private static IResult BadRequest(string message) => Error(400, "invalid_request", message);
 
@@ -362,9 +371,7 @@ internal sealed record ModelsView(IReadOnlyList<ModelView> Models);
 
 internal sealed record ModelRequest(bool? Enabled);
 
-internal sealed record ErrorDetail(string Type, string Message);
 
-internal sealed record ErrorBody(ErrorDetail Error);
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(LoginView))]
@@ -380,5 +387,4 @@ internal sealed record ErrorBody(ErrorDetail Error);
 [JsonSerializable(typeof(ModelView))]
 [JsonSerializable(typeof(ModelsView))]
 [JsonSerializable(typeof(ModelRequest))]
-[JsonSerializable(typeof(ErrorBody))]
 internal sealed partial class AdminUpstreamJson : JsonSerializerContext;

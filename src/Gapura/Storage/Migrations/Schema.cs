@@ -183,5 +183,30 @@ internal static class Schema
             );
             CREATE INDEX change_log_seq ON change_log (seq);
             """),
+        new(2, "admin sign-in sessions", Sqlite: """
+            CREATE TABLE sessions (
+                id           INTEGER PRIMARY KEY,
+                user_id      INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                token_hash   TEXT    NOT NULL UNIQUE,
+                created_at   INTEGER NOT NULL,
+                expires_at   INTEGER NOT NULL,
+                last_seen_at INTEGER NOT NULL,
+                remote_addr  TEXT
+            );
+            CREATE INDEX sessions_user ON sessions (user_id);
+            CREATE INDEX sessions_expires ON sessions (expires_at);
+            """, Postgres: """
+            CREATE TABLE sessions (
+                id           bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                user_id      bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                token_hash   text        NOT NULL UNIQUE,
+                created_at   timestamptz NOT NULL,
+                expires_at   timestamptz NOT NULL,
+                last_seen_at timestamptz NOT NULL,
+                remote_addr  text
+            );
+            CREATE INDEX sessions_user ON sessions (user_id);
+            CREATE INDEX sessions_expires ON sessions (expires_at);
+            """),
     ];
 }

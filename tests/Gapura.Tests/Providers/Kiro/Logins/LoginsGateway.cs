@@ -78,15 +78,6 @@ internal sealed class LoginsGateway : IAsyncDisposable
             "--Logging:LogLevel:Default=Warning",
             .. settings,
         ], builder => builder.Logging.AddProvider(Logs));
-        var admin = _app.MapGroup("/admin/api");
-        admin.AddEndpointFilter(async (context, next) =>
-        {
-            var http = context.HttpContext;
-            if (http.RequestServices.GetRequiredService<ApiKeyAuthenticator>().Authenticate(http.Request) is not { } caller) return Results.Unauthorized();
-            http.SetCaller(caller);
-            return await next(context);
-        });
-        admin.MapAdminUpstreamEndpoints();
         await _app.StartAsync();
         BaseUrl = _app.Urls.First();
     }

@@ -1,0 +1,121 @@
+using System.CommandLine;
+using Gapura.Identity;
+using Gapura.Storage;
+
+namespace Gapura.Cli;
+
+/// <summary><c>gapura users add|list|disable|enable|delete</c>: accounts, straight on the database.</summary>
+internal static class UsersCommand
+{
+    public static Command Create()
+    {
+        var users = new Command("users", "Manage user accounts (works on the database named by Storage:* / ConnectionStrings:Postgres, like serve).");
+        users.Subcommands.Add(Add());
+        users.Subcommands.Add(List());
+        users.Subcommands.Add(SetDisabled("disable", true));
+        users.Subcommands.Add(SetDisabled("enable", false));
+        users.Subcommands.Add(Delete());
+        return users;
+    }
+
+    private static Command Add()
+    {
+        var email = new Argument<string>("email") { Description = "The new user's email address." };
+        var admin = new Option<bool>("--admin") { Description = "Make the user an admin." };
+        var name = new Option<string?>("--name") { Description = "Display name." };
+        var password = new Option<string?>("--password") { Description = "Password for the admin API (at least 12 characters). Without one the user has no password sign-in until it is set." };
+        var passwordStdin = new Option<bool>("--password-stdin") { Description = "Read the password from the first line of standard input (keeps it out of the process list)." };
+        var command = new Command("add", "Create a user.") { email, admin, name, password, passwordStdin };
+        CliSession.SetAction(command, async (cli, parse, ct) =>
+        {
+            var address = ValidateEmail(parse.GetValue(email));
+            var secret = parse.GetValue(password);
+            if (parse.GetValue(passwordStdin))
+            {
+                if (secret is not null) throw new CliException("Give --password or --password-stdin, not both.", CliExit.Usage);
+                secret = (await Console.In.ReadLineAsync(ct))?.TrimEnd('\r', '\n') ?? "";
+            }
+            string? hash = null;
+            if (secret is not null)
+            {
+                PasswordPolicy.Enforce(secret, address);
+                hash = new PasswordHasher().Hash(secret);
+            }
+            var role = parse.GetValue(admin) ? UserRole.Admin : UserRole.User;
+            var user = await cli.Store.InTransactionAsync(async s =>
+            {
+                var created = await s.Users.CreateAsync(new NewUser(address, parse.GetValue(name) ?? "", role, hash), ct);
+                await cli.AuditAsync(s, "user.create", "user:" + created.Email, $"role={UserRepository.RoleText(role)}{(hash is null ? "" : ", with password")}", ct);
+                return created;
+            }, ct);
+            await cli.Err.WriteLineAsync($"Created {UserRepository.RoleText(user.Role)} {user.Email} (id {user.Id})." +
+                (hash is null ? " No password yet: give them a key with `gapura keys create --user " + user.Email + "`, or set one through the admin API." : ""));
+            return CliExit.Ok;
+        });
+        return command;
+    }
+
+    private static Command List()
+    {
+        var command = new Command("list", "List users.");
+        CliSession.SetAction(command, async (cli, _, ct) =>
+        {
+            var now = cli.Time.GetUtcNow();
+            var users = await cli.Store.Users.ListAsync(ct);
+            CliTable.Write(cli.Out, ["ID", "EMAIL", "ROLE", "STATUS", "2FA", "PASSWORD", "CREATED", "NAME"], users.Select(u => (IReadOnlyList<string>)
+            [
+                u.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), u.Email, UserRepository.RoleText(u.Role),
+                u.Disabled ? "disabled" : u.IsLockedAt(now) ? "locked" : "active", u.TotpEnabled ? "totp" : "-", u.HasPassword ? "yes" : "no",
+                CliTable.Time(u.CreatedAt), u.DisplayName,
+            ]));
+            return CliExit.Ok;
+        });
+        return command;
+    }
+
+    private static Command SetDisabled(string verb, bool disabled)
+    {
+        var email = new Argument<string>("email") { Description = "The user's email address." };
+        var command = new Command(verb, disabled
+            ? "Disable a user: their keys and sessions stop working on every instance within seconds."
+            : "Enable a disabled user again.") { email };
+        CliSession.SetAction(command, async (cli, parse, ct) =>
+        {
+            var user = await cli.UserByEmailAsync(parse.GetValue(email)!, ct);
+            if (user.Disabled == disabled)
+            {
+                await cli.Err.WriteLineAsync($"{user.Email} is already {(disabled ? "disabled" : "enabled")}.");
+                return CliExit.Ok;
+            }
+            await cli.Store.InTransactionAsync(async s =>
+            {
+                await s.Users.SetDisabledAsync(user.Id, disabled, ct);
+                if (disabled) await s.Sessions.DeleteForUserAsync(user.Id, ct: ct);
+                await cli.AuditAsync(s, "user.update", "user:" + user.Email, disabled ? "disabled" : "enabled", ct);
+            }, ct);
+            await cli.Err.WriteLineAsync($"{(disabled ? "Disabled" : "Enabled")} {user.Email}.");
+            return CliExit.Ok;
+        });
+        return command;
+    }
+
+    private static Command Delete()
+    {
+        var email = new Argument<string>("email") { Description = "The user's email address." };
+        var command = new Command("delete", "Delete a user with their keys, upstream logins and sessions.") { email };
+        CliSession.SetAction(command, async (cli, parse, ct) =>
+        {
+            var user = await cli.UserByEmailAsync(parse.GetValue(email)!, ct);
+            await cli.Store.InTransactionAsync(async s =>
+            {
+                await s.Users.DeleteAsync(user.Id, ct);
+                await cli.AuditAsync(s, "user.delete", "user:" + user.Email, null, ct);
+            }, ct);
+            await cli.Err.WriteLineAsync($"Deleted {user.Email}.");
+            return CliExit.Ok;
+        });
+        return command;
+    }
+
+    private static string ValidateEmail(string? email) => EmailAddress.Validate(email);
+}
