@@ -34,7 +34,7 @@ public sealed class FirstByteTimeoutGateway() : ConfiguredGateway(
 
 /// <summary>Keep-alives every 0.2 s, and an idle timeout short enough to test in seconds.</summary>
 public sealed class KeepAliveGateway() : ConfiguredGateway(
-    "--Gateway:KeepAliveSeconds=0.2", "--Gateway:IdleTimeoutSeconds=1.5");
+    "--Gateway:KeepAliveSeconds=0.2", "--Gateway:IdleTimeoutSeconds=2.5");
 
 /// <summary>A small Kiro payload limit, so a modest history has to be trimmed.</summary>
 public sealed class SmallPayloadGateway() : ConfiguredGateway("--Kiro:MaxPayloadBytes=20000")

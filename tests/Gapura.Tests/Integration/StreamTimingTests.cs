@@ -89,11 +89,12 @@ public class KeepAliveTests(KeepAliveGateway fixture) : IClassFixture<KeepAliveG
     [InlineData(true)]
     public async Task A_stream_silent_past_the_idle_timeout_ends_with_an_error_event(bool anthropic)
     {
-        _gateway.Kiro.Enqueue(Slow(TimeSpan.Zero, TimeSpan.FromSeconds(4)));
+        // Silent for 6 s against a 2.5 s idle timeout: the error must come long before the upstream speaks again.
+        _gateway.Kiro.Enqueue(Slow(TimeSpan.Zero, TimeSpan.FromSeconds(6)));
         using var http = _gateway.Http();
         var clock = Stopwatch.StartNew();
         var (_, items, _) = await Wire.StreamAsync(http, anthropic ? Wire.Anthropic(Wire.AnthropicBody(stream: true)) : Wire.OpenAi(Wire.OpenAiBody(stream: true)));
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3.5), $"took {clock.ElapsedMilliseconds} ms");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5.5), $"took {clock.ElapsedMilliseconds} ms");
         if (anthropic)
         {
             Assert.Equal("Hello ", Wire.AnthropicText(items));
