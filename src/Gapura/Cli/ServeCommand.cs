@@ -25,7 +25,7 @@ internal static class ServeCommand
             {
                 // Start-up problems (database unreachable, wrong Secrets:Key, bad settings) are the operator's to
                 // fix: one clear line and a non-zero exit, not a stack trace.
-                Console.Error.WriteLine($"gapura serve: {e.Message}");
+                parse.InvocationConfiguration.Error.WriteLine($"gapura serve: {e.Message}");
                 return 2;
             }
         });
