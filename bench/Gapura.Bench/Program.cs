@@ -25,6 +25,13 @@ if (settings.RunDecode)
     await new DecodeBench(settings, report).RunAsync();
 }
 
+if (settings.RunDecode)
+{
+    Console.WriteLine();
+    Console.WriteLine("== 1b. Authentication alone, in process, one thread ==");
+    new AuthBench(settings, report).Run();
+}
+
 if (settings.RunLatency)
 {
     Console.WriteLine();
