@@ -88,9 +88,13 @@ internal static class ApiEndpoints
                 http.SetCaller(caller);
                 return await next(context);
             }
-            var message = ApiKeyAuthenticator.ReadKey(http.Request) is null
+            var presented = ApiKeyAuthenticator.ReadKey(http.Request);
+            var message = presented is null
                 ? "Missing API key: send it as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."
-                : "Invalid, expired or revoked API key.";
+                : http.RequestServices.GetRequiredService<ApiKeyIndex>().IsOwnerlessBootstrapKey(presented)
+                    ? "This is the bootstrap key, but Gapura has no admin yet to own it. Create one with `gapura users add <email> --admin` " +
+                      "or POST /admin/api/setup with the set-up code printed at start; the key then works."
+                    : "Invalid, expired or revoked API key.";
             await dialect(http).WriteErrorAsync(http.Response, new GatewayException(ErrorKind.Authentication, message));
             // Not null: minimal APIs serialise a null filter result as a JSON "null" body, which fails on the
             // already-started response and aborts the connection mid-401.

@@ -29,7 +29,8 @@ internal sealed class ApiKeyIndex
             map[k.Key.Hash] = new Entry(new Caller(k.Key.UserId, k.OwnerEmail, k.OwnerRole, k.Key.Id), k.Key.ExpiresAt);
         if (bootstrapHash is not null && bootstrapOwner is not null)
             map[bootstrapHash] = new Entry(new Caller(bootstrapOwner.Id, bootstrapOwner.Email, bootstrapOwner.Role, null), null);
-        _snapshot = new Snapshot(map.ToFrozenDictionary(StringComparer.Ordinal), version);
+        _snapshot = new Snapshot(map.ToFrozenDictionary(StringComparer.Ordinal), version,
+            bootstrapOwner is null ? bootstrapHash : null);
     }
 
     /// <summary>
@@ -49,8 +50,16 @@ internal sealed class ApiKeyIndex
         return _snapshot.Lookup.TryGetValue(hex, out var entry) ? entry : null;
     }
 
-    private sealed class Snapshot(FrozenDictionary<string, Entry> byHash, long version)
+    /// <summary>
+    /// True for the bootstrap key while no enabled admin exists to own it (a fresh install): the caller then
+    /// deserves "finish set-up", not a bare "invalid key".
+    /// </summary>
+    public bool IsOwnerlessBootstrapKey(string presentedKey)
+        => _snapshot.OwnerlessBootstrapHash is { } hash && ApiKeys.Hash(presentedKey) == hash;
+
+    private sealed class Snapshot(FrozenDictionary<string, Entry> byHash, long version, string? ownerlessBootstrapHash = null)
     {
+        public string? OwnerlessBootstrapHash { get; } = ownerlessBootstrapHash;
         public FrozenDictionary<string, Entry> ByHash { get; } = byHash;
         public FrozenDictionary<string, Entry>.AlternateLookup<ReadOnlySpan<char>> Lookup { get; } = byHash.GetAlternateLookup<ReadOnlySpan<char>>();
         public long Version { get; } = version;
