@@ -102,10 +102,3 @@ internal static class ApiEndpoints
         }
     }
 }
-
-/// <summary>Keys under which the front doors are registered.</summary>
-internal static class FrontDoors
-{
-    public const string OpenAiChat = "openai-chat";
-    public const string AnthropicMessages = "anthropic-messages";
-}
