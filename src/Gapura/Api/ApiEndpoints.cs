@@ -19,15 +19,15 @@ internal static class ApiEndpoints
         var anthropic = app.Services.GetRequiredKeyedService<IFrontDoor>(FrontDoors.AnthropicMessages);
 
         var v1 = app.MapGroup("/v1");
-        v1.MapPost("/chat/completions", (HttpContext http, ChatPipeline pipeline) => pipeline.HandleAsync(http, openAi))
+        v1.MapPost("/chat/completions", (HttpContext http, ChatPipeline pipeline) => pipeline.HandleAsync(http, openAi, FrontDoors.OpenAiChat))
             .AddEndpointFilter(new RequireApiKey(_ => openAi));
-        v1.MapPost("/messages", (HttpContext http, ChatPipeline pipeline) => pipeline.HandleAsync(http, anthropic))
+        v1.MapPost("/messages", (HttpContext http, ChatPipeline pipeline) => pipeline.HandleAsync(http, anthropic, FrontDoors.AnthropicMessages))
             .AddEndpointFilter(new RequireApiKey(_ => anthropic));
         v1.MapPost("/messages/count_tokens", (HttpContext http, CancellationToken ct) => CountTokensAsync(http, anthropic, ct))
             .AddEndpointFilter(new RequireApiKey(_ => anthropic));
         v1.MapGet("/models", (HttpContext http, RequestRouter router, CancellationToken ct) => ListModelsAsync(http, router, ct))
             .AddEndpointFilter(new RequireApiKey(DialectOf));
-        v1.MapGet("/models/{id}", (HttpContext http, string id, RequestRouter router, CancellationToken ct) => GetModelAsync(http, id, router, ct))
+        v1.MapGet("/models/{**id}", (HttpContext http, string id, RequestRouter router, CancellationToken ct) => GetModelAsync(http, id, router, ct))
             .AddEndpointFilter(new RequireApiKey(DialectOf));
         // Anything else under /v1 is a 404 in the caller's dialect rather than an empty page.
         v1.Map("/{**rest}", (HttpContext http) => DialectOf(http).WriteErrorAsync(http.Response,
@@ -42,7 +42,7 @@ internal static class ApiEndpoints
         {
             var limit = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
             using var body = await ChatPipeline.ReadJsonBodyAsync(http.Request, limit, ct);
-            var request = anthropic.ParseRequest(body.RootElement);
+            var request = anthropic.ParseRequest(body.Json.RootElement);
             await AnthropicMessagesFrontDoor.WriteCountTokensAsync(http.Response, request, ct);
         }
         catch (GatewayException e) when (!http.Response.HasStarted)

@@ -17,7 +17,7 @@ namespace Gapura.Api;
 /// </summary>
 internal sealed class ChatPipeline(
     RequestRouter router,
-    IChatProvider provider,
+    ProviderChain chain,
     IOptions<GatewayOptions> options,
     ILogger<ChatPipeline> log,
     TimeProvider time)
@@ -26,29 +26,36 @@ internal sealed class ChatPipeline(
 
     private readonly GatewayOptions _options = options.Value;
 
-    public async Task HandleAsync(HttpContext http, IFrontDoor door)
+    /// <param name="frontDoor">The dialect's name (<see cref="FrontDoors"/>), for providers that can pass it through unchanged.</param>
+    public async Task HandleAsync(HttpContext http, IFrontDoor door, string frontDoor)
     {
         var started = Stopwatch.GetTimestamp();
         var ct = http.RequestAborted;
         string model = "?";
         Usage? usage = null;
+        ChatContext? context = null;
         try
         {
             using var body = await ReadJsonBodyAsync(http.Request, _options.MaxRequestBodyBytes, ct);
-            var request = door.ParseRequest(body.RootElement);
+            var request = door.ParseRequest(body.Json.RootElement);
             model = request.Model;
             var caller = http.FindCaller();
-            var resolved = await router.ResolveAsync(request.Model, caller, ct);
-            request = ClampMaxTokens(request, resolved.Model);
+            var candidates = chain.Order(await router.ResolveCandidatesAsync(request.Model, caller, ct));
 
-            var context = new ChatContext { Caller = caller, EstimatedInputTokens = RequestTokenCounter.Count(request) };
+            context = new ChatContext { Caller = caller, EstimatedInputTokens = RequestTokenCounter.Count(request) };
             var response = new ResponseContext(door.NewResponseId(), request.Model, time.GetUtcNow(), request, context.EstimatedInputTokens);
-            http.Response.Headers["x-gapura-provider"] = provider.Name;
-            http.Response.Headers["x-gapura-model"] = resolved.Model.Id;
 
+            var passthrough = await TryPassThroughAsync(http, door, frontDoor, body.Raw, request.Stream, candidates, context, response, ct);
+            if (passthrough.Relayed is { } relayed)
+            {
+                // The best candidate spoke the caller's own dialect and answered; its bytes went through unchanged.
+                usage = relayed;
+                return;
+            }
+            if (passthrough.FailedFirst) candidates = candidates.Skip(1).ToList();
             usage = request.Stream
-                ? await StreamAsync(http, door, request, resolved, context, response, ct)
-                : await CompleteAsync(http, door, request, resolved, context, response, ct);
+                ? await StreamAsync(http, door, request, candidates, context, response, ct)
+                : await CompleteAsync(http, door, request, candidates, context, response, ct);
         }
         catch (GatewayException e) when (!http.Response.HasStarted)
         {
@@ -74,12 +81,12 @@ internal sealed class ChatPipeline(
         {
             if (usage is not null)
                 log.LogInformation("{Path} model={Model} provider={Provider} status={Status} in={In} out={Out} credits={Credits} estimated={Estimated} ms={Ms:F0}",
-                    http.Request.Path, model, provider.Name, http.Response.StatusCode, usage.InputTokens, usage.OutputTokens, usage.Credits, usage.Estimated,
+                    http.Request.Path, model, context?.ResponseHeaders.GetValueOrDefault(ProviderChain.ProviderHeader) ?? "?", http.Response.StatusCode, usage.InputTokens, usage.OutputTokens, usage.Credits, usage.Estimated,
                     Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 
-    private async Task<Usage> CompleteAsync(HttpContext http, IFrontDoor door, ChatRequest request, ResolvedModel model, ChatContext context, ResponseContext response, CancellationToken ct)
+    private async Task<Usage> CompleteAsync(HttpContext http, IFrontDoor door, ChatRequest request, IReadOnlyList<ResolvedModel> candidates, ChatContext context, ResponseContext response, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(_options.FirstByteTimeoutSeconds));
@@ -87,7 +94,7 @@ internal sealed class ChatPipeline(
         var first = true;
         try
         {
-            await foreach (var e in provider.StreamAsync(request, model, context, timeout.Token).WithCancellation(timeout.Token))
+            await foreach (var e in chain.StreamAsync(request, candidates, context, timeout.Token).WithCancellation(timeout.Token))
             {
                 // The deadline is for the upstream's first event; a long answer that has started may take its time.
                 if (first) { timeout.CancelAfter(Timeout.InfiniteTimeSpan); first = false; }
@@ -110,7 +117,7 @@ internal sealed class ChatPipeline(
     /// keep-alive interval passes; after that, silence is filled with the format's keep-alive and a
     /// failure ends the stream with the format's error event.
     /// </summary>
-    private async Task<Usage> StreamAsync(HttpContext http, IFrontDoor door, ChatRequest request, ResolvedModel model, ChatContext context, ResponseContext response, CancellationToken ct)
+    private async Task<Usage> StreamAsync(HttpContext http, IFrontDoor door, ChatRequest request, IReadOnlyList<ResolvedModel> candidates, ChatContext context, ResponseContext response, CancellationToken ct)
     {
         using var upstreamCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var keepAlive = TimeSpan.FromSeconds(_options.KeepAliveSeconds);
@@ -119,7 +126,7 @@ internal sealed class ChatPipeline(
         var lastEventAt = time.GetTimestamp();
         var lastWriteAt = lastEventAt;
         var writer = door.CreateStreamWriter(http.Response.BodyWriter, response);
-        var events = provider.StreamAsync(request, model, context, upstreamCts.Token).GetAsyncEnumerator(upstreamCts.Token);
+        var events = chain.StreamAsync(request, candidates, context, upstreamCts.Token).GetAsyncEnumerator(upstreamCts.Token);
         Task<bool>? pending = null;
         Usage? usage = null;
         var gotFirst = false;
@@ -207,24 +214,71 @@ internal sealed class ChatPipeline(
         return new GatewayException(ErrorKind.Internal, "The gateway failed while streaming the response.", inner: e);
     }
 
+    /// <summary>
+    /// When the best candidate's provider speaks the caller's own dialect, it forwards the body unchanged but for
+    /// the model and auth, and the answer is relayed byte for byte. A retryable failure before the first byte
+    /// leaves the request to the other candidates on the canonical path.
+    /// </summary>
+    private async Task<(Usage? Relayed, bool FailedFirst)> TryPassThroughAsync(HttpContext http, IFrontDoor door, string frontDoor, byte[] raw, bool stream,
+        IReadOnlyList<ResolvedModel> candidates, ChatContext context, ResponseContext response, CancellationToken ct)
+    {
+        var best = candidates[0];
+        var provider = chain.For(best);
+        if (provider is not IPassthroughProvider passthrough || !passthrough.CanPassThrough(frontDoor)) return (null, false);
+        var headers = http.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+        PassthroughResponse upstream;
+        try
+        {
+            upstream = await passthrough.SendAsync(new PassthroughRequest(frontDoor, raw, headers, best, context, stream), ct);
+        }
+        catch (GatewayException e) when (e.IsRetryable && candidates.Count > 1 && !ct.IsCancellationRequested)
+        {
+            log.LogWarning("Falling back from {Provider} ({Model}) to {Next}: {Kind} {Status}: {Reason}",
+                provider.Name, best.Model.Id, candidates[1].Model.Provider, e.Kind, e.Status, e.Message);
+            context.ResponseHeaders.Clear();
+            return (null, true);
+        }
+        await using (upstream)
+        {
+            ProviderChain.Describe(context, provider, best);
+            http.Response.StatusCode = upstream.Status;
+            http.Response.ContentType = upstream.ContentType;
+            foreach (var (name, value) in upstream.Headers) http.Response.Headers[name] = value;
+            CopyHeaders(http, context);
+            var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+            try
+            {
+                int read;
+                while ((read = await upstream.Body.ReadAsync(buffer, ct)) > 0)
+                {
+                    await http.Response.Body.WriteAsync(buffer.AsMemory(0, read), ct);
+                    await http.Response.Body.FlushAsync(ct);
+                }
+            }
+            catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
+            {
+                // The upstream broke off mid-answer: a stream ends with the dialect's error event, never a clean stop.
+                log.LogWarning("{Path} passthrough from {Provider} broke off: {Error}", http.Request.Path, provider.Name, e.Message);
+                if (stream) await door.CreateStreamWriter(http.Response.BodyWriter, response).WriteErrorAsync(
+                    new GatewayException(ErrorKind.UpstreamUnavailable, $"The {provider.Name} upstream broke off mid-answer."), ct);
+                else http.Abort();
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+        // Passthrough bytes are not parsed yet: usage is the gateway's input estimate only (flagged estimated).
+        return (new Usage(context.EstimatedInputTokens, 0, Estimated: true), false);
+    }
+
     private static void CopyHeaders(HttpContext http, ChatContext context)
     {
         foreach (var (name, value) in context.ResponseHeaders) http.Response.Headers[name] = value;
     }
 
-    /// <summary>
-    /// Kiro and several upstreams reject or ignore max_tokens above the model's cap; clamp instead of
-    /// letting the upstream fail, and fill it in when the client left it out.
-    /// </summary>
-    internal static ChatRequest ClampMaxTokens(ChatRequest request, ModelInfo model)
-    {
-        var cap = model.MaxOutputTokens;
-        if (request.MaxTokens is { } asked && asked <= cap) return request;
-        return request with { MaxTokens = cap };
-    }
-
     /// <summary>Reads the body under a size limit without trusting Content-Length, then parses it once.</summary>
-    internal static async Task<JsonDocument> ReadJsonBodyAsync(HttpRequest request, long limit, CancellationToken ct)
+    internal static async Task<RequestBody> ReadJsonBodyAsync(HttpRequest request, long limit, CancellationToken ct)
     {
         if (request.ContentLength > limit) throw TooLarge(limit);
         var reader = request.BodyReader;
@@ -243,13 +297,14 @@ internal sealed class ChatPipeline(
                     if (read.Buffer.IsEmpty) throw GatewayException.BadRequest("The request body is empty; a JSON object is required.");
                     // A copy: JsonDocument keeps pointing into a single-segment input, and Kestrel gives this memory
                     // to another connection once AdvanceTo below releases it — the document would read their bytes.
-                    var doc = JsonDocument.Parse(read.Buffer.ToArray(), new JsonDocumentOptions { MaxDepth = 128 });
+                    var raw = read.Buffer.ToArray();
+                    var doc = JsonDocument.Parse(raw, new JsonDocumentOptions { MaxDepth = 128 });
                     if (doc.RootElement.ValueKind != JsonValueKind.Object)
                     {
                         doc.Dispose();
                         throw GatewayException.BadRequest("The request body must be a JSON object.");
                     }
-                    return doc;
+                    return new RequestBody(raw, doc);
                 }
                 catch (JsonException e)
                 {
@@ -266,4 +321,10 @@ internal sealed class ChatPipeline(
 
     private static GatewayException TooLarge(long limit) =>
         new(ErrorKind.RequestTooLarge, $"The request body is larger than the gateway's limit of {limit} bytes (setting Gateway:MaxRequestBodyBytes).");
+}
+
+/// <summary>A request body as received (for passthrough) and parsed (for everything else).</summary>
+internal sealed record RequestBody(byte[] Raw, JsonDocument Json) : IDisposable
+{
+    public void Dispose() => Json.Dispose();
 }

@@ -3,6 +3,7 @@ using Gapura.Formats;
 using Gapura.Formats.Anthropic;
 using Gapura.Formats.OpenAi;
 using Gapura.Identity;
+using Gapura.Providers;
 using Gapura.Providers.Kiro;
 using Gapura.Routing;
 using Gapura.Storage;
@@ -39,6 +40,7 @@ public static class GatewayHost
         builder.Services.AddGapuraIdentity(builder.Configuration);
         builder.Services.AddGapuraAdmin(builder.Configuration);
         builder.Services.AddSingleton<ChatPipeline>();
+        builder.Services.AddSingleton<ProviderChain>();
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiChat, OpenAiChatFrontDoor.Instance);
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
         builder.Services.AddGapuraRouting(builder.Configuration);

@@ -8,5 +8,9 @@ namespace Gapura.Formats;
 /// </summary>
 internal sealed record ListedModel(string Id, ModelInfo Model)
 {
-    public static IReadOnlyList<ListedModel> From(IEnumerable<ModelInfo> models) => models.Select(m => new ListedModel(m.Id, m)).ToList();
+    /// <summary>
+    /// Rows named <c>provider/model</c>: with several upstreams the same model id can come from more than one,
+    /// and the prefixed name is exactly what a client sends back to pick that provider.
+    /// </summary>
+    public static IReadOnlyList<ListedModel> From(IEnumerable<ModelInfo> models) => models.Select(m => new ListedModel($"{m.Provider}/{m.Id}", m)).ToList();
 }

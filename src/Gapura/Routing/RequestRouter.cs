@@ -13,19 +13,43 @@ internal sealed class RequestRouter(IEnumerable<IModelCatalog> catalogs, Routing
 {
     private readonly IModelCatalog[] _catalogs = [.. catalogs];
 
+    /// <summary>The best place for the request: the first of <see cref="ResolveCandidatesAsync"/>.</summary>
     /// <exception cref="GatewayException">400 for an unknown or removed model, 403 for a disabled provider or model.</exception>
     public async ValueTask<ResolvedModel> ResolveAsync(string clientModelName, Caller? caller, CancellationToken ct)
+        => (await ResolveCandidatesAsync(clientModelName, caller, ct))[0];
+
+    /// <summary>
+    /// Every provider that may serve the name, best first: <c>provider/model</c> names one provider explicitly;
+    /// an unprefixed name goes to every catalog that serves it, ordered by the caller's provider priority.
+    /// Disabled providers and models are left out; the chat pipeline falls back along this list.
+    /// </summary>
+    /// <exception cref="GatewayException">400 for an unknown or removed model, 403 when every match is disabled.</exception>
+    public async ValueTask<IReadOnlyList<ResolvedModel>> ResolveCandidatesAsync(string clientModelName, Caller? caller, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(clientModelName)) throw GatewayException.BadRequest("model: a model name is required.");
-        var removed = RemovedProviders.Match(clientModelName);
+        var name = clientModelName.Trim();
+        var catalogs = _catalogs;
+        var lookup = name;
+        string? explicitProvider = null;
+        // "kiro/claude-sonnet-4.5" picks a provider; a slash in a model's own id ("meta-llama/…") is left alone.
+        var slash = name.IndexOf('/');
+        if (slash > 0 && await CatalogsServingProviderAsync(name[..slash], ct) is { Length: > 0 } serving)
+        {
+            catalogs = serving;
+            explicitProvider = name[..slash];
+            lookup = name[(slash + 1)..];
+        }
+        var removed = RemovedProviders.Match(name);
 
-        var found = new List<ResolvedModel>(_catalogs.Length);
+        var found = new List<ResolvedModel>(catalogs.Length);
         GatewayException? firstError = null;
-        foreach (var catalog in _catalogs)
+        foreach (var catalog in catalogs)
         {
             try
             {
-                var resolved = await catalog.ResolveAsync(clientModelName, ct);
+                var resolved = await catalog.ResolveAsync(lookup, ct);
+                resolved = resolved with { RequestedName = clientModelName };
+                if (explicitProvider is not null && !string.Equals(resolved.Model.Provider, explicitProvider, StringComparison.OrdinalIgnoreCase)) continue;
                 // A configured fallback standing in for a removed provider's model would hide that it is gone.
                 if (removed is null || RemovedProviders.IsServedBy(removed, resolved.Model.Id)) found.Add(resolved);
             }
@@ -48,17 +72,28 @@ internal sealed class RequestRouter(IEnumerable<IModelCatalog> catalogs, Routing
         }
 
         GatewayException? refusal = null;
+        var allowed = new List<ResolvedModel>(found.Count);
         foreach (var resolved in found)
         {
             if (state.IsProviderDisabled(resolved.Model.Provider))
                 refusal ??= new GatewayException(ErrorKind.PermissionDenied,
                     $"The provider '{resolved.Model.Provider}' is disabled on this gateway by an administrator; model '{clientModelName}' cannot be used.");
-            else if (state.IsModelDisabled(resolved.Model.Id) || state.IsModelDisabled(clientModelName.Trim()))
+            else if (state.IsModelDisabled(resolved.Model.Id) || state.IsModelDisabled(lookup))
                 refusal ??= new GatewayException(ErrorKind.PermissionDenied,
                     $"The model '{resolved.Model.Id}' is disabled on this gateway by an administrator.");
-            else return resolved;
+            else allowed.Add(resolved);
         }
-        throw refusal!;
+        return allowed.Count > 0 ? allowed : throw refusal!;
+    }
+
+    /// <summary>The catalogs with models of the named provider (their lists are cached in memory).</summary>
+    private async ValueTask<IModelCatalog[]> CatalogsServingProviderAsync(string provider, CancellationToken ct)
+    {
+        var serving = new List<IModelCatalog>();
+        foreach (var catalog in _catalogs)
+            if ((await catalog.ListAsync(ct)).Any(m => string.Equals(m.Provider, provider, StringComparison.OrdinalIgnoreCase)))
+                serving.Add(catalog);
+        return [.. serving];
     }
 
     /// <summary>Every model the caller may use: disabled providers and models left out.</summary>

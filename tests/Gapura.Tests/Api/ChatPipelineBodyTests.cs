@@ -21,7 +21,8 @@ public sealed class ChatPipelineBodyTests
         var reader = new RecyclingReader(bytes);
         context.Features.Set<IRequestBodyPipeFeature>(new BodyPipe(reader));
 
-        using var doc = await ChatPipeline.ReadJsonBodyAsync(context.Request, 1024 * 1024, CancellationToken.None);
+        using var body = await ChatPipeline.ReadJsonBodyAsync(context.Request, 1024 * 1024, CancellationToken.None);
+        var doc = body.Json;
 
         Assert.True(reader.Recycled);
         Assert.True(doc.RootElement.GetProperty("stream").GetBoolean());

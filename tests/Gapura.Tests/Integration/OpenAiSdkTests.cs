@@ -111,7 +111,7 @@ public class OpenAiSdkTests(GatewayFixture gateway) : IClassFixture<GatewayFixtu
     {
         var models = new OpenAIModelClient(new ApiKeyCredential(GatewayFixture.ApiKey), new OpenAIClientOptions { Endpoint = new Uri(gateway.BaseUrl + "/v1") });
         var list = (await models.GetModelsAsync()).Value;
-        Assert.Contains(list, m => m.Id == "claude-sonnet-4.5");
+        Assert.Contains(list, m => m.Id == "kiro/claude-sonnet-4.5"); // provider/model: the name that picks Kiro explicitly
 
         gateway.Kiro.Enqueue(KiroScenario.ImproperlyFormed());
         var error = await Assert.ThrowsAsync<ClientResultException>(() => Chat().CompleteChatAsync([new UserChatMessage("x")]));

@@ -375,7 +375,7 @@ public class UpstreamFailureTests(GatewayFixture gateway) : IClassFixture<Gatewa
             extra: "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"description\":\"Weather for a city\",\"parameters\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}}]");
         using var http = gateway.Http();
         var (response, items) = await Wire.StreamTimedAsync(http, Wire.OpenAi(body));
-        Assert.Equal("kiro", response.Headers.GetValues("x-gapura-provider").Single());
+        Assert.Equal("kiro/process", response.Headers.GetValues("x-gapura-provider").Single()); // provider/account
 
         var deltas = new List<(TimeSpan At, string Arguments)>();
         string? name = null;
@@ -403,7 +403,7 @@ public class UpstreamFailureTests(GatewayFixture gateway) : IClassFixture<Gatewa
             extra: "\"tools\":[{\"name\":\"get_weather\",\"description\":\"Weather for a city\",\"input_schema\":{\"type\":\"object\",\"properties\":{\"city\":{\"type\":\"string\"}}}}]");
         using var http = gateway.Http();
         var (response, items) = await Wire.StreamTimedAsync(http, Wire.Anthropic(body));
-        Assert.Equal("kiro", response.Headers.GetValues("x-gapura-provider").Single());
+        Assert.Equal("kiro/process", response.Headers.GetValues("x-gapura-provider").Single()); // provider/account
 
         var start = items.Select(i => i.Item).Single(i => i.Event == "content_block_start" && i.Json?["content_block"]?["type"]?.GetValue<string>() == "tool_use");
         Assert.Equal("get_weather", start.Json!["content_block"]!["name"]!.GetValue<string>());
@@ -424,7 +424,7 @@ public class UpstreamFailureTests(GatewayFixture gateway) : IClassFixture<Gatewa
     {
         var (response, body) = await CallAsync(anthropic, stream);
         AssertSuccess(response, body);
-        Assert.Equal("kiro", response.Headers.GetValues("x-gapura-provider").Single());
+        Assert.Equal("kiro/process", response.Headers.GetValues("x-gapura-provider").Single()); // provider/account
         Assert.False(response.Headers.Contains("x-gapura-history-trimmed"));
     }
 }
