@@ -56,6 +56,24 @@ public abstract class RequestRouterTests : StoreTestBase
     }
 
     [Fact]
+    public async Task A_provider_prefix_picks_that_provider_and_candidates_are_ordered_by_the_callers_priority()
+    {
+        var (router, _) = await RouterAsync(new Catalog([KiroSonnet, KiroQwen]), new Catalog([OtherSonnet]));
+
+        Assert.Equal("anthropic", (await router.ResolveAsync("anthropic/claude-sonnet-4.5", null, default)).Model.Provider);
+        Assert.Equal("kiro", (await router.ResolveAsync("kiro/claude-sonnet-4.5", null, default)).Model.Provider);
+        // Explicit: only that provider, even though another serves the id.
+        Assert.Single(await router.ResolveCandidatesAsync("anthropic/claude-sonnet-4.5", null, default));
+        // Unprefixed: every provider serving it is a candidate for fallback.
+        Assert.Equal(2, (await router.ResolveCandidatesAsync("claude-sonnet-4.5", null, default)).Count);
+        // A provider that does not serve the id behind its prefix is a 400, not someone else's model.
+        await Assert.ThrowsAsync<GatewayException>(() => router.ResolveAsync("anthropic/qwen3-coder-next", null, default).AsTask());
+        // A slash that is not a provider prefix stays part of the model name.
+        var unknown = await Assert.ThrowsAsync<GatewayException>(() => router.ResolveAsync("meta-llama/llama-4", null, default).AsTask());
+        Assert.Contains("meta-llama/llama-4", unknown.Message);
+    }
+
+    [Fact]
     public async Task Disabled_providers_and_models_are_a_403_and_leave_the_model_list()
     {
         var (router, state) = await RouterAsync(new Catalog([KiroSonnet, KiroQwen]));
