@@ -246,6 +246,7 @@ internal sealed class ChatPipeline(
             foreach (var (name, value) in upstream.Headers) http.Response.Headers[name] = value;
             CopyHeaders(http, context);
             var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+            var tap = new UsageTap(stream);
             try
             {
                 int read;
@@ -253,7 +254,9 @@ internal sealed class ChatPipeline(
                 {
                     await http.Response.Body.WriteAsync(buffer.AsMemory(0, read), ct);
                     await http.Response.Body.FlushAsync(ct);
+                    tap.Observe(buffer.AsSpan(0, read));
                 }
+                tap.Complete();
             }
             catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
             {
@@ -267,9 +270,9 @@ internal sealed class ChatPipeline(
             {
                 ArrayPool<byte>.Shared.Return(buffer);
             }
+            // Usage as the upstream reported it in the relayed bytes; the gateway's input estimate only if it said nothing.
+            return (tap.Usage ?? new Usage(context.EstimatedInputTokens, 0, Estimated: true), false);
         }
-        // Passthrough bytes are not parsed yet: usage is the gateway's input estimate only (flagged estimated).
-        return (new Usage(context.EstimatedInputTokens, 0, Estimated: true), false);
     }
 
     private static void CopyHeaders(HttpContext http, ChatContext context)
