@@ -127,6 +127,15 @@ public class ResponsesWriterTests
     }
 
     [Fact]
+    public async Task Done_text_is_whole_even_with_a_surrogate_pair_split_across_deltas()
+    {
+        var long1 = new string('x', 9000);
+        var frames = await Run(new TextDelta(long1 + "a\uD83D"), new TextDelta("\uDE00b é"), new MessageEnd(StopReason.EndTurn, Usage.Zero));
+        var done = frames.Single(f => f.Event == "response.output_text.done");
+        Assert.Equal(long1 + "a\U0001F600b é", done.Json.GetProperty("text").GetString());
+    }
+
+    [Fact]
     public async Task Max_tokens_ends_with_response_incomplete()
     {
         var frames = await Run(new TextDelta("cut"), new MessageEnd(StopReason.MaxTokens, new Usage(3, 1)));

@@ -107,7 +107,7 @@ internal static class ResponsesWire
         if (request.TopP is { } p) w.WriteNumber("top_p", p); else w.WriteNull("top_p");
         w.WriteString("truncation", "disabled");
         if (usage is null) w.WriteNull("usage");
-        else WriteUsage(w, usage, ReasoningTokens(output, usage));
+        else WriteUsage(w, usage, ReasoningTokens(output));
         w.WriteNull("user");
         w.WriteStartObject("metadata");
         w.WriteEndObject();
@@ -188,16 +188,9 @@ internal static class ResponsesWire
     {
         if (text.Length == 0) { w.WriteString(name, ""); return; }
         w.WritePropertyName(name);
-        var first = true;
-        foreach (var chunk in text.GetChunks())
-        {
-            if (chunk.IsEmpty) continue;
-            // WriteStringValueSegment needs at least one final segment; chunks are written as segments.
-            w.WriteStringValueSegment(chunk.Span, isFinalSegment: false);
-            first = false;
-        }
-        if (first) w.WriteStringValue("");
-        else w.WriteStringValueSegment(ReadOnlySpan<char>.Empty, isFinalSegment: true);
+        // Segments are escaped as one string value, surrogate pairs split across chunks included.
+        foreach (var chunk in text.GetChunks()) w.WriteStringValueSegment(chunk.Span, isFinalSegment: false);
+        w.WriteStringValueSegment(ReadOnlySpan<char>.Empty, isFinalSegment: true);
     }
 
     /// <summary>Arguments as the model produced them; an empty argument string means no arguments.</summary>
@@ -224,7 +217,7 @@ internal static class ResponsesWire
         w.WriteEndObject();
     }
 
-    private static int ReasoningTokens(IReadOnlyList<OutputItem> output, Usage usage)
+    private static int ReasoningTokens(IReadOnlyList<OutputItem> output)
     {
         var tokens = 0;
         foreach (var item in output)
