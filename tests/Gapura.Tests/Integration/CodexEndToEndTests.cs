@@ -26,6 +26,20 @@ public class CodexEndToEndTests(GatewayFixture gateway) : IClassFixture<GatewayF
     }
 
     [Fact]
+    public async Task Codex_shows_reasoning_streamed_as_a_reasoning_summary()
+    {
+        var marker = "think-" + Guid.NewGuid().ToString("N")[..10];
+        var (exitCode, stdout, stderr) = await RunCodexAsync($"Think, then repeat {marker}",
+            "-c", "model_reasoning_effort=\"high\"", "-c", "model_reasoning_summary=\"auto\"", "-c", "model_supports_reasoning_summaries=true");
+
+        Assert.True(exitCode == 0, $"codex exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
+        // reasoning.effort reached Kiro as thinking mode; the simulator's thinking came back as a reasoning item.
+        Assert.Contains(gateway.Kiro.ChatRequests, c => c.Body.Contains(marker, StringComparison.Ordinal) && c.Body.Contains("<thinking_mode>enabled</thinking_mode>", StringComparison.Ordinal));
+        Assert.Contains("The user wants an answer", stdout + stderr);
+        Assert.Contains(marker, stdout);
+    }
+
+    [Fact]
     public async Task Codex_completes_a_shell_tool_round_trip_through_gapura()
     {
         var marker = "gapura-codex-" + Guid.NewGuid().ToString("N")[..12];
@@ -50,7 +64,7 @@ public class CodexEndToEndTests(GatewayFixture gateway) : IClassFixture<GatewayF
         Assert.Contains(gateway.Kiro.ChatRequests, c => c.Body.Contains("\"name\":\"exec_command\"", StringComparison.Ordinal));
     }
 
-    private async Task<(int ExitCode, string Stdout, string Stderr)> RunCodexAsync(string prompt)
+    private async Task<(int ExitCode, string Stdout, string Stderr)> RunCodexAsync(string prompt, params string[] extraArgs)
     {
         var codex = Path.Combine(ClaudeCodeEndToEndTests.RepositoryRoot(), "tests", "e2e", "node_modules", ".bin", "codex");
         Assert.True(File.Exists(codex), $"Codex CLI is not installed at {codex}; the test build installs it with npm (tests/e2e).");
@@ -83,6 +97,7 @@ public class CodexEndToEndTests(GatewayFixture gateway) : IClassFixture<GatewayF
             // Non-interactive: no approval prompts. The only command run is the fixed echo the simulator asks
             // for, in a throw-away directory; the container may not offer the kernel sandbox Codex wants.
             start.ArgumentList.Add("--dangerously-bypass-approvals-and-sandbox");
+            foreach (var a in extraArgs) start.ArgumentList.Add(a);
             start.ArgumentList.Add(prompt);
             // A clean environment: nothing of the caller's own OpenAI/Codex set-up leaks in.
             foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("OPENAI_") || k.StartsWith("CODEX_")).ToList())
