@@ -17,10 +17,13 @@ internal static class ApiEndpoints
     {
         var openAi = app.Services.GetRequiredKeyedService<IFrontDoor>(FrontDoors.OpenAiChat);
         var anthropic = app.Services.GetRequiredKeyedService<IFrontDoor>(FrontDoors.AnthropicMessages);
+        var responses = app.Services.GetRequiredKeyedService<IFrontDoor>(FrontDoors.OpenAiResponses);
 
         var v1 = app.MapGroup("/v1");
         v1.MapPost("/chat/completions", (HttpContext http, ChatPipeline pipeline) => pipeline.HandleAsync(http, openAi, FrontDoors.OpenAiChat))
             .AddEndpointFilter(new RequireApiKey(_ => openAi));
+        v1.MapPost("/responses", (HttpContext http, ChatPipeline pipeline) => pipeline.HandleAsync(http, responses, FrontDoors.OpenAiResponses))
+            .AddEndpointFilter(new RequireApiKey(_ => responses));
         v1.MapPost("/messages", (HttpContext http, ChatPipeline pipeline) => pipeline.HandleAsync(http, anthropic, FrontDoors.AnthropicMessages))
             .AddEndpointFilter(new RequireApiKey(_ => anthropic));
         v1.MapPost("/messages/count_tokens", (HttpContext http, CancellationToken ct) => CountTokensAsync(http, anthropic, ct))

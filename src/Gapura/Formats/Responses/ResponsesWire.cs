@@ -1,0 +1,260 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Gapura.Conversations;
+using Gapura.Formats.OpenAi;
+
+namespace Gapura.Formats.Responses;
+
+internal enum OutputKind { Message, Reasoning, FunctionCall }
+
+/// <summary>
+/// One item of a response's <c>output</c> as it is built up. The stream writer keeps these to answer the
+/// <c>.done</c> events and the final <c>response.completed</c> (which repeats the whole output); the
+/// non-streaming path builds them from a <see cref="ChatResult"/>, so both write items the same way.
+/// </summary>
+internal sealed class OutputItem(OutputKind kind, string id)
+{
+    public OutputKind Kind { get; } = kind;
+    public string Id { get; } = id;
+
+    /// <summary>Message text, reasoning text, or function-call arguments.</summary>
+    public StringBuilder Text { get; } = new();
+
+    public string? CallId { get; init; }
+    public string? Name { get; init; }
+
+    /// <summary>The upstream's thinking signature, sent as <c>encrypted_content</c> so it survives a round trip.</summary>
+    public string? Signature { get; set; }
+
+    /// <summary><c>in_progress</c>, <c>completed</c> or <c>incomplete</c>.</summary>
+    public string Status { get; set; } = "in_progress";
+}
+
+/// <summary>The Responses API's JSON shapes, shared by the streamed and the whole answer.</summary>
+internal static class ResponsesWire
+{
+    public static string NewItemId(OutputKind kind) => kind switch
+    {
+        OutputKind.Message => "msg_",
+        OutputKind.Reasoning => "rs_",
+        _ => "fc_",
+    } + RandomNumberGenerator.GetHexString(24, lowercase: true);
+
+    /// <summary>
+    /// The <c>response</c> object. Request settings the canonical request keeps are echoed; the rest get
+    /// the values this gateway actually applied (<c>store: false</c> — nothing is ever stored).
+    /// </summary>
+    public static void WriteResponse(Utf8JsonWriter w, ResponseContext context, string status, IReadOnlyList<OutputItem> output,
+        Usage? usage, string? incompleteReason = null, GatewayException? error = null)
+    {
+        var request = context.Request;
+        w.WriteStartObject();
+        w.WriteString("id", context.ResponseId);
+        w.WriteString("object", "response");
+        w.WriteNumber("created_at", context.Created.ToUnixTimeSeconds());
+        w.WriteString("status", status);
+        w.WriteBoolean("background", false);
+        if (error is null) w.WriteNull("error");
+        else
+        {
+            var (type, code) = OpenAiWire.ErrorType(error);
+            w.WriteStartObject("error");
+            w.WriteString("code", code ?? type);
+            w.WriteString("message", error.Message);
+            w.WriteEndObject();
+        }
+        if (incompleteReason is null) w.WriteNull("incomplete_details");
+        else
+        {
+            w.WriteStartObject("incomplete_details");
+            w.WriteString("reason", incompleteReason);
+            w.WriteEndObject();
+        }
+        w.WriteNull("instructions");
+        if (request.MaxTokens is { } max) w.WriteNumber("max_output_tokens", max); else w.WriteNull("max_output_tokens");
+        w.WriteString("model", context.Model);
+        w.WriteStartArray("output");
+        foreach (var item in output) WriteItem(w, item);
+        w.WriteEndArray();
+        w.WriteBoolean("parallel_tool_calls", true);
+        w.WriteNull("previous_response_id");
+        w.WriteStartObject("reasoning");
+        if (request.Thinking?.Effort is { } effort) w.WriteString("effort", effort); else w.WriteNull("effort");
+        w.WriteNull("summary");
+        w.WriteEndObject();
+        w.WriteBoolean("store", false);
+        if (request.Temperature is { } t) w.WriteNumber("temperature", t); else w.WriteNull("temperature");
+        w.WriteStartObject("text");
+        w.WriteStartObject("format");
+        w.WriteString("type", "text");
+        w.WriteEndObject();
+        w.WriteEndObject();
+        WriteToolChoice(w, request.ToolChoice);
+        w.WriteStartArray("tools");
+        foreach (var tool in request.Tools)
+        {
+            w.WriteStartObject();
+            w.WriteString("type", "function");
+            w.WriteString("name", tool.Name);
+            if (tool.Description is null) w.WriteNull("description"); else w.WriteString("description", tool.Description);
+            w.WritePropertyName("parameters");
+            tool.InputSchema.WriteTo(w);
+            w.WriteBoolean("strict", false);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        if (request.TopP is { } p) w.WriteNumber("top_p", p); else w.WriteNull("top_p");
+        w.WriteString("truncation", "disabled");
+        if (usage is null) w.WriteNull("usage");
+        else WriteUsage(w, usage, ReasoningTokens(output));
+        w.WriteNull("user");
+        w.WriteStartObject("metadata");
+        w.WriteEndObject();
+        w.WriteEndObject();
+    }
+
+    private static void WriteToolChoice(Utf8JsonWriter w, ToolChoice? choice)
+    {
+        switch (choice?.Kind)
+        {
+            case ToolChoiceKind.None: w.WriteString("tool_choice", "none"); break;
+            case ToolChoiceKind.Any: w.WriteString("tool_choice", "required"); break;
+            case ToolChoiceKind.Tool:
+                w.WriteStartObject("tool_choice");
+                w.WriteString("type", "function");
+                w.WriteString("name", choice.Name);
+                w.WriteEndObject();
+                break;
+            default: w.WriteString("tool_choice", "auto"); break;
+        }
+    }
+
+    public static void WriteItem(Utf8JsonWriter w, OutputItem item)
+    {
+        w.WriteStartObject();
+        w.WriteString("id", item.Id);
+        switch (item.Kind)
+        {
+            case OutputKind.Message:
+                w.WriteString("type", "message");
+                w.WriteString("status", item.Status);
+                w.WriteString("role", "assistant");
+                w.WriteStartArray("content");
+                // An item just added has no part yet; the part arrives with content_part.added.
+                if (item.Status != "in_progress" || item.Text.Length > 0) WriteTextPart(w, item.Text);
+                w.WriteEndArray();
+                break;
+            case OutputKind.Reasoning:
+                w.WriteString("type", "reasoning");
+                w.WriteStartArray("summary");
+                if (item.Status != "in_progress" || item.Text.Length > 0) WriteSummaryPart(w, item.Text);
+                w.WriteEndArray();
+                if (item.Signature is not null) w.WriteString("encrypted_content", item.Signature);
+                break;
+            case OutputKind.FunctionCall:
+                w.WriteString("type", "function_call");
+                w.WriteString("status", item.Status);
+                w.WriteString("arguments", item.Status == "in_progress" ? "" : ArgumentsText(item));
+                w.WriteString("call_id", item.CallId);
+                w.WriteString("name", item.Name);
+                break;
+        }
+        w.WriteEndObject();
+    }
+
+    public static void WriteTextPart(Utf8JsonWriter w, StringBuilder text)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "output_text");
+        WriteText(w, "text", text);
+        w.WriteStartArray("annotations");
+        w.WriteEndArray();
+        w.WriteStartArray("logprobs");
+        w.WriteEndArray();
+        w.WriteEndObject();
+    }
+
+    public static void WriteSummaryPart(Utf8JsonWriter w, StringBuilder text)
+    {
+        w.WriteStartObject();
+        w.WriteString("type", "summary_text");
+        WriteText(w, "text", text);
+        w.WriteEndObject();
+    }
+
+    /// <summary>Writes a StringBuilder's chunks without materialising one string per event.</summary>
+    public static void WriteText(Utf8JsonWriter w, string name, StringBuilder text)
+    {
+        if (text.Length == 0) { w.WriteString(name, ""); return; }
+        w.WritePropertyName(name);
+        // Segments are escaped as one string value, surrogate pairs split across chunks included.
+        foreach (var chunk in text.GetChunks()) w.WriteStringValueSegment(chunk.Span, isFinalSegment: false);
+        w.WriteStringValueSegment(ReadOnlySpan<char>.Empty, isFinalSegment: true);
+    }
+
+    /// <summary>Arguments as the model produced them; an empty argument string means no arguments.</summary>
+    public static string ArgumentsText(OutputItem item) => item.Text.Length == 0 ? "{}" : item.Text.ToString();
+
+    /// <summary>
+    /// Responses usage: <c>input_tokens</c> includes cached tokens (repeated under <c>cached_tokens</c>).
+    /// No upstream reports reasoning tokens separately, so they are the estimator's count of the reasoning
+    /// text, never more than the output.
+    /// </summary>
+    public static void WriteUsage(Utf8JsonWriter w, Usage usage, int reasoningTokens)
+    {
+        var input = usage.InputTokens + usage.CacheReadTokens + usage.CacheWriteTokens;
+        w.WriteStartObject("usage");
+        w.WriteNumber("input_tokens", input);
+        w.WriteStartObject("input_tokens_details");
+        w.WriteNumber("cached_tokens", usage.CacheReadTokens);
+        w.WriteEndObject();
+        w.WriteNumber("output_tokens", usage.OutputTokens);
+        w.WriteStartObject("output_tokens_details");
+        w.WriteNumber("reasoning_tokens", Math.Min(reasoningTokens, usage.OutputTokens));
+        w.WriteEndObject();
+        w.WriteNumber("total_tokens", input + usage.OutputTokens);
+        w.WriteEndObject();
+    }
+
+    private static int ReasoningTokens(IReadOnlyList<OutputItem> output)
+    {
+        var tokens = 0;
+        foreach (var item in output)
+        {
+            if (item.Kind != OutputKind.Reasoning) continue;
+            foreach (var chunk in item.Text.GetChunks()) tokens += TokenEstimator.Count(chunk.Span);
+        }
+        return tokens;
+    }
+
+    /// <summary>Why a response is incomplete, or null when it completed.</summary>
+    public static string? IncompleteReason(StopReason reason)
+        => reason is StopReason.MaxTokens or StopReason.ContextWindowExceeded ? "max_output_tokens" : null;
+
+    /// <summary>The output items of a whole answer, in the order a stream would have produced them.</summary>
+    public static List<OutputItem> Items(ChatResult result)
+    {
+        var incomplete = IncompleteReason(result.StopReason) is not null;
+        var items = new List<OutputItem>(2 + result.ToolCalls.Count);
+        if (!string.IsNullOrEmpty(result.Reasoning))
+        {
+            var reasoning = new OutputItem(OutputKind.Reasoning, NewItemId(OutputKind.Reasoning)) { Signature = result.ReasoningSignature, Status = "completed" };
+            reasoning.Text.Append(result.Reasoning);
+            items.Add(reasoning);
+        }
+        if (result.Text.Length > 0 || result.ToolCalls.Count == 0)
+        {
+            var message = new OutputItem(OutputKind.Message, NewItemId(OutputKind.Message)) { Status = incomplete ? "incomplete" : "completed" };
+            message.Text.Append(result.Text);
+            items.Add(message);
+        }
+        foreach (var call in result.ToolCalls)
+        {
+            var item = new OutputItem(OutputKind.FunctionCall, NewItemId(OutputKind.FunctionCall)) { CallId = call.Id, Name = call.Name, Status = "completed" };
+            item.Text.Append(call.Arguments);
+            items.Add(item);
+        }
+        return items;
+    }
+}

@@ -1,0 +1,130 @@
+using System.Diagnostics;
+using System.Text.Json.Nodes;
+
+namespace Gapura.Tests.Integration;
+
+/// <summary>
+/// The real Codex CLI (npm @openai/codex, installed by the test build into tests/e2e) talks to the gateway's
+/// Responses API with the Kiro simulator behind it: a plain answer, and a tool round trip in which the
+/// simulator asks for a shell call, Codex really runs it and sends the output back, and the final answer
+/// quotes it. Codex reads its provider from CODEX_HOME/config.toml (it ignores OPENAI_BASE_URL).
+/// </summary>
+public class CodexEndToEndTests(GatewayFixture gateway) : IClassFixture<GatewayFixture>
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
+
+    [Fact]
+    public async Task Codex_gets_a_plain_answer_through_gapura()
+    {
+        var marker = "plain-" + Guid.NewGuid().ToString("N")[..10];
+        var (exitCode, stdout, stderr) = await RunCodexAsync($"Say hello and repeat {marker}");
+
+        Assert.True(exitCode == 0, $"codex exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.Contains("Hello from the Kiro simulator", stdout);
+        Assert.Contains(marker, stdout);
+        Assert.Contains(gateway.Kiro.ChatRequests, c => c.Body.Contains(marker, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Codex_shows_reasoning_streamed_as_a_reasoning_summary()
+    {
+        var marker = "think-" + Guid.NewGuid().ToString("N")[..10];
+        var (exitCode, stdout, stderr) = await RunCodexAsync($"Think, then repeat {marker}",
+            "-c", "model_reasoning_effort=\"high\"", "-c", "model_reasoning_summary=\"auto\"", "-c", "model_supports_reasoning_summaries=true");
+
+        Assert.True(exitCode == 0, $"codex exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
+        // reasoning.effort reached Kiro as thinking mode; the simulator's thinking came back as a reasoning item.
+        Assert.Contains(gateway.Kiro.ChatRequests, c => c.Body.Contains(marker, StringComparison.Ordinal) && c.Body.Contains("<thinking_mode>enabled</thinking_mode>", StringComparison.Ordinal));
+        Assert.Contains("The user wants an answer", stdout + stderr);
+        Assert.Contains(marker, stdout);
+    }
+
+    [Fact]
+    public async Task Codex_completes_a_shell_tool_round_trip_through_gapura()
+    {
+        var marker = "gapura-codex-" + Guid.NewGuid().ToString("N")[..12];
+        // Codex 0.169 declares its shell as the function tool "exec_command" taking {"cmd": "<command line>"};
+        // the simulator turns this directive into a streamed call of it.
+        // The command's output (upper case) differs from its text, so only a real run can produce it.
+        var prompt = $$"""Run this: [[tool:exec_command {"cmd":"echo {{marker}} | tr a-z A-Z"}]]""";
+        var output = marker.ToUpperInvariant();
+        var (exitCode, stdout, stderr) = await RunCodexAsync(prompt);
+
+        Assert.True(exitCode == 0, $"codex exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
+        Assert.Contains("Tool said: ", stdout);
+        Assert.Contains(output, stdout[stdout.IndexOf("Tool said: ", StringComparison.Ordinal)..]);
+
+        // The tool result Codex sent back crossed the gateway to Kiro and holds the command's real output.
+        var toolResult = gateway.Kiro.ChatRequests
+            .Select(c => c.Json?["conversationState"]?["currentMessage"]?["userInputMessage"]?["userInputMessageContext"]?["toolResults"]?[0])
+            .LastOrDefault(r => r is not null);
+        Assert.NotNull(toolResult);
+        Assert.Contains(output, toolResult!.ToJsonString());
+        // Codex's shell tool crossed the gateway as a Kiro tool spec; its hosted web_search did not.
+        Assert.Contains(gateway.Kiro.ChatRequests, c => c.Body.Contains("\"name\":\"exec_command\"", StringComparison.Ordinal));
+    }
+
+    private async Task<(int ExitCode, string Stdout, string Stderr)> RunCodexAsync(string prompt, params string[] extraArgs)
+    {
+        var codex = Path.Combine(ClaudeCodeEndToEndTests.RepositoryRoot(), "tests", "e2e", "node_modules", ".bin", "codex");
+        Assert.True(File.Exists(codex), $"Codex CLI is not installed at {codex}; the test build installs it with npm (tests/e2e).");
+        var codexHome = Directory.CreateTempSubdirectory("gapura-codex-home-").FullName;
+        var work = Directory.CreateTempSubdirectory("gapura-codex-work-").FullName;
+        try
+        {
+            await File.WriteAllTextAsync(Path.Combine(codexHome, "config.toml"), $$"""
+                model = "claude-sonnet-4-5"
+                model_provider = "gapura"
+
+                [model_providers.gapura]
+                name = "Gapura"
+                base_url = "{{gateway.BaseUrl}}/v1"
+                env_key = "OPENAI_API_KEY"
+                wire_api = "responses"
+                request_max_retries = 0
+                stream_max_retries = 0
+                """);
+
+            var start = new ProcessStartInfo(codex)
+            {
+                WorkingDirectory = work,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                RedirectStandardInput = true,
+            };
+            start.ArgumentList.Add("exec");
+            start.ArgumentList.Add("--skip-git-repo-check");
+            // Non-interactive: no approval prompts. The only command run is the fixed echo the simulator asks
+            // for, in a throw-away directory; the container may not offer the kernel sandbox Codex wants.
+            start.ArgumentList.Add("--dangerously-bypass-approvals-and-sandbox");
+            foreach (var a in extraArgs) start.ArgumentList.Add(a);
+            start.ArgumentList.Add(prompt);
+            // A clean environment: nothing of the caller's own OpenAI/Codex set-up leaks in.
+            foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("OPENAI_") || k.StartsWith("CODEX_")).ToList())
+                start.Environment.Remove(key);
+            start.Environment["HOME"] = codexHome;
+            start.Environment["CODEX_HOME"] = codexHome;
+            start.Environment["OPENAI_API_KEY"] = GatewayFixture.ApiKey;
+            start.Environment["NO_COLOR"] = "1";
+            start.Environment["RUST_LOG"] = "error";
+
+            using var process = Process.Start(start)!;
+            process.StandardInput.Close();
+            var stdout = process.StandardOutput.ReadToEndAsync();
+            var stderr = process.StandardError.ReadToEndAsync();
+            using var timeout = new CancellationTokenSource(Timeout);
+            try { await process.WaitForExitAsync(timeout.Token); }
+            catch (OperationCanceledException)
+            {
+                process.Kill(entireProcessTree: true);
+                throw new TimeoutException($"codex did not finish within {Timeout.TotalSeconds} s. stdout: {await stdout}\nstderr: {await stderr}");
+            }
+            return (process.ExitCode, await stdout, await stderr);
+        }
+        finally
+        {
+            try { Directory.Delete(codexHome, recursive: true); } catch (IOException) { }
+            try { Directory.Delete(work, recursive: true); } catch (IOException) { }
+        }
+    }
+}
