@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Text.Json;
 using Gapura.Conversations;
@@ -45,6 +46,15 @@ public abstract class SseWriter(PipeWriter output)
 
     /// <summary>The stream is over: closed, ended by an error event, or the client went away.</summary>
     protected bool Finished { get; set; }
+
+    /// <summary>The keep-alive of dialects without a ping event: an SSE comment, which every SSE client skips.</summary>
+    protected ValueTask WriteCommentKeepAliveAsync(CancellationToken ct)
+    {
+        if (Finished) return ValueTask.CompletedTask;
+        Output.Write(": keep-alive\n\n"u8);
+        MarkPending();
+        return FlushAsync(ct);
+    }
 
     /// <summary>Records that bytes were written and wait for <see cref="FlushAsync"/>.</summary>
     protected void MarkPending() => _pending = true;

@@ -11,6 +11,29 @@ namespace Gapura.Formats;
 /// </summary>
 internal static class JsonFields
 {
+    /// <summary>
+    /// A message <c>content</c> that is a string or an array of text parts (system, developer and tool messages).
+    /// Parts of another type are a 400 naming them; <paramref name="separator"/> joins the parts.
+    /// </summary>
+    public static string ReadTextContent(JsonElement message, string path, string separator, params string[] textTypes)
+    {
+        if (!TryGet(message, "content", out var content)) throw Error($"{path}.content", "required");
+        if (content.ValueKind == JsonValueKind.String) return content.GetString()!;
+        if (content.ValueKind != JsonValueKind.Array) throw Error($"{path}.content", $"expected a string or an array of content parts, got {Describe(content.ValueKind)}");
+        var sb = new System.Text.StringBuilder();
+        var j = 0;
+        foreach (var part in content.EnumerateArray())
+        {
+            var partPath = $"{path}.content[{j++}]";
+            RequireObject(part, partPath);
+            var type = RequiredString(part, "type", partPath);
+            if (Array.IndexOf(textTypes, type) < 0) throw Error($"{partPath}.type", $"only text parts are allowed here, got '{type}'");
+            if (sb.Length > 0) sb.Append(separator);
+            sb.Append(RequiredString(part, "text", partPath));
+        }
+        return sb.ToString();
+    }
+
     public static GatewayException Error(string path, string problem) => GatewayException.BadRequest($"{path}: {problem}");
 
     public static string Path(string parent, string name) => parent.Length == 0 ? name : parent + "." + name;

@@ -69,7 +69,7 @@ internal static class OpenAiChatRequestParser
             switch (role)
             {
                 case "system" or "developer":
-                    var text = ReadTextContent(m, path);
+                    var text = ReadTextContent(m, path, separator: "", "text");
                     if (leading) AppendSystem(ref system, text);
                     else messages.Add(Message.Text(Role.System, text));
                     break;
@@ -92,25 +92,6 @@ internal static class OpenAiChatRequestParser
         }
         if (toolResults is not null) messages.Add(new Message(Role.User, toolResults));
         return (system?.ToString(), messages);
-    }
-
-    /// <summary>System, developer and tool messages: a string or an array of text parts.</summary>
-    private static string ReadTextContent(JsonElement m, string path)
-    {
-        if (!TryGet(m, "content", out var content)) throw Error($"{path}.content", "required");
-        if (content.ValueKind == JsonValueKind.String) return content.GetString()!;
-        if (content.ValueKind != JsonValueKind.Array) throw Error($"{path}.content", $"expected a string or an array of content parts, got {Describe(content.ValueKind)}");
-        var sb = new StringBuilder();
-        var j = 0;
-        foreach (var part in content.EnumerateArray())
-        {
-            var partPath = $"{path}.content[{j++}]";
-            RequireObject(part, partPath);
-            var type = RequiredString(part, "type", partPath);
-            if (type != "text") throw Error($"{partPath}.type", $"only text parts are allowed here, got '{type}'");
-            sb.Append(RequiredString(part, "text", partPath));
-        }
-        return sb.ToString();
     }
 
     private static List<ContentBlock> ReadUserContent(JsonElement m, string path, bool skipUnsupported)

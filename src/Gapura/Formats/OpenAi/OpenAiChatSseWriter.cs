@@ -98,13 +98,7 @@ internal sealed class OpenAiChatSseWriter : SseWriter
         }
     }
 
-    public override ValueTask WriteKeepAliveAsync(CancellationToken ct)
-    {
-        if (Finished) return ValueTask.CompletedTask;
-        Output.Write(": keep-alive\n\n"u8);
-        MarkPending();
-        return FlushAsync(ct);
-    }
+    public override ValueTask WriteKeepAliveAsync(CancellationToken ct) => WriteCommentKeepAliveAsync(ct);
 
     /// <summary>
     /// OpenAI's own mid-stream failure shape: a data line holding <c>{"error":{…}}</c>. The OpenAI SDKs

@@ -121,7 +121,7 @@ internal static class ResponsesRequestParser
                         case "system" or "developer":
                             FlushAssistant();
                             FlushResults();
-                            var text = ReadText(item, path);
+                            var text = ReadTextContent(item, path, separator: "\n", "input_text", "output_text", "text");
                             if (leading) AppendSystem(ref system, text);
                             else if (text.Length > 0) messages.Add(Message.Text(Role.System, text));
                             break;
@@ -176,26 +176,6 @@ internal static class ResponsesRequestParser
         FlushResults();
         if (messages.Count == 0) throw Error("input", "must contain at least one user, assistant or tool item besides system text");
         return messages;
-    }
-
-    /// <summary>System and developer messages: a string or text parts.</summary>
-    private static string ReadText(JsonElement item, string path)
-    {
-        if (!TryGet(item, "content", out var content)) throw Error($"{path}.content", "required");
-        if (content.ValueKind == JsonValueKind.String) return content.GetString()!;
-        if (content.ValueKind != JsonValueKind.Array) throw Error($"{path}.content", $"expected a string or an array of content parts, got {Describe(content.ValueKind)}");
-        var sb = new StringBuilder();
-        var j = 0;
-        foreach (var part in content.EnumerateArray())
-        {
-            var partPath = $"{path}.content[{j++}]";
-            RequireObject(part, partPath);
-            var type = RequiredString(part, "type", partPath);
-            if (type is not ("input_text" or "output_text" or "text")) throw Error($"{partPath}.type", $"only text parts are allowed here, got '{type}'");
-            if (sb.Length > 0) sb.Append('\n');
-            sb.Append(RequiredString(part, "text", partPath));
-        }
-        return sb.ToString();
     }
 
     private static List<ContentBlock> ReadParts(JsonElement item, string path, bool assistantRole)

@@ -110,13 +110,7 @@ internal sealed class ResponsesSseWriter : SseWriter
     }
 
     /// <summary>An SSE comment: every SSE client skips it, and no Responses client expects a ping event.</summary>
-    public override ValueTask WriteKeepAliveAsync(CancellationToken ct)
-    {
-        if (Finished) return ValueTask.CompletedTask;
-        Output.Write(": keep-alive\n\n"u8);
-        MarkPending();
-        return FlushAsync(ct);
-    }
+    public override ValueTask WriteKeepAliveAsync(CancellationToken ct) => WriteCommentKeepAliveAsync(ct);
 
     /// <summary>
     /// <c>response.failed</c> with the error in <c>response.error</c> and the output so far (items left
