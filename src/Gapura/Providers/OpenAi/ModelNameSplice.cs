@@ -6,7 +6,8 @@ namespace Gapura.Providers.OpenAi;
 /// <summary>
 /// Replaces the value of the top-level <c>model</c> field in a JSON body and leaves every other byte as the
 /// client sent it: the passthrough promise (unknown fields, key order, number spelling, whitespace all
-/// survive). The value is found with <see cref="Utf8JsonReader"/>, which also proves the body is JSON.
+/// survive). The value is found with <see cref="Utf8JsonReader"/>, reading no further than the field: the
+/// front door has already parsed the whole body, so it is known to be valid JSON.
 /// </summary>
 internal static class ModelNameSplice
 {
