@@ -46,7 +46,7 @@ internal sealed class CompatibleServerOptions
 
     public double ModelsRefreshMinutes { get; init; } = 10;
 
-    /// <summary>Every configured server, in configuration order. Throws with the setting's name on a bad entry.</summary>
+    /// <summary>Every configured server, in name order (configuration sorts keys). Throws with the setting's name on a bad entry.</summary>
     public static List<CompatibleServerOptions> ReadAll(IConfiguration configuration)
     {
         var servers = new List<CompatibleServerOptions>();
