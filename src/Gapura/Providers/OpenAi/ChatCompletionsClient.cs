@@ -106,6 +106,11 @@ internal sealed class ChatCompletionsClient
         {
             throw Unreachable(e);
         }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            // The handler's connect timeout, not the caller giving up: the upstream did not answer in time.
+            throw new GatewayException(ErrorKind.Timeout, $"{Account.Label} at {Account.BaseUrl} did not accept the connection in time.", 504, inner: e);
+        }
 
         if (response.IsSuccessStatusCode) return response;
         using (response)
