@@ -71,7 +71,17 @@ internal sealed class ChatCompletionsClient
         return OpenAiErrors.IsQuota(type, code);
     }
 
+    /// <summary>The wait before the next retry here: the upstream's ask, capped so a long quota window is not waited out.</summary>
     private TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var delay = UpstreamRetryAfter(response);
+        if (delay is null) return null;
+        var max = TimeSpan.FromSeconds(Account.Retry.MaxDelaySeconds);
+        return delay > max ? max : delay;
+    }
+
+    /// <summary>What the upstream asked for, uncapped: the error carries it so fallback can cool the account down that long.</summary>
+    private static TimeSpan? UpstreamRetryAfter(HttpResponseMessage response)
     {
         var header = response.Headers.RetryAfter;
         var delay = header?.Delta ?? (header?.Date is { } at ? at - DateTimeOffset.UtcNow : null);
@@ -79,9 +89,7 @@ internal sealed class ChatCompletionsClient
         if (response.Headers.TryGetValues("retry-after-ms", out var ms) && double.TryParse(ms.FirstOrDefault(),
                 System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var millis))
             delay = TimeSpan.FromMilliseconds(millis);
-        if (delay is null) return null;
-        var max = TimeSpan.FromSeconds(Account.Retry.MaxDelaySeconds);
-        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > max ? max : delay;
+        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
     }
 
     /// <summary>
@@ -116,7 +124,7 @@ internal sealed class ChatCompletionsClient
         using (response)
         {
             var error = await ReadErrorBodyAsync(response, ct);
-            throw OpenAiErrors.FromHttp(Account.Label, (int)response.StatusCode, error, RetryAfter(response));
+            throw OpenAiErrors.FromHttp(Account.Label, (int)response.StatusCode, error, UpstreamRetryAfter(response));
         }
     }
 

@@ -112,6 +112,31 @@ public class OpenAiProviderTests
     }
 
     [Fact]
+    public async Task Retry_after_ms_is_honoured_and_the_last_error_keeps_retry_after()
+    {
+        await using var sim = await OpenAiSimulator.StartAsync();
+        var limited = OpenAiScenario.RateLimited();
+        limited.Headers["retry-after-ms"] = "300";
+        limited.Headers["Retry-After"] = "7";
+        sim.Enqueue(limited);
+        sim.Enqueue(OpenAiScenario.RateLimited(TimeSpan.FromSeconds(7)));
+        var watch = Stopwatch.StartNew();
+        var e = await Assert.ThrowsAsync<GatewayException>(() => Collect(Provider(sim, attempts: 2).StreamAsync(Ask("x"), Model(), new ChatContext(), default)));
+        Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(1.9)); // 300 ms, not 7 s (nor the 2 s cap)
+        Assert.Equal(ErrorKind.RateLimited, e.Kind);
+        Assert.Equal(429, e.Status);
+        Assert.Equal(TimeSpan.FromSeconds(7), e.RetryAfter); // the upstream's own ask, for cooling the account down
+    }
+
+    [Fact]
+    public void The_account_never_prints_its_key()
+    {
+        var account = Account("https://api.openai.com/v1", key: "sk-secret-value-123");
+        Assert.DoesNotContain("sk-secret-value-123", account.ToString());
+        Assert.DoesNotContain("sk-secret-value-123", Client(account).Account.ToString());
+    }
+
+    [Fact]
     public async Task Server_errors_are_retried_then_reported_with_status()
     {
         await using var sim = await OpenAiSimulator.StartAsync();
