@@ -6,6 +6,28 @@ using Gapura.Simulators.Kiro;
 //       [--no-auth] [--write-credentials path]
 // --write-credentials mints a long-lived login and writes it in the Kiro IDE file format, so a gateway can be
 // started with --Kiro:CredentialsFile=path --Kiro:Endpoint=URL --Kiro:AuthEndpoint=URL --Kiro:OidcEndpoint=URL.
+// The OpenAI simulator instead (chat completions, Responses, models; key sk-simulator-0123456789abcdef unless --no-auth):
+//   dotnet run --project tests/Gapura.Simulators -- openai --urls http://127.0.0.1:9200 [--no-auth]
+if (args.Length > 0 && args[0] == "openai")
+{
+    var openAi = new Gapura.Simulators.OpenAi.OpenAiSimulatorOptions { Url = "http://127.0.0.1:9200" };
+    for (var i = 1; i < args.Length; i++)
+    {
+        if (args[i].StartsWith("--urls", StringComparison.Ordinal)) openAi.Url = (args[i].Contains('=') ? args[i][(args[i].IndexOf('=') + 1)..] : args[++i]).Split(';')[0];
+        else if (args[i] == "--no-auth") openAi.RequireAuth = false;
+        else if (args[i] == "--verbose") openAi.Verbose = true;
+        else
+        {
+            Console.Error.WriteLine($"unknown argument {args[i]}");
+            return 2;
+        }
+    }
+    await using var openAiSimulator = await Gapura.Simulators.OpenAi.OpenAiSimulator.StartAsync(openAi);
+    Console.WriteLine($"OpenAI simulator listening on {openAiSimulator.ApiBaseUrl}");
+    await openAiSimulator.WaitForShutdownAsync();
+    return 0;
+}
+
 var options = new KiroSimulatorOptions { Url = "http://127.0.0.1:9100", AccessTokenLifetime = TimeSpan.FromHours(12) };
 string? credentialsPath = null;
 for (var i = 0; i < args.Length; i++)

@@ -45,6 +45,7 @@ public static class GatewayHost
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiResponses, Gapura.Formats.Responses.ResponsesFrontDoor.Instance);
         builder.Services.AddGapuraRouting(builder.Configuration);
+        Providers.OpenAi.OpenAiServiceCollectionExtensions.AddOpenAiProviders(builder.Services, builder.Configuration); // before Kiro: until multi-provider dispatch lands, the one IChatProvider the pipeline takes stays Kiro
         builder.Services.AddKiro(builder.Configuration);
         // Kestrel's own limit is a backstop above ours, so oversized bodies get an answer in the caller's format.
         var maxBody = builder.Configuration.GetValue<long?>($"{GatewayOptions.Section}:{nameof(GatewayOptions.MaxRequestBodyBytes)}") ?? new GatewayOptions().MaxRequestBodyBytes;

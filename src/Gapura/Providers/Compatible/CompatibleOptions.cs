@@ -1,0 +1,92 @@
+using Gapura.Providers.OpenAi;
+
+namespace Gapura.Providers.Compatible;
+
+/// <summary>
+/// One compatible server: <c>Providers:Compatible:&lt;name&gt;:BaseUrl</c> (+ <c>ApiKey</c>, <c>Models</c>, …).
+/// Read by hand rather than bound, because <c>Models</c> may be a comma list or an array.
+/// </summary>
+internal sealed class CompatibleServerOptions
+{
+    public const string Section = "Providers:Compatible";
+
+    /// <summary>Admin allow-list of base-URL prefixes (<c>Providers:Compatible:AllowedBaseUrls</c>); not a server name.</summary>
+    public const string AllowedBaseUrlsKey = "AllowedBaseUrls";
+
+    /// <summary>Names the gateway's own providers use; a compatible server cannot take them.</summary>
+    public static readonly string[] ReservedNames = ["openai", "kiro", "anthropic", "copilot", "bedrock", "gapura"];
+
+    public required string Name { get; init; }
+
+    /// <summary>Including the version segment: <c>http://localhost:11434/v1</c>.</summary>
+    public required string BaseUrl { get; init; }
+
+    public string? ApiKey { get; init; }
+
+    /// <summary>Configured model ids; empty: read from the server's <c>/models</c>.</summary>
+    public IReadOnlyList<string> Models { get; init; } = [];
+
+    /// <summary>
+    /// <c>AllowLinkLocal</c>: lets the base URL resolve to link-local or cloud-metadata addresses
+    /// (169.254.0.0/16, fe80::/10, fd00:ec2::254, metadata.google.internal). Off by default, because a
+    /// gateway that fetches such an address on request hands out the machine's cloud credentials.
+    /// </summary>
+    public bool AllowLinkLocal { get; init; }
+
+    /// <summary>Context window assumed for models the server does not describe.</summary>
+    public int ContextWindow { get; init; } = 32_768;
+
+    /// <summary>Output cap for its models; the gateway fills in max_tokens with it when a client leaves it out.</summary>
+    public int MaxOutputTokens { get; init; } = 4_096;
+
+    /// <summary>Send <c>max_completion_tokens</c> instead of <c>max_tokens</c> (for proxies in front of OpenAI's reasoning models).</summary>
+    public bool UseMaxCompletionTokens { get; init; }
+
+    public RetrySettings Retry { get; init; } = RetrySettings.Default;
+
+    public double ModelsRefreshMinutes { get; init; } = 10;
+
+    /// <summary>Every configured server, in name order (configuration sorts keys). Throws with the setting's name on a bad entry.</summary>
+    public static List<CompatibleServerOptions> ReadAll(IConfiguration configuration)
+    {
+        var servers = new List<CompatibleServerOptions>();
+        foreach (var section in configuration.GetSection(Section).GetChildren())
+        {
+            if (section.Key.Equals(AllowedBaseUrlsKey, StringComparison.OrdinalIgnoreCase)) continue;
+            var name = section.Key.Trim().ToLowerInvariant();
+            var path = $"{Section}:{section.Key}";
+            if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+                throw new InvalidOperationException($"{path}: a compatible server's name may hold letters, digits, '-', '_' and '.' only.");
+            if (ReservedNames.Contains(name))
+                throw new InvalidOperationException($"{path}: '{name}' is the name of a built-in provider; choose another name.");
+            var baseUrl = section["BaseUrl"];
+            if (string.IsNullOrWhiteSpace(baseUrl)) throw new InvalidOperationException($"{path}:BaseUrl is required.");
+            var defaults = new CompatibleServerOptions { Name = name, BaseUrl = "" };
+            servers.Add(new CompatibleServerOptions
+            {
+                Name = name,
+                BaseUrl = baseUrl.Trim().TrimEnd('/'),
+                ApiKey = string.IsNullOrWhiteSpace(section["ApiKey"]) ? null : section["ApiKey"]!.Trim(),
+                Models = ReadList(section.GetSection("Models")),
+                AllowLinkLocal = section.GetValue("AllowLinkLocal", false),
+                ContextWindow = section.GetValue("ContextWindow", defaults.ContextWindow),
+                MaxOutputTokens = section.GetValue("MaxOutputTokens", defaults.MaxOutputTokens),
+                UseMaxCompletionTokens = section.GetValue("UseMaxCompletionTokens", false),
+                ModelsRefreshMinutes = section.GetValue("ModelsRefreshMinutes", defaults.ModelsRefreshMinutes),
+                Retry = new RetrySettings(
+                    section.GetValue("MaxAttempts", RetrySettings.Default.MaxAttempts),
+                    section.GetValue("RetryBaseDelayMilliseconds", RetrySettings.Default.BaseDelayMilliseconds),
+                    section.GetValue("MaxRetryDelaySeconds", RetrySettings.Default.MaxDelaySeconds)),
+            });
+        }
+        return servers;
+    }
+
+    /// <summary>A comma list (<c>"a,b"</c>) or an array (<c>Models:0</c>, <c>Models:1</c>, or a JSON array).</summary>
+    public static IReadOnlyList<string> ReadList(IConfigurationSection section)
+    {
+        var values = section.Value is { } single ? [single] : section.GetChildren().Select(c => c.Value ?? "");
+        return values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            .Distinct(StringComparer.Ordinal).ToList();
+    }
+}

@@ -1,0 +1,10 @@
+using Gapura.Providers.OpenAi;
+
+namespace Gapura.Providers.Compatible;
+
+/// <summary>
+/// An OpenAI-compatible server (Ollama, vLLM, LM Studio, a company proxy) configured under
+/// <c>Providers:Compatible:&lt;name&gt;</c>; its routing name is that name. All the wire work is the shared
+/// <see cref="ChatCompletionsProvider"/>: only the account differs.
+/// </summary>
+internal sealed class CompatibleProvider(ChatCompletionsClient client) : ChatCompletionsProvider(client);

@@ -1,0 +1,193 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text.Json;
+using Gapura.Conversations;
+using Gapura.Providers.Compatible;
+using Polly;
+using Polly.Retry;
+
+namespace Gapura.Providers.OpenAi;
+
+/// <summary>A model as an OpenAI-format <c>/models</c> lists it; the context window only when the server says (vLLM's <c>max_model_len</c>).</summary>
+internal sealed record UpstreamModel(string Id, int? ContextWindow);
+
+/// <summary>
+/// The HTTP side of one OpenAI-format account (OpenAI or a compatible server): posts a body and returns the
+/// response once its headers arrived (the caller reads the body as it flows), and lists models. Retries
+/// before the first byte: 429 (not a spent quota), 5xx and connection failures, with exponential backoff
+/// honouring Retry-After; other 4xx are never retried.
+/// </summary>
+internal sealed class ChatCompletionsClient
+{
+    private const int MaxErrorBodyBytes = 8192;
+
+    private readonly HttpClient _http;
+    private readonly ILogger _log;
+    private readonly ResiliencePipeline<HttpResponseMessage> _retry;
+
+    public ChatCompletionsClient(HttpClient http, ChatCompletionsAccount account, ILogger log, TimeProvider? time = null)
+    {
+        _http = http;
+        Account = account;
+        _log = log;
+        var retry = account.Retry;
+        _retry = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time ?? TimeProvider.System }
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                MaxRetryAttempts = Math.Max(0, retry.MaxAttempts - 1),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(Math.Max(1, retry.BaseDelayMilliseconds)),
+                MaxDelay = TimeSpan.FromSeconds(retry.MaxDelaySeconds),
+                ShouldHandle = async args => args.Outcome switch
+                {
+                    // A refused address is a configuration matter: asking again gets the same answer.
+                    { Exception: HttpRequestException e } => !UpstreamAddressGuard.IsRefusal(e),
+                    { Exception: OperationCanceledException } => false,
+                    { Result: { } r } => IsRetryable(r.StatusCode) && !await IsSpentQuotaAsync(r, args.Context.CancellationToken),
+                    _ => false,
+                },
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } r ? RetryAfter(r) : null),
+                OnRetry = args =>
+                {
+                    _log.LogWarning("{Upstream} call failed ({Outcome}); retry {Attempt} in {Delay} ms", Account.Label,
+                        args.Outcome.Result is { } r ? ((int)r.StatusCode).ToString() : args.Outcome.Exception?.GetType().Name,
+                        args.AttemptNumber + 1, (int)args.RetryDelay.TotalMilliseconds);
+                    args.Outcome.Result?.Dispose();
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+    }
+
+    public ChatCompletionsAccount Account { get; }
+
+    private static bool IsRetryable(HttpStatusCode status) => (int)status is 429 or >= 500;
+
+    private static async ValueTask<bool> IsSpentQuotaAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.StatusCode != HttpStatusCode.TooManyRequests) return false;
+        var (_, type, code) = OpenAiErrors.ParseBody(await ReadErrorBodyAsync(response, ct));
+        return OpenAiErrors.IsQuota(type, code);
+    }
+
+    /// <summary>The wait before the next retry here: the upstream's ask, capped so a long quota window is not waited out.</summary>
+    private TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var delay = UpstreamRetryAfter(response);
+        if (delay is null) return null;
+        var max = TimeSpan.FromSeconds(Account.Retry.MaxDelaySeconds);
+        return delay > max ? max : delay;
+    }
+
+    /// <summary>What the upstream asked for, uncapped: the error carries it so fallback can cool the account down that long.</summary>
+    private static TimeSpan? UpstreamRetryAfter(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        var delay = header?.Delta ?? (header?.Date is { } at ? at - DateTimeOffset.UtcNow : null);
+        // OpenAI also sends retry-after-ms; the finer figure wins when present.
+        if (response.Headers.TryGetValues("retry-after-ms", out var ms) && double.TryParse(ms.FirstOrDefault(),
+                System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var millis))
+            delay = TimeSpan.FromMilliseconds(millis);
+        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
+    }
+
+    /// <summary>
+    /// POSTs <paramref name="body"/> to <paramref name="path"/> (e.g. <c>/chat/completions</c>). Returns a
+    /// successful response with its body unread; failures are thrown as <see cref="GatewayException"/>.
+    /// </summary>
+    public async Task<HttpResponseMessage> PostAsync(string path, ReadOnlyMemory<byte> body, CancellationToken ct)
+    {
+        HttpResponseMessage response;
+        try
+        {
+            response = await _retry.ExecuteAsync(async (_, attemptCt) =>
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, Account.BaseUrl + path);
+                request.Content = new ReadOnlyMemoryContent(body);
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                AddHeaders(request);
+                return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptCt);
+            }, ct, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            throw Unreachable(e);
+        }
+        catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
+        {
+            // The handler's connect timeout, not the caller giving up: the upstream did not answer in time.
+            throw new GatewayException(ErrorKind.Timeout, $"{Account.Label} at {Account.BaseUrl} did not accept the connection in time.", 504, inner: e);
+        }
+
+        if (response.IsSuccessStatusCode) return response;
+        using (response)
+        {
+            var error = await ReadErrorBodyAsync(response, ct);
+            throw OpenAiErrors.FromHttp(Account.Label, (int)response.StatusCode, error, UpstreamRetryAfter(response));
+        }
+    }
+
+    /// <summary>Reads <c>/models</c> (OpenAI's <c>{"object":"list","data":[{"id":…}]}</c>).</summary>
+    public async Task<IReadOnlyList<UpstreamModel>> ListModelsAsync(CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, Account.BaseUrl + "/models");
+        AddHeaders(request);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            throw Unreachable(e);
+        }
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+                throw OpenAiErrors.FromHttp(Account.Label, (int)response.StatusCode, await ReadErrorBodyAsync(response, ct), null);
+            using var doc = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
+            return ParseModels(doc.RootElement);
+        }
+    }
+
+    internal static List<UpstreamModel> ParseModels(JsonElement root)
+    {
+        var models = new List<UpstreamModel>();
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array) return models;
+        foreach (var m in data.EnumerateArray())
+        {
+            if (m.ValueKind != JsonValueKind.Object || !m.TryGetProperty("id", out var id) || id.GetString() is not { Length: > 0 } name) continue;
+            int? context = null;
+            // vLLM says max_model_len; some proxies say context_length or context_window.
+            foreach (var field in (ReadOnlySpan<string>)["max_model_len", "context_length", "context_window"])
+                if (m.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var n) && n > 0) { context = n; break; }
+            models.Add(new UpstreamModel(name, context));
+        }
+        return models;
+    }
+
+    private GatewayException Unreachable(HttpRequestException e)
+    {
+        if (UpstreamAddressGuard.IsRefusal(e))
+            return new GatewayException(ErrorKind.UpstreamUnavailable, $"{Account.Label}: {UpstreamAddressGuard.Describe(e)}", 502, inner: e);
+        return new GatewayException(ErrorKind.UpstreamUnavailable, $"Could not reach {Account.Label} at {Account.BaseUrl}: {e.Message}", 502, inner: e);
+    }
+
+    private void AddHeaders(HttpRequestMessage request)
+    {
+        if (!string.IsNullOrEmpty(Account.ApiKey)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Account.ApiKey);
+        foreach (var (name, value) in Account.ExtraHeaders) request.Headers.TryAddWithoutValidation(name, value);
+        request.Headers.TryAddWithoutValidation("User-Agent", "gapura/0.1");
+    }
+
+    private static async Task<byte[]> ReadErrorBodyAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        try
+        {
+            var bytes = await response.Content.ReadAsByteArrayAsync(ct);
+            return bytes.Length > MaxErrorBodyBytes ? bytes[..MaxErrorBodyBytes] : bytes;
+        }
+        catch (HttpRequestException) { return []; }
+    }
+}
