@@ -42,6 +42,7 @@ public static class GatewayHost
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiChat, OpenAiChatFrontDoor.Instance);
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
         builder.Services.AddGapuraRouting(builder.Configuration);
+        Gapura.Providers.Bedrock.BedrockServiceCollectionExtensions.AddBedrockProvider(builder.Services, builder.Configuration); // before Kiro: the single-provider pipeline keeps resolving Kiro until multi-provider dispatch lands
         builder.Services.AddKiro(builder.Configuration);
         // Kestrel's own limit is a backstop above ours, so oversized bodies get an answer in the caller's format.
         var maxBody = builder.Configuration.GetValue<long?>($"{GatewayOptions.Section}:{nameof(GatewayOptions.MaxRequestBodyBytes)}") ?? new GatewayOptions().MaxRequestBodyBytes;
