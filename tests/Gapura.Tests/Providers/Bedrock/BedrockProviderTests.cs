@@ -213,9 +213,12 @@ public sealed class BedrockProviderTests : IAsyncLifetime
     [Fact]
     public async Task A_stream_cut_mid_frame_is_an_error()
     {
-        _sim.Enqueue(new BedrockScenario { Events = BedrockScenario.Text("aaaaaaaaaa", "bbbbbbbbbb").Events, CutAfterBytes = 200 });
+        // The pause lets the headers and first frames be read before the reset: a reset discards unread data,
+        // and a reset before the headers would be a connection failure (retried), not a cut stream.
+        _sim.Enqueue(new BedrockScenario { Events = BedrockScenario.Text("aaaaaaaaaa", "bbbbbbbbbb").Events, CutAfterBytes = 400, DelayBetweenFrames = TimeSpan.FromMilliseconds(100) });
         var e = await Assert.ThrowsAsync<GatewayException>(() => Run(Provider(Options()), Ask("x")));
         Assert.Equal(ErrorKind.UpstreamUnavailable, e.Kind);
+        Assert.Single(_sim.ChatRequests);
     }
 
     [Theory]
