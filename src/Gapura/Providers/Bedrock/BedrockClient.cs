@@ -72,10 +72,17 @@ internal sealed class BedrockClient
         => $"{_options.ResolvedEndpoint}/model/{Uri.EscapeDataString(modelId)}/{operation}";
 
     /// <summary>Sends a ConverseStream call; returns a successful response whose body is the event stream.</summary>
-    public async Task<HttpResponseMessage> ConverseStreamAsync(string modelId, byte[] body, CancellationToken ct)
+    public Task<HttpResponseMessage> ConverseStreamAsync(string modelId, byte[] body, CancellationToken ct)
+        => SendAsync(modelId, "converse-stream", "application/vnd.amazon.eventstream", body, ct);
+
+    /// <summary>Sends a Converse call; returns a successful response whose body is the whole answer as JSON.</summary>
+    public Task<HttpResponseMessage> ConverseAsync(string modelId, byte[] body, CancellationToken ct)
+        => SendAsync(modelId, "converse", "application/json", body, ct);
+
+    private async Task<HttpResponseMessage> SendAsync(string modelId, string operation, string accept, byte[] body, CancellationToken ct)
     {
         var credentials = _credentials.Get();
-        var url = OperationUrl(modelId, "converse-stream");
+        var url = OperationUrl(modelId, operation);
         var attempt = 0;
         HttpResponseMessage response;
         try
@@ -86,7 +93,7 @@ internal sealed class BedrockClient
                 using var request = new HttpRequestMessage(HttpMethod.Post, url);
                 request.Content = new ByteArrayContent(body);
                 request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                request.Headers.Accept.ParseAdd("application/vnd.amazon.eventstream");
+                request.Headers.Accept.ParseAdd(accept);
                 request.Headers.TryAddWithoutValidation("User-Agent", _options.UserAgent);
                 request.Headers.TryAddWithoutValidation("amz-sdk-invocation-id", Guid.NewGuid().ToString());
                 request.Headers.TryAddWithoutValidation("amz-sdk-request", $"attempt={attempt}; max={_options.MaxAttempts}");

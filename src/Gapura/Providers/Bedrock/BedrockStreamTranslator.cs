@@ -76,6 +76,61 @@ internal sealed class BedrockStreamTranslator
         }
     }
 
+    /// <summary>A Converse (non-streaming) answer as the same events a stream of it would give.</summary>
+    public static async Task<List<StreamEvent>> FromConverseResponseAsync(Stream body, CancellationToken ct)
+    {
+        JsonDocument doc;
+        try { doc = await JsonDocument.ParseAsync(body, cancellationToken: ct); }
+        catch (JsonException ex) { throw new GatewayException(ErrorKind.UpstreamUnavailable, $"Bedrock sent an unreadable Converse answer: {ex.Message}", 502, inner: ex); }
+        using (doc)
+        {
+            var root = doc.RootElement;
+            var events = new List<StreamEvent>();
+            var toolIndex = 0;
+            if (root.TryGetProperty("output", out var output) && output.TryGetProperty("message", out var message)
+                && message.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var block in content.EnumerateArray())
+                {
+                    if (Str(block, "text") is { Length: > 0 } text) events.Add(new TextDelta(text));
+                    else if (block.TryGetProperty("toolUse", out var use))
+                    {
+                        var index = toolIndex++;
+                        events.Add(new ToolCallStart(index, Str(use, "toolUseId") ?? $"tooluse_{index}", Str(use, "name") ?? ""));
+                        events.Add(new ToolCallDelta(index, use.TryGetProperty("input", out var input) ? input.GetRawText() : "{}"));
+                        events.Add(new ToolCallEnd(index));
+                    }
+                    else if (block.TryGetProperty("reasoningContent", out var reasoning))
+                    {
+                        if (reasoning.TryGetProperty("reasoningText", out var rt))
+                        {
+                            if (Str(rt, "text") is { Length: > 0 } r) events.Add(new ReasoningDelta(r));
+                            if (Str(rt, "signature") is { Length: > 0 } sig) events.Add(new ReasoningSignature(sig));
+                        }
+                        if (Str(reasoning, "redactedContent") is { Length: > 0 } redacted) events.Add(new ReasoningSignature(redacted));
+                    }
+                }
+            }
+            var translator = new BedrockStreamTranslator();
+            translator._stop = StopReasonOf(Str(root, "stopReason"));
+            if (root.TryGetProperty("additionalModelResponseFields", out var extra) && extra.ValueKind == JsonValueKind.Object)
+                translator._stopSequence = Str(extra, "stop_sequence");
+            if (root.TryGetProperty("usage", out var usage))
+                translator._usage = new Usage(Int(usage, "inputTokens"), Int(usage, "outputTokens"), Int(usage, "cacheReadInputTokens"), Int(usage, "cacheWriteInputTokens"));
+            translator.Complete(events);
+            return events;
+        }
+    }
+
+    private static StopReason StopReasonOf(string? wire) => wire switch
+    {
+        "tool_use" => StopReason.ToolUse,
+        "max_tokens" => StopReason.MaxTokens,
+        "stop_sequence" => StopReason.StopSequence,
+        "model_context_window_exceeded" => StopReason.ContextWindowExceeded,
+        _ => StopReason.EndTurn,   // end_turn, guardrail_intervened, content_filtered
+    };
+
     public void Translate(in EventStreamFrame frame, List<StreamEvent> output)
     {
         switch (frame.MessageType)
@@ -124,14 +179,7 @@ internal sealed class BedrockStreamTranslator
                 if (_toolIndexByBlock.Remove(BlockIndex(root), out var ended)) output.Add(new ToolCallEnd(ended));
                 break;
             case "messageStop":
-                _stop = Str(root, "stopReason") switch
-                {
-                    "tool_use" => StopReason.ToolUse,
-                    "max_tokens" => StopReason.MaxTokens,
-                    "stop_sequence" => StopReason.StopSequence,
-                    "model_context_window_exceeded" => StopReason.ContextWindowExceeded,
-                    _ => StopReason.EndTurn,   // end_turn, guardrail_intervened, content_filtered
-                };
+                _stop = StopReasonOf(Str(root, "stopReason"));
                 if (root.TryGetProperty("additionalModelResponseFields", out var extra) && extra.ValueKind == JsonValueKind.Object)
                     _stopSequence = Str(extra, "stop_sequence");
                 TryEnd(output);

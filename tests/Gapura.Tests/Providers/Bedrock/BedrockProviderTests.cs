@@ -51,7 +51,7 @@ public sealed class BedrockProviderTests : IAsyncLifetime
         return events;
     }
 
-    private static ChatRequest Ask(string text) => new() { Model = "claude-sonnet-4-5", Messages = [Message.Text(Role.User, text)], MaxTokens = 1000 };
+    private static ChatRequest Ask(string text) => new() { Model = "claude-sonnet-4-5", Messages = [Message.Text(Role.User, text)], MaxTokens = 1000, Stream = true };
 
     private static string Text(IEnumerable<StreamEvent> events) => string.Concat(events.OfType<TextDelta>().Select(t => t.Text));
 
@@ -306,6 +306,35 @@ public sealed class BedrockProviderTests : IAsyncLifetime
         {
             dir.Delete(recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task Non_streaming_requests_use_converse_and_give_the_same_events()
+    {
+        var tools = new[] { new ToolDefinition("lookup", null, Json("""{"type":"object"}""")) };
+        var events = await Run(Provider(Options()), Ask("""first [[tool:lookup {"q":"x"}]]""") with { Stream = false, Tools = tools, Thinking = new ThinkingRequest(ThinkingMode.Enabled, 512) });
+        Assert.Equal("/model/anthropic.claude-sonnet-4-5-20250929-v1%3A0/converse", Assert.Single(_sim.ChatRequests).Path);
+        Assert.IsType<ReasoningDelta>(events[0]);
+        Assert.IsType<ReasoningSignature>(events[1]);
+        Assert.Equal("first", Text(events));
+        Assert.Equal("lookup", Assert.Single(events.OfType<ToolCallStart>()).Name);
+        Assert.Equal("""{"q":"x"}""", Assert.Single(events.OfType<ToolCallDelta>()).ArgumentsFragment);
+        var end = Assert.IsType<MessageEnd>(events[^1]);
+        Assert.Equal(StopReason.ToolUse, end.StopReason);
+        Assert.True(end.Usage.OutputTokens > 0);
+    }
+
+    [Fact]
+    public async Task A_conversation_larger_than_the_context_window_is_a_400_before_anything_is_sent()
+    {
+        var context = new ChatContext { EstimatedInputTokens = 250_000 };
+        var e = await Assert.ThrowsAsync<GatewayException>(async () =>
+        {
+            await foreach (var _ in Provider(Options()).StreamAsync(Ask("x"), Model(), context, CancellationToken.None)) { }
+        });
+        Assert.Equal(400, e.Status);
+        Assert.Contains("context window", e.Message);
+        Assert.Empty(_sim.Requests);
     }
 
     [Fact]
