@@ -140,7 +140,14 @@ public sealed partial class BedrockSimulator : IAsyncDisposable
             await WriteErrorAsync(context, 400, "SerializationException", "Unable to parse the request body as JSON.");
             return;
         }
-        if (Validate(request, cap) is { } invalid)
+        string? invalid;
+        // A value of the wrong JSON type (a number for a role…) is a malformed request, as Bedrock says.
+        try { invalid = Validate(request, cap); }
+        catch (Exception e) when (e is InvalidOperationException or FormatException)
+        {
+            invalid = $"Malformed input request: {e.Message}";
+        }
+        if (invalid is not null)
         {
             await WriteErrorAsync(context, 400, "ValidationException", invalid);
             return;

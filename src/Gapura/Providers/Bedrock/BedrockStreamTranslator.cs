@@ -145,7 +145,13 @@ internal sealed class BedrockStreamTranslator
                 return;   // unknown message types are for newer clients; nothing to show
         }
         if (_ended) return;
-        using var doc = JsonDocument.Parse(frame.Payload);
+        JsonDocument doc;
+        try { doc = JsonDocument.Parse(frame.Payload); }
+        catch (JsonException ex)
+        {
+            throw new GatewayException(ErrorKind.UpstreamUnavailable, $"Bedrock sent an unreadable {frame.EventType} event: {ex.Message}", 502, inner: ex);
+        }
+        using var _ = doc;
         var root = doc.RootElement;
         switch (frame.EventType)
         {

@@ -124,6 +124,23 @@ public sealed class BedrockStreamTranslatorTests
     }
 
     [Fact]
+    public async Task An_event_whose_payload_is_not_json_is_an_error()
+    {
+        var bad = BedrockEvent.Raw(new Amazon.Runtime.EventStreams.EventStreamMessage(
+            [Header(":event-type", "contentBlockDelta"), Header(":message-type", "event")], "{not json"u8.ToArray()).ToByteArray());
+        var e = await Assert.ThrowsAsync<GatewayException>(() => Decode([BedrockEvent.MessageStart(), bad]));
+        Assert.Equal(502, e.Status);
+        Assert.Contains("unreadable", e.Message);
+
+        static Amazon.Runtime.EventStreams.IEventStreamHeader Header(string name, string value)
+        {
+            var h = new Amazon.Runtime.EventStreams.EventStreamHeader(name);
+            h.SetString(value);
+            return h;
+        }
+    }
+
+    [Fact]
     public async Task Missing_metadata_still_ends_with_estimated_zero_usage()
     {
         var events = await Decode([BedrockEvent.MessageStart(), BedrockEvent.Text(0, "x"), BedrockEvent.BlockStop(0), BedrockEvent.MessageStop("end_turn")]);
