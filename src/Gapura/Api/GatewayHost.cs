@@ -4,7 +4,9 @@ using Gapura.Formats.Anthropic;
 using Gapura.Formats.OpenAi;
 using Gapura.Identity;
 using Gapura.Providers;
+using Gapura.Providers.Bedrock;
 using Gapura.Providers.Kiro;
+using Gapura.Providers.OpenAi;
 using Gapura.Routing;
 using Gapura.Storage;
 using Microsoft.Extensions.Options;
@@ -45,8 +47,11 @@ public static class GatewayHost
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiResponses, Gapura.Formats.Responses.ResponsesFrontDoor.Instance);
         builder.Services.AddGapuraRouting(builder.Configuration);
-        Providers.OpenAi.OpenAiServiceCollectionExtensions.AddOpenAiProviders(builder.Services, builder.Configuration); // before Kiro: until multi-provider dispatch lands, the one IChatProvider the pipeline takes stays Kiro
+        // Upstreams, each registered only when configured. Catalog order is the default provider priority
+        // (a caller's own priority list comes first): Kiro, then the others.
         builder.Services.AddKiro(builder.Configuration);
+        builder.Services.AddOpenAiProviders(builder.Configuration);
+        builder.Services.AddBedrockProvider(builder.Configuration);
         // Kestrel's own limit is a backstop above ours, so oversized bodies get an answer in the caller's format.
         var maxBody = builder.Configuration.GetValue<long?>($"{GatewayOptions.Section}:{nameof(GatewayOptions.MaxRequestBodyBytes)}") ?? new GatewayOptions().MaxRequestBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody + 1024 * 1024);

@@ -15,6 +15,9 @@ public sealed record ChatRequest
     /// <summary>The system prompt: leading system/developer text, joined. Null when there is none.</summary>
     public string? System { get; init; }
 
+    /// <summary>A prompt-cache breakpoint after the system prompt (<c>cache_control</c> on a system block).</summary>
+    public bool SystemCacheBreakpoint { get; init; }
+
     public required IReadOnlyList<Message> Messages { get; init; }
     public IReadOnlyList<ToolDefinition> Tools { get; init; } = [];
     public ToolChoice? ToolChoice { get; init; }
@@ -44,7 +47,14 @@ public sealed record Message(Role Role, IReadOnlyList<ContentBlock> Content)
     public static Message Text(Role role, string text) => new(role, [new TextBlock(text)]);
 }
 
-public abstract record ContentBlock;
+public abstract record ContentBlock
+{
+    /// <summary>
+    /// The client marked a prompt-cache breakpoint after this block (Anthropic <c>cache_control</c>).
+    /// Providers with prompt caching map it (Bedrock <c>cachePoint</c>); others ignore it.
+    /// </summary>
+    public bool CacheBreakpoint { get; init; }
+}
 
 public sealed record TextBlock(string Text) : ContentBlock;
 
@@ -60,7 +70,11 @@ public sealed record ToolResultBlock(string ToolUseId, IReadOnlyList<ContentBloc
 /// <summary>Model reasoning from an earlier assistant turn (Anthropic thinking / OpenAI reasoning_content).</summary>
 public sealed record ThinkingBlock(string Text, string? Signature = null) : ContentBlock;
 
-public sealed record ToolDefinition(string Name, string? Description, JsonElement InputSchema);
+public sealed record ToolDefinition(string Name, string? Description, JsonElement InputSchema)
+{
+    /// <summary>A prompt-cache breakpoint after this tool definition (<c>cache_control</c> on a tool).</summary>
+    public bool CacheBreakpoint { get; init; }
+}
 
 public enum ToolChoiceKind { Auto, Any, None, Tool }
 

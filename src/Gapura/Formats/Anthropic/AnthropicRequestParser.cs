@@ -7,7 +7,8 @@ namespace Gapura.Formats.Anthropic;
 
 /// <summary>
 /// Anthropic messages request → <see cref="ChatRequest"/>. Unknown fields (context_management,
-/// metadata, top_k, output_config.format, cache_control…) are ignored. Server tools and content
+/// metadata, top_k, output_config.format…) are ignored; <c>cache_control</c> survives only as a
+/// breakpoint flag (<see cref="ContentBlock.CacheBreakpoint"/>) for providers with prompt caching. Server tools and content
 /// blocks the canonical model cannot carry (documents, search results, server tool results, image
 /// URLs) are refused with a 400 naming them, or skipped when <c>skipUnsupported</c> is set — the
 /// Anthropic passthrough path forwards the original body and parses only for routing and accounting.
@@ -28,6 +29,7 @@ internal static class AnthropicRequestParser
         {
             Model = model,
             System = system?.ToString(),
+            SystemCacheBreakpoint = TryGet(body, "system", out var sys) && sys.ValueKind == JsonValueKind.Array && sys.EnumerateArray().Any(HasCacheControl),
             Messages = messages,
             Tools = ParseTools(body, skipUnsupported),
             ToolChoice = ParseToolChoice(body),
@@ -131,7 +133,7 @@ internal static class AnthropicRequestParser
                 "redacted_thinking" => new ThinkingBlock("", RequiredString(block, "data", blockPath)),
                 _ => Unsupported(blockPath, type, skipUnsupported),
             };
-            if (parsed is not null) blocks.Add(parsed);
+            if (parsed is not null) blocks.Add(HasCacheControl(block) ? parsed with { CacheBreakpoint = true } : parsed);
         }
         return blocks;
     }
@@ -208,10 +210,14 @@ internal static class AnthropicRequestParser
             }
             if (name.Length == 0) throw Error($"{path}.name", "must not be empty");
             if (!TryGetObject(tool, "input_schema", path, out var schema)) throw Error($"{path}.input_schema", "required");
-            list.Add(new ToolDefinition(name, OptionalString(tool, "description", path), Detach(schema)));
+            list.Add(new ToolDefinition(name, OptionalString(tool, "description", path), Detach(schema)) { CacheBreakpoint = HasCacheControl(tool) });
         }
         return list;
     }
+
+    /// <summary><c>cache_control</c> is kept only as a breakpoint marker; its type and ttl are not carried.</summary>
+    private static bool HasCacheControl(JsonElement block)
+        => block.ValueKind == JsonValueKind.Object && TryGet(block, "cache_control", out var cc) && cc.ValueKind == JsonValueKind.Object;
 
     private static ToolChoice? ParseToolChoice(JsonElement body)
     {

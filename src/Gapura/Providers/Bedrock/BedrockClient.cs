@@ -1,0 +1,127 @@
+using System.Net.Http.Headers;
+using Gapura.Conversations;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
+
+namespace Gapura.Providers.Bedrock;
+
+/// <summary>
+/// The HTTP side of Bedrock: signs and sends a ConverseStream call and returns the response once its headers
+/// arrived (the body, an event stream, is read as it flows). Retries before the first byte, like KiroClient:
+/// 429, 5xx and connection failures with exponential backoff honouring Retry-After; 4xx are never retried.
+/// Each attempt is signed afresh, since a signature carries its time.
+/// </summary>
+internal sealed class BedrockClient
+{
+    private const int MaxErrorBodyBytes = 8192;
+    public const string Service = "bedrock";
+
+    private readonly HttpClient _http;
+    private readonly BedrockCredentialSource _credentials;
+    private readonly BedrockOptions _options;
+    private readonly ILogger<BedrockClient> _log;
+    private readonly TimeProvider _time;
+    private readonly ResiliencePipeline<HttpResponseMessage> _retry;
+
+    public BedrockClient(HttpClient http, BedrockCredentialSource credentials, IOptions<BedrockOptions> options, ILogger<BedrockClient> log, TimeProvider? time = null)
+    {
+        _http = http;
+        _credentials = credentials;
+        _options = options.Value;
+        _log = log;
+        _time = time ?? TimeProvider.System;
+        _retry = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = _time }
+            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+            {
+                MaxRetryAttempts = Math.Max(0, _options.MaxAttempts - 1),
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(_options.RetryBaseDelayMilliseconds),
+                MaxDelay = TimeSpan.FromSeconds(_options.MaxRetryDelaySeconds),
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
+                {
+                    { Exception: HttpRequestException } => true,
+                    { Result: { } r } => (int)r.StatusCode is 429 or >= 500,
+                    _ => false,
+                }),
+                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } r ? RetryAfter(r) : null),
+                OnRetry = args =>
+                {
+                    _log.LogWarning("Bedrock call failed ({Outcome}); retry {Attempt} in {Delay} ms",
+                        args.Outcome.Result is { } r ? ((int)r.StatusCode).ToString() : args.Outcome.Exception?.GetType().Name,
+                        args.AttemptNumber + 1, (int)args.RetryDelay.TotalMilliseconds);
+                    args.Outcome.Result?.Dispose();
+                    return ValueTask.CompletedTask;
+                },
+            })
+            .Build();
+    }
+
+    private TimeSpan? RetryAfter(HttpResponseMessage response)
+    {
+        var header = response.Headers.RetryAfter;
+        var delay = header?.Delta ?? (header?.Date is { } at ? at - _time.GetUtcNow() : null);
+        if (delay is null) return null;
+        var max = TimeSpan.FromSeconds(_options.MaxRetryDelaySeconds);
+        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > max ? max : delay;
+    }
+
+    /// <summary>The URL of a runtime operation; the model id is one path segment, so its <c>:</c> and <c>/</c> (ARNs) are escaped.</summary>
+    public string OperationUrl(string modelId, string operation)
+        => $"{_options.ResolvedEndpoint}/model/{Uri.EscapeDataString(modelId)}/{operation}";
+
+    /// <summary>Sends a ConverseStream call; returns a successful response whose body is the event stream.</summary>
+    public Task<HttpResponseMessage> ConverseStreamAsync(string modelId, byte[] body, CancellationToken ct)
+        => SendAsync(modelId, "converse-stream", "application/vnd.amazon.eventstream", body, ct);
+
+    /// <summary>Sends a Converse call; returns a successful response whose body is the whole answer as JSON.</summary>
+    public Task<HttpResponseMessage> ConverseAsync(string modelId, byte[] body, CancellationToken ct)
+        => SendAsync(modelId, "converse", "application/json", body, ct);
+
+    private async Task<HttpResponseMessage> SendAsync(string modelId, string operation, string accept, byte[] body, CancellationToken ct)
+    {
+        var credentials = _credentials.Get();
+        var url = OperationUrl(modelId, operation);
+        var attempt = 0;
+        HttpResponseMessage response;
+        try
+        {
+            response = await _retry.ExecuteAsync(async (_, attemptCt) =>
+            {
+                attempt++;
+                using var request = new HttpRequestMessage(HttpMethod.Post, url);
+                request.Content = new ByteArrayContent(body);
+                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                request.Headers.Accept.ParseAdd(accept);
+                request.Headers.TryAddWithoutValidation("User-Agent", _options.UserAgent);
+                request.Headers.TryAddWithoutValidation("amz-sdk-invocation-id", Guid.NewGuid().ToString());
+                request.Headers.TryAddWithoutValidation("amz-sdk-request", $"attempt={attempt}; max={_options.MaxAttempts}");
+                SigV4Signer.Sign(request, body, credentials, _options.Region!, Service, _time.GetUtcNow());
+                return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptCt);
+            }, ct, ct);
+        }
+        catch (HttpRequestException e)
+        {
+            throw new GatewayException(ErrorKind.UpstreamUnavailable, $"Could not reach Bedrock at {_options.ResolvedEndpoint}: {e.Message}", 502, inner: e);
+        }
+
+        if (response.IsSuccessStatusCode) return response;
+        using (response)
+        {
+            var error = await ReadErrorBodyAsync(response, ct);
+            var type = response.Headers.TryGetValues("x-amzn-ErrorType", out var values) ? values.FirstOrDefault() : null;
+            throw BedrockErrors.FromHttp((int)response.StatusCode, type, error, RetryAfter(response));
+        }
+    }
+
+    private static async Task<byte[]> ReadErrorBodyAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        try
+        {
+            var bytes = await response.Content.ReadAsByteArrayAsync(ct);
+            return bytes.Length > MaxErrorBodyBytes ? bytes[..MaxErrorBodyBytes] : bytes;
+        }
+        catch (HttpRequestException) { return []; }
+    }
+}

@@ -1,0 +1,60 @@
+namespace Gapura.Providers.Bedrock;
+
+/// <summary>
+/// Settings of the Amazon Bedrock provider (section <c>Providers:Bedrock</c>). The provider is registered
+/// only when a region and credentials (keys or a shared profile) are configured.
+/// </summary>
+public sealed class BedrockOptions
+{
+    public const string Section = "Providers:Bedrock";
+
+    public string? Region { get; set; }
+
+    public string? AccessKeyId { get; set; }
+
+    public string? SecretAccessKey { get; set; }
+
+    /// <summary>For temporary credentials (STS, SSO): sent as <c>x-amz-security-token</c>.</summary>
+    public string? SessionToken { get; set; }
+
+    /// <summary>A profile of the shared AWS credentials file, used when no keys are set.</summary>
+    public string? Profile { get; set; }
+
+    /// <summary>The shared credentials file; default <c>AWS_SHARED_CREDENTIALS_FILE</c>, else <c>~/.aws/credentials</c>.</summary>
+    public string? CredentialsFile { get; set; }
+
+    /// <summary>Runtime endpoint; <c>{region}</c> is replaced. Overridable for the simulator or a VPC endpoint.</summary>
+    public string Endpoint { get; set; } = "https://bedrock-runtime.{region}.amazonaws.com";
+
+    /// <summary>
+    /// Model ids offered (foundation model ids or inference profile ids). Empty: the built-in Claude list.
+    /// Limits come from the built-in list when the id (or the id under a profile prefix) is known.
+    /// </summary>
+    public List<string> Models { get; set; } = [];
+
+    /// <summary>
+    /// A cross-region inference profile prefix (<c>us</c>, <c>eu</c>, <c>apac</c>, <c>global</c>) put in front
+    /// of foundation model ids resolved from short names: newer Claude models are served on demand only
+    /// through a profile. Ids the client gives in full are sent as given.
+    /// </summary>
+    public string? InferenceProfilePrefix { get; set; }
+
+    /// <summary>Attempts for retryable failures (429, 5xx, connection errors) before the first byte.</summary>
+    public int MaxAttempts { get; set; } = 3;
+
+    public double RetryBaseDelayMilliseconds { get; set; } = 500;
+
+    /// <summary>Longest wait between retries, including a Retry-After the upstream asked for.</summary>
+    public double MaxRetryDelaySeconds { get; set; } = 10;
+
+    /// <summary>Thinking budget used when the client gives only an effort word (OpenAI reasoning_effort).</summary>
+    public int DefaultThinkingBudget { get; set; } = 8_192;
+
+    public string UserAgent { get; set; } = "gapura/0.1";
+
+    public string ResolvedEndpoint => Endpoint.Replace("{region}", Region ?? "", StringComparison.Ordinal).TrimEnd('/');
+
+    /// <summary>Whether enough is configured to call Bedrock at all.</summary>
+    public bool IsConfigured => !string.IsNullOrWhiteSpace(Region)
+        && (!string.IsNullOrWhiteSpace(AccessKeyId) && !string.IsNullOrWhiteSpace(SecretAccessKey) || !string.IsNullOrWhiteSpace(Profile));
+}
