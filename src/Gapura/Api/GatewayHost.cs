@@ -3,6 +3,7 @@ using Gapura.Formats;
 using Gapura.Formats.Anthropic;
 using Gapura.Formats.OpenAi;
 using Gapura.Identity;
+using Gapura.Providers.Anthropic;
 using Gapura.Providers.Kiro;
 using Gapura.Routing;
 using Gapura.Storage;
@@ -43,6 +44,7 @@ public static class GatewayHost
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
         builder.Services.AddGapuraRouting(builder.Configuration);
         builder.Services.AddKiro(builder.Configuration);
+        builder.Services.AddAnthropicProvider(builder.Configuration);
         // Kestrel's own limit is a backstop above ours, so oversized bodies get an answer in the caller's format.
         var maxBody = builder.Configuration.GetValue<long?>($"{GatewayOptions.Section}:{nameof(GatewayOptions.MaxRequestBodyBytes)}") ?? new GatewayOptions().MaxRequestBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody + 1024 * 1024);
