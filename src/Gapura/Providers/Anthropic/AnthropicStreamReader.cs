@@ -77,9 +77,21 @@ internal sealed class AnthropicStreamReader
                 filled -= start;
             }
         }
-        // A last event without its blank line still counts (a server closing right after message_stop).
+        // A last event without its blank line (or even its newline) still counts: a server closing right after message_stop.
+        if (filled > 0) AppendTrailingData(buffer.AsSpan(0, filled), data, ref hasData);
         if (hasData && Dispatch(data.WrittenSpan, pending)) { foreach (var e in pending) yield return e; yield break; }
         throw new GatewayException(ErrorKind.UpstreamUnavailable, "Anthropic's stream ended before message_stop; the answer is incomplete.", 502);
+    }
+
+    private static void AppendTrailingData(ReadOnlySpan<byte> tail, ArrayBufferWriter<byte> data, ref bool hasData)
+    {
+        tail = tail.TrimEnd((byte)'\r');
+        if (!tail.StartsWith("data:"u8)) return;
+        var value = tail[5..];
+        if (!value.IsEmpty && value[0] == (byte)' ') value = value[1..];
+        if (hasData) data.Write("\n"u8);
+        data.Write(value);
+        hasData = true;
     }
 
     /// <summary>Decodes one event into <paramref name="output"/>; true when it was <c>message_stop</c>.</summary>
