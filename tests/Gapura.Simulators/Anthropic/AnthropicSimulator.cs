@@ -98,6 +98,85 @@ public sealed class AnthropicSimulator : IAsyncDisposable
     public bool IsValidSignature(string thinking, string signature) => CryptographicOperations.FixedTimeEquals(
         Encoding.UTF8.GetBytes(Sign(thinking)), Encoding.UTF8.GetBytes(signature));
 
+    // ---- Claude sign-in (OAuth 2 + PKCE) ----------------------------------------------------------
+
+    private readonly ConcurrentDictionary<string, (string ClientId, string Challenge, string RedirectUri)> _codes = new();
+    private readonly ConcurrentDictionary<string, string> _refreshTokens = new();
+    private readonly ConcurrentDictionary<string, bool> _issuedAccess = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// The user approves the sign-in in a browser: the simulator reads the authorize URL's client, PKCE challenge
+    /// and state, and returns what Claude's callback page shows (<c>code#state</c>).
+    /// </summary>
+    public string Approve(string authorizeUrl)
+    {
+        var query = System.Web.HttpUtility.ParseQueryString(new Uri(authorizeUrl).Query);
+        if (query["code_challenge_method"] != "S256" || string.IsNullOrEmpty(query["code_challenge"])) throw new InvalidOperationException("PKCE S256 challenge missing");
+        var code = "sim-code-" + Guid.NewGuid().ToString("N");
+        _codes[code] = (query["client_id"] ?? "", query["code_challenge"]!, query["redirect_uri"] ?? "");
+        return code + "#" + query["state"];
+    }
+
+    /// <summary>Refresh tokens issued and not yet used (they rotate on use).</summary>
+    public int LiveRefreshTokens => _refreshTokens.Count;
+
+    private async Task OAuthTokenAsync(HttpContext context)
+    {
+        JsonNode? body;
+        try { body = JsonNode.Parse(Recorded(context).BodyBytes); }
+        catch (JsonException) { body = null; }
+        string? Field(string name) => body?[name] is JsonValue v && v.TryGetValue<string>(out var s) ? s : null;
+        switch (Field("grant_type"))
+        {
+            case "authorization_code":
+                if (Field("code") is not { } code || !_codes.TryRemove(code, out var issued))
+                {
+                    await OAuthErrorAsync(context, "invalid_grant", "Invalid or expired authorization code");
+                    return;
+                }
+                var verifier = Field("code_verifier") ?? "";
+                var challenge = Convert.ToBase64String(SHA256.HashData(Encoding.ASCII.GetBytes(verifier))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+                if (challenge != issued.Challenge || Field("client_id") != issued.ClientId || Field("redirect_uri") != issued.RedirectUri)
+                {
+                    await OAuthErrorAsync(context, "invalid_grant", "PKCE verification failed");
+                    return;
+                }
+                await IssueTokensAsync(context, issued.ClientId);
+                return;
+            case "refresh_token":
+                if (Field("refresh_token") is not { } refresh || !_refreshTokens.TryRemove(refresh, out var clientId) || clientId != Field("client_id"))
+                {
+                    await OAuthErrorAsync(context, "invalid_grant", "Refresh token not found or invalid");
+                    return;
+                }
+                await IssueTokensAsync(context, clientId);
+                return;
+            default:
+                await OAuthErrorAsync(context, "unsupported_grant_type", "Unsupported grant type");
+                return;
+        }
+    }
+
+    private Task IssueTokensAsync(HttpContext context, string clientId)
+    {
+        var access = "sk-ant-oat01-sim-" + Guid.NewGuid().ToString("N");
+        var refresh = "sk-ant-ort01-sim-" + Guid.NewGuid().ToString("N");
+        // Kept apart from the options' set: requests read it concurrently.
+        _issuedAccess[access] = true;
+        _refreshTokens[refresh] = clientId;
+        return WriteJsonAsync(context, 200, new JsonObject
+        {
+            ["token_type"] = "Bearer",
+            ["access_token"] = access,
+            ["refresh_token"] = refresh,
+            ["expires_in"] = 28800,
+            ["scope"] = "user:inference user:profile",
+        });
+    }
+
+    private static Task OAuthErrorAsync(HttpContext context, string error, string description)
+        => WriteJsonAsync(context, 400, new JsonObject { ["error"] = error, ["error_description"] = description });
+
     // ---- endpoints -------------------------------------------------------------------------------
 
     private void Map(WebApplication app)
@@ -116,6 +195,7 @@ public sealed class AnthropicSimulator : IAsyncDisposable
         app.MapPost("/v1/messages", MessagesAsync);
         app.MapPost("/v1/messages/count_tokens", CountTokensAsync);
         app.MapGet("/v1/models", ListModelsAsync);
+        app.MapPost("/v1/oauth/token", OAuthTokenAsync);
         app.MapGet("/v1/models/{id}", GetModelAsync);
         app.MapFallback(context => WriteErrorAsync(context, 404, "not_found_error", $"Not Found: {context.Request.Method} {context.Request.Path}"));
     }
@@ -138,7 +218,8 @@ public sealed class AnthropicSimulator : IAsyncDisposable
         }
         else if (authorization.StartsWith("Bearer ", StringComparison.Ordinal))
         {
-            if (!_options.OAuthTokens.Contains(authorization["Bearer ".Length..].Trim())) return new(401, "authentication_error", "Invalid bearer token");
+            var bearer = authorization["Bearer ".Length..].Trim();
+            if (!_options.OAuthTokens.Contains(bearer) && !_issuedAccess.ContainsKey(bearer)) return new(401, "authentication_error", "Invalid bearer token");
         }
         else return new(401, "authentication_error", "x-api-key header is required");
         if (string.IsNullOrEmpty(context.Request.Headers["anthropic-version"].ToString()))
