@@ -4,6 +4,7 @@ using Gapura.Formats.Anthropic;
 using Gapura.Formats.OpenAi;
 using Gapura.Identity;
 using Gapura.Providers;
+using Gapura.Providers.Anthropic;
 using Gapura.Providers.Bedrock;
 using Gapura.Providers.Kiro;
 using Gapura.Providers.OpenAi;
@@ -50,6 +51,7 @@ public static class GatewayHost
         // Upstreams, each registered only when configured. Catalog order is the default provider priority
         // (a caller's own priority list comes first): Kiro, then the others.
         builder.Services.AddKiro(builder.Configuration);
+        builder.Services.AddAnthropicProvider(builder.Configuration);
         builder.Services.AddOpenAiProviders(builder.Configuration);
         builder.Services.AddBedrockProvider(builder.Configuration);
         // Kestrel's own limit is a backstop above ours, so oversized bodies get an answer in the caller's format.
