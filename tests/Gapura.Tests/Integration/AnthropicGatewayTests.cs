@@ -5,12 +5,10 @@ using Gapura.Simulators.Anthropic;
 namespace Gapura.Tests.Integration;
 
 /// <summary>
-/// PROVISIONAL end-to-end check of the Anthropic provider inside a real gateway (Kiro simulator plus
-/// <c>Providers:Anthropic:*</c> pointing at the Anthropic simulator). Today the chat pipeline calls ONE
-/// <c>IChatProvider</c> — the last registered, which with a key configured is Anthropic — so these tests use
-/// <c>anthropic/</c>-prefixed names that only the Anthropic catalog resolves. When multi-provider dispatch by
-/// <c>ModelInfo.Provider</c> lands, they should pass unchanged; if the dispatch names things differently, the
-/// fix is in <see cref="StartAsync"/>. Provider behaviour itself is covered in Providers/Anthropic.
+/// Two real providers in one gateway — Kiro (simulator) and Anthropic (<c>Providers:Anthropic:*</c> pointing at
+/// the Anthropic simulator): <c>provider/model</c> names pick one, passthrough keeps the Anthropic dialect
+/// byte for byte, and an unprefixed name falls back from Kiro to Anthropic before the first byte.
+/// Provider behaviour itself is covered in Providers/Anthropic.
 /// </summary>
 public sealed class AnthropicGatewayTests : IAsyncLifetime
 {
@@ -67,5 +65,40 @@ public sealed class AnthropicGatewayTests : IAsyncLifetime
         var body = """{"model":"anthropic/claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"x"}]}""";
         var (response, text) = await Wire.SendAsync(http, Wire.Anthropic(body));
         Wire.AssertAnthropicError(response, text, HttpStatusCode.BadRequest, "upstream says no");
+    }
+
+    [Fact]
+    public async Task An_unprefixed_name_falls_back_from_a_throttled_kiro_to_anthropic_and_says_so()
+    {
+        // Kiro is first by default; throttled on every attempt, it hands over before any byte reached the client.
+        for (var i = 0; i < 3; i++) _gateway.Kiro.Enqueue(Gapura.Simulators.Kiro.KiroScenario.Throttled(TimeSpan.FromMilliseconds(10)));
+        using var http = _gateway.Http();
+        var body = """{"model":"claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"fall back"}]}""";
+        var (response, text) = await Wire.SendAsync(http, Wire.OpenAi(body));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(3, _gateway.Kiro.ChatCalls);
+        Assert.Single(_anthropic.MessageRequests);
+        Assert.StartsWith("anthropic", response.Headers.GetValues("x-gapura-provider").Single());
+        Assert.Equal("Echo: fall back", Wire.OpenAiText(Wire.ParseSse(text)));
+
+        // The throttled provider now cools down: the next request goes to Anthropic first, Kiro is not asked.
+        var (second, _) = await Wire.SendAsync(http, Wire.OpenAi(body));
+        Assert.Equal(HttpStatusCode.OK, second.StatusCode);
+        Assert.Equal(3, _gateway.Kiro.ChatCalls);
+        Assert.Equal(2, _anthropic.MessageRequests.Count);
+    }
+
+    [Fact]
+    public async Task Anthropic_front_door_to_anthropic_passes_the_body_through_unchanged_but_for_the_model()
+    {
+        using var http = _gateway.Http();
+        var body = """{"model":"anthropic/claude-sonnet-4-5","max_tokens":100,"x_unknown_field":{"kept":true},"system":[{"type":"text","text":"sys","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"pass me"}]}""";
+        var (response, _) = await Wire.SendAsync(http, Wire.Anthropic(body));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var sent = _anthropic.MessageRequests[^1].Body;
+        Assert.Contains("\"x_unknown_field\":{\"kept\":true}", sent);
+        Assert.Contains("\"cache_control\":{\"type\":\"ephemeral\"}", sent);
+        Assert.Equal(body.Replace("anthropic/claude-sonnet-4-5", JsonNode.Parse(sent)!["model"]!.GetValue<string>()), sent);
     }
 }
