@@ -35,51 +35,13 @@ internal sealed class AnthropicClient : IAnthropicModelSource
         _http = http;
         _options = options.Value;
         _log = log;
-        _retry = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time ?? TimeProvider.System }
-            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
-            {
-                MaxRetryAttempts = Math.Max(0, _options.MaxAttempts - 1),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = TimeSpan.FromMilliseconds(_options.RetryBaseDelayMilliseconds),
-                MaxDelay = TimeSpan.FromSeconds(_options.MaxRetryDelaySeconds),
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
-                {
-                    { Exception: HttpRequestException } => true,
-                    { Exception: OperationCanceledException } => false,
-                    { Result: { } r } => IsRetryable(r),
-                    _ => false,
-                }),
-                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } r ? RetryAfter(r) : null),
-                OnRetry = args =>
-                {
-                    _log.LogWarning("Anthropic call failed ({Outcome}); retry {Attempt} in {Delay} ms",
-                        args.Outcome.Result is { } r ? ((int)r.StatusCode).ToString() : args.Outcome.Exception?.GetType().Name,
-                        args.AttemptNumber + 1, (int)args.RetryDelay.TotalMilliseconds);
-                    args.Outcome.Result?.Dispose();
-                    return ValueTask.CompletedTask;
-                },
-            })
-            .Build();
+        _retry = UpstreamRetry.Build("Anthropic", _options.MaxAttempts, _options.RetryBaseDelayMilliseconds, _options.MaxRetryDelaySeconds, _log, time,
+            refuseRetry: (r, _) => ValueTask.FromResult(ForbidsRetry(r)));
     }
 
-    private static bool IsRetryable(HttpResponseMessage response)
-    {
-        // Anthropic says outright when a retry cannot help (e.g. a 429 for a spent spend limit).
-        if (response.Headers.TryGetValues("x-should-retry", out var values) && values.Any(v => v.Equals("false", StringComparison.OrdinalIgnoreCase)))
-            return false;
-        return (int)response.StatusCode is 429 or >= 500;
-    }
-
-    private TimeSpan? RetryAfter(HttpResponseMessage response)
-    {
-        var header = response.Headers.RetryAfter;
-        var delay = header?.Delta ?? (header?.Date is { } at ? at - DateTimeOffset.UtcNow : null);
-        if (delay is null) return null;
-        // A long Retry-After is not waited out here: capped, so the caller sees the error (and can fall back) soon.
-        var max = TimeSpan.FromSeconds(_options.MaxRetryDelaySeconds);
-        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > max ? max : delay;
-    }
+    /// <summary>Anthropic says outright when a retry cannot help (e.g. a 429 for a spent spend limit).</summary>
+    private static bool ForbidsRetry(HttpResponseMessage response)
+        => response.Headers.TryGetValues("x-should-retry", out var values) && values.Any(v => v.Equals("false", StringComparison.OrdinalIgnoreCase));
 
     /// <summary>
     /// POSTs <paramref name="body"/> to <c>/v1/messages</c> and returns the successful response, whose body

@@ -31,40 +31,7 @@ internal sealed class BedrockClient
         _options = options.Value;
         _log = log;
         _time = time ?? TimeProvider.System;
-        _retry = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = _time }
-            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
-            {
-                MaxRetryAttempts = Math.Max(0, _options.MaxAttempts - 1),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = TimeSpan.FromMilliseconds(_options.RetryBaseDelayMilliseconds),
-                MaxDelay = TimeSpan.FromSeconds(_options.MaxRetryDelaySeconds),
-                ShouldHandle = args => ValueTask.FromResult(args.Outcome switch
-                {
-                    { Exception: HttpRequestException } => true,
-                    { Result: { } r } => (int)r.StatusCode is 429 or >= 500,
-                    _ => false,
-                }),
-                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } r ? RetryAfter(r) : null),
-                OnRetry = args =>
-                {
-                    _log.LogWarning("Bedrock call failed ({Outcome}); retry {Attempt} in {Delay} ms",
-                        args.Outcome.Result is { } r ? ((int)r.StatusCode).ToString() : args.Outcome.Exception?.GetType().Name,
-                        args.AttemptNumber + 1, (int)args.RetryDelay.TotalMilliseconds);
-                    args.Outcome.Result?.Dispose();
-                    return ValueTask.CompletedTask;
-                },
-            })
-            .Build();
-    }
-
-    private TimeSpan? RetryAfter(HttpResponseMessage response)
-    {
-        var header = response.Headers.RetryAfter;
-        var delay = header?.Delta ?? (header?.Date is { } at ? at - _time.GetUtcNow() : null);
-        if (delay is null) return null;
-        var max = TimeSpan.FromSeconds(_options.MaxRetryDelaySeconds);
-        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > max ? max : delay;
+        _retry = UpstreamRetry.Build("Bedrock", _options.MaxAttempts, _options.RetryBaseDelayMilliseconds, _options.MaxRetryDelaySeconds, _log, _time);
     }
 
     /// <summary>The URL of a runtime operation; the model id is one path segment, so its <c>:</c> and <c>/</c> (ARNs) are escaped.</summary>
@@ -111,7 +78,7 @@ internal sealed class BedrockClient
         {
             var error = await ReadErrorBodyAsync(response, ct);
             var type = response.Headers.TryGetValues("x-amzn-ErrorType", out var values) ? values.FirstOrDefault() : null;
-            throw BedrockErrors.FromHttp((int)response.StatusCode, type, error, RetryAfter(response));
+            throw BedrockErrors.FromHttp((int)response.StatusCode, type, error, UpstreamRetry.RetryAfterHeader(response, _time));
         }
     }
 

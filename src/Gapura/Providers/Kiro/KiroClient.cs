@@ -32,37 +32,10 @@ internal sealed class KiroClient : IKiroModelSource
         _tokens = tokens;
         _options = options.Value;
         _log = log;
-        _retry = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time ?? TimeProvider.System }
-            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
-            {
-                MaxRetryAttempts = Math.Max(0, _options.MaxAttempts - 1),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = TimeSpan.FromMilliseconds(_options.RetryBaseDelayMilliseconds),
-                MaxDelay = TimeSpan.FromSeconds(_options.MaxRetryDelaySeconds),
-                ShouldHandle = async args => args.Outcome switch
-                {
-                    { Exception: HttpRequestException } => true,
-                    { Exception: OperationCanceledException } => false,
-                    // A 429 for a spent quota (MONTHLY_REQUEST_COUNT…) lasts until the reset: retrying only delays the error.
-                    { Result: { } r } => IsRetryable(r.StatusCode) && !await IsSpentQuotaAsync(r, args.Context.CancellationToken),
-                    _ => false,
-                },
-                // Honour the upstream's Retry-After; null lets Polly use its own backoff.
-                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } r ? RetryAfter(r) : null),
-                OnRetry = args =>
-                {
-                    _log.LogWarning("Kiro call failed ({Outcome}); retry {Attempt} in {Delay} ms",
-                        args.Outcome.Result is { } r ? ((int)r.StatusCode).ToString() : args.Outcome.Exception?.GetType().Name,
-                        args.AttemptNumber + 1, (int)args.RetryDelay.TotalMilliseconds);
-                    args.Outcome.Result?.Dispose();
-                    return ValueTask.CompletedTask;
-                },
-            })
-            .Build();
+        _retry = UpstreamRetry.Build("Kiro", _options.MaxAttempts, _options.RetryBaseDelayMilliseconds, _options.MaxRetryDelaySeconds, _log, time,
+            // A 429 for a spent quota (MONTHLY_REQUEST_COUNT…) lasts until the reset: retrying only delays the error.
+            refuseRetry: IsSpentQuotaAsync);
     }
-
-    private static bool IsRetryable(HttpStatusCode status) => (int)status is 429 or >= 500;
 
     /// <summary>Reads (and buffers, so it can be read again for the error) the body of a 429 to find a quota reason.</summary>
     private static async ValueTask<bool> IsSpentQuotaAsync(HttpResponseMessage response, CancellationToken ct)
@@ -70,16 +43,6 @@ internal sealed class KiroClient : IKiroModelSource
         if (response.StatusCode != HttpStatusCode.TooManyRequests) return false;
         var body = await ReadErrorBodyAsync(response, ct);
         return KiroErrors.IsQuotaReason(KiroErrors.ParseBody(body).Reason);
-    }
-
-    private TimeSpan? RetryAfter(HttpResponseMessage response)
-    {
-        var header = response.Headers.RetryAfter;
-        var delay = header?.Delta ?? (header?.Date is { } at ? at - DateTimeOffset.UtcNow : null);
-        if (delay is null) return null;
-        // A long Retry-After (quota windows) is not waited out here: cap it, the caller sees the error soon.
-        var max = TimeSpan.FromSeconds(_options.MaxRetryDelaySeconds);
-        return delay < TimeSpan.Zero ? TimeSpan.Zero : delay > max ? max : delay;
     }
 
     /// <summary>Sends one chat turn with the process-wide login. Returns a successful response whose body is the event stream.</summary>

@@ -31,38 +31,14 @@ internal sealed class ChatCompletionsClient
         Account = account;
         _log = log;
         var retry = account.Retry;
-        _retry = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time ?? TimeProvider.System }
-            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
-            {
-                MaxRetryAttempts = Math.Max(0, retry.MaxAttempts - 1),
-                BackoffType = DelayBackoffType.Exponential,
-                UseJitter = true,
-                Delay = TimeSpan.FromMilliseconds(Math.Max(1, retry.BaseDelayMilliseconds)),
-                MaxDelay = TimeSpan.FromSeconds(retry.MaxDelaySeconds),
-                ShouldHandle = async args => args.Outcome switch
-                {
-                    // A refused address is a configuration matter: asking again gets the same answer.
-                    { Exception: HttpRequestException e } => !UpstreamAddressGuard.IsRefusal(e),
-                    { Exception: OperationCanceledException } => false,
-                    { Result: { } r } => IsRetryable(r.StatusCode) && !await IsSpentQuotaAsync(r, args.Context.CancellationToken),
-                    _ => false,
-                },
-                DelayGenerator = args => ValueTask.FromResult(args.Outcome.Result is { } r ? RetryAfter(r) : null),
-                OnRetry = args =>
-                {
-                    _log.LogWarning("{Upstream} call failed ({Outcome}); retry {Attempt} in {Delay} ms", Account.Label,
-                        args.Outcome.Result is { } r ? ((int)r.StatusCode).ToString() : args.Outcome.Exception?.GetType().Name,
-                        args.AttemptNumber + 1, (int)args.RetryDelay.TotalMilliseconds);
-                    args.Outcome.Result?.Dispose();
-                    return ValueTask.CompletedTask;
-                },
-            })
-            .Build();
+        _retry = UpstreamRetry.Build(Account.Label, retry.MaxAttempts, retry.BaseDelayMilliseconds, retry.MaxDelaySeconds, _log, time,
+            refuseRetry: IsSpentQuotaAsync,
+            // A refused address is a configuration matter: asking again gets the same answer.
+            retryConnectionError: e => !UpstreamAddressGuard.IsRefusal(e),
+            retryAfter: UpstreamRetryAfter);
     }
 
     public ChatCompletionsAccount Account { get; }
-
-    private static bool IsRetryable(HttpStatusCode status) => (int)status is 429 or >= 500;
 
     private static async ValueTask<bool> IsSpentQuotaAsync(HttpResponseMessage response, CancellationToken ct)
     {
@@ -71,20 +47,10 @@ internal sealed class ChatCompletionsClient
         return OpenAiErrors.IsQuota(type, code);
     }
 
-    /// <summary>The wait before the next retry here: the upstream's ask, capped so a long quota window is not waited out.</summary>
-    private TimeSpan? RetryAfter(HttpResponseMessage response)
-    {
-        var delay = UpstreamRetryAfter(response);
-        if (delay is null) return null;
-        var max = TimeSpan.FromSeconds(Account.Retry.MaxDelaySeconds);
-        return delay > max ? max : delay;
-    }
-
     /// <summary>What the upstream asked for, uncapped: the error carries it so fallback can cool the account down that long.</summary>
     private static TimeSpan? UpstreamRetryAfter(HttpResponseMessage response)
     {
-        var header = response.Headers.RetryAfter;
-        var delay = header?.Delta ?? (header?.Date is { } at ? at - DateTimeOffset.UtcNow : null);
+        var delay = UpstreamRetry.RetryAfterHeader(response);
         // OpenAI also sends retry-after-ms; the finer figure wins when present.
         if (response.Headers.TryGetValues("retry-after-ms", out var ms) && double.TryParse(ms.FirstOrDefault(),
                 System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var millis))
