@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using System.Text.RegularExpressions;
 using Gapura.Conversations;
 using Gapura.Routing;
@@ -31,24 +30,11 @@ internal sealed partial class AnthropicModelCatalog : IModelCatalog
         new("claude-3-5-haiku-20241022", "Claude Haiku 3.5", 200_000, 8_192, AnthropicProvider.ProviderName),
     ];
 
-    private static readonly TimeSpan FirstLoadWait = TimeSpan.FromSeconds(10);
-
-    private readonly IAnthropicModelSource _source;
-    private readonly AnthropicOptions _options;
-    private readonly ILogger<AnthropicModelCatalog> _log;
-    private readonly TimeProvider _time;
-    private readonly object _gate = new();
-    private Snapshot _snapshot;
-    private Task? _refresh;
-    private bool _loadedFromService;
+    private readonly RefreshingModelList _list;
 
     public AnthropicModelCatalog(IAnthropicModelSource source, IOptions<AnthropicOptions> options, ILogger<AnthropicModelCatalog> log, TimeProvider? time = null)
     {
-        _source = source;
-        _options = options.Value;
-        _log = log;
-        _time = time ?? TimeProvider.System;
-        _snapshot = new Snapshot(BuiltIn, DateTimeOffset.MinValue);
+        _list = new RefreshingModelList("Anthropic", BuiltIn, source.FetchModelsAsync, TimeSpan.FromMinutes(options.Value.ModelsRefreshMinutes), log, time);
     }
 
     /// <summary>Limits of a known model (dated or not), or Anthropic's common 200k / 64k.</summary>
@@ -61,12 +47,12 @@ internal sealed partial class AnthropicModelCatalog : IModelCatalog
         return (200_000, 64_000);
     }
 
-    public async ValueTask<IReadOnlyList<ModelInfo>> ListAsync(CancellationToken ct) => (await CurrentAsync(ct)).Models;
+    public async ValueTask<IReadOnlyList<ModelInfo>> ListAsync(CancellationToken ct) => (await _list.CurrentAsync(ct)).Models;
 
     public async ValueTask<ResolvedModel> ResolveAsync(string clientModelName, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(clientModelName)) throw GatewayException.BadRequest("model: a model name is required.");
-        var snapshot = await CurrentAsync(ct);
+        var snapshot = await _list.CurrentAsync(ct);
         if (snapshot.Find(clientModelName.Trim()) is { } exact) return new ResolvedModel(clientModelName, exact);
         var name = Normalize(clientModelName);
         if (snapshot.Find(name) is { } normalised) return new ResolvedModel(clientModelName, normalised);
@@ -98,54 +84,4 @@ internal sealed partial class AnthropicModelCatalog : IModelCatalog
 
     [GeneratedRegex(@"(\d)\.(\d)")]
     private static partial Regex DottedVersion();
-
-    private async ValueTask<Snapshot> CurrentAsync(CancellationToken ct)
-    {
-        var snapshot = _snapshot;
-        if (_time.GetUtcNow() - snapshot.LoadedAt < TimeSpan.FromMinutes(_options.ModelsRefreshMinutes)) return snapshot;
-
-        Task refresh;
-        lock (_gate) refresh = _refresh ??= RefreshAsync();
-        // Only the very first load is waited for (briefly); afterwards the old list serves while a refresh runs.
-        if (!_loadedFromService)
-        {
-            try { await refresh.WaitAsync(FirstLoadWait, ct); }
-            catch (TimeoutException) { }
-        }
-        return _snapshot;
-    }
-
-    private async Task RefreshAsync()
-    {
-        try
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            var models = await _source.FetchModelsAsync(cts.Token);
-            if (models.Count > 0)
-            {
-                _snapshot = new Snapshot(models, _time.GetUtcNow());
-                _loadedFromService = true;
-                _log.LogInformation("Loaded {Count} Anthropic models", models.Count);
-            }
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // Keep serving what we have; retry after a minute rather than on every request.
-            _log.LogWarning("Could not list Anthropic models ({Reason}); using {Count} known models", e.Message, _snapshot.Models.Count);
-            var retryAt = _time.GetUtcNow() - TimeSpan.FromMinutes(_options.ModelsRefreshMinutes) + TimeSpan.FromMinutes(1);
-            _snapshot = _snapshot with { LoadedAt = retryAt };
-        }
-        finally
-        {
-            lock (_gate) _refresh = null;
-        }
-    }
-
-    private sealed record Snapshot(IReadOnlyList<ModelInfo> Models, DateTimeOffset LoadedAt)
-    {
-        private readonly FrozenDictionary<string, ModelInfo> _byId =
-            Models.DistinctBy(m => m.Id, StringComparer.OrdinalIgnoreCase).ToFrozenDictionary(m => m.Id, StringComparer.OrdinalIgnoreCase);
-
-        public ModelInfo? Find(string id) => _byId.GetValueOrDefault(id);
-    }
 }

@@ -1,4 +1,3 @@
-using System.Collections.Frozen;
 using Gapura.Conversations;
 using Gapura.Routing;
 using Microsoft.Extensions.Options;
@@ -31,32 +30,23 @@ internal sealed class KiroModelCatalog : IModelCatalog
         new("claude-3.7-sonnet", "Claude 3.7 Sonnet", 200_000, 64_000, "kiro"),
     ];
 
-    private static readonly TimeSpan FirstLoadWait = TimeSpan.FromSeconds(10);
-
-    private readonly IKiroModelSource _source;
     private readonly KiroOptions _options;
     private readonly ILogger<KiroModelCatalog> _log;
-    private readonly TimeProvider _time;
-    private readonly object _gate = new();
-    private Snapshot _snapshot;
-    private Task? _refresh;
-    private bool _loadedFromService;
+    private readonly RefreshingModelList _list;
 
     public KiroModelCatalog(IKiroModelSource source, IOptions<KiroOptions> options, ILogger<KiroModelCatalog> log, TimeProvider? time = null)
     {
-        _source = source;
         _options = options.Value;
         _log = log;
-        _time = time ?? TimeProvider.System;
-        _snapshot = new Snapshot(BuiltIn, DateTimeOffset.MinValue);
+        _list = new RefreshingModelList("Kiro", BuiltIn, source.FetchModelsAsync, TimeSpan.FromMinutes(_options.ModelsRefreshMinutes), log, time);
     }
 
-    public async ValueTask<IReadOnlyList<ModelInfo>> ListAsync(CancellationToken ct) => (await CurrentAsync(ct)).Models;
+    public async ValueTask<IReadOnlyList<ModelInfo>> ListAsync(CancellationToken ct) => (await _list.CurrentAsync(ct)).Models;
 
     public async ValueTask<ResolvedModel> ResolveAsync(string clientModelName, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(clientModelName)) throw GatewayException.BadRequest("model: a model name is required.");
-        var snapshot = await CurrentAsync(ct);
+        var snapshot = await _list.CurrentAsync(ct);
         if (snapshot.Find(clientModelName) is { } exact) return new ResolvedModel(clientModelName, exact);
         if (_options.ModelAliases.TryGetValue(clientModelName, out var aliased) && snapshot.Find(aliased) is { } alias)
             return new ResolvedModel(clientModelName, alias);
@@ -68,56 +58,5 @@ internal sealed class KiroModelCatalog : IModelCatalog
         }
         throw GatewayException.BadRequest(
             $"model: '{clientModelName}' is not available. Available models: {string.Join(", ", snapshot.Models.Select(m => m.Id))}.");
-    }
-
-    private async ValueTask<Snapshot> CurrentAsync(CancellationToken ct)
-    {
-        var snapshot = _snapshot;
-        var age = _time.GetUtcNow() - snapshot.LoadedAt;
-        if (age < TimeSpan.FromMinutes(_options.ModelsRefreshMinutes)) return snapshot;
-
-        Task refresh;
-        lock (_gate) refresh = _refresh ??= RefreshAsync();
-        // Only the very first load is waited for (briefly); afterwards the old list serves while a refresh runs.
-        if (!_loadedFromService)
-        {
-            try { await refresh.WaitAsync(FirstLoadWait, ct); }
-            catch (TimeoutException) { }
-        }
-        return _snapshot;
-    }
-
-    private async Task RefreshAsync()
-    {
-        try
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            var models = await _source.FetchModelsAsync(cts.Token);
-            if (models.Count > 0)
-            {
-                _snapshot = new Snapshot(models, _time.GetUtcNow());
-                _loadedFromService = true;
-                _log.LogInformation("Loaded {Count} Kiro models", models.Count);
-            }
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // Keep serving what we have; retry after a minute rather than on every request.
-            _log.LogWarning("Could not list Kiro models ({Reason}); using {Count} known models", e.Message, _snapshot.Models.Count);
-            var retryAt = _time.GetUtcNow() - TimeSpan.FromMinutes(_options.ModelsRefreshMinutes) + TimeSpan.FromMinutes(1);
-            _snapshot = _snapshot with { LoadedAt = retryAt };
-        }
-        finally
-        {
-            lock (_gate) _refresh = null;
-        }
-    }
-
-    private sealed record Snapshot(IReadOnlyList<ModelInfo> Models, DateTimeOffset LoadedAt)
-    {
-        private readonly FrozenDictionary<string, ModelInfo> _byId =
-            Models.DistinctBy(m => m.Id, StringComparer.OrdinalIgnoreCase).ToFrozenDictionary(m => m.Id, StringComparer.OrdinalIgnoreCase);
-
-        public ModelInfo? Find(string id) => _byId.GetValueOrDefault(id);
     }
 }
