@@ -1,18 +1,13 @@
-using System.Diagnostics;
-using System.Text.Json.Nodes;
-
 namespace Gapura.Tests.Integration;
 
 /// <summary>
 /// The real Codex CLI (npm @openai/codex, installed by the test build into tests/e2e) talks to the gateway's
 /// Responses API with the Kiro simulator behind it: a plain answer, and a tool round trip in which the
 /// simulator asks for a shell call, Codex really runs it and sends the output back, and the final answer
-/// quotes it. Codex reads its provider from CODEX_HOME/config.toml (it ignores OPENAI_BASE_URL).
+/// quotes it (see <see cref="CodexCli"/> for how Codex is run).
 /// </summary>
 public class CodexEndToEndTests(GatewayFixture gateway) : IClassFixture<GatewayFixture>
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120);
-
     [Fact]
     public async Task Codex_gets_a_plain_answer_through_gapura()
     {
@@ -64,67 +59,6 @@ public class CodexEndToEndTests(GatewayFixture gateway) : IClassFixture<GatewayF
         Assert.Contains(gateway.Kiro.ChatRequests, c => c.Body.Contains("\"name\":\"exec_command\"", StringComparison.Ordinal));
     }
 
-    private async Task<(int ExitCode, string Stdout, string Stderr)> RunCodexAsync(string prompt, params string[] extraArgs)
-    {
-        var codex = Path.Combine(ClaudeCodeEndToEndTests.RepositoryRoot(), "tests", "e2e", "node_modules", ".bin", "codex");
-        Assert.True(File.Exists(codex), $"Codex CLI is not installed at {codex}; the test build installs it with npm (tests/e2e).");
-        var codexHome = Directory.CreateTempSubdirectory("gapura-codex-home-").FullName;
-        var work = Directory.CreateTempSubdirectory("gapura-codex-work-").FullName;
-        try
-        {
-            await File.WriteAllTextAsync(Path.Combine(codexHome, "config.toml"), $$"""
-                model = "claude-sonnet-4-5"
-                model_provider = "gapura"
-
-                [model_providers.gapura]
-                name = "Gapura"
-                base_url = "{{gateway.BaseUrl}}/v1"
-                env_key = "OPENAI_API_KEY"
-                wire_api = "responses"
-                request_max_retries = 0
-                stream_max_retries = 0
-                """);
-
-            var start = new ProcessStartInfo(codex)
-            {
-                WorkingDirectory = work,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                RedirectStandardInput = true,
-            };
-            start.ArgumentList.Add("exec");
-            start.ArgumentList.Add("--skip-git-repo-check");
-            // Non-interactive: no approval prompts. The only command run is the fixed echo the simulator asks
-            // for, in a throw-away directory; the container may not offer the kernel sandbox Codex wants.
-            start.ArgumentList.Add("--dangerously-bypass-approvals-and-sandbox");
-            foreach (var a in extraArgs) start.ArgumentList.Add(a);
-            start.ArgumentList.Add(prompt);
-            // A clean environment: nothing of the caller's own OpenAI/Codex set-up leaks in.
-            foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("OPENAI_") || k.StartsWith("CODEX_")).ToList())
-                start.Environment.Remove(key);
-            start.Environment["HOME"] = codexHome;
-            start.Environment["CODEX_HOME"] = codexHome;
-            start.Environment["OPENAI_API_KEY"] = GatewayFixture.ApiKey;
-            start.Environment["NO_COLOR"] = "1";
-            start.Environment["RUST_LOG"] = "error";
-
-            using var process = Process.Start(start)!;
-            process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(Timeout);
-            try { await process.WaitForExitAsync(timeout.Token); }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw new TimeoutException($"codex did not finish within {Timeout.TotalSeconds} s. stdout: {await stdout}\nstderr: {await stderr}");
-            }
-            return (process.ExitCode, await stdout, await stderr);
-        }
-        finally
-        {
-            try { Directory.Delete(codexHome, recursive: true); } catch (IOException) { }
-            try { Directory.Delete(work, recursive: true); } catch (IOException) { }
-        }
-    }
+    private Task<(int ExitCode, string Stdout, string Stderr)> RunCodexAsync(string prompt, params string[] extraArgs)
+        => CodexCli.RunAsync(gateway.BaseUrl, "claude-sonnet-4-5", prompt, extraArgs);
 }
