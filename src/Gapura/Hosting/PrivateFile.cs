@@ -32,6 +32,29 @@ internal static class PrivateFile
         }
     }
 
+    /// <summary>
+    /// Creates the file only if it does not exist (O_CREAT|O_EXCL), mode set from the first byte; false when
+    /// another process got there first. Unlike a temp file renamed into place, of several processes racing to
+    /// create the same file exactly one succeeds, so they all end up agreeing on its content.
+    /// </summary>
+    public static bool TryCreate(string path, ReadOnlySpan<byte> bytes, UnixFileMode mode = OwnerOnly)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows()) options.UnixCreateMode = mode;
+        try
+        {
+            using var stream = new FileStream(path, options);
+            stream.Write(bytes);
+            stream.Flush(flushToDisk: true);
+            return true;
+        }
+        catch (IOException) when (File.Exists(path))
+        {
+            return false;
+        }
+    }
+
     /// <summary>The file's current mode, to keep it when rewriting; null on Windows or when it does not exist.</summary>
     public static UnixFileMode? ModeOf(string path)
         => OperatingSystem.IsWindows() || !File.Exists(path) ? null : File.GetUnixFileMode(path);

@@ -22,15 +22,24 @@ internal static class BootstrapApiKey
             return;
         }
         var path = Path.Combine(dataDirectory, "api-key");
-        if (File.Exists(path))
+        var key = ApiKeys.Generate().Key;
+        // Create-if-absent: instances starting together in one folder all end up with the same key.
+        if (PrivateFile.TryCreate(path, System.Text.Encoding.UTF8.GetBytes(key + "\n")))
         {
-            options.ApiKey = File.ReadAllText(path).Trim();
-            log.LogInformation("Using the generated API key in {Path} (set Gateway:ApiKey to choose your own)", path);
+            options.ApiKey = key;
+            log.LogWarning("No Gateway:ApiKey was set: generated one into {Path} (mode 600). Clients send it as 'Authorization: Bearer <key>' or 'x-api-key'", path);
             return;
         }
-        var key = ApiKeys.Generate().Key;
-        PrivateFile.Write(path, System.Text.Encoding.UTF8.GetBytes(key + "\n"));
-        options.ApiKey = key;
-        log.LogWarning("No Gateway:ApiKey was set: generated one into {Path} (mode 600). Clients send it as 'Authorization: Bearer <key>' or 'x-api-key'", path);
+        options.ApiKey = ReadSettled(path);
+        log.LogInformation("Using the generated API key in {Path} (set Gateway:ApiKey to choose your own)", path);
+    }
+
+    /// <summary>Reads a key another instance may be writing this very moment: an empty file is retried briefly.</summary>
+    private static string ReadSettled(string path)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(2);
+        string key;
+        while ((key = File.ReadAllText(path).Trim()).Length == 0 && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        return key.Length > 0 ? key : throw new InvalidOperationException($"The generated API key file {path} is empty; delete it or set Gateway:ApiKey.");
     }
 }

@@ -25,42 +25,48 @@ internal static class KeyRingLoader
 
     private static SecretKey LoadOrCreateKeyFile(string path, ILogger log)
     {
-        if (File.Exists(path)) return ReadKeyFile(path, log);
+        if (File.Exists(path)) return ReadKeyFileSettled(path, log);
 
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var key = SecretKey.Generate();
-        // Written under a temporary name with mode 600 from the first byte, then linked into place: a
-        // second instance starting at the same moment either wins (and we read its key) or finds ours whole.
-        var temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
+        // Created in place with O_CREAT|O_EXCL (FileMode.CreateNew), mode 600 from the first byte: of several
+        // instances starting at the same moment exactly one creates the file, and the others read its key.
+        // (A temp file moved into place is not enough: File.Move without overwrite checks and then renames,
+        // so two instances can both pass the check and the second rename replaces the first key.)
+        var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows()) fileOptions.UnixCreateMode = OwnerOnly;
         try
         {
-            var fileOptions = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows()) fileOptions.UnixCreateMode = OwnerOnly;
-            using (var stream = new FileStream(temp, fileOptions))
-            using (var writer = new StreamWriter(stream))
-            {
-                writer.WriteLine(key.ToBase64());
-                writer.Flush();
-                stream.Flush(flushToDisk: true);
-            }
-            try
-            {
-                File.Move(temp, path, overwrite: false);
-            }
-            catch (IOException) when (File.Exists(path))
-            {
-                return ReadKeyFile(path, log);
-            }
+            using var stream = new FileStream(path, fileOptions);
+            stream.Write(System.Text.Encoding.ASCII.GetBytes(key.ToBase64() + "\n"));
+            stream.Flush(flushToDisk: true);
         }
-        finally
+        catch (IOException) when (File.Exists(path))
         {
-            if (File.Exists(temp)) File.Delete(temp);
+            return ReadKeyFileSettled(path, log);
         }
         log.LogWarning(
             "Secrets:Key is not set: generated secrets key {KeyId} in {Path} (mode 600). Back this file up — stored provider " +
             "logins and TOTP seeds cannot be read without it — and give every instance sharing the database the same key " +
             "(Secrets:Key or Secrets:KeyFile).", key.Id, path);
         return key;
+    }
+
+    /// <summary>
+    /// Reads a key file another instance may be writing this very moment (its one short write not yet done):
+    /// an incomplete key is retried for a moment before it counts as a broken file.
+    /// </summary>
+    private static SecretKey ReadKeyFileSettled(string path, ILogger log)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(2);
+        while (true)
+        {
+            try { return ReadKeyFile(path, log); }
+            catch (Exception e) when (e is not IOException && DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(20);
+            }
+        }
     }
 
     private static SecretKey ReadKeyFile(string path, ILogger log)
