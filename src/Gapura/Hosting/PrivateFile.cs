@@ -40,7 +40,7 @@ internal static class PrivateFile
     public static bool TryCreate(string path, ReadOnlySpan<byte> bytes, UnixFileMode mode = OwnerOnly)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.Read };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = mode;
         try
         {

@@ -34,12 +34,21 @@ internal static class BootstrapApiKey
         log.LogInformation("Using the generated API key in {Path} (set Gateway:ApiKey to choose your own)", path);
     }
 
-    /// <summary>Reads a key another instance may be writing this very moment: an empty file is retried briefly.</summary>
+    /// <summary>Reads a key another instance may be writing this very moment: an empty or busy file is retried briefly.</summary>
     private static string ReadSettled(string path)
     {
         var deadline = DateTime.UtcNow.AddSeconds(2);
-        string key;
-        while ((key = File.ReadAllText(path).Trim()).Length == 0 && DateTime.UtcNow < deadline) Thread.Sleep(20);
-        return key.Length > 0 ? key : throw new InvalidOperationException($"The generated API key file {path} is empty; delete it or set Gateway:ApiKey.");
+        while (true)
+        {
+            try
+            {
+                var key = File.ReadAllText(path).Trim();
+                if (key.Length > 0) return key;
+            }
+            catch (IOException) when (DateTime.UtcNow < deadline) { }
+            if (DateTime.UtcNow >= deadline)
+                throw new InvalidOperationException($"The generated API key file {path} is empty; delete it or set Gateway:ApiKey.");
+            Thread.Sleep(20);
+        }
     }
 }

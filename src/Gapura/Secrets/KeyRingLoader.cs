@@ -62,7 +62,7 @@ internal static class KeyRingLoader
         while (true)
         {
             try { return ReadKeyFile(path, log); }
-            catch (Exception e) when (e is not IOException && DateTime.UtcNow < deadline)
+            catch (Exception) when (DateTime.UtcNow < deadline)
             {
                 Thread.Sleep(20);
             }
