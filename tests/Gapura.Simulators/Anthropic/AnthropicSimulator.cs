@@ -59,16 +59,10 @@ public sealed class AnthropicSimulator : IAsyncDisposable
     public static async Task<AnthropicSimulator> StartAsync(AnthropicSimulatorOptions? options = null, CancellationToken ct = default)
     {
         var simulator = new AnthropicSimulator(options ?? new AnthropicSimulatorOptions());
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseUrls(simulator._options.Url);
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
-        builder.Logging.ClearProviders();
-        if (simulator._options.Verbose) builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-        var app = builder.Build();
-        simulator.Map(app);
-        await app.StartAsync(ct);
+        var app = await SimulatorHost.StartAsync(simulator._options.Url, simulator._options.Verbose, a => simulator.Map(a), ct,
+            b => b.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null));
         simulator._app = app;
-        simulator.BaseUrl = app.Urls.First().TrimEnd('/');
+        simulator.BaseUrl = SimulatorHost.BaseUrl(app);
         return simulator;
     }
 
@@ -77,8 +71,7 @@ public sealed class AnthropicSimulator : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_app is null) return;
-        await _app.StopAsync(TimeSpan.FromSeconds(2));
-        await _app.DisposeAsync();
+        await SimulatorHost.StopAsync(_app);
         _app = null;
     }
 

@@ -63,23 +63,16 @@ public sealed partial class BedrockSimulator : IAsyncDisposable
     public static async Task<BedrockSimulator> StartAsync(BedrockSimulatorOptions? options = null, CancellationToken ct = default)
     {
         var simulator = new BedrockSimulator(options ?? new BedrockSimulatorOptions());
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseUrls(simulator._options.Url);
-        builder.Logging.ClearProviders();
-        if (simulator._options.Verbose) builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-        var app = builder.Build();
-        app.Run(simulator.HandleAsync);
-        await app.StartAsync(ct);
+        var app = await SimulatorHost.StartAsync(simulator._options.Url, simulator._options.Verbose, a => a.Run(simulator.HandleAsync), ct);
         simulator._app = app;
-        simulator.BaseUrl = app.Urls.First().TrimEnd('/');
+        simulator.BaseUrl = SimulatorHost.BaseUrl(app);
         return simulator;
     }
 
     public async ValueTask DisposeAsync()
     {
         if (_app is null) return;
-        await _app.StopAsync(TimeSpan.FromSeconds(2));
-        await _app.DisposeAsync();
+        await SimulatorHost.StopAsync(_app);
         _app = null;
     }
 

@@ -68,19 +68,9 @@ public sealed class KiroSimulator : IAsyncDisposable
     public static async Task<KiroSimulator> StartAsync(KiroSimulatorOptions? options = null, CancellationToken ct = default)
     {
         var simulator = new KiroSimulator(options ?? new KiroSimulatorOptions());
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-        {
-            Args = [],
-            ContentRootPath = AppContext.BaseDirectory,
-        });
-        builder.WebHost.UseUrls(simulator._options.Url);
-        builder.Logging.ClearProviders();
-        if (simulator._options.Verbose) builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-        var app = builder.Build();
-        simulator.Map(app);
-        await app.StartAsync(ct);
+        var app = await SimulatorHost.StartAsync(simulator._options.Url, simulator._options.Verbose, a => simulator.Map(a), ct);
         simulator._app = app;
-        simulator.BaseUrl = app.Urls.First().TrimEnd('/');
+        simulator.BaseUrl = SimulatorHost.BaseUrl(app);
         return simulator;
     }
 
@@ -90,8 +80,7 @@ public sealed class KiroSimulator : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_app is null) return;
-        await _app.StopAsync(TimeSpan.FromSeconds(2));
-        await _app.DisposeAsync();
+        await SimulatorHost.StopAsync(_app);
         _app = null;
     }
 

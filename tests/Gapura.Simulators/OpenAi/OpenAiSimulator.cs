@@ -59,15 +59,9 @@ public sealed class OpenAiSimulator : IAsyncDisposable
     public static async Task<OpenAiSimulator> StartAsync(OpenAiSimulatorOptions? options = null, CancellationToken ct = default)
     {
         var simulator = new OpenAiSimulator(options ?? new OpenAiSimulatorOptions());
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
-        builder.WebHost.UseUrls(simulator._options.Url);
-        builder.Logging.ClearProviders();
-        if (simulator._options.Verbose) builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
-        var app = builder.Build();
-        simulator.Map(app);
-        await app.StartAsync(ct);
+        var app = await SimulatorHost.StartAsync(simulator._options.Url, simulator._options.Verbose, a => simulator.Map(a), ct);
         simulator._app = app;
-        simulator.BaseUrl = app.Urls.First().TrimEnd('/');
+        simulator.BaseUrl = SimulatorHost.BaseUrl(app);
         return simulator;
     }
 
@@ -76,8 +70,7 @@ public sealed class OpenAiSimulator : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         if (_app is null) return;
-        await _app.StopAsync(TimeSpan.FromSeconds(2));
-        await _app.DisposeAsync();
+        await SimulatorHost.StopAsync(_app);
         _app = null;
     }
 
