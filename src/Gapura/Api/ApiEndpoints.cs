@@ -57,7 +57,7 @@ internal static class ApiEndpoints
     private static async Task ListModelsAsync(HttpContext http, RequestRouter router, CancellationToken ct)
     {
         // Disabled providers and models are left out: a client should not be offered what it will be refused.
-        var models = ListedModel.From(await router.ListAsync(ct));
+        var models = ListedModel.From(await router.ListAsync(http.FindCaller(), ct));
         if (http.Request.Headers.ContainsKey("anthropic-version")) await AnthropicModelList.WriteAsync(http.Response, models, StartedAt, ct);
         else await OpenAiModelList.WriteAsync(http.Response, models, StartedAt, ct);
     }

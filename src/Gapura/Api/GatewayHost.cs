@@ -4,6 +4,7 @@ using Gapura.Formats.Anthropic;
 using Gapura.Formats.OpenAi;
 using Gapura.Identity;
 using Gapura.Providers;
+using Gapura.Providers.Accounts;
 using Gapura.Providers.Anthropic;
 using Gapura.Providers.Bedrock;
 using Gapura.Providers.Kiro;
@@ -48,6 +49,7 @@ public static class GatewayHost
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiResponses, Gapura.Formats.Responses.ResponsesFrontDoor.Instance);
         builder.Services.AddGapuraRouting(builder.Configuration);
+        builder.Services.AddUpstreamAccounts();
         // Upstreams, each registered only when configured. Catalog order is the default provider priority
         // (a caller's own priority list comes first): Kiro, then the others.
         builder.Services.AddKiro(builder.Configuration);

@@ -9,10 +9,16 @@ public sealed record ModelInfo(string Id, string DisplayName, int ContextWindow,
 /// </summary>
 public sealed record ResolvedModel(string RequestedName, ModelInfo Model);
 
-public interface IModelCatalog
+internal interface IModelCatalog
 {
     /// <summary>Resolves a client model name, or throws a 400 <c>GatewayException</c> naming the available models.</summary>
     ValueTask<ResolvedModel> ResolveAsync(string clientModelName, CancellationToken ct);
 
     ValueTask<IReadOnlyList<ModelInfo>> ListAsync(CancellationToken ct);
+
+    /// <summary>
+    /// Whether the catalog's provider has an account that may serve <paramref name="caller"/> (their own, or the
+    /// gateway's when shared). Routing skips catalogs that cannot; <c>/v1/models</c> lists only those that can.
+    /// </summary>
+    bool Serves(Identity.Caller? caller) => true;
 }

@@ -42,6 +42,7 @@ internal sealed class RequestRouter(IEnumerable<IModelCatalog> catalogs, Routing
         var removed = RemovedProviders.Match(name);
 
         var found = new List<ResolvedModel>(catalogs.Length);
+        List<ResolvedModel>? unreachable = null;
         GatewayException? firstError = null;
         foreach (var catalog in catalogs)
         {
@@ -51,13 +52,18 @@ internal sealed class RequestRouter(IEnumerable<IModelCatalog> catalogs, Routing
                 resolved = resolved with { RequestedName = clientModelName };
                 if (explicitProvider is not null && !string.Equals(resolved.Model.Provider, explicitProvider, StringComparison.OrdinalIgnoreCase)) continue;
                 // A configured fallback standing in for a removed provider's model would hide that it is gone.
-                if (removed is null || RemovedProviders.IsServedBy(removed, resolved.Model.Id)) found.Add(resolved);
+                if (removed is not null && !RemovedProviders.IsServedBy(removed, resolved.Model.Id)) continue;
+                // A provider with no account for this caller is tried only when nothing else serves the name:
+                // then its own error says how to connect one.
+                if (catalog.Serves(caller)) found.Add(resolved);
+                else (unreachable ??= []).Add(resolved);
             }
             catch (GatewayException e) when (e.Kind == ErrorKind.InvalidRequest)
             {
                 firstError ??= e;
             }
         }
+        if (found.Count == 0 && unreachable is not null) found = unreachable;
         if (found.Count == 0)
         {
             if (removed is not null) throw RemovedProviders.Error(clientModelName, removed);
@@ -96,13 +102,16 @@ internal sealed class RequestRouter(IEnumerable<IModelCatalog> catalogs, Routing
         return [.. serving];
     }
 
-    /// <summary>Every model the caller may use: disabled providers and models left out.</summary>
-    public async ValueTask<IReadOnlyList<ModelInfo>> ListAsync(CancellationToken ct)
+    /// <summary>Every model the caller may use: disabled providers and models, and providers with no account for the caller, left out.</summary>
+    public async ValueTask<IReadOnlyList<ModelInfo>> ListAsync(Caller? caller, CancellationToken ct)
     {
         var models = new List<ModelInfo>();
         foreach (var catalog in _catalogs)
+        {
+            if (!catalog.Serves(caller)) continue;
             foreach (var m in await catalog.ListAsync(ct))
                 if (!state.IsProviderDisabled(m.Provider) && !state.IsModelDisabled(m.Id)) models.Add(m);
+        }
         return models;
     }
 

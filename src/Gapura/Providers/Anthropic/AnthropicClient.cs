@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
 using Gapura.Conversations;
+using Gapura.Providers.Accounts;
 using Gapura.Routing;
 using Microsoft.Extensions.Options;
 using Polly;
@@ -30,10 +31,13 @@ internal sealed class AnthropicClient : IAnthropicModelSource
     private readonly ILogger<AnthropicClient> _log;
     private readonly ResiliencePipeline<HttpResponseMessage> _retry;
 
-    public AnthropicClient(HttpClient http, IOptions<AnthropicOptions> options, ILogger<AnthropicClient> log, TimeProvider? time = null)
+    private readonly ProviderAccounts? _accounts;
+
+    public AnthropicClient(HttpClient http, IOptions<AnthropicOptions> options, ILogger<AnthropicClient> log, TimeProvider? time = null, ProviderAccounts? accounts = null)
     {
         _http = http;
         _options = options.Value;
+        _accounts = accounts;
         _log = log;
         _retry = UpstreamRetry.Build("Anthropic", _options.MaxAttempts, _options.RetryBaseDelayMilliseconds, _options.MaxRetryDelaySeconds, _log, time,
             refuseRetry: (r, _) => ValueTask.FromResult(ForbidsRetry(r)));
@@ -47,8 +51,9 @@ internal sealed class AnthropicClient : IAnthropicModelSource
     /// POSTs <paramref name="body"/> to <c>/v1/messages</c> and returns the successful response, whose body
     /// the caller reads as it arrives. Failures are thrown as <see cref="GatewayException"/>s carrying the upstream's status and message.
     /// </summary>
-    public async Task<HttpResponseMessage> SendMessagesAsync(ReadOnlyMemory<byte> body, string version, string? beta, CancellationToken ct)
+    public async Task<HttpResponseMessage> SendMessagesAsync(ReadOnlyMemory<byte> body, string version, string? beta, AccountSecret account, CancellationToken ct)
     {
+        if (account.Kind == AccountSecret.OAuthKind) beta = WithBeta(beta, ClaudeSignIn.OAuthBeta);
         HttpResponseMessage response;
         try
         {
@@ -57,7 +62,7 @@ internal sealed class AnthropicClient : IAnthropicModelSource
                 using var request = new HttpRequestMessage(HttpMethod.Post, _options.ResolvedBaseUrl + "/v1/messages");
                 request.Content = new ReadOnlyMemoryContent(body);
                 request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                AddHeaders(request, version);
+                AddHeaders(request, version, account);
                 if (!string.IsNullOrEmpty(beta)) request.Headers.TryAddWithoutValidation("anthropic-beta", beta);
                 return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptCt);
             }, ct, ct);
@@ -77,6 +82,10 @@ internal sealed class AnthropicClient : IAnthropicModelSource
 
     public async Task<IReadOnlyList<ModelInfo>> FetchModelsAsync(CancellationToken ct)
     {
+        // The gateway's own account, else any user's: the list describes the provider, not one caller.
+        var source = _accounts?.ForModelList() ?? ProcessAccount.ForApiKey(_options.ApiKey)
+            ?? throw new GatewayException(ErrorKind.UpstreamLogin, "No Anthropic account to read the model list with.");
+        var account = await source.GetSecretAsync(forceRefresh: false, ct);
         var models = new List<ModelInfo>();
         string? after = null;
         // Bounded: a server that always answers has_more would otherwise page forever.
@@ -85,7 +94,8 @@ internal sealed class AnthropicClient : IAnthropicModelSource
             var url = _options.ResolvedBaseUrl + "/v1/models?limit=1000";
             if (after is not null) url += "&after_id=" + Uri.EscapeDataString(after);
             using var request = new HttpRequestMessage(HttpMethod.Get, url);
-            AddHeaders(request, _options.Version);
+            AddHeaders(request, _options.Version, account);
+            if (account.Kind == AccountSecret.OAuthKind) request.Headers.TryAddWithoutValidation("anthropic-beta", ClaudeSignIn.OAuthBeta);
             using var response = await _http.SendAsync(request, ct);
             if (!response.IsSuccessStatusCode)
                 throw AnthropicErrors.FromHttp((int)response.StatusCode, await ReadErrorBodyAsync(response, ct), null);
@@ -114,12 +124,22 @@ internal sealed class AnthropicClient : IAnthropicModelSource
         }
     }
 
-    /// <summary>Auth is always the configured key: a client's own credentials are never forwarded.</summary>
-    private void AddHeaders(HttpRequestMessage request, string version)
+    /// <summary>Auth is always the account's (a key, or a sign-in's bearer token): a client's own credentials are never forwarded.</summary>
+    private void AddHeaders(HttpRequestMessage request, string version, AccountSecret account)
     {
-        request.Headers.TryAddWithoutValidation("x-api-key", _options.ApiKey);
+        if (account.Kind == AccountSecret.OAuthKind) request.Headers.TryAddWithoutValidation("Authorization", "Bearer " + account.AccessToken);
+        else request.Headers.TryAddWithoutValidation("x-api-key", account.ApiKey);
         request.Headers.TryAddWithoutValidation("anthropic-version", version);
         request.Headers.TryAddWithoutValidation("User-Agent", _options.UserAgent);
+    }
+
+    /// <summary>Adds a beta to a client's comma-separated list unless it is there already.</summary>
+    internal static string WithBeta(string? betas, string beta)
+    {
+        if (string.IsNullOrWhiteSpace(betas)) return beta;
+        foreach (var part in betas.Split(',', StringSplitOptions.TrimEntries))
+            if (part.Equals(beta, StringComparison.OrdinalIgnoreCase)) return betas;
+        return betas + "," + beta;
     }
 
     private static async Task<byte[]> ReadErrorBodyAsync(HttpResponseMessage response, CancellationToken ct)

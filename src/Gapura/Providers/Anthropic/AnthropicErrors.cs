@@ -22,7 +22,7 @@ internal static class AnthropicErrors
             400 or 422 => new GatewayException(ErrorKind.InvalidRequest, text, 400),
             // The gateway's configured key was refused: not the caller's fault, so not a 401 they would read
             // as "your key is invalid" — a 503 telling the operator which setting to fix.
-            401 => new GatewayException(ErrorKind.UpstreamLogin, $"Anthropic refused the configured key (Providers:Anthropic:ApiKey). {text}", 503),
+            401 => new GatewayException(ErrorKind.UpstreamLogin, $"Anthropic refused the credentials (the gateway's Providers:Anthropic:ApiKey, or a user's own login). {text}", 503),
             403 => new GatewayException(ErrorKind.PermissionDenied, text, 403),
             404 => new GatewayException(ErrorKind.NotFound, text, 404),
             413 => new GatewayException(ErrorKind.RequestTooLarge, text, 413),

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Gapura.Conversations;
+using Gapura.Providers.Accounts;
 using Gapura.Routing;
 using Microsoft.Extensions.Options;
 
@@ -31,9 +32,12 @@ internal sealed partial class AnthropicModelCatalog : IModelCatalog
     ];
 
     private readonly RefreshingModelList _list;
+    private readonly ProviderAccounts? _accounts;
 
-    public AnthropicModelCatalog(IAnthropicModelSource source, IOptions<AnthropicOptions> options, ILogger<AnthropicModelCatalog> log, TimeProvider? time = null)
+    public AnthropicModelCatalog(IAnthropicModelSource source, IOptions<AnthropicOptions> options, ILogger<AnthropicModelCatalog> log, TimeProvider? time = null,
+        ProviderAccounts? accounts = null)
     {
+        _accounts = accounts;
         _list = new RefreshingModelList("Anthropic", BuiltIn, source.FetchModelsAsync, TimeSpan.FromMinutes(options.Value.ModelsRefreshMinutes), log, time);
     }
 
@@ -47,11 +51,17 @@ internal sealed partial class AnthropicModelCatalog : IModelCatalog
         return (200_000, 64_000);
     }
 
-    public async ValueTask<IReadOnlyList<ModelInfo>> ListAsync(CancellationToken ct) => (await _list.CurrentAsync(ct)).Models;
+    /// <summary>No account anywhere, no models: the provider is not in use on this gateway.</summary>
+    private bool InUse => _accounts is null || _accounts.HasAnyAccount;
+
+    public async ValueTask<IReadOnlyList<ModelInfo>> ListAsync(CancellationToken ct) => InUse ? (await _list.CurrentAsync(ct)).Models : [];
+
+    public bool Serves(Identity.Caller? caller) => _accounts is null || _accounts.CanServe(caller);
 
     public async ValueTask<ResolvedModel> ResolveAsync(string clientModelName, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(clientModelName)) throw GatewayException.BadRequest("model: a model name is required.");
+        if (!InUse) throw GatewayException.BadRequest($"model: '{clientModelName}' is not available: nobody has connected an Anthropic account to this gateway.");
         var snapshot = await _list.CurrentAsync(ct);
         if (snapshot.Find(clientModelName.Trim()) is { } exact) return new ResolvedModel(clientModelName, exact);
         var name = Normalize(clientModelName);

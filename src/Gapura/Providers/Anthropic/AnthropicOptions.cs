@@ -1,8 +1,8 @@
 namespace Gapura.Providers.Anthropic;
 
 /// <summary>
-/// Settings of the Anthropic provider (section <c>Providers:Anthropic</c>). The provider is registered only
-/// when <see cref="ApiKey"/> is set, so a Kiro-only install is unchanged.
+/// Settings of the Anthropic provider (section <c>Providers:Anthropic</c>). Without <see cref="ApiKey"/> the
+/// provider serves only users who connected an Anthropic key or Claude sign-in of their own.
 /// </summary>
 public sealed class AnthropicOptions
 {
@@ -10,6 +10,9 @@ public sealed class AnthropicOptions
 
     /// <summary>The process-wide Anthropic API key, sent as <c>x-api-key</c>. Never logged.</summary>
     public string? ApiKey { get; set; }
+
+    /// <summary>Whether users without an Anthropic account of their own may use <see cref="ApiKey"/> (changeable at run time in the settings table).</summary>
+    public bool ShareProcessLogin { get; set; } = true;
 
     /// <summary>Base URL of the Messages API, without <c>/v1</c>.</summary>
     public string BaseUrl { get; set; } = "https://api.anthropic.com";

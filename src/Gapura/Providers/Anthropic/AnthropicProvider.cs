@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using Gapura.Conversations;
 using Gapura.Formats;
+using Gapura.Providers.Accounts;
 using Gapura.Routing;
 using Microsoft.Extensions.Options;
 
@@ -12,7 +13,8 @@ namespace Gapura.Providers.Anthropic;
 /// events as it arrives. Passthrough (<see cref="IPassthroughProvider"/>): an Anthropic client's body goes up
 /// with only <c>model</c> and the auth changed, and the answer comes back byte for byte.
 /// </summary>
-internal sealed class AnthropicProvider(AnthropicClient client, IOptions<AnthropicOptions> options) : IChatProvider, IPassthroughProvider
+internal sealed class AnthropicProvider(AnthropicClient client, IOptions<AnthropicOptions> options, [FromKeyedServices(AnthropicProvider.ProviderName)] ProviderAccounts accounts, ILogger<AnthropicProvider> log)
+    : IChatProvider, IPassthroughProvider
 {
     public const string ProviderName = "anthropic";
 
@@ -26,7 +28,7 @@ internal sealed class AnthropicProvider(AnthropicClient client, IOptions<Anthrop
     public async IAsyncEnumerable<StreamEvent> StreamAsync(ChatRequest request, ResolvedModel model, ChatContext context, [EnumeratorCancellation] CancellationToken ct)
     {
         var body = AnthropicRequestBuilder.Build(request, model.Model);
-        using var response = await client.SendMessagesAsync(body, _options.Version, beta: null, ct);
+        using var response = await SendAsync(body, _options.Version, beta: null, context, ct);
         if (RequestId(response) is { } id) context.ResponseHeaders[UpstreamRequestIdHeader] = id;
         await using var stream = await response.Content.ReadAsStreamAsync(ct);
         await foreach (var e in AnthropicStreamReader.ReadAsync(stream, ct)) yield return e;
@@ -42,7 +44,7 @@ internal sealed class AnthropicProvider(AnthropicClient client, IOptions<Anthrop
         // The client's version and betas describe the body it wrote, so they travel with it.
         var version = request.ClientHeaders.TryGetValue("anthropic-version", out var v) && !string.IsNullOrWhiteSpace(v) ? v : _options.Version;
         request.ClientHeaders.TryGetValue("anthropic-beta", out var beta);
-        var response = await client.SendMessagesAsync(body, version, beta, ct);
+        var response = await SendAsync(body, version, beta, request.Context, ct);
         try
         {
             var stream = await response.Content.ReadAsStreamAsync(ct);
@@ -57,6 +59,13 @@ internal sealed class AnthropicProvider(AnthropicClient client, IOptions<Anthrop
             throw;
         }
     }
+
+    /// <summary>Sends with the caller's accounts in turn (their own first, else the gateway's when shared).</summary>
+    private Task<HttpResponseMessage> SendAsync(ReadOnlyMemory<byte> body, string version, string? beta, ChatContext context, CancellationToken ct)
+        => AccountFallback.FirstAsync(ProviderName, accounts.For(context.Caller),
+            (account, token) => AccountFallback.WithSecretAsync(ProviderName, account,
+                (secret, inner) => client.SendMessagesAsync(body, version, beta, secret, inner), token),
+            context, log, ct);
 
     private static string? RequestId(HttpResponseMessage response)
         => response.Headers.TryGetValues("request-id", out var values) ? values.FirstOrDefault() : null;

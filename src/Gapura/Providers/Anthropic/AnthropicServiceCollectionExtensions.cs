@@ -1,3 +1,4 @@
+using Gapura.Providers.Accounts;
 using Gapura.Routing;
 using Microsoft.Extensions.Options;
 
@@ -7,22 +8,33 @@ internal static class AnthropicServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the Anthropic provider (client, model catalog, provider as <see cref="IChatProvider"/> and
-    /// <see cref="IPassthroughProvider"/>) — only when <c>Providers:Anthropic:ApiKey</c> is set, so a gateway
-    /// without a key is exactly the Kiro-only set-up.
+    /// <see cref="IPassthroughProvider"/>) and the Claude sign-in. Its accounts are the process-wide
+    /// <c>Providers:Anthropic:ApiKey</c> and users' own keys and sign-ins; while nobody has one, the provider
+    /// offers no models, so a gateway without Anthropic accounts is exactly the Kiro-only set-up.
     /// </summary>
     public static IServiceCollection AddAnthropicProvider(this IServiceCollection services, IConfiguration configuration)
     {
         var section = configuration.GetSection(AnthropicOptions.Section);
-        if (string.IsNullOrWhiteSpace(section[nameof(AnthropicOptions.ApiKey)])) return services;
-
+        var settings = new AnthropicOptions();
+        section.Bind(settings);
         services.Configure<AnthropicOptions>(section);
+        services.AddProviderAccounts(AnthropicProvider.ProviderName, ProcessAccount.ForApiKey(settings.ApiKey), settings.ShareProcessLogin);
+        services.AddKeyedSingleton(AnthropicProvider.ProviderName, (sp, _) => new OAuthPkceClient(
+            new HttpClient { Timeout = TimeSpan.FromSeconds(60) }, ClaudeSignIn.Read(configuration), "Claude", sp.GetService<TimeProvider>()));
+        services.AddSingleton<IAccountRefresher>(sp => new ClaudeAccountRefresher(sp.GetRequiredKeyedService<OAuthPkceClient>(AnthropicProvider.ProviderName)));
         services.AddSingleton(sp => new AnthropicClient(
             CreateStreamingHttpClient(),
             sp.GetRequiredService<IOptions<AnthropicOptions>>(),
             sp.GetRequiredService<ILogger<AnthropicClient>>(),
-            sp.GetService<TimeProvider>()));
+            sp.GetService<TimeProvider>(),
+            sp.GetRequiredKeyedService<ProviderAccounts>(AnthropicProvider.ProviderName)));
         services.AddSingleton<IAnthropicModelSource>(sp => sp.GetRequiredService<AnthropicClient>());
-        services.AddSingleton<AnthropicModelCatalog>();
+        services.AddSingleton(sp => new AnthropicModelCatalog(
+            sp.GetRequiredService<IAnthropicModelSource>(),
+            sp.GetRequiredService<IOptions<AnthropicOptions>>(),
+            sp.GetRequiredService<ILogger<AnthropicModelCatalog>>(),
+            sp.GetService<TimeProvider>(),
+            sp.GetRequiredKeyedService<ProviderAccounts>(AnthropicProvider.ProviderName)));
         services.AddSingleton<IModelCatalog>(sp => sp.GetRequiredService<AnthropicModelCatalog>());
         services.AddSingleton<AnthropicProvider>();
         services.AddSingleton<IChatProvider>(sp => sp.GetRequiredService<AnthropicProvider>());
