@@ -98,6 +98,9 @@ public sealed class AnthropicSimulatorOptions
 
     public int Seed { get; set; } = 20250101;
 
+    /// <summary>Lifetime of access tokens the sign-in issues (<c>expires_in</c>); short ones make the gateway renew.</summary>
+    public int OAuthAccessTokenSeconds { get; set; } = 28800;
+
     public AnthropicSplit Split { get; set; } = AnthropicSplit.Random;
 
     public int MaxChunkBytes { get; set; } = 40;

@@ -110,6 +110,14 @@ public sealed class AnthropicSimulator : IAsyncDisposable
         return code + "#" + query["state"];
     }
 
+    /// <summary>How many refresh grants were answered with new tokens.</summary>
+    public int Refreshes => _refreshes;
+
+    private int _refreshes;
+
+    /// <summary>Forgets every refresh token: the next refresh is refused, as when a user revokes the sign-in.</summary>
+    public void RevokeRefreshTokens() => _refreshTokens.Clear();
+
     /// <summary>Refresh tokens issued and not yet used (they rotate on use).</summary>
     public int LiveRefreshTokens => _refreshTokens.Count;
 
@@ -142,6 +150,7 @@ public sealed class AnthropicSimulator : IAsyncDisposable
                     await OAuthErrorAsync(context, "invalid_grant", "Refresh token not found or invalid");
                     return;
                 }
+                Interlocked.Increment(ref _refreshes);
                 await IssueTokensAsync(context, clientId);
                 return;
             default:
@@ -162,7 +171,7 @@ public sealed class AnthropicSimulator : IAsyncDisposable
             ["token_type"] = "Bearer",
             ["access_token"] = access,
             ["refresh_token"] = refresh,
-            ["expires_in"] = 28800,
+            ["expires_in"] = _options.OAuthAccessTokenSeconds,
             ["scope"] = "user:inference user:profile",
         });
     }
@@ -213,6 +222,9 @@ public sealed class AnthropicSimulator : IAsyncDisposable
         {
             var bearer = authorization["Bearer ".Length..].Trim();
             if (!_options.OAuthTokens.Contains(bearer) && !_issuedAccess.ContainsKey(bearer)) return new(401, "authentication_error", "Invalid bearer token");
+            // The real API takes sign-in tokens only with the OAuth beta.
+            if (!context.Request.Headers["anthropic-beta"].ToString().Split(',', StringSplitOptions.TrimEntries).Contains("oauth-2025-04-20"))
+                return new(401, "authentication_error", "OAuth authentication is currently not supported.");
         }
         else return new(401, "authentication_error", "x-api-key header is required");
         if (string.IsNullOrEmpty(context.Request.Headers["anthropic-version"].ToString()))

@@ -83,19 +83,19 @@ public abstract class RequestRouterTests : StoreTestBase
         var model = await Assert.ThrowsAsync<GatewayException>(() => router.ResolveAsync("qwen3-coder-next", null, default).AsTask());
         Assert.Equal((ErrorKind.PermissionDenied, 403), (model.Kind, model.Status));
         Assert.Contains("model 'qwen3-coder-next' is disabled", model.Message);
-        Assert.Equal(["claude-sonnet-4.5"], (await router.ListAsync(default)).Select(m => m.Id));
+        Assert.Equal(["claude-sonnet-4.5"], (await router.ListAsync(null, default)).Select(m => m.Id));
 
         await RoutingSettings.SetProviderEnabledAsync(Store.Settings, "Kiro", false, default);
         await state.ReloadAllAsync(default);
         var provider = await Assert.ThrowsAsync<GatewayException>(() => router.ResolveAsync("claude-sonnet-4.5", null, default).AsTask());
         Assert.Equal(ErrorKind.PermissionDenied, provider.Kind);
         Assert.Contains("provider 'kiro' is disabled", provider.Message);
-        Assert.Empty(await router.ListAsync(default));
+        Assert.Empty(await router.ListAsync(null, default));
 
         await RoutingSettings.SetProviderEnabledAsync(Store.Settings, "kiro", true, default);
         await RoutingSettings.SetModelEnabledAsync(Store.Settings, "qwen3-coder-next", true, default);
         await state.ReloadAllAsync(default);
-        Assert.Equal(2, (await router.ListAsync(default)).Count);
+        Assert.Equal(2, (await router.ListAsync(null, default)).Count);
         Assert.Empty(await Store.Settings.ListAsync()); // enabling removes the flags
     }
 

@@ -20,7 +20,11 @@ public class AnthropicSimulatorTests : IAsyncLifetime
         using var http = new HttpClient { BaseAddress = new Uri(_sim.BaseUrl), Timeout = TimeSpan.FromSeconds(20) };
         var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(body, Encoding.UTF8, "application/json") };
         if (key is not null) request.Headers.TryAddWithoutValidation("x-api-key", key == "default" ? _sim.ApiKey : key);
-        if (bearer is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        if (bearer is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+            request.Headers.TryAddWithoutValidation("anthropic-beta", "oauth-2025-04-20");
+        }
         if (version is not null) request.Headers.TryAddWithoutValidation("anthropic-version", version);
         var response = await http.SendAsync(request);
         return (response.StatusCode, await response.Content.ReadAsStringAsync(), response);

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization.Metadata;
 using Gapura.Conversations;
 using Gapura.Identity;
 using Gapura.Providers;
+using Gapura.Providers.Accounts;
 using Gapura.Providers.Kiro.Logins;
 using Gapura.Routing;
 using Gapura.Storage;
@@ -25,6 +26,9 @@ internal static class AdminUpstreamEndpoints
         admin.MapGet("/users/{id:long}/logins", ListLoginsAsync);
         admin.MapPost("/users/{id:long}/logins/kiro/device", StartKiroDeviceAsync);
         admin.MapMethods("/users/{id:long}/logins/kiro/device/{flowId}/poll", ["GET", "POST"], PollKiroDeviceAsync);
+        admin.MapPost("/users/{id:long}/logins/{provider}", ConnectAccountAsync);
+        admin.MapPost("/users/{id:long}/logins/{provider}/sign-in", StartSignInAsync);
+        admin.MapPost("/users/{id:long}/logins/{provider}/sign-in/{flowId}", CompleteSignInAsync);
         admin.MapPatch("/users/{id:long}/logins/{loginId:long}", RelabelLoginAsync);
         admin.MapDelete("/users/{id:long}/logins/{loginId:long}", DeleteLoginAsync);
         admin.MapGet("/users/{id:long}/providers", GetPriorityAsync);
@@ -98,6 +102,79 @@ internal static class AdminUpstreamEndpoints
         await http.RequestServices.GetRequiredService<KiroLoginPool>().ReloadLoginAsync(saved.Id, ct);
         return Json(new DevicePollView("connected", null, await ViewAsync(http, store, saved, ct), replaced), AdminUpstreamJson.Default.DevicePollView);
     }
+
+    /// <summary>Connects a key-based account (API key, GitHub token, AWS keys) for a provider other than Kiro.</summary>
+    private static async Task<IResult> ConnectAccountAsync(HttpContext http, long id, string provider, CancellationToken ct)
+    {
+        if (Authorize(http, id, out var caller) is { } refused) return refused;
+        provider = provider.Trim().ToLowerInvariant();
+        if (provider == KiroLoginPool.Provider)
+            return BadRequest($"Kiro logins are connected by device sign-in: POST {http.Request.PathBase}/admin/api/users/{id}/logins/kiro/device.");
+        if (http.RequestServices.GetKeyedService<ProviderAccounts>(provider) is null)
+            return NotFound($"'{provider}' is not a provider of this gateway that takes accounts. Known: {string.Join(", ", AccountProviders(http))}.");
+        var body = await ReadAsync(http, AdminUpstreamJson.Default.ConnectAccountRequest, ct);
+        if (body.Error is { } bad) return bad;
+        if (body.Value is not { } request) return BadRequest("A JSON body with the account's credentials is required.");
+        if (UserLogins.ValidateLabel(request.Label) is { } problem) return BadRequest(problem);
+        var secret = AccountKinds.FromRequest(provider, request);
+        if (secret.Problem() is { } missing) return BadRequest(missing);
+        return await SaveAccountAsync(http, caller, id, provider, request.Label, secret, ct);
+    }
+
+    /// <summary>Starts an OAuth sign-in (Claude, ChatGPT): the user opens the URL, then brings the code back to <see cref="CompleteSignInAsync"/>.</summary>
+    private static async Task<IResult> StartSignInAsync(HttpContext http, long id, string provider, CancellationToken ct)
+    {
+        if (Authorize(http, id, out var caller) is { } refused) return refused;
+        provider = provider.Trim().ToLowerInvariant();
+        var flows = http.RequestServices.GetRequiredService<SignInFlows>();
+        if (flows.For(provider) is null)
+            return NotFound($"'{provider}' has no sign-in on this gateway. Sign-ins: {string.Join(", ", flows.Providers.Order())}; other providers take a key (POST …/logins/{provider}).");
+        var body = await ReadAsync(http, AdminUpstreamJson.Default.DeviceStartRequest, ct);
+        if (body.Error is { } bad) return bad;
+        if (UserLogins.ValidateLabel(body.Value?.Label) is { } problem) return BadRequest(problem);
+        if (await Store(http).Users.FindAsync(id, ct) is null) return NotFound($"There is no user with id {id}.");
+        var flow = flows.Start(id, provider, body.Value?.Label?.Trim());
+        await Store(http).Audit.WriteAsync(Audit(http, caller, "upstream_login.sign_in_start", $"user:{id}", $"{provider} sign-in {flow.Id} started"), ct);
+        return Json(new SignInStartView(flow.Id, flow.Started.AuthorizeUrl, flow.ExpiresAt, $"{http.Request.PathBase}{http.Request.Path}/{flow.Id}"),
+            AdminUpstreamJson.Default.SignInStartView);
+    }
+
+    private static async Task<IResult> CompleteSignInAsync(HttpContext http, long id, string provider, string flowId, CancellationToken ct)
+    {
+        if (Authorize(http, id, out var caller) is { } refused) return refused;
+        provider = provider.Trim().ToLowerInvariant();
+        var flows = http.RequestServices.GetRequiredService<SignInFlows>();
+        if (flows.Find(id, provider, flowId) is not { } flow)
+            return NotFound("No such sign-in is waiting (it finished, expired, or was started on another gateway instance).");
+        var body = await ReadAsync(http, AdminUpstreamJson.Default.SignInCompleteRequest, ct);
+        if (body.Error is { } bad) return bad;
+        if (string.IsNullOrWhiteSpace(body.Value?.Code)) return BadRequest("code: the code (or the whole address) the sign-in page showed is required.");
+        AccountSecret secret;
+        try
+        {
+            secret = await flows.CompleteAsync(flow, body.Value.Code, ct);
+        }
+        catch (GatewayException e)
+        {
+            return Error(e.Kind is ErrorKind.UpstreamLogin or ErrorKind.InvalidRequest ? 400 : 502, "sign_in_failed", e.Message);
+        }
+        return await SaveAccountAsync(http, caller, id, provider, flow.Label, secret, ct);
+    }
+
+    private static async Task<IResult> SaveAccountAsync(HttpContext http, Caller caller, long id, string provider, string? label, AccountSecret secret, CancellationToken ct)
+    {
+        var store = Store(http);
+        if (await store.Users.FindAsync(id, ct) is null) return NotFound($"There is no user with id {id}.");
+        var (saved, replaced) = await UserLogins.SaveAsync(store, id, provider, label, secret.Serialize(),
+            Audit(http, caller, "upstream_login.connect", null, null), ct);
+        // This instance uses it at once; the others follow the change feed.
+        await http.RequestServices.GetRequiredService<AccountPool>().ReloadLoginAsync(saved.Id, ct);
+        return Json(new DevicePollView("connected", null, await ViewAsync(http, store, saved, ct), replaced), AdminUpstreamJson.Default.DevicePollView,
+            replaced ? 200 : 201);
+    }
+
+    private static IEnumerable<string> AccountProviders(HttpContext http)
+        => KnownProviders(http).Where(p => http.RequestServices.GetKeyedService<ProviderAccounts>(p) is not null);
 
     private static async Task<IResult> RelabelLoginAsync(HttpContext http, long id, long loginId, CancellationToken ct)
     {
@@ -270,14 +347,22 @@ internal static class AdminUpstreamEndpoints
     private static NewAuditEntry Audit(HttpContext http, Caller caller, string action, string? target, string? detail)
         => new(caller.Email, action, target, detail, http.Connection.RemoteIpAddress?.ToString());
 
-    private static Task ReloadLoginAsync(HttpContext http, long loginId, CancellationToken ct)
-        => http.RequestServices.GetRequiredService<KiroLoginPool>().ReloadLoginAsync(loginId, ct);
+    private static async Task ReloadLoginAsync(HttpContext http, long loginId, CancellationToken ct)
+    {
+        if (http.RequestServices.GetService<KiroLoginPool>() is { } kiro) await kiro.ReloadLoginAsync(loginId, ct);
+        await http.RequestServices.GetRequiredService<AccountPool>().ReloadLoginAsync(loginId, ct);
+    }
 
     private static async Task<LoginView> ViewAsync(HttpContext http, IGapuraStore store, UpstreamLogin login, CancellationToken ct)
     {
         DateTimeOffset? expires = null;
         if (login.Provider == KiroLoginPool.Provider && http.RequestServices.GetRequiredService<KiroLoginPool>().Find(login.Id) is { } held)
             expires = held.ExpiresAt; // the copy in use, refreshed in memory
+        else if (login.Provider != KiroLoginPool.Provider)
+        {
+            try { expires = AccountSecret.Parse(await store.UpstreamLogins.ReadSecretAsync(login.Id, ct)).ExpiresAt; }
+            catch (Exception e) when (e is InvalidDataException or Secrets.SecretDecryptionException or UpstreamLoginNotFoundException) { }
+        }
         else
         {
             try { expires = KiroLoginSecret.ReadExpiry(await store.UpstreamLogins.ReadSecretAsync(login.Id, ct)); }
@@ -298,7 +383,7 @@ internal static class AdminUpstreamEndpoints
         var state = http.RequestServices.GetRequiredService<RoutingState>();
         var picker = http.RequestServices.GetService<KiroLoginPicker>();
         return new ProvidersView([.. KnownProviders(http).Select(name => new ProviderView(name, !state.IsProviderDisabled(name),
-            name == KiroLoginPool.Provider ? picker?.ShareProcessLogin : null))]);
+            name == KiroLoginPool.Provider ? picker?.ShareProcessLogin : http.RequestServices.GetKeyedService<ProviderAccounts>(name)?.ShareProcessLogin))]);
     }
 
     private static ModelView ModelView(RoutingState state, Routing.ModelInfo m)
@@ -352,6 +437,20 @@ internal sealed record DevicePollView(string Status, int? IntervalSeconds, Login
 
 internal sealed record RelabelRequest(string? Label);
 
+/// <summary>A key-based account: the fields the provider's kind needs (<see cref="AccountKinds"/>).</summary>
+internal sealed record ConnectAccountRequest(
+    string? Label,
+    [property: JsonPropertyName("api_key")] string? ApiKey,
+    [property: JsonPropertyName("github_token")] string? GitHubToken,
+    [property: JsonPropertyName("access_key_id")] string? AccessKeyId,
+    [property: JsonPropertyName("secret_access_key")] string? SecretAccessKey,
+    [property: JsonPropertyName("session_token")] string? SessionToken,
+    string? Region);
+
+internal sealed record SignInStartView(string FlowId, string AuthorizeUrl, DateTimeOffset ExpiresAt, string CompleteUrl);
+
+internal sealed record SignInCompleteRequest(string? Code);
+
 internal sealed record PriorityView(long UserId, IReadOnlyList<string> Providers, IReadOnlyList<string> Available);
 
 internal sealed record PriorityRequest(List<string?>? Providers);
@@ -380,6 +479,9 @@ internal sealed record ModelRequest(bool? Enabled);
 [JsonSerializable(typeof(DeviceStartView))]
 [JsonSerializable(typeof(DevicePollView))]
 [JsonSerializable(typeof(RelabelRequest))]
+[JsonSerializable(typeof(ConnectAccountRequest))]
+[JsonSerializable(typeof(SignInStartView))]
+[JsonSerializable(typeof(SignInCompleteRequest))]
 [JsonSerializable(typeof(PriorityView))]
 [JsonSerializable(typeof(PriorityRequest))]
 [JsonSerializable(typeof(ProvidersView))]

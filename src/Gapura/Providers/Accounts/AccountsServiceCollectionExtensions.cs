@@ -8,6 +8,7 @@ internal static class AccountsServiceCollectionExtensions
     public static IServiceCollection AddUpstreamAccounts(this IServiceCollection services)
     {
         services.AddSingleton<AccountPool>();
+        services.AddSingleton<SignInFlows>();
         services.AddSingleton<IStoreChangeListener>(sp => sp.GetRequiredService<AccountPool>());
         return services;
     }
@@ -19,4 +20,14 @@ internal static class AccountsServiceCollectionExtensions
     public static IServiceCollection AddProviderAccounts(this IServiceCollection services, string provider, IUpstreamAccount? process, bool shareProcessLogin)
         => services.AddKeyedSingleton(provider, (sp, _) => new ProviderAccounts(provider, process, shareProcessLogin,
             sp.GetRequiredService<AccountPool>(), sp.GetRequiredService<RoutingState>()));
+
+    /// <summary>A provider's OAuth sign-in, which also renews its users' sign-ins.</summary>
+    public static IServiceCollection AddOAuthSignIn(this IServiceCollection services, string provider, string upstream, OAuthSignInOptions options,
+        Func<AccountSecret, System.Text.Json.JsonElement, AccountSecret>? finish = null)
+    {
+        services.AddSingleton(sp => new OAuthSignIn(provider, new OAuthPkceClient(new HttpClient { Timeout = TimeSpan.FromSeconds(60) }, options, upstream,
+            sp.GetService<TimeProvider>()), finish));
+        services.AddSingleton<IAccountRefresher>(sp => sp.GetServices<OAuthSignIn>().First(s => s.Provider == provider));
+        return services;
+    }
 }

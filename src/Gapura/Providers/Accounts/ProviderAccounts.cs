@@ -12,11 +12,12 @@ namespace Gapura.Providers.Accounts;
 /// </summary>
 internal sealed class ProviderAccounts
 {
-    private readonly AccountPool _pool;
-    private readonly RoutingState _routing;
+    private readonly AccountPool? _pool;
+    private readonly RoutingState? _routing;
     private readonly bool _shareDefault;
 
-    public ProviderAccounts(string provider, IUpstreamAccount? process, bool shareDefault, AccountPool pool, RoutingState routing)
+    /// <param name="pool">Users' accounts; null for a provider used without users (tools, unit tests): then only <paramref name="process"/> serves.</param>
+    public ProviderAccounts(string provider, IUpstreamAccount? process, bool shareDefault, AccountPool? pool, RoutingState? routing)
     {
         Provider = provider;
         Process = process;
@@ -32,7 +33,10 @@ internal sealed class ProviderAccounts
 
     public string ShareSetting => UpstreamLoginPolicy.SharedLoginSetting(Provider);
 
-    public bool ShareProcessLogin => _routing.GetBool(ShareSetting) ?? _shareDefault;
+    public bool ShareProcessLogin => _routing?.GetBool(ShareSetting) ?? _shareDefault;
+
+    /// <summary>Only the process-wide account, for a provider used outside a gateway with users.</summary>
+    public static ProviderAccounts ProcessOnly(string provider, IUpstreamAccount? process) => new(provider, process, true, null, null);
 
     /// <summary>The accounts to try for <paramref name="caller"/>, in order.</summary>
     /// <exception cref="GatewayException">UpstreamLogin (503) when none may serve the caller, saying how to connect one.</exception>
@@ -45,7 +49,7 @@ internal sealed class ProviderAccounts
                 ? throw new GatewayException(ErrorKind.UpstreamLogin, $"The gateway has no {Provider} account of its own.")
                 : [new LoginCandidate<IUpstreamAccount>(ProcessAccount.ProcessLabel, Process, true)];
         }
-        var own = _pool.ForUser(caller.UserId, Provider);
+        IReadOnlyList<UserAccount> own = _pool?.ForUser(caller.UserId, Provider) ?? [];
         var list = new List<(string, IUpstreamAccount, bool)>(own.Count);
         foreach (var account in own) list.Add((account.Label, account, !account.IsDead));
         return UpstreamLoginPolicy.Order(Provider, list, Process, ShareProcessLogin);
@@ -55,14 +59,14 @@ internal sealed class ProviderAccounts
     public bool CanServe(Caller? caller)
     {
         if (caller is null) return Process is not null;
-        foreach (var account in _pool.ForUser(caller.UserId, Provider))
+        foreach (var account in _pool?.ForUser(caller.UserId, Provider) ?? [])
             if (!account.IsDead) return true;
         return Process is not null && ShareProcessLogin;
     }
 
     /// <summary>An account to read the provider's model list with: the gateway's own, else any user's alive one.</summary>
-    public IUpstreamAccount? ForModelList() => Process ?? _pool.AnyAlive(Provider);
+    public IUpstreamAccount? ForModelList() => Process ?? _pool?.AnyAlive(Provider);
 
     /// <summary>Whether the provider has any account at all (its own or a user's): without one it offers no models.</summary>
-    public bool HasAnyAccount => Process is not null || _pool.AnyFor(Provider);
+    public bool HasAnyAccount => Process is not null || _pool?.AnyFor(Provider) == true;
 }

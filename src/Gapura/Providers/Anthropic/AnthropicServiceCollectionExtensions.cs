@@ -19,9 +19,7 @@ internal static class AnthropicServiceCollectionExtensions
         section.Bind(settings);
         services.Configure<AnthropicOptions>(section);
         services.AddProviderAccounts(AnthropicProvider.ProviderName, ProcessAccount.ForApiKey(settings.ApiKey), settings.ShareProcessLogin);
-        services.AddKeyedSingleton(AnthropicProvider.ProviderName, (sp, _) => new OAuthPkceClient(
-            new HttpClient { Timeout = TimeSpan.FromSeconds(60) }, ClaudeSignIn.Read(configuration), "Claude", sp.GetService<TimeProvider>()));
-        services.AddSingleton<IAccountRefresher>(sp => new ClaudeAccountRefresher(sp.GetRequiredKeyedService<OAuthPkceClient>(AnthropicProvider.ProviderName)));
+        services.AddOAuthSignIn(AnthropicProvider.ProviderName, "Claude", ClaudeSignIn.Read(configuration));
         services.AddSingleton(sp => new AnthropicClient(
             CreateStreamingHttpClient(),
             sp.GetRequiredService<IOptions<AnthropicOptions>>(),

@@ -33,11 +33,3 @@ internal static class ClaudeSignIn
         return options;
     }
 }
-
-/// <summary>Renews users' Claude sign-ins for <see cref="UserAccount"/>.</summary>
-internal sealed class ClaudeAccountRefresher(OAuthPkceClient client) : IAccountRefresher
-{
-    public string Provider => AnthropicProvider.ProviderName;
-
-    public Task<AccountSecret> RefreshAsync(AccountSecret current, CancellationToken ct) => client.RefreshAsync(current, ct);
-}

@@ -215,7 +215,7 @@ public class AnthropicProviderTests : IAsyncLifetime
         var port = _sim.BaseUrl;
         await _sim.DisposeAsync();
         var options = new Gapura.Providers.Anthropic.AnthropicOptions { ApiKey = "k", BaseUrl = port, MaxAttempts = 2, RetryBaseDelayMilliseconds = 5 };
-        var provider = new Gapura.Providers.Anthropic.AnthropicProvider(Client(options), Microsoft.Extensions.Options.Options.Create(options));
+        var provider = Provider(options);
         var error = await Assert.ThrowsAsync<GatewayException>(() => CollectAsync(provider, Ask("x")));
         Assert.Equal(502, error.Status);
         _sim = await AnthropicSimulator.StartAsync();

@@ -29,8 +29,12 @@ internal static class AnthropicTestKit
     public static AnthropicProvider Provider(AnthropicSimulator simulator, string? apiKey = null, int maxAttempts = 3)
     {
         var options = Options(simulator, apiKey, maxAttempts);
-        return new AnthropicProvider(Client(options), Microsoft.Extensions.Options.Options.Create(options));
+        return Provider(options);
     }
+
+    public static AnthropicProvider Provider(AnthropicOptions options) => new(Client(options), Microsoft.Extensions.Options.Options.Create(options),
+        Gapura.Providers.Accounts.ProviderAccounts.ProcessOnly(AnthropicProvider.ProviderName, Gapura.Providers.Accounts.ProcessAccount.ForApiKey(options.ApiKey)),
+        NullLogger<AnthropicProvider>.Instance);
 
     public static ResolvedModel Resolved(string id = Model, int maxOutput = 64_000)
         => new(id, new ModelInfo(id, id, 200_000, maxOutput, AnthropicProvider.ProviderName));

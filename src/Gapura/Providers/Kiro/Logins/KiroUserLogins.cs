@@ -1,54 +1,21 @@
-using System.Text.RegularExpressions;
+using Gapura.Providers.Accounts;
 using Gapura.Providers.Kiro.Auth;
 using Gapura.Storage;
 
 namespace Gapura.Providers.Kiro.Logins;
 
 /// <summary>
-/// Stores a user's new Kiro login after a device sign-in, from the CLI or the admin API alike. Signing in
-/// again under an existing label replaces that login's tokens and revives it if it was dead — the way out
-/// of a dead login. The change and its audit entry are one transaction.
+/// Stores a user's new Kiro login after a device sign-in (<see cref="UserLogins.SaveAsync"/>), in the Kiro IDE's token-file format.
 /// </summary>
-internal static partial class KiroUserLogins
+internal static class KiroUserLogins
 {
-    public const string DefaultLabel = "default";
+    public const string DefaultLabel = UserLogins.DefaultLabel;
 
-    /// <summary>Labels appear in headers (<c>x-gapura-login</c>), logs and commands: printable, short, no quotes.</summary>
-    public static string? ValidateLabel(string? label)
-    {
-        if (label is null) return null;
-        var trimmed = label.Trim();
-        return LabelPattern().IsMatch(trimmed) ? null
-            : "label: use 1–64 ASCII letters, digits, spaces or . _ - @ (e.g. 'work' or 'personal').";
-    }
+    public static string? ValidateLabel(string? label) => UserLogins.ValidateLabel(label);
 
     /// <returns>The stored login and whether it replaced one with the same label.</returns>
-    public static async Task<(UpstreamLogin Login, bool Replaced)> SaveAsync(IGapuraStore store, long userId, string? label, KiroCredential credential,
+    public static Task<(UpstreamLogin Login, bool Replaced)> SaveAsync(IGapuraStore store, long userId, string? label, KiroCredential credential,
         string? startUrl, DateTimeOffset? clientSecretExpiresAt, NewAuditEntry audit, CancellationToken ct)
-    {
-        label = string.IsNullOrWhiteSpace(label) ? DefaultLabel : label.Trim();
-        if (ValidateLabel(label) is { } problem) throw new ArgumentException(problem, nameof(label));
-        var secret = KiroLoginSecret.Serialize(KiroCredentialFile.ToJson(credential, startUrl, clientSecretExpiresAt));
-        return await store.InTransactionAsync(async tx =>
-        {
-            var existing = (await tx.UpstreamLogins.ListAsync(userId, KiroLoginPool.Provider, ct))
-                .FirstOrDefault(l => string.Equals(l.Label, label, StringComparison.Ordinal));
-            UpstreamLogin saved;
-            if (existing is not null)
-            {
-                await tx.UpstreamLogins.UpdateSecretAsync(existing.Id, secret, ct);
-                saved = (await tx.UpstreamLogins.FindAsync(existing.Id, ct))!;
-            }
-            else saved = await tx.UpstreamLogins.AddAsync(userId, KiroLoginPool.Provider, label, secret, ct);
-            await tx.Audit.WriteAsync(audit with
-            {
-                Target = $"user:{userId}/login:{saved.Id}",
-                Detail = $"kiro login '{label}' {(existing is null ? "connected" : "replaced by a new sign-in")}",
-            }, ct);
-            return (saved, existing is not null);
-        }, ct);
-    }
-
-    [GeneratedRegex(@"^[A-Za-z0-9 ._@-]{1,64}$")]
-    private static partial Regex LabelPattern();
+        => UserLogins.SaveAsync(store, userId, KiroLoginPool.Provider, label,
+            KiroLoginSecret.Serialize(KiroCredentialFile.ToJson(credential, startUrl, clientSecretExpiresAt)), audit, ct);
 }
