@@ -15,7 +15,7 @@ public static class GapuraCli
     {
         var root = new RootCommand("Gapura — a self-hosted AI gateway for coding agents.");
         root.Subcommands.Add(ServeCommand.Create());
-        root.Subcommands.Add(LoginCommand.Create());
+        root.Subcommands.Add(LoginCommand.Create(args));
         root.Subcommands.Add(UsersCommand.Create());
         root.Subcommands.Add(KeysCommand.Create());
         root.Subcommands.Add(SecretsCommand.Create());

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Gapura.Conversations;
+using Gapura.Providers.Accounts;
 using Gapura.Providers.Kiro;
 using Gapura.Providers.Kiro.Auth;
 using Gapura.Providers.Kiro.Logins;
@@ -12,7 +13,8 @@ namespace Gapura.Cli;
 
 internal static class LoginCommand
 {
-    public static Command Create()
+    /// <param name="args">The whole command line: <c>gapura login &lt;name&gt;</c> with the name of an OpenAI-compatible server adds that server's command.</param>
+    public static Command Create(string[]? args = null)
     {
         var login = new Command("login", "Sign in to an upstream provider.");
         var user = new Option<string>("--user")
@@ -43,6 +45,9 @@ internal static class LoginCommand
             return await RunKiroAsync(configuration, KiroAuthEnvironment.FromSystem(), http, Console.Out, ct);
         });
         login.Subcommands.Add(kiro);
+        AccountLoginCommands.AddTo(login, user, label);
+        if (args is ["login", var name, ..] && !name.StartsWith('-') && login.Subcommands.All(c => c.Name != name))
+            login.Subcommands.Add(AccountLoginCommands.Compatible(name, user, label));
         return login;
     }
 
@@ -58,61 +63,74 @@ internal static class LoginCommand
     /// <c>gapura login kiro --user &lt;email&gt;</c>: the same device flow, but the login is stored for that gateway
     /// user in the database (sealed with the secrets key), where every running gateway picks it up within a second.
     /// </summary>
-    internal static async Task<int> RunKiroForUserAsync(IConfiguration configuration, string email, string? label, HttpClient http, TextWriter output,
+    internal static Task<int> RunKiroForUserAsync(IConfiguration configuration, string email, string? label, HttpClient http, TextWriter output,
         CancellationToken ct, Func<TimeSpan, CancellationToken, Task>? delay = null)
     {
-        if (KiroUserLogins.ValidateLabel(label) is { } problem)
-        {
-            await output.WriteLineAsync("login kiro: " + problem);
-            return 2;
-        }
         var options = new KiroOptions();
         configuration.GetSection(KiroOptions.Section).Bind(options);
         var wrapped = Options.Create(options);
+        return ForUserAsync(configuration, "kiro", email, label, output, ct, async (store, user) =>
+        {
+            // The device flow itself is the one `gapura login kiro` runs; only where the login lands differs.
+            var login = new KiroDeviceLogin(wrapped, new KiroAuthClient(http, wrapped), new KiroCredentialStore(wrapped, KiroAuthEnvironment.FromSystem()), delay: delay);
+            var code = await login.StartAsync(ct);
+            await output.WriteLineAsync($"Sign in to Kiro at {options.StartUrl} for {user.Email}:");
+            await output.WriteLineAsync($"  open   {code.VerificationUriComplete}");
+            await output.WriteLineAsync($"  or go to {code.VerificationUri} and enter the code {code.UserCode}");
+            await output.WriteLineAsync("Waiting for approval…");
+            var credential = await login.WaitForApprovalAsync(code, ct);
+            return await KiroUserLogins.SaveAsync(store, user.Id, label, credential, code.StartUrl, code.ClientSecretExpiresAt, CliAudit(), ct);
+        });
+    }
+
+    internal static NewAuditEntry CliAudit() => new($"cli:{Environment.UserName}", "upstream_login.connect", RemoteAddr: "local");
+
+    /// <summary>
+    /// The frame of every <c>gapura login &lt;provider&gt; --user &lt;email&gt;</c>: the same start-up checks as serve (a schema
+    /// to write into, the key that opens what is there), the user looked up by email, then <paramref name="connect"/>
+    /// signs in and stores the login — sealed with the secrets key, where every running gateway picks it up within a second.
+    /// </summary>
+    internal static async Task<int> ForUserAsync(IConfiguration configuration, string provider, string email, string? label, TextWriter output, CancellationToken ct,
+        Func<IGapuraStore, User, Task<(UpstreamLogin Login, bool Replaced)>> connect)
+    {
+        if (UserLogins.ValidateLabel(label) is { } problem)
+        {
+            await output.WriteLineAsync($"login {provider}: " + problem);
+            return 2;
+        }
         await using var services = new ServiceCollection()
             .AddLogging(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning))
             .AddGapuraStorage(configuration)
             .BuildServiceProvider();
         try
         {
-            // The same start-up checks as serve: a schema to write into, and the key that opens what is there.
             await services.GetRequiredService<Migrator>().MigrateAsync(ct);
             await services.GetRequiredService<SecretsStartupCheck>().RunAsync(ct);
             var store = services.GetRequiredService<IGapuraStore>();
-            var account = await store.Users.FindByEmailAsync(email.Trim(), ct);
-            if (account is null)
+            var user = await store.Users.FindByEmailAsync(email.Trim(), ct);
+            if (user is null)
             {
-                await output.WriteLineAsync($"login kiro failed: there is no gateway user with the email '{email.Trim()}'. Create the user first.");
+                await output.WriteLineAsync($"login {provider} failed: there is no gateway user with the email '{email.Trim()}'. Create the user first.");
                 return 1;
             }
-
-            // The device flow itself is the one `gapura login kiro` runs; only where the login lands differs.
-            var login = new KiroDeviceLogin(wrapped, new KiroAuthClient(http, wrapped), new KiroCredentialStore(wrapped, KiroAuthEnvironment.FromSystem()), delay: delay);
-            var code = await login.StartAsync(ct);
-            await output.WriteLineAsync($"Sign in to Kiro at {options.StartUrl} for {account.Email}:");
-            await output.WriteLineAsync($"  open   {code.VerificationUriComplete}");
-            await output.WriteLineAsync($"  or go to {code.VerificationUri} and enter the code {code.UserCode}");
-            await output.WriteLineAsync("Waiting for approval…");
-            var credential = await login.WaitForApprovalAsync(code, ct);
-            var (saved, replaced) = await KiroUserLogins.SaveAsync(store, account.Id, label, credential, code.StartUrl, code.ClientSecretExpiresAt,
-                new NewAuditEntry($"cli:{Environment.UserName}", "upstream_login.connect", RemoteAddr: "local"), ct);
-            await output.WriteLineAsync($"Signed in. {(replaced ? "Replaced" : "Stored")} Kiro login '{saved.Label}' (#{saved.Id}) of {account.Email} in the gateway database, encrypted; running gateways use it within a second.");
+            var (saved, replaced) = await connect(store, user);
+            await output.WriteLineAsync($"{(replaced ? "Replaced" : "Stored")} {AccountKinds.DisplayName(provider)} login '{saved.Label}' (#{saved.Id}) of {user.Email} in the gateway database, encrypted; running gateways use it within a second.");
             return 0;
         }
         catch (GatewayException e)
         {
-            await output.WriteLineAsync("login kiro failed: " + e.Message);
+            await output.WriteLineAsync($"login {provider} failed: " + e.Message);
             return 1;
         }
         catch (Exception e) when (e is StorageException or SecretKeyException or SecretDecryptionException or InvalidOperationException)
         {
             // A database that cannot be reached, a wrong key, a bad Storage:Provider: the message says what to fix.
-            await output.WriteLineAsync("login kiro failed: " + e.Message);
+            await output.WriteLineAsync($"login {provider} failed: " + e.Message);
             return 1;
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            await output.WriteLineAsync("login kiro cancelled.");
+            await output.WriteLineAsync($"login {provider} cancelled.");
             return 130;
         }
     }

@@ -16,6 +16,17 @@ internal static class AccountKinds
         _ => AccountSecret.ApiKeyKind,
     };
 
+    /// <summary>How people write the provider's name in prose.</summary>
+    public static string DisplayName(string provider) => provider switch
+    {
+        "kiro" => "Kiro",
+        "anthropic" => "Anthropic",
+        "openai" => "OpenAI",
+        Copilot => "Copilot",
+        Bedrock => "Bedrock",
+        _ => provider,
+    };
+
     public static AccountSecret FromRequest(string provider, ConnectAccountRequest request) => KeyKindOf(provider) switch
     {
         AccountSecret.GitHubKind => new AccountSecret { Kind = AccountSecret.GitHubKind, GitHubToken = request.GitHubToken?.Trim() },
