@@ -36,10 +36,15 @@ internal static class CapabilityCheck
             else capable ??= [.. candidates.Take(i)];
         }
         if (capable is null) return candidates;
-        if (capable.Count > 0) return capable;
-        // Every candidate is unfit: name each one's reason (usually one candidate, one sentence).
-        throw GatewayException.BadRequest(string.Join(" ", candidates.Select(c => Limitation(needs, c.Model)).Distinct()));
+        return capable.Count > 0 ? capable : throw Refusal(needs, candidates);
     }
+
+    /// <summary>
+    /// Every candidate is unfit: each one's reason (usually one candidate, one sentence). A method of its own so
+    /// the lambda's captured state is allocated only on this path, not on every request.
+    /// </summary>
+    private static GatewayException Refusal(RequestNeeds needs, IReadOnlyList<ResolvedModel> candidates)
+        => GatewayException.BadRequest(string.Join(" ", candidates.Select(c => Limitation(needs, c.Model)).Distinct()));
 
     /// <summary>Why <paramref name="model"/> cannot serve a request with these needs, or null when it can (or may).</summary>
     internal static string? Limitation(in RequestNeeds needs, ModelInfo model)
