@@ -43,6 +43,9 @@ internal sealed class ChatPipeline(
             var candidates = chain.Order(await router.ResolveCandidatesAsync(request.Model, caller, ct));
 
             context = new ChatContext { Caller = caller, EstimatedInputTokens = RequestTokenCounter.Count(request) };
+            // Before the passthrough decision, so a body forwarded unchanged is checked as well.
+            candidates = CapabilityCheck.Filter(request, context.EstimatedInputTokens,
+                CapabilityCheck.AsksLongContext(http.Request.Headers["anthropic-beta"]), candidates);
             var response = new ResponseContext(door.NewResponseId(), request.Model, time.GetUtcNow(), request, context.EstimatedInputTokens);
 
             var passthrough = await TryPassThroughAsync(http, door, frontDoor, body.Raw, request.Stream, candidates, context, response, ct);

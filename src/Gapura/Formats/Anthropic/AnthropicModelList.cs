@@ -43,6 +43,7 @@ internal static class AnthropicModelList
         // Not Anthropic fields; clients that size requests from the list use them.
         w.WriteNumber("context_window", m.Model.ContextWindow);
         w.WriteNumber("max_output_tokens", m.Model.MaxOutputTokens);
+        m.WriteCapabilities(w);
         w.WriteEndObject();
     }
 }

@@ -34,6 +34,7 @@ internal static class OpenAiModelList
         w.WriteString("display_name", m.Model.DisplayName);
         w.WriteNumber("context_window", m.Model.ContextWindow);
         w.WriteNumber("max_output_tokens", m.Model.MaxOutputTokens);
+        m.WriteCapabilities(w);
         w.WriteEndObject();
     }
 }

@@ -120,7 +120,7 @@ internal sealed class AnthropicClient : IAnthropicModelSource
             // Newer API versions publish the limits; otherwise the built-in table (or safe defaults) supplies them.
             var context = m.TryGetProperty("max_input_tokens", out var i) && i.TryGetInt32(out var iv) && iv > 0 ? iv : known.ContextWindow;
             var output = m.TryGetProperty("max_tokens", out var o) && o.TryGetInt32(out var ov) && ov > 0 ? ov : known.MaxOutputTokens;
-            yield return new ModelInfo(id, name, context, output, AnthropicProvider.ProviderName);
+            yield return AnthropicModelCatalog.Describe(id, name, context, output);
         }
     }
 

@@ -19,17 +19,29 @@ internal sealed partial class AnthropicModelCatalog : IModelCatalog
     // Context windows and output caps as Anthropic publishes them; /v1/models supplies the ids a key can use.
     internal static readonly IReadOnlyList<ModelInfo> BuiltIn =
     [
-        new("claude-opus-4-6", "Claude Opus 4.6", 200_000, 128_000, AnthropicProvider.ProviderName),
-        new("claude-sonnet-4-6", "Claude Sonnet 4.6", 200_000, 64_000, AnthropicProvider.ProviderName),
-        new("claude-opus-4-5-20251101", "Claude Opus 4.5", 200_000, 64_000, AnthropicProvider.ProviderName),
-        new("claude-haiku-4-5-20251001", "Claude Haiku 4.5", 200_000, 64_000, AnthropicProvider.ProviderName),
-        new("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", 200_000, 64_000, AnthropicProvider.ProviderName),
-        new("claude-opus-4-1-20250805", "Claude Opus 4.1", 200_000, 32_000, AnthropicProvider.ProviderName),
-        new("claude-opus-4-20250514", "Claude Opus 4", 200_000, 32_000, AnthropicProvider.ProviderName),
-        new("claude-sonnet-4-20250514", "Claude Sonnet 4", 200_000, 64_000, AnthropicProvider.ProviderName),
-        new("claude-3-7-sonnet-20250219", "Claude Sonnet 3.7", 200_000, 64_000, AnthropicProvider.ProviderName),
-        new("claude-3-5-haiku-20241022", "Claude Haiku 3.5", 200_000, 8_192, AnthropicProvider.ProviderName),
+        Describe("claude-opus-4-6", "Claude Opus 4.6", 200_000, 128_000),
+        Describe("claude-sonnet-4-6", "Claude Sonnet 4.6", 200_000, 64_000),
+        Describe("claude-opus-4-5-20251101", "Claude Opus 4.5", 200_000, 64_000),
+        Describe("claude-haiku-4-5-20251001", "Claude Haiku 4.5", 200_000, 64_000),
+        Describe("claude-sonnet-4-5-20250929", "Claude Sonnet 4.5", 200_000, 64_000),
+        Describe("claude-opus-4-1-20250805", "Claude Opus 4.1", 200_000, 32_000),
+        Describe("claude-opus-4-20250514", "Claude Opus 4", 200_000, 32_000),
+        Describe("claude-sonnet-4-20250514", "Claude Sonnet 4", 200_000, 64_000),
+        Describe("claude-3-7-sonnet-20250219", "Claude Sonnet 3.7", 200_000, 64_000),
+        Describe("claude-3-5-haiku-20241022", "Claude Haiku 3.5", 200_000, 8_192),
     ];
+
+    /// <summary>
+    /// An Anthropic model with what it can take: every Claude model takes images and tools; extended thinking
+    /// came with Claude 3.7, so the 3.5 and older models do not reason on request.
+    /// </summary>
+    internal static ModelInfo Describe(string id, string name, int contextWindow, int maxOutputTokens) =>
+        new(id, name, contextWindow, maxOutputTokens, AnthropicProvider.ProviderName)
+        {
+            SupportsImages = true,
+            SupportsTools = true,
+            SupportsThinking = !id.StartsWith("claude-3-", StringComparison.OrdinalIgnoreCase) || id.StartsWith("claude-3-7", StringComparison.OrdinalIgnoreCase),
+        };
 
     private readonly RefreshingModelList _list;
     private readonly ProviderAccounts? _accounts;

@@ -16,9 +16,33 @@ internal sealed partial class BedrockModelCatalog : IModelCatalog
 {
     public const string Prefix = "bedrock/";
 
-    // Limits as Anthropic publishes them for these models.
-    internal static readonly IReadOnlyList<ModelInfo> BuiltIn =
+    /// <summary>
+    /// What each model family takes through Converse, as AWS documents it, by base-id prefix, most specific first.
+    /// Null where a family is mixed or unclear: unknown is allowed, while a wrong "no" would refuse good requests.
+    /// Declared before <see cref="BuiltIn"/>, which is built from it (static fields initialise in text order).
+    /// </summary>
+    private static readonly (string Prefix, bool? Images, bool? Tools, bool? Thinking)[] Families =
     [
+        ("anthropic.claude-3-7", true, true, true),
+        ("anthropic.claude-3", true, true, false),
+        ("anthropic.claude", true, true, true),
+        ("amazon.nova-micro", false, true, null),
+        ("amazon.nova", true, true, null),
+        ("amazon.titan-text", false, false, false),
+        ("meta.llama3-2-11b", true, null, false),
+        ("meta.llama3-2-90b", true, null, false),
+        ("meta.llama4", true, null, false),
+        ("meta.llama", false, null, false),
+        ("mistral.pixtral", true, true, null),
+        ("mistral.", false, null, null),
+        ("cohere.command-r", false, true, false),
+        ("cohere.command", false, false, false),
+        ("deepseek.r1", false, false, true),
+    ];
+
+    // Limits as Anthropic publishes them for these models.
+    internal static readonly IReadOnlyList<ModelInfo> BuiltIn = [.. new ModelInfo[]
+    {
         new("anthropic.claude-sonnet-4-5-20250929-v1:0", "Claude Sonnet 4.5 (Bedrock)", 200_000, 64_000, "bedrock"),
         new("anthropic.claude-haiku-4-5-20251001-v1:0", "Claude Haiku 4.5 (Bedrock)", 200_000, 64_000, "bedrock"),
         new("anthropic.claude-opus-4-5-20251101-v1:0", "Claude Opus 4.5 (Bedrock)", 200_000, 64_000, "bedrock"),
@@ -27,7 +51,7 @@ internal sealed partial class BedrockModelCatalog : IModelCatalog
         new("anthropic.claude-opus-4-20250514-v1:0", "Claude Opus 4 (Bedrock)", 200_000, 32_000, "bedrock"),
         new("anthropic.claude-3-7-sonnet-20250219-v1:0", "Claude 3.7 Sonnet (Bedrock)", 200_000, 64_000, "bedrock"),
         new("anthropic.claude-3-5-haiku-20241022-v1:0", "Claude 3.5 Haiku (Bedrock)", 200_000, 8_192, "bedrock"),
-    ];
+    }.Select(WithCapabilities)];
 
     private const int DefaultContext = 200_000;
     private const int DefaultOutput = 8_192;
@@ -89,7 +113,17 @@ internal sealed partial class BedrockModelCatalog : IModelCatalog
     {
         var baseId = ProfileId().Match(id) is { Success: true } p ? p.Groups["base"].Value : id;
         var known = BuiltIn.FirstOrDefault(m => string.Equals(m.Id, baseId, StringComparison.OrdinalIgnoreCase));
-        return known is not null ? known with { Id = id } : new ModelInfo(id, id, DefaultContext, DefaultOutput, "bedrock");
+        return known is not null ? known with { Id = id } : WithCapabilities(new ModelInfo(id, id, DefaultContext, DefaultOutput, "bedrock"));
+    }
+
+    /// <summary>The model with its family's capabilities (<see cref="Families"/>); an inference profile's geography prefix is looked through.</summary>
+    internal static ModelInfo WithCapabilities(ModelInfo model)
+    {
+        var baseId = ProfileId().Match(model.Id) is { Success: true } p ? p.Groups["base"].Value : model.Id;
+        foreach (var (prefix, images, tools, thinking) in Families)
+            if (baseId.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
+                return model with { SupportsImages = images, SupportsTools = tools, SupportsThinking = thinking };
+        return model;
     }
 
     /// <summary><c>anthropic.claude-sonnet-4-5-20250929-v1:0</c> → <c>claude-sonnet-4-5</c>; <c>Claude-Sonnet-4.5</c> → <c>claude-sonnet-4-5</c>.</summary>

@@ -19,10 +19,7 @@ internal sealed class BedrockProvider(BedrockClient client, IOptions<BedrockOpti
 
     public async IAsyncEnumerable<StreamEvent> StreamAsync(ChatRequest request, ResolvedModel model, ChatContext context, [EnumeratorCancellation] CancellationToken ct)
     {
-        // Refused here rather than upstream: a 400 naming the limit, before anything is signed or sent.
-        if (context.EstimatedInputTokens > model.Model.ContextWindow)
-            throw GatewayException.BadRequest(
-                $"The conversation (about {context.EstimatedInputTokens} tokens) does not fit the context window of '{model.Model.Id}' ({model.Model.ContextWindow} tokens).");
+        // A conversation over the model's context window was refused before this, by Routing.CapabilityCheck.
         var body = BedrockRequestBuilder.Build(request, model.Model.MaxOutputTokens, _options);
         if (!request.Stream)
         {

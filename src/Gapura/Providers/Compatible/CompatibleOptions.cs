@@ -27,6 +27,16 @@ internal sealed class CompatibleServerOptions
     public IReadOnlyList<string> Models { get; init; } = [];
 
     /// <summary>
+    /// <c>TextOnlyModels</c>: models that accept no images — ids, or prefixes ending in <c>*</c> (<c>*</c> alone: all
+    /// of them). A request with images to one of them is a 400 (or goes to another provider) instead of the
+    /// server dropping the images. Models listed nowhere are assumed capable unless the server's <c>/models</c> says otherwise.
+    /// </summary>
+    public IReadOnlyList<string> TextOnlyModels { get; init; } = [];
+
+    /// <summary><c>NoToolModels</c>: models that cannot call tools, in the same form as <see cref="TextOnlyModels"/>.</summary>
+    public IReadOnlyList<string> NoToolModels { get; init; } = [];
+
+    /// <summary>
     /// <c>AllowLinkLocal</c>: lets the base URL resolve to link-local or cloud-metadata addresses
     /// (169.254.0.0/16, fe80::/10, fd00:ec2::254, metadata.google.internal). Off by default, because a
     /// gateway that fetches such an address on request hands out the machine's cloud credentials.
@@ -68,6 +78,8 @@ internal sealed class CompatibleServerOptions
                 BaseUrl = baseUrl.Trim().TrimEnd('/'),
                 ApiKey = string.IsNullOrWhiteSpace(section["ApiKey"]) ? null : section["ApiKey"]!.Trim(),
                 Models = ReadList(section.GetSection("Models")),
+                TextOnlyModels = ReadList(section.GetSection("TextOnlyModels")),
+                NoToolModels = ReadList(section.GetSection("NoToolModels")),
                 AllowLinkLocal = section.GetValue("AllowLinkLocal", false),
                 ContextWindow = section.GetValue("ContextWindow", defaults.ContextWindow),
                 MaxOutputTokens = section.GetValue("MaxOutputTokens", defaults.MaxOutputTokens),
@@ -80,6 +92,17 @@ internal sealed class CompatibleServerOptions
             });
         }
         return servers;
+    }
+
+    /// <summary>Whether <paramref name="id"/> is in a list of ids and <c>prefix*</c> patterns (case-insensitive).</summary>
+    public static bool Matches(IReadOnlyList<string> patterns, string id)
+    {
+        foreach (var p in patterns)
+        {
+            if (p.EndsWith('*') ? id.StartsWith(p.AsSpan(0, p.Length - 1), StringComparison.OrdinalIgnoreCase) : id.Equals(p, StringComparison.OrdinalIgnoreCase))
+                return true;
+        }
+        return false;
     }
 
     /// <summary>A comma list (<c>"a,b"</c>) or an array (<c>Models:0</c>, <c>Models:1</c>, or a JSON array).</summary>

@@ -127,7 +127,14 @@ internal sealed class KiroClient : IKiroModelSource
                 if (limits.TryGetProperty("maxInputTokens", out var i) && i.TryGetInt32(out var iv) && iv > 0) input = iv;
                 if (limits.TryGetProperty("maxOutputTokens", out var o) && o.TryGetInt32(out var ov) && ov > 0) output = ov;
             }
-            yield return new ModelInfo(id, name, input, output, "kiro");
+            bool? images = null;
+            if (m.TryGetProperty("supportedInputTypes", out var types) && types.ValueKind == JsonValueKind.Array)
+            {
+                images = false;
+                foreach (var t in types.EnumerateArray())
+                    if (t.ValueKind == JsonValueKind.String && t.ValueEquals("IMAGE")) images = true;
+            }
+            yield return KiroModelCatalog.Describe(id, name, input, output, images);
         }
     }
 

@@ -20,15 +20,33 @@ internal sealed class KiroModelCatalog : IModelCatalog
     // Limits as published for these models; the service's own tokenLimits replace them when it answers.
     internal static readonly IReadOnlyList<ModelInfo> BuiltIn =
     [
-        new("auto", "Auto (Kiro picks)", 200_000, 64_000, "kiro"),
-        new("claude-sonnet-4.5", "Claude Sonnet 4.5", 200_000, 64_000, "kiro"),
-        new("claude-sonnet-4.6", "Claude Sonnet 4.6", 200_000, 64_000, "kiro"),
-        new("claude-sonnet-4", "Claude Sonnet 4", 200_000, 64_000, "kiro"),
-        new("claude-haiku-4.5", "Claude Haiku 4.5", 200_000, 64_000, "kiro"),
-        new("claude-opus-4.5", "Claude Opus 4.5", 200_000, 64_000, "kiro"),
-        new("claude-opus-4.6", "Claude Opus 4.6", 200_000, 128_000, "kiro"),
-        new("claude-3.7-sonnet", "Claude 3.7 Sonnet", 200_000, 64_000, "kiro"),
+        Describe("auto", "Auto (Kiro picks)", 200_000, 64_000),
+        Describe("claude-sonnet-4.5", "Claude Sonnet 4.5", 200_000, 64_000),
+        Describe("claude-sonnet-4.6", "Claude Sonnet 4.6", 200_000, 64_000),
+        Describe("claude-sonnet-4", "Claude Sonnet 4", 200_000, 64_000),
+        Describe("claude-haiku-4.5", "Claude Haiku 4.5", 200_000, 64_000),
+        Describe("claude-opus-4.5", "Claude Opus 4.5", 200_000, 64_000),
+        Describe("claude-opus-4.6", "Claude Opus 4.6", 200_000, 128_000),
+        Describe("claude-3.7-sonnet", "Claude 3.7 Sonnet", 200_000, 64_000),
     ];
+
+    /// <summary>
+    /// A Kiro model with what it can take. Every Kiro model runs inside Kiro's agent, so tools always work;
+    /// images when the service lists IMAGE among its input types (Claude models when it says nothing);
+    /// thinking for Claude (the gateway asks for it in the prompt). The provider trims the oldest history to
+    /// fit Kiro's payload limit, so the gateway's context check leaves Kiro models alone.
+    /// </summary>
+    internal static ModelInfo Describe(string id, string name, int contextWindow, int maxOutputTokens, bool? images = null)
+    {
+        var claude = id.StartsWith("claude", StringComparison.OrdinalIgnoreCase) || id.Equals("auto", StringComparison.OrdinalIgnoreCase);
+        return new ModelInfo(id, name, contextWindow, maxOutputTokens, "kiro")
+        {
+            SupportsImages = images ?? (claude ? true : null),
+            SupportsTools = true,
+            SupportsThinking = claude ? true : null,
+            TrimsHistoryToFit = true,
+        };
+    }
 
     private readonly KiroOptions _options;
     private readonly ILogger<KiroModelCatalog> _log;

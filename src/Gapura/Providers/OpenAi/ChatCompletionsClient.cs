@@ -8,8 +8,11 @@ using Polly.Retry;
 
 namespace Gapura.Providers.OpenAi;
 
-/// <summary>A model as an OpenAI-format <c>/models</c> lists it; the context window only when the server says (vLLM's <c>max_model_len</c>).</summary>
-internal sealed record UpstreamModel(string Id, int? ContextWindow);
+/// <summary>
+/// A model as an OpenAI-format <c>/models</c> lists it; the context window only when the server says (vLLM's
+/// <c>max_model_len</c>), image and tool support only when it says (null: unknown).
+/// </summary>
+internal sealed record UpstreamModel(string Id, int? ContextWindow, bool? Images = null, bool? Tools = null);
 
 /// <summary>
 /// The HTTP side of one OpenAI-format account (OpenAI or a compatible server): posts a body and returns the
@@ -128,9 +131,38 @@ internal sealed class ChatCompletionsClient
             // vLLM says max_model_len; some proxies say context_length or context_window.
             foreach (var field in (ReadOnlySpan<string>)["max_model_len", "context_length", "context_window"])
                 if (m.TryGetProperty(field, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var n) && n > 0) { context = n; break; }
-            models.Add(new UpstreamModel(name, context));
+            var (images, tools) = ReadCapabilities(m);
+            models.Add(new UpstreamModel(name, context, images, tools));
         }
         return models;
+    }
+
+    /// <summary>
+    /// What the few servers that describe their models say: OpenRouter-style <c>architecture.input_modalities</c>
+    /// and <c>supported_parameters</c>, or an Ollama-style <c>capabilities</c> list (<c>vision</c>, <c>tools</c>).
+    /// A field that is absent leaves the answer unknown.
+    /// </summary>
+    internal static (bool? Images, bool? Tools) ReadCapabilities(JsonElement model)
+    {
+        bool? images = null, tools = null;
+        if (model.TryGetProperty("architecture", out var arch) && arch.ValueKind == JsonValueKind.Object
+            && arch.TryGetProperty("input_modalities", out var modalities) && modalities.ValueKind == JsonValueKind.Array)
+            images = Lists(modalities, "image");
+        if (model.TryGetProperty("supported_parameters", out var parameters) && parameters.ValueKind == JsonValueKind.Array)
+            tools = Lists(parameters, "tools");
+        if (model.TryGetProperty("capabilities", out var caps) && caps.ValueKind == JsonValueKind.Array)
+        {
+            images ??= Lists(caps, "vision");
+            tools ??= Lists(caps, "tools");
+        }
+        return (images, tools);
+    }
+
+    private static bool Lists(JsonElement array, string value)
+    {
+        foreach (var item in array.EnumerateArray())
+            if (item.ValueKind == JsonValueKind.String && item.ValueEquals(value)) return true;
+        return false;
     }
 
     private GatewayException Unreachable(HttpRequestException e)

@@ -48,11 +48,18 @@ internal static class OpenAiServiceCollectionExtensions
 
     internal static IReadOnlyList<ModelInfo> OpenAiFallback() => [.. OpenAiKnownModels.BuiltInIds.Select(id => OpenAiKnownModels.Info(id, OpenAiProvider.ProviderName))];
 
-    /// <summary>The server's own context length when it gives one (vLLM), else the configured assumption; output never above the context.</summary>
+    /// <summary>
+    /// The server's own context length when it gives one (vLLM), else the configured assumption; output never above
+    /// the context. Images and tools as the server reports them, the operator's TextOnlyModels / NoToolModels first.
+    /// </summary>
     internal static Func<UpstreamModel, ModelInfo> CompatibleDescribe(CompatibleServerOptions s) => m =>
     {
         var context = m.ContextWindow ?? s.ContextWindow;
-        return new ModelInfo(m.Id, m.Id, context, Math.Min(s.MaxOutputTokens, context), s.Name);
+        return new ModelInfo(m.Id, m.Id, context, Math.Min(s.MaxOutputTokens, context), s.Name)
+        {
+            SupportsImages = CompatibleServerOptions.Matches(s.TextOnlyModels, m.Id) ? false : m.Images,
+            SupportsTools = CompatibleServerOptions.Matches(s.NoToolModels, m.Id) ? false : m.Tools,
+        };
     };
 
     private static void Register(IServiceCollection services, ChatCompletionsAccount account, bool guarded, IReadOnlyList<ModelInfo>? configured,

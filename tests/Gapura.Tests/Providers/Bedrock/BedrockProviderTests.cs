@@ -325,13 +325,10 @@ public sealed class BedrockProviderTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_conversation_larger_than_the_context_window_is_a_400_before_anything_is_sent()
+    public void A_conversation_larger_than_the_context_window_is_a_400_before_anything_is_sent()
     {
-        var context = new ChatContext { EstimatedInputTokens = 250_000 };
-        var e = await Assert.ThrowsAsync<GatewayException>(async () =>
-        {
-            await foreach (var _ in Provider(Options()).StreamAsync(Ask("x"), Model(), context, CancellationToken.None)) { }
-        });
+        // The refusal lives in Routing.CapabilityCheck, which the pipeline runs before any provider is called.
+        var e = Assert.Throws<GatewayException>(() => CapabilityCheck.Filter(Ask("x"), 250_000, longContext: false, [Model()]));
         Assert.Equal(400, e.Status);
         Assert.Contains("context window", e.Message);
         Assert.Empty(_sim.Requests);
