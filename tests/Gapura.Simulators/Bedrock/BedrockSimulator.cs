@@ -158,13 +158,13 @@ public sealed partial class BedrockSimulator : IAsyncDisposable
             return;
         }
 
-        var answer = scenario is null ? DefaultAnswer(request, body.Length, rng) : null;
+        var answer = scenario is null ? DefaultAnswer(request, body.Length, rng) : scenario.Answer;
         if (!streaming)
         {
             await WriteConverseAsync(context, answer ?? throw new InvalidOperationException("Scripted event streams are for converse-stream calls."));
             return;
         }
-        var events = scenario?.Events ?? ToEvents(answer!, rng);
+        var events = answer is not null ? ToEvents(answer, rng) : scenario!.Events;
         await StreamAsync(context, events, scenario, rng);
     }
 
