@@ -80,6 +80,9 @@ public sealed partial class BedrockSimulator : IAsyncDisposable
 
     public void ClearRequests() => _requests.Clear();
 
+    /// <summary>Drops scripts no request consumed (one refused before reaching its script leaves it queued).</summary>
+    public void ClearScenarios() => _scenarios.Clear();
+
     private Random NextRandom()
     {
         lock (_seedLock) return new Random(_seeds.Next());

@@ -28,6 +28,7 @@ internal sealed class KiroRow : MatrixProvider
     public override void Script(Reply reply)
     {
         _sim.ClearRequests();
+        _sim.ClearScenarios();
         var frames = new List<KiroFrame>();
         // With thinking requested the model answers in tags, as the injected prefix asks it to.
         if (reply.Thinking is { } thinking) frames.AddRange(MatrixText.Pieces($"<thinking>{thinking}</thinking>\n\n", 4).Select(p => KiroFrame.Text(p)));
@@ -96,6 +97,7 @@ internal sealed class AnthropicRow : MatrixProvider
     public override void Script(Reply reply)
     {
         _sim.ClearRequests();
+        _sim.ClearScenarios();
         var content = new List<AnthropicSimBlock>();
         if (reply.Thinking is { } thinking) content.Add(new AnthropicSimThinking(thinking, _sim.Sign(thinking)));
         if (reply.Text.Length > 0) content.Add(new AnthropicSimText(reply.Text));
@@ -178,6 +180,7 @@ internal sealed class OpenAiRow(string name, string model, string upstreamModel,
     public override void Script(Reply reply)
     {
         _sim.ClearRequests();
+        _sim.ClearScenarios();
         _sim.Enqueue(new OpenAiScenario
         {
             Answer = new OpenAiAnswer
@@ -260,6 +263,7 @@ internal sealed class BedrockRow : MatrixProvider
     public override void Script(Reply reply)
     {
         _sim.ClearRequests();
+        _sim.ClearScenarios();
         var content = new List<JsonObject>();
         if (reply.Thinking is { } thinking)
             content.Add(new JsonObject { ["reasoningContent"] = new JsonObject { ["reasoningText"] = new JsonObject { ["text"] = thinking, ["signature"] = "sig-" + thinking.Length } } });

@@ -53,7 +53,7 @@ public abstract class MatrixProvider : IAsyncDisposable
     /// <summary>Starts the simulator (if the gateway fixture does not) and returns the gateway settings for it.</summary>
     public abstract Task<IEnumerable<string>> StartAsync(GatewayFixture gateway);
 
-    /// <summary>Forgets earlier requests, then queues <paramref name="reply"/> as the next answer.</summary>
+    /// <summary>Forgets earlier requests and unconsumed scripts, then queues <paramref name="reply"/> as the next answer.</summary>
     public abstract void Script(Reply reply);
 
     /// <summary>The body of the one chat request the simulator received since <see cref="Script"/>.</summary>
