@@ -45,7 +45,18 @@ public sealed class ConversionMatrixTests(MatrixFixture matrix) : IClassFixture<
         Assert.Equal(stream ? "text/event-stream" : "application/json", response.Content.Headers.ContentType?.MediaType);
 
         AssertUpstreamSide(door, provider, conversation, provider.Read(provider.ReceivedBody()));
-        AssertClientSide(door, provider, conversation, door.Read(body, stream));
+        var answer = door.Read(body, stream);
+        AssertClientSide(door, provider, conversation, answer);
+
+        // The whole answer and the streamed one of the same case say the same (checked by whichever runs second).
+        var twin = matrix.Answers.GetOrAdd(string.Join(Sep, names[..3]), answer);
+        if (!ReferenceEquals(twin, answer))
+        {
+            Assert.Equal(twin.Text, answer.Text);
+            Assert.Equal(twin.Reasoning, answer.Reasoning);
+            Assert.Equal(twin.Calls, answer.Calls, (a, b) => a.Id == b.Id && a.Name == b.Name && JsonNode.DeepEquals(JsonNode.Parse(a.Arguments), JsonNode.Parse(b.Arguments)));
+            Assert.Equal((twin.Stop, twin.InputTokens, twin.OutputTokens), (answer.Stop, answer.InputTokens, answer.OutputTokens));
+        }
     }
 
     private static void AssertUpstreamSide(FrontDoorDialect door, MatrixProvider provider, Conversation c, UpstreamView up)
@@ -91,6 +102,23 @@ public sealed class ConversionMatrixTests(MatrixFixture matrix) : IClassFixture<
 
         if (c.Tools) Assert.Equal(MatrixConversations.ToolDefinitions.Select(t => t.Name), up.ToolNames);
         Assert.Equal(c.Thinking, up.ThinkingRequested);
+        if (c.Thinking)
+        {
+            // Passed on as the door said it where the upstream speaks the same way; converted otherwise — a budget
+            // below max_tokens from an effort word, an effort word from a budget.
+            Assert.True(up.ThinkingBudget is not null ^ up.ReasoningEffort is not null, $"budget {up.ThinkingBudget}, effort {up.ReasoningEffort}");
+            if (up.ThinkingBudget is { } budget)
+            {
+                Assert.InRange(budget, 1, c.MaxTokens - 1);
+                if (door.ThinkingBudget is { } asked) Assert.Equal(asked, budget);
+            }
+            if (up.ReasoningEffort is { } effort)
+            {
+                Assert.Contains(effort, (string[])["minimal", "low", "medium", "high"]);
+                if (door.ReasoningEffort is { } said) Assert.Equal(said, effort);
+            }
+        }
+
         // Kiro has no output cap field: nothing to forward, the gateway cuts the answer itself.
         Assert.Equal(provider.EnforcesMaxTokens ? c.MaxTokens : null, up.MaxTokens);
     }

@@ -28,6 +28,11 @@ public abstract class FrontDoorDialect
     /// <summary>Whether a tool result can say it is an error (only Anthropic's <c>is_error</c>; OpenAI's doors send just content).</summary>
     public abstract bool CarriesErrorFlag { get; }
 
+    /// <summary>How the door asks for thinking: a token budget (Anthropic) or an effort word (OpenAI's doors).</summary>
+    public virtual int? ThinkingBudget => null;
+
+    public virtual string? ReasoningEffort => null;
+
     public abstract JsonObject Render(Conversation conversation, string model, bool stream);
 
     public abstract string StopName(Stop stop);
@@ -48,6 +53,7 @@ public abstract class FrontDoorDialect
 
 internal sealed class OpenAiChatDialect : FrontDoorDialect
 {
+    public override string? ReasoningEffort => "medium";
     public override string Name => "openai-chat";
     public override string Path => "/v1/chat/completions";
     public override bool CarriesErrorFlag => false;
@@ -97,7 +103,7 @@ internal sealed class OpenAiChatDialect : FrontDoorDialect
                 ["type"] = "function",
                 ["function"] = new JsonObject { ["name"] = t.Name, ["description"] = t.Description, ["parameters"] = ToolSchema() },
             })]);
-        if (c.Thinking) body["reasoning_effort"] = "medium";
+        if (c.Thinking) body["reasoning_effort"] = ReasoningEffort;
         return body;
     }
 
@@ -147,6 +153,7 @@ internal sealed class OpenAiChatDialect : FrontDoorDialect
 
 internal sealed class ResponsesDialect : FrontDoorDialect
 {
+    public override string? ReasoningEffort => "medium";
     public override string Name => "responses";
     public override string Path => "/v1/responses";
     public override bool CarriesErrorFlag => false;
@@ -185,7 +192,7 @@ internal sealed class ResponsesDialect : FrontDoorDialect
             {
                 ["type"] = "function", ["name"] = t.Name, ["description"] = t.Description, ["parameters"] = ToolSchema(),
             })]);
-        if (c.Thinking) body["reasoning"] = new JsonObject { ["effort"] = "medium", ["summary"] = "auto" };
+        if (c.Thinking) body["reasoning"] = new JsonObject { ["effort"] = ReasoningEffort, ["summary"] = "auto" };
         return body;
     }
 
@@ -256,6 +263,7 @@ internal sealed class ResponsesDialect : FrontDoorDialect
 
 internal sealed class AnthropicDialect : FrontDoorDialect
 {
+    public override int? ThinkingBudget => 2048;
     public override string Name => "anthropic";
     public override string Path => "/v1/messages";
     public override bool CarriesErrorFlag => true;
@@ -289,7 +297,7 @@ internal sealed class AnthropicDialect : FrontDoorDialect
             {
                 ["name"] = t.Name, ["description"] = t.Description, ["input_schema"] = ToolSchema(),
             })]);
-        if (c.Thinking) body["thinking"] = new JsonObject { ["type"] = "enabled", ["budget_tokens"] = 2048 };
+        if (c.Thinking) body["thinking"] = new JsonObject { ["type"] = "enabled", ["budget_tokens"] = ThinkingBudget };
         return body;
     }
 

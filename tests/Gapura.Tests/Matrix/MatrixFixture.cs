@@ -14,6 +14,9 @@ public sealed class MatrixFixture : IAsyncLifetime
 
     public HttpClient Http { get; private set; } = null!;
 
+    /// <summary>Client answers by case without the stream/whole part, so the second of a pair is compared with the first.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, ClientAnswer> Answers { get; } = new();
+
     public MatrixProvider Provider(string name) => Providers.Single(p => p.Name == name);
 
     public async Task InitializeAsync()

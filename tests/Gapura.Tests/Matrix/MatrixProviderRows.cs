@@ -8,8 +8,11 @@ using Gapura.Tests.Integration;
 namespace Gapura.Tests.Matrix;
 
 /// <summary>Kiro: the gateway fixture's own simulator; AWS event-stream answers, a CodeWhisperer body read back.</summary>
-internal sealed class KiroRow : MatrixProvider
+internal sealed partial class KiroRow : MatrixProvider
 {
+    [System.Text.RegularExpressions.GeneratedRegex(@"^<thinking_mode>enabled</thinking_mode><max_thinking_length>(?<tokens>\d+)</max_thinking_length>")]
+    private static partial System.Text.RegularExpressions.Regex ThinkingPrefix();
+
     private KiroSimulator _sim = null!;
 
     public override string Name => "kiro";
@@ -62,8 +65,10 @@ internal sealed class KiroRow : MatrixProvider
         var current = state["currentMessage"]!["userInputMessage"]!.AsObject();
         messages.Add(User(current));
         var content = (string)current["content"]!;
-        return new UpstreamView(null, messages, content.StartsWith("<thinking_mode>enabled</thinking_mode>", StringComparison.Ordinal), null,
-            Names(current["userInputMessageContext"]?["tools"], t => (string?)t["toolSpecification"]?["name"]));
+        var thinking = ThinkingPrefix().Match(content);
+        return new UpstreamView(null, messages, thinking.Success, null,
+            Names(current["userInputMessageContext"]?["tools"], t => (string?)t["toolSpecification"]?["name"]),
+            thinking.Success ? int.Parse(thinking.Groups["tokens"].Value, System.Globalization.CultureInfo.InvariantCulture) : null);
     }
 
     private static UpstreamMessage User(JsonObject user)
@@ -145,7 +150,7 @@ internal sealed class AnthropicRow : MatrixProvider
             messages.Add(new UpstreamMessage((string?)m["role"] == "user", parts));
         }
         return new UpstreamView(system, messages, (string?)body["thinking"]?["type"] is "enabled" or "adaptive", (int?)body["max_tokens"],
-            Names(body["tools"], t => (string?)t["name"]));
+            Names(body["tools"], t => (string?)t["name"]), (int?)body["thinking"]?["budget_tokens"]);
     }
 
     public override async ValueTask DisposeAsync() => await _sim.DisposeAsync();
@@ -235,7 +240,8 @@ internal sealed class OpenAiRow(string name, string model, string upstreamModel,
             }
         }
         return new UpstreamView(system, Merge(messages), body["reasoning_effort"] is not null && (string?)body["reasoning_effort"] != "none",
-            (int?)body["max_completion_tokens"] ?? (int?)body["max_tokens"], Names(body["tools"], t => (string?)t["function"]?["name"]));
+            (int?)body["max_completion_tokens"] ?? (int?)body["max_tokens"], Names(body["tools"], t => (string?)t["function"]?["name"]),
+            ReasoningEffort: (string?)body["reasoning_effort"]);
     }
 
     public override async ValueTask DisposeAsync() => await _sim.DisposeAsync();
@@ -297,7 +303,8 @@ internal sealed class BedrockRow : MatrixProvider
         }
         return new UpstreamView(system, messages,
             (string?)body["additionalModelRequestFields"]?["thinking"]?["type"] is "enabled" or "adaptive",
-            (int?)body["inferenceConfig"]?["maxTokens"], Names(body["toolConfig"]?["tools"], t => (string?)t["toolSpec"]?["name"]));
+            (int?)body["inferenceConfig"]?["maxTokens"], Names(body["toolConfig"]?["tools"], t => (string?)t["toolSpec"]?["name"]),
+            (int?)body["additionalModelRequestFields"]?["thinking"]?["budget_tokens"]);
     }
 
     public override async ValueTask DisposeAsync() => await _sim.DisposeAsync();

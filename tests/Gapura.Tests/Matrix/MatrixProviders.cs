@@ -13,8 +13,12 @@ public sealed record UpstreamMessage(bool User, List<Part> Parts)
     public string Text => string.Join("\n", Parts.OfType<TextPart>().Select(t => t.Text));
 }
 
-/// <summary>What one upstream received, read back from its own wire format.</summary>
-public sealed record UpstreamView(string? System, List<UpstreamMessage> Messages, bool ThinkingRequested, int? MaxTokens, List<string> ToolNames);
+/// <summary>
+/// What one upstream received, read back from its own wire format. Thinking is asked for with a token budget
+/// (Anthropic, Bedrock, Kiro's injected length) or an effort word (chat completions).
+/// </summary>
+public sealed record UpstreamView(string? System, List<UpstreamMessage> Messages, bool ThinkingRequested, int? MaxTokens, List<string> ToolNames,
+    int? ThinkingBudget = null, string? ReasoningEffort = null);
 
 /// <summary>
 /// One provider column of the matrix: the model to ask for (with its <c>provider/</c> prefix), how to start its
