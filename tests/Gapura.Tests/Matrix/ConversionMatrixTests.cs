@@ -55,7 +55,7 @@ public sealed class ConversionMatrixTests(MatrixFixture matrix) : IClassFixture<
             Assert.Equal(twin.Text, answer.Text);
             Assert.Equal(twin.Reasoning, answer.Reasoning);
             Assert.Equal(twin.Calls, answer.Calls, (a, b) => a.Id == b.Id && a.Name == b.Name && JsonNode.DeepEquals(JsonNode.Parse(a.Arguments), JsonNode.Parse(b.Arguments)));
-            Assert.Equal((twin.Stop, twin.InputTokens, twin.OutputTokens), (answer.Stop, answer.InputTokens, answer.OutputTokens));
+            Assert.Equal((twin.Stop, twin.InputTokens, twin.OutputTokens, twin.Signature), (answer.Stop, answer.InputTokens, answer.OutputTokens, answer.Signature));
         }
     }
 
@@ -127,6 +127,9 @@ public sealed class ConversionMatrixTests(MatrixFixture matrix) : IClassFixture<
     {
         var reply = c.Reply;
         Assert.Equal(reply.Thinking ?? "", answer.Reasoning);
+        // Anthropic clients must send signed thinking back unchanged, so the upstream's signature reaches them as it was.
+        if (door.ThinkingBudget is not null && reply.Thinking is { } thinking && provider.ThinkingSignature(thinking) is { } signature)
+            Assert.Equal(signature, answer.Signature);
         Assert.Equal(door.StopName(reply.Stop), answer.Stop);
 
         var exactUsage = true;

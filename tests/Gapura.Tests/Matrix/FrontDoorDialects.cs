@@ -7,7 +7,8 @@ namespace Gapura.Tests.Matrix;
 /// The answer as a client of one front door understood it, streamed or not. <see cref="Stop"/> is in the
 /// door's own words (Responses: <c>completed</c> or <c>incomplete:&lt;reason&gt;</c>).
 /// </summary>
-public sealed record ClientAnswer(string Reasoning, string Text, List<CallPart> Calls, string Stop, int? InputTokens, int? OutputTokens);
+/// <see cref="Signature"/>: the thinking block's signature, on the Anthropic door only (null elsewhere or when absent).
+public sealed record ClientAnswer(string Reasoning, string Text, List<CallPart> Calls, string Stop, int? InputTokens, int? OutputTokens, string? Signature = null);
 
 /// <summary>
 /// One front door as a client speaks it: renders a <see cref="Conversation"/> as its request JSON and reads
@@ -310,22 +311,27 @@ internal sealed class AnthropicDialect : FrontDoorDialect
             var root = JsonNode.Parse(body)!;
             Assert.Equal("message", (string?)root["type"]);
             string reasoning = "", text = "";
+            string? signature = null;
             var calls = new List<CallPart>();
             foreach (var block in root["content"]!.AsArray())
             {
                 switch ((string?)block!["type"])
                 {
-                    case "thinking": reasoning += (string?)block["thinking"]; break;
+                    case "thinking":
+                        reasoning += (string?)block["thinking"];
+                        signature = (string?)block["signature"] is { Length: > 0 } sig ? sig : null;
+                        break;
                     case "text": text += (string?)block["text"]; break;
                     case "tool_use": calls.Add(new CallPart((string)block["id"]!, (string)block["name"]!, block["input"]!.ToJsonString())); break;
                 }
             }
-            return new ClientAnswer(reasoning, text, calls, (string)root["stop_reason"]!, Int(root["usage"]?["input_tokens"]), Int(root["usage"]?["output_tokens"]));
+            return new ClientAnswer(reasoning, text, calls, (string)root["stop_reason"]!, Int(root["usage"]?["input_tokens"]), Int(root["usage"]?["output_tokens"]), signature);
         }
         var events = Wire.ParseSse(body).Where(i => i.Data is not null).ToList();
         Assert.Equal("message_start", events[0].Event);
         Assert.Equal("message_stop", events[^1].Event);
         string thinking = "", answer = "";
+        string? streamedSignature = null;
         var blocks = new SortedDictionary<int, (string Id, string Name, string Args)>();
         string? stop = null;
         var input = Int(events[0].Json!["message"]!["usage"]?["input_tokens"]);
@@ -345,6 +351,7 @@ internal sealed class AnthropicDialect : FrontDoorDialect
                     {
                         case "text_delta": answer += (string)delta["text"]!; break;
                         case "thinking_delta": thinking += (string)delta["thinking"]!; break;
+                        case "signature_delta": streamedSignature += (string)delta["signature"]!; break;
                         case "input_json_delta":
                             var index = (int)json["index"]!;
                             blocks[index] = blocks[index] with { Args = blocks[index].Args + (string)delta["partial_json"]! };
@@ -362,6 +369,6 @@ internal sealed class AnthropicDialect : FrontDoorDialect
         }
         // A tool call with no argument fragments streams as {} once parsed; the stream carries nothing for it.
         var calls2 = blocks.Values.Select(b => new CallPart(b.Id, b.Name, b.Args.Length == 0 ? "{}" : b.Args)).ToList();
-        return new ClientAnswer(thinking, answer, calls2, stop!, input, output);
+        return new ClientAnswer(thinking, answer, calls2, stop!, input, output, streamedSignature is { Length: > 0 } ? streamedSignature : null);
     }
 }

@@ -92,6 +92,7 @@ internal sealed class AnthropicRow : MatrixProvider
     public override string Model => "anthropic/claude-sonnet-4-5-20250929";
     public override bool HasToolErrorFlag => true;
     public override string CallId(int index) => $"toolu_01Matrix{index}AbCdEfGh";
+    public override string ThinkingSignature(string thinking) => _sim.Sign(thinking);
 
     public override async Task<IEnumerable<string>> StartAsync(GatewayFixture gateway)
     {
@@ -104,7 +105,7 @@ internal sealed class AnthropicRow : MatrixProvider
         _sim.ClearRequests();
         _sim.ClearScenarios();
         var content = new List<AnthropicSimBlock>();
-        if (reply.Thinking is { } thinking) content.Add(new AnthropicSimThinking(thinking, _sim.Sign(thinking)));
+        if (reply.Thinking is { } thinking) content.Add(new AnthropicSimThinking(thinking, ThinkingSignature(thinking)));
         if (reply.Text.Length > 0) content.Add(new AnthropicSimText(reply.Text));
         foreach (var (id, name, arguments) in Calls(reply)) content.Add(new AnthropicSimToolUse(id, name, arguments));
         _sim.Enqueue(AnthropicScenario.Reply(new AnthropicSimMessage
@@ -257,6 +258,7 @@ internal sealed class BedrockRow : MatrixProvider
     public override string Model => "bedrock/" + ModelId;
     public override bool HasToolErrorFlag => true;
     public override string CallId(int index) => $"tooluse_Bedrock{index}Qw3rTy";
+    public override string ThinkingSignature(string thinking) => "EqBedrockSig" + thinking.Length;
 
     public override async Task<IEnumerable<string>> StartAsync(GatewayFixture gateway)
     {
@@ -272,7 +274,7 @@ internal sealed class BedrockRow : MatrixProvider
         _sim.ClearScenarios();
         var content = new List<JsonObject>();
         if (reply.Thinking is { } thinking)
-            content.Add(new JsonObject { ["reasoningContent"] = new JsonObject { ["reasoningText"] = new JsonObject { ["text"] = thinking, ["signature"] = "sig-" + thinking.Length } } });
+            content.Add(new JsonObject { ["reasoningContent"] = new JsonObject { ["reasoningText"] = new JsonObject { ["text"] = thinking, ["signature"] = ThinkingSignature(thinking) } } });
         if (reply.Text.Length > 0) content.Add(new JsonObject { ["text"] = reply.Text });
         foreach (var (id, name, arguments) in Calls(reply))
             content.Add(new JsonObject { ["toolUse"] = new JsonObject { ["toolUseId"] = id, ["name"] = name, ["input"] = JsonNode.Parse(arguments) } });

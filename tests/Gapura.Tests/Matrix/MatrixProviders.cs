@@ -51,6 +51,9 @@ public abstract class MatrixProvider : IAsyncDisposable
     /// <summary>Whether the upstream's tool results carry an error flag (Anthropic is_error, Bedrock/Kiro status).</summary>
     public abstract bool HasToolErrorFlag { get; }
 
+    /// <summary>The signature this upstream puts on <paramref name="thinking"/>; null when its reasoning is unsigned.</summary>
+    public virtual string? ThinkingSignature(string thinking) => null;
+
     /// <summary>The id this upstream gives the <paramref name="index"/>-th tool call of an answer, in its own style.</summary>
     public abstract string CallId(int index);
 
