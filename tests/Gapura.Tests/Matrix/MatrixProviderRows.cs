@@ -187,63 +187,12 @@ internal sealed class OpenAiRow(string name, string model, string upstreamModel,
     {
         _sim.ClearRequests();
         _sim.ClearScenarios();
-        _sim.Enqueue(new OpenAiScenario
-        {
-            Answer = new OpenAiAnswer
-            {
-                Reasoning = reply.Thinking is { } thinking ? [.. MatrixText.Pieces(thinking, 3)] : [],
-                Text = [.. MatrixText.Pieces(reply.Text, 3)],
-                ToolCalls = [.. Calls(reply).Select(k => new OpenAiToolCall(k.Name, k.Arguments, k.Id))],
-                FinishReason = reply.Stop == Stop.MaxTokens ? "length" : null,
-                PromptTokens = reply.InputTokens,
-                CompletionTokens = reply.OutputTokens,
-            },
-        });
+        _sim.Enqueue(new OpenAiScenario { Answer = ChatCompletions.Answer(reply, Calls(reply)) });
     }
 
     public override JsonObject ReceivedBody() => Single(_sim.ChatRequests);
 
-    public override UpstreamView Read(JsonObject body)
-    {
-        string? system = null;
-        var messages = new List<UpstreamMessage>();
-        foreach (var m in body["messages"]!.AsArray())
-        {
-            var role = (string)m!["role"]!;
-            string Text(JsonNode? content) => content is JsonArray parts
-                ? string.Concat(parts.Where(p => (string?)p!["type"] == "text").Select(p => (string?)p!["text"]))
-                : (string?)content ?? "";
-            switch (role)
-            {
-                case "system" or "developer" when messages.Count == 0:
-                    system = system is null ? Text(m["content"]) : system + "\n\n" + Text(m["content"]);
-                    break;
-                case "tool":
-                    messages.Add(new UpstreamMessage(true, [new ResultPart((string)m["tool_call_id"]!, Text(m["content"]), null)]));
-                    break;
-                case "assistant":
-                    List<Part> said = [new TextPart(Text(m["content"]))];
-                    foreach (var k in m["tool_calls"] as JsonArray ?? [])
-                        said.Add(new CallPart((string)k!["id"]!, (string)k["function"]!["name"]!, (string)k["function"]!["arguments"]!));
-                    messages.Add(new UpstreamMessage(false, said));
-                    break;
-                default:
-                    List<Part> asked = [new TextPart(Text(m["content"]))];
-                    foreach (var p in m["content"] as JsonArray ?? [])
-                    {
-                        if ((string?)p!["type"] != "image_url") continue;
-                        var url = (string)p["image_url"]!["url"]!;
-                        var comma = url.IndexOf(',');
-                        asked.Add(new ImagePart(url["data:".Length..url.IndexOf(';')], url[(comma + 1)..]));
-                    }
-                    messages.Add(new UpstreamMessage(true, asked));
-                    break;
-            }
-        }
-        return new UpstreamView(system, Merge(messages), body["reasoning_effort"] is not null && (string?)body["reasoning_effort"] != "none",
-            (int?)body["max_completion_tokens"] ?? (int?)body["max_tokens"], Names(body["tools"], t => (string?)t["function"]?["name"]),
-            ReasoningEffort: (string?)body["reasoning_effort"]);
-    }
+    public override UpstreamView Read(JsonObject body) => ChatCompletions.Read(body);
 
     public override async ValueTask DisposeAsync() => await _sim.DisposeAsync();
 }
@@ -310,6 +259,65 @@ internal sealed class BedrockRow : MatrixProvider
     }
 
     public override async ValueTask DisposeAsync() => await _sim.DisposeAsync();
+}
+
+/// <summary>
+/// The chat-completions wire, shared by every upstream that speaks it (OpenAI, compatible servers, and any
+/// OpenAI-chat-shaped provider added later): the scripted answer, and the request read back.
+/// </summary>
+internal static class ChatCompletions
+{
+    public static OpenAiAnswer Answer(Reply reply, (string Id, string Name, string Arguments)[] calls) => new()
+    {
+        Reasoning = reply.Thinking is { } thinking ? [.. MatrixText.Pieces(thinking, 3)] : [],
+        Text = [.. MatrixText.Pieces(reply.Text, 3)],
+        ToolCalls = [.. calls.Select(k => new OpenAiToolCall(k.Name, k.Arguments, k.Id))],
+        FinishReason = reply.Stop == Stop.MaxTokens ? "length" : null,
+        PromptTokens = reply.InputTokens,
+        CompletionTokens = reply.OutputTokens,
+    };
+
+    public static UpstreamView Read(JsonObject body)
+    {
+        string? system = null;
+        var messages = new List<UpstreamMessage>();
+        foreach (var m in body["messages"]!.AsArray())
+        {
+            var role = (string)m!["role"]!;
+            string Text(JsonNode? content) => content is JsonArray parts
+                ? string.Concat(parts.Where(p => (string?)p!["type"] == "text").Select(p => (string?)p!["text"]))
+                : (string?)content ?? "";
+            switch (role)
+            {
+                case "system" or "developer" when messages.Count == 0:
+                    system = system is null ? Text(m["content"]) : system + "\n\n" + Text(m["content"]);
+                    break;
+                case "tool":
+                    messages.Add(new UpstreamMessage(true, [new ResultPart((string)m["tool_call_id"]!, Text(m["content"]), null)]));
+                    break;
+                case "assistant":
+                    List<Part> said = [new TextPart(Text(m["content"]))];
+                    foreach (var k in m["tool_calls"] as JsonArray ?? [])
+                        said.Add(new CallPart((string)k!["id"]!, (string)k["function"]!["name"]!, (string)k["function"]!["arguments"]!));
+                    messages.Add(new UpstreamMessage(false, said));
+                    break;
+                default:
+                    List<Part> asked = [new TextPart(Text(m["content"]))];
+                    foreach (var p in m["content"] as JsonArray ?? [])
+                    {
+                        if ((string?)p!["type"] != "image_url") continue;
+                        var url = (string)p["image_url"]!["url"]!;
+                        var comma = url.IndexOf(',');
+                        asked.Add(new ImagePart(url["data:".Length..url.IndexOf(';')], url[(comma + 1)..]));
+                    }
+                    messages.Add(new UpstreamMessage(true, asked));
+                    break;
+            }
+        }
+        return new UpstreamView(system, MatrixProvider.Merge(messages), body["reasoning_effort"] is not null && (string?)body["reasoning_effort"] != "none",
+            (int?)body["max_completion_tokens"] ?? (int?)body["max_tokens"], MatrixProvider.Names(body["tools"], t => (string?)t["function"]?["name"]),
+            ReasoningEffort: (string?)body["reasoning_effort"]);
+    }
 }
 
 internal static class MatrixText

@@ -72,12 +72,12 @@ public abstract class MatrixProvider : IAsyncDisposable
 
     public override string ToString() => Name;
 
-    protected (string Id, string Name, string Arguments)[] Calls(Reply reply)
+    internal (string Id, string Name, string Arguments)[] Calls(Reply reply)
         => [.. reply.Calls.Select((k, i) => (CallId(i), k.Name, k.Arguments))];
 
     protected static string MediaType(string format) => "image/" + format;
 
-    protected static List<string> Names(JsonNode? tools, Func<JsonNode, string?> name)
+    internal static List<string> Names(JsonNode? tools, Func<JsonNode, string?> name)
         => [.. (tools as JsonArray ?? []).Select(t => name(t!)).OfType<string>()];
 
     /// <summary>Consecutive messages of one role become one (OpenAI tool messages and the user text after them).</summary>
@@ -87,7 +87,7 @@ public abstract class MatrixProvider : IAsyncDisposable
         return Assert.IsType<JsonObject>(requests[0].Json);
     }
 
-    protected static List<UpstreamMessage> Merge(IEnumerable<UpstreamMessage> messages)
+    internal static List<UpstreamMessage> Merge(IEnumerable<UpstreamMessage> messages)
     {
         var merged = new List<UpstreamMessage>();
         foreach (var m in messages)
