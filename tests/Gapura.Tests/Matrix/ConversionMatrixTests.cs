@@ -30,7 +30,7 @@ public sealed class ConversionMatrixTests(MatrixFixture matrix) : IClassFixture<
         var names = @case.Split(Sep);
         var door = FrontDoorDialect.All.Single(d => d.Name + "-door" == names[0]);
         var provider = matrix.Provider(names[1]);
-        var conversation = MatrixConversations.All.Single(c => c.Name == names[2]);
+        var conversation = MatrixConversations.All.Single(c => c.Name == names[2]).SignedBy(provider);
         var stream = names[3] == "stream";
 
         provider.Script(conversation.Reply);
@@ -79,6 +79,22 @@ public sealed class ConversionMatrixTests(MatrixFixture matrix) : IClassFixture<
                 {
                     case TextPart t:
                         Assert.Contains(t.Text, sent.Text);
+                        break;
+                    case ThinkingPart thought:
+                        // Signed where the door can carry the signature and the upstream's reasoning has one; on the
+                        // passthrough path exactly as the client sent it.
+                        var signature = door.CarriesThinkingSignature ? thought.Signature : null;
+                        var resent = sent.Parts.OfType<ThinkingPart>().ToList();
+                        if (provider.PassesThrough(door))
+                            Assert.Equal(thought.Text, Assert.Single(resent).Text);
+                        else if (provider.ResendsThinking && (signature is not null || !provider.NeedsThinkingSignature))
+                            Assert.Equal(new ThinkingPart(thought.Text, signature), Assert.Single(resent));
+                        else
+                        {
+                            // Documented: not resent (no field for it, or unsigned where a signature is required), and not leaked as text.
+                            Assert.Empty(resent);
+                            Assert.DoesNotContain(thought.Text, sent.Text);
+                        }
                         break;
                     case ImagePart image:
                         Assert.Contains(image, sent.Parts.OfType<ImagePart>());

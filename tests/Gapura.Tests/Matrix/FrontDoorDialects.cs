@@ -29,6 +29,9 @@ public abstract class FrontDoorDialect
     /// <summary>Whether a tool result can say it is an error (only Anthropic's <c>is_error</c>; OpenAI's doors send just content).</summary>
     public abstract bool CarriesErrorFlag { get; }
 
+    /// <summary>Whether earlier thinking can be sent back with its signature (Anthropic blocks, Responses <c>encrypted_content</c>).</summary>
+    public abstract bool CarriesThinkingSignature { get; }
+
     /// <summary>How the door asks for thinking: a token budget (Anthropic) or an effort word (OpenAI's doors).</summary>
     public virtual int? ThinkingBudget => null;
 
@@ -56,6 +59,7 @@ internal sealed class OpenAiChatDialect : FrontDoorDialect
 {
     public override string? ReasoningEffort => "medium";
     public override string Name => "openai-chat";
+    public override bool CarriesThinkingSignature => false;
     public override string Path => "/v1/chat/completions";
     public override bool CarriesErrorFlag => false;
 
@@ -86,6 +90,7 @@ internal sealed class OpenAiChatDialect : FrontDoorDialect
             {
                 var text = string.Concat(turn.Parts.OfType<TextPart>().Select(t => t.Text));
                 var message = new JsonObject { ["role"] = "assistant", ["content"] = text.Length > 0 ? text : null };
+                if (turn.Parts.OfType<ThinkingPart>().FirstOrDefault() is { } thought) message["reasoning_content"] = thought.Text;
                 var calls = turn.Parts.OfType<CallPart>().ToList();
                 if (calls.Count > 0)
                     message["tool_calls"] = new JsonArray([.. calls.Select(k => (JsonNode)new JsonObject
@@ -156,6 +161,7 @@ internal sealed class ResponsesDialect : FrontDoorDialect
 {
     public override string? ReasoningEffort => "medium";
     public override string Name => "responses";
+    public override bool CarriesThinkingSignature => true;
     public override string Path => "/v1/responses";
     public override bool CarriesErrorFlag => false;
 
@@ -174,6 +180,15 @@ internal sealed class ResponsesDialect : FrontDoorDialect
                         break;
                     case ImagePart i:
                         content.Add(new JsonObject { ["type"] = "input_image", ["image_url"] = DataUrl(i) });
+                        break;
+                    case ThinkingPart th:
+                        var reasoning = new JsonObject
+                        {
+                            ["type"] = "reasoning", ["id"] = "rs_matrix",
+                            ["summary"] = new JsonArray(new JsonObject { ["type"] = "summary_text", ["text"] = th.Text }),
+                        };
+                        if (th.Signature is not null) reasoning["encrypted_content"] = th.Signature;
+                        input.Add(reasoning);
                         break;
                     case CallPart k:
                         input.Add(new JsonObject { ["type"] = "function_call", ["call_id"] = k.Id, ["name"] = k.Name, ["arguments"] = k.Arguments });
@@ -266,6 +281,7 @@ internal sealed class AnthropicDialect : FrontDoorDialect
 {
     public override int? ThinkingBudget => 2048;
     public override string Name => "anthropic";
+    public override bool CarriesThinkingSignature => true;
     public override string Path => "/v1/messages";
     public override bool CarriesErrorFlag => true;
 
@@ -280,6 +296,7 @@ internal sealed class AnthropicDialect : FrontDoorDialect
                 ["content"] = new JsonArray([.. turn.Parts.Select(p => (JsonNode)(p switch
                 {
                     TextPart t => new JsonObject { ["type"] = "text", ["text"] = t.Text },
+                    ThinkingPart th => new JsonObject { ["type"] = "thinking", ["thinking"] = th.Text, ["signature"] = th.Signature ?? "" },
                     ImagePart i => new JsonObject
                     {
                         ["type"] = "image",

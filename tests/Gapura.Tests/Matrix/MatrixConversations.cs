@@ -14,6 +14,9 @@ public sealed record CallPart(string Id, string Name, string Arguments) : Part;
 /// <summary>A tool result. <paramref name="IsError"/> null: the format read back has no error flag.</summary>
 public sealed record ResultPart(string CallId, string Text, bool? IsError) : Part;
 
+/// <summary>Reasoning from an earlier assistant turn, with the signature its upstream gave it (null: unsigned).</summary>
+public sealed record ThinkingPart(string Text, string? Signature) : Part;
+
 public sealed record Turn(bool User, params Part[] Parts);
 
 public enum Stop { EndTurn, ToolUse, MaxTokens }
@@ -27,6 +30,15 @@ public sealed record Reply(string? Thinking, string Text, (string Name, string A
 /// <summary>One conversation of the matrix: what the client sends and what the upstream answers.</summary>
 public sealed record Conversation(string Name, string? System, Turn[] Turns, bool Tools, int MaxTokens, bool Thinking, Reply Reply)
 {
+    /// <summary>
+    /// The conversation as a client of <paramref name="provider"/> holds it: earlier thinking carries the signature
+    /// that provider gave it (none for upstreams whose reasoning is unsigned).
+    /// </summary>
+    public Conversation SignedBy(MatrixProvider provider) => this with
+    {
+        Turns = [.. Turns.Select(t => t with { Parts = [.. t.Parts.Select(p => p is ThinkingPart th ? th with { Signature = provider.ThinkingSignature(th.Text) } : p)] })],
+    };
+
     public override string ToString() => Name;
 }
 
@@ -76,6 +88,13 @@ public static class MatrixConversations
             new(null, "It is red.", [], Stop.EndTurn, 1620, 4)),
         new("thinking", null, [new(true, new TextPart("What is 17 times 3?"))], false, 4096, true,
             new("17 times 3: 10 times 3 is 30, 7 times 3 is 21, so 51.", "51", [], Stop.EndTurn, 27, 30)),
+        new("thinking-history", null,
+            [
+                new(true, new TextPart("What is the weather in Paris?")),
+                new(false, new ThinkingPart("The user wants the weather; I should call the tool.", null), new CallPart("call_weather_2", "get_weather", """{"city":"Paris"}""")),
+                new(true, new ResultPart("call_weather_2", "Sunny, 21 degrees", false)),
+            ], true, 4096, true,
+            new("The tool says sunny.", "It is sunny and 21 degrees in Paris.", [], Stop.EndTurn, 352, 25)),
         new("max-tokens", null, [new(true, new TextPart("Count as far as you can."))], false, 16, false,
             new(null, string.Join(" ", LongText.Split(' ')[..12]), [], Stop.MaxTokens, 24, 16)),
     ];

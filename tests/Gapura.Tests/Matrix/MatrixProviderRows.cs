@@ -13,6 +13,9 @@ internal sealed partial class KiroRow : MatrixProvider
     [System.Text.RegularExpressions.GeneratedRegex(@"^<thinking_mode>enabled</thinking_mode><max_thinking_length>(?<tokens>\d+)</max_thinking_length>")]
     private static partial System.Text.RegularExpressions.Regex ThinkingPrefix();
 
+    [System.Text.RegularExpressions.GeneratedRegex("<thinking>(?<text>.*?)</thinking>", System.Text.RegularExpressions.RegexOptions.Singleline)]
+    private static partial System.Text.RegularExpressions.Regex ThinkingTags();
+
     private KiroSimulator _sim = null!;
 
     public override string Name => "kiro";
@@ -56,7 +59,9 @@ internal sealed partial class KiroRow : MatrixProvider
             else
             {
                 var assistant = entry["assistantResponseMessage"]!;
-                List<Part> parts = [new TextPart((string)assistant["content"]!)];
+                var said = (string)assistant["content"]!;
+                List<Part> parts = [new TextPart(said)];
+                if (ThinkingTags().Match(said) is { Success: true } tags) parts.Add(new ThinkingPart(tags.Groups["text"].Value, null));
                 foreach (var use in assistant["toolUses"] as JsonArray ?? [])
                     parts.Add(new CallPart((string)use!["toolUseId"]!, (string)use["name"]!, use["input"]!.ToJsonString()));
                 messages.Add(new UpstreamMessage(false, parts));
@@ -93,6 +98,8 @@ internal sealed class AnthropicRow : MatrixProvider
     public override bool HasToolErrorFlag => true;
     public override string CallId(int index) => $"toolu_01Matrix{index}AbCdEfGh";
     public override string ThinkingSignature(string thinking) => _sim.Sign(thinking);
+    public override bool NeedsThinkingSignature => true;
+    public override bool PassesThrough(FrontDoorDialect door) => door == FrontDoorDialect.Anthropic;
 
     public override async Task<IEnumerable<string>> StartAsync(GatewayFixture gateway)
     {
@@ -138,6 +145,7 @@ internal sealed class AnthropicRow : MatrixProvider
                     switch ((string?)b!["type"])
                     {
                         case "text": parts.Add(new TextPart((string)b["text"]!)); break;
+                        case "thinking": parts.Add(new ThinkingPart((string)b["thinking"]!, (string?)b["signature"])); break;
                         case "image": parts.Add(new ImagePart((string)b["source"]!["media_type"]!, (string)b["source"]!["data"]!)); break;
                         case "tool_use": parts.Add(new CallPart((string)b["id"]!, (string)b["name"]!, b["input"]!.ToJsonString())); break;
                         case "tool_result":
@@ -168,6 +176,8 @@ internal sealed class OpenAiRow(string name, string model, string upstreamModel,
     public override string Name => name;
     public override string Model => model;
     public override bool HasToolErrorFlag => false;
+    public override bool ResendsThinking => false;
+    public override bool PassesThrough(FrontDoorDialect door) => door == FrontDoorDialect.OpenAiChat;
     public override string CallId(int index) => $"call_Matrix{index}{name}Xy";
 
     public override async Task<IEnumerable<string>> StartAsync(GatewayFixture gateway)
@@ -244,6 +254,8 @@ internal sealed class BedrockRow : MatrixProvider
             {
                 if (b!["text"] is { } text) parts.Add(new TextPart((string)text!));
                 else if (b["image"] is { } image) parts.Add(new ImagePart(MediaType((string)image["format"]!), (string)image["source"]!["bytes"]!));
+                else if (b["reasoningContent"]?["reasoningText"] is { } reasoning)
+                    parts.Add(new ThinkingPart((string)reasoning["text"]!, (string?)reasoning["signature"]));
                 else if (b["toolUse"] is { } use) parts.Add(new CallPart((string)use["toolUseId"]!, (string)use["name"]!, use["input"]!.ToJsonString()));
                 else if (b["toolResult"] is { } result)
                     parts.Add(new ResultPart((string)result["toolUseId"]!,
@@ -297,6 +309,7 @@ internal static class ChatCompletions
                     break;
                 case "assistant":
                     List<Part> said = [new TextPart(Text(m["content"]))];
+                    if ((string?)m["reasoning_content"] is { } reasoning) said.Add(new ThinkingPart(reasoning, null));
                     foreach (var k in m["tool_calls"] as JsonArray ?? [])
                         said.Add(new CallPart((string)k!["id"]!, (string)k["function"]!["name"]!, (string)k["function"]!["arguments"]!));
                     messages.Add(new UpstreamMessage(false, said));

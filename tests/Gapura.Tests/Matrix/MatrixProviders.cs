@@ -51,6 +51,17 @@ public abstract class MatrixProvider : IAsyncDisposable
     /// <summary>Whether the upstream's tool results carry an error flag (Anthropic is_error, Bedrock/Kiro status).</summary>
     public abstract bool HasToolErrorFlag { get; }
 
+    /// <summary>
+    /// How earlier thinking goes back upstream: false where the format has no field for it (chat completions);
+    /// with <see cref="NeedsThinkingSignature"/> only when signed (Anthropic refuses unsigned thinking blocks).
+    /// </summary>
+    public virtual bool ResendsThinking => true;
+
+    public virtual bool NeedsThinkingSignature => false;
+
+    /// <summary>Whether requests from <paramref name="door"/> go up unchanged but for the model (same wire format).</summary>
+    public virtual bool PassesThrough(FrontDoorDialect door) => false;
+
     /// <summary>The signature this upstream puts on <paramref name="thinking"/>; null when its reasoning is unsigned.</summary>
     public virtual string? ThinkingSignature(string thinking) => null;
 
