@@ -38,11 +38,12 @@ public sealed class ConversionMatrixTests(MatrixFixture matrix) : IClassFixture<
         {
             Content = new StringContent(door.Render(conversation, provider.Model, stream).ToJsonString(), Encoding.UTF8, "application/json"),
         };
-        request.Headers.TryAddWithoutValidation("anthropic-version", "2023-06-01");
+        if (door == FrontDoorDialect.Anthropic) request.Headers.TryAddWithoutValidation("anthropic-version", "2023-06-01");
         using var response = await matrix.Http.SendAsync(request);
         var body = await response.Content.ReadAsStringAsync();
         Assert.True(response.StatusCode == HttpStatusCode.OK, $"{(int)response.StatusCode}: {body}");
         Assert.Equal(stream ? "text/event-stream" : "application/json", response.Content.Headers.ContentType?.MediaType);
+        Assert.StartsWith(provider.Name, response.Headers.GetValues("x-gapura-provider").Single());
 
         AssertUpstreamSide(door, provider, conversation, provider.Read(provider.ReceivedBody()));
         var answer = door.Read(body, stream);
