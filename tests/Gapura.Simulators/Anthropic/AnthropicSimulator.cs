@@ -81,6 +81,9 @@ public sealed class AnthropicSimulator : IAsyncDisposable
 
     public void ClearRequests() => _requests.Clear();
 
+    /// <summary>Drops scripts no request consumed (one refused before reaching its script leaves it queued).</summary>
+    public void ClearScenarios() => _scenarios.Clear();
+
     /// <summary>The signature the simulator gives a thinking text; only such signatures are accepted back.</summary>
     public string Sign(string thinking)
     {

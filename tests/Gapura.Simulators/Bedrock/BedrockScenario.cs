@@ -27,6 +27,14 @@ public sealed class BedrockScenario
 
     public BedrockSplit? Split { get; init; }
 
+    /// <summary>
+    /// A whole scripted answer: returned as Converse JSON or streamed as ConverseStream events, whichever the
+    /// call asked for (<see cref="Events"/> serve only ConverseStream). Wins over <see cref="Events"/>.
+    /// </summary>
+    public BedrockSimulator.Answer? Answer { get; init; }
+
+    public static BedrockScenario Reply(BedrockSimulator.Answer answer) => new() { Answer = answer };
+
     public static BedrockScenario Stream(params BedrockEvent[] events) => new() { Events = [.. events] };
 
     /// <summary>A complete text answer in the given deltas.</summary>

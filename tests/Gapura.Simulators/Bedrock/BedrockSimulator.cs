@@ -80,6 +80,9 @@ public sealed partial class BedrockSimulator : IAsyncDisposable
 
     public void ClearRequests() => _requests.Clear();
 
+    /// <summary>Drops scripts no request consumed (one refused before reaching its script leaves it queued).</summary>
+    public void ClearScenarios() => _scenarios.Clear();
+
     private Random NextRandom()
     {
         lock (_seedLock) return new Random(_seeds.Next());
@@ -158,13 +161,13 @@ public sealed partial class BedrockSimulator : IAsyncDisposable
             return;
         }
 
-        var answer = scenario is null ? DefaultAnswer(request, body.Length, rng) : null;
+        var answer = scenario is null ? DefaultAnswer(request, body.Length, rng) : scenario.Answer;
         if (!streaming)
         {
             await WriteConverseAsync(context, answer ?? throw new InvalidOperationException("Scripted event streams are for converse-stream calls."));
             return;
         }
-        var events = scenario?.Events ?? ToEvents(answer!, rng);
+        var events = answer is not null ? ToEvents(answer, rng) : scenario!.Events;
         await StreamAsync(context, events, scenario, rng);
     }
 

@@ -91,6 +91,9 @@ public sealed class KiroSimulator : IAsyncDisposable
 
     public void ClearRequests() => _requests.Clear();
 
+    /// <summary>Drops scripts no request consumed (one refused before reaching its script leaves it queued).</summary>
+    public void ClearScenarios() => _scenarios.Clear();
+
     /// <summary>Mints a valid login, as if the user had signed in. OIDC logins get a registered client too.</summary>
     public KiroIssuedCredentials IssueCredentials(KiroLoginKind kind = KiroLoginKind.Social, TimeSpan? accessTokenLifetime = null)
     {

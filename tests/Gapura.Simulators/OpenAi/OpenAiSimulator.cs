@@ -79,6 +79,9 @@ public sealed class OpenAiSimulator : IAsyncDisposable
 
     public void ClearRequests() => _requests.Clear();
 
+    /// <summary>Drops scripts no request consumed (one refused before reaching its script leaves it queued).</summary>
+    public void ClearScenarios() => _scenarios.Clear();
+
     // ---- endpoints -------------------------------------------------------------------------------
 
     private void Map(WebApplication app)

@@ -21,7 +21,7 @@ internal static class BedrockRequestBuilder
             WriteSystem(w, request);
             WriteInferenceConfig(w, request, maxOutputTokens);
             WriteToolConfig(w, request);
-            WriteThinking(w, request, options);
+            WriteThinking(w, request, MaxTokens(request, maxOutputTokens), options);
             // Converse has no stop_sequence in its output; Claude's own field is asked for by path.
             if (request.StopSequences.Count > 0)
             {
@@ -179,12 +179,14 @@ internal static class BedrockRequestBuilder
         w.WriteEndObject();
     }
 
+    /// <summary>Clamped to the model's cap: Bedrock refuses a larger maxTokens instead of lowering it.</summary>
+    private static int MaxTokens(ChatRequest request, int maxOutputTokens)
+        => request.MaxTokens is { } m ? Math.Min(m, maxOutputTokens) : maxOutputTokens;
+
     private static void WriteInferenceConfig(Utf8JsonWriter w, ChatRequest request, int maxOutputTokens)
     {
         w.WriteStartObject("inferenceConfig");
-        // Clamped to the model's cap: Bedrock refuses a larger maxTokens instead of lowering it.
-        var max = request.MaxTokens is { } m ? Math.Min(m, maxOutputTokens) : maxOutputTokens;
-        w.WriteNumber("maxTokens", max);
+        w.WriteNumber("maxTokens", MaxTokens(request, maxOutputTokens));
         if (request.Temperature is { } t) w.WriteNumber("temperature", t);
         if (request.TopP is { } p) w.WriteNumber("topP", p);
         if (request.StopSequences.Count > 0)
@@ -253,12 +255,14 @@ internal static class BedrockRequestBuilder
         => request.Messages.Any(m => m.Content.Any(b => b is ToolUseBlock or ToolResultBlock));
 
     /// <summary>Claude's extended thinking goes through <c>additionalModelRequestFields</c>, as in the Messages API.</summary>
-    private static void WriteThinking(Utf8JsonWriter w, ChatRequest request, BedrockOptions options)
+    private static void WriteThinking(Utf8JsonWriter w, ChatRequest request, int maxTokens, BedrockOptions options)
     {
         if (request.Thinking is not { } thinking) return;
-        // OpenAI's reasoning_effort arrives as Enabled with an effort word and no budget.
+        // OpenAI's reasoning_effort arrives as Enabled with an effort word and no budget. The budget made from it
+        // must stay below maxTokens (Bedrock refuses it otherwise) and at Claude's smallest budget or above; a
+        // budget the client gave goes as it is.
         int? budget = thinking.Mode == ThinkingMode.Enabled
-            ? thinking.BudgetTokens ?? EffortBudget(thinking.Effort, options.DefaultThinkingBudget)
+            ? thinking.BudgetTokens ?? Math.Max(Anthropic.AnthropicRequestBuilder.MinThinkingBudget, Math.Min(EffortBudget(thinking.Effort, options.DefaultThinkingBudget), maxTokens - 1))
             : null;
         if (thinking.Mode == ThinkingMode.Adaptive)
         {

@@ -93,6 +93,18 @@ public sealed class BedrockRequestBuilderTests
         Assert.Null(Build(Request(Message.Text(Role.User, "hi")) with { Thinking = new ThinkingRequest(ThinkingMode.Disabled, Effort: "high") })["additionalModelRequestFields"]);
     }
 
+    [Theory]
+    [InlineData("medium", 4096, null, 4095)]
+    [InlineData("high", null, 8192, 8191)]
+    [InlineData("low", 1500, null, 1499)]
+    public void An_effort_budget_stays_below_max_tokens(string effort, int? maxTokens, int? modelCap, int expected)
+    {
+        // Bedrock refuses budget_tokens >= maxTokens; the budget for an effort word is the gateway's choice, so it must fit.
+        var body = Build(Request(Message.Text(Role.User, "hi")) with { MaxTokens = maxTokens, Thinking = new ThinkingRequest(ThinkingMode.Enabled, Effort: effort) },
+            modelCap ?? 64_000);
+        Assert.Equal(expected, body["additionalModelRequestFields"]!["thinking"]!["budget_tokens"]!.GetValue<int>());
+    }
+
     [Fact]
     public void Same_role_turns_merge_and_mid_conversation_system_text_is_kept_as_user_text()
     {
