@@ -141,7 +141,7 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         for (var pass = 0; pass < 2; pass++)
         {
             foreach (var target in targets) await RunBlockAsync(client, target, settings.LoadWarmup, null, null);
-            await cpu.SettleAsync(TimeSpan.FromSeconds(settings.Quick ? 1.5 : 3));
+            await cpu.SettleAsync(TimeSpan.FromSeconds(settings.Quick ? 1 : 3));
         }
 
         var results = targets.ToDictionary(t => t, _ => new LoadResult());
