@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Gapura.Bench;
 
-/// <summary>Durations and sizes of one run; <c>--quick</c> shrinks everything to fit in about 30 s.</summary>
+/// <summary>Durations and sizes of one run; <c>--quick</c> shrinks everything to fit in well under a minute.</summary>
 internal sealed record BenchSettings
 {
     public bool Quick { get; init; }
@@ -14,15 +14,17 @@ internal sealed record BenchSettings
     public int DecodeRounds { get; init; } = 7;
 
     public int Concurrency { get; init; } = 8;
-    public TimeSpan LoadWarmup { get; init; } = TimeSpan.FromSeconds(6);
+
+    /// <summary>Warm-up of each target (every way of asking, direct or through the gateway), twice over.</summary>
+    public TimeSpan LoadWarmup { get; init; } = TimeSpan.FromSeconds(0.6);
 
     /// <summary>
-    /// Direct, gateway (bootstrap key) and gateway (a user's key) alternate in blocks, so drifting background
-    /// load hits all alike; an even count runs each in each position equally often.
+    /// Each round runs one short block of every target, direct blocks next to the gateway blocks they are
+    /// compared with, in alternating order, so drifting background load hits both sides alike.
     /// </summary>
-    public int LoadBlocks { get; init; } = 4;
+    public int LoadRounds { get; init; } = 10;
 
-    public TimeSpan LoadBlockTime { get; init; } = TimeSpan.FromSeconds(4);
+    public TimeSpan LoadBlockTime { get; init; } = TimeSpan.FromSeconds(0.8);
 
     /// <summary>Hard cap of requests per block, whatever the speed.</summary>
     public int MaxRequestsPerBlock { get; init; } = 50_000;
@@ -36,9 +38,9 @@ internal sealed record BenchSettings
                 DecodeWarmup = TimeSpan.FromSeconds(0.4),
                 DecodeRoundTime = TimeSpan.FromSeconds(0.3),
                 DecodeRounds = 3,
-                LoadWarmup = TimeSpan.FromSeconds(4),
-                LoadBlocks = 2,
-                LoadBlockTime = TimeSpan.FromSeconds(2),
+                LoadWarmup = TimeSpan.FromSeconds(0.25),
+                LoadRounds = 3,
+                LoadBlockTime = TimeSpan.FromSeconds(0.4),
             }
             : new BenchSettings();
         for (var i = 0; i < args.Length; i++)

@@ -1,55 +1,93 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using Gapura.Formats.Anthropic;
 using Gapura.Formats.OpenAi;
+using Gapura.Providers.Bedrock;
 using Gapura.Providers.Kiro;
+using Gapura.Simulators.Bedrock;
+using Gapura.Simulators.OpenAi;
 
 namespace Gapura.Bench;
 
 /// <summary>
-/// Part 2: the gateway's added latency. The Kiro simulator and a real gateway run as child processes on
-/// 127.0.0.1; at a fixed concurrency the driver sends (a) Kiro <c>generateAssistantResponse</c> calls to the
-/// simulator directly and (b) the equivalent OpenAI streaming chat call through the gateway, reading every
-/// body to its end — once with the bootstrap key (<c>Gateway:ApiKey</c>, the admin's) and once with an
-/// ordinary user's API key, so authentication's two paths are compared too. The three alternate in blocks
-/// so that background load drifts over all alike.
+/// Part 2: the gateway's added latency, for every provider. All upstream simulators run in one child process
+/// and one real gateway, configured with every provider at once, in another; both on 127.0.0.1. At a fixed
+/// concurrency the driver asks each simulator directly and asks the gateway for the same answer through each
+/// case (a front door and a provider: translated, or passthrough when the door speaks the upstream's own
+/// dialect), reading every body to its end. Short blocks of every target alternate round after round, each
+/// provider's direct block next to its gateway blocks, so background load drifts over both sides alike and
+/// every ratio comes from the same run. Gateway requests alternate the bootstrap key and an ordinary user's
+/// key request by request, which gives the key comparison from the same load.
 /// </summary>
 internal sealed class LatencyBench(BenchSettings settings, Report report)
 {
-    /// <summary>What the simulator answers to every chat call (the recorded answer, encoded once).</summary>
-    public static readonly byte[] UpstreamAnswer = RecordedAnswer.Encode(RecordedAnswer.Frames(1000));
+    /// <summary>What each simulator answers to every chat call: the recorded answer in its wire format, encoded once.</summary>
+    public static readonly byte[] KiroAnswer = RecordedAnswer.Encode(RecordedAnswer.Frames(1000));
+    public static readonly byte[] AnthropicAnswer = RecordedAnswer.AnthropicSse();
+    public static readonly byte[] OpenAiAnswer = RecordedAnswer.OpenAiSse(OpenAiModelId);
+    public static readonly byte[] CompatibleAnswer = RecordedAnswer.OpenAiSse(ServerRoles.CompatibleModel);
+    public static readonly byte[] BedrockAnswer = RecordedAnswer.BedrockStream();
 
-    private const string Model = "claude-sonnet-4.5";
+    private const string KiroModel = "claude-sonnet-4.5";
+    private const string AnthropicModelId = "claude-sonnet-4-5-20250929";
+    private const string OpenAiModelId = "gpt-4o";
+    private const string BedrockModelId = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+    private const string AnthropicVersion = "2023-06-01";
+    private const int MaxTokens = 4096;
 
-    private static readonly string OpenAiBody = new JsonObject
+    private const string SystemPrompt = "You are a careful coding assistant. Answer briefly and run tools when needed.";
+    private const string UserText = "The event-stream decoder spins when a read ends inside the prelude. Find the bug and run the tests.";
+    private const string ToolDescription = "Runs a shell command and returns its output.";
+    private const string ToolSchema = """{"type":"object","properties":{"command":{"type":"string"},"description":{"type":"string"},"timeout":{"type":"integer"}},"required":["command"]}""";
+
+    private static readonly byte[] DoneTail = "data: [DONE]\n\n"u8.ToArray();
+    private static readonly byte[] MessageStopTail = "\"message_stop\"}\n\n"u8.ToArray();
+
+    /// <summary>The same conversation at the OpenAI chat door: system + user message, one tool, streaming with usage.</summary>
+    private static string OpenAiBody(string model) => new JsonObject
     {
-        ["model"] = Model,
+        ["model"] = model,
         ["stream"] = true,
         ["stream_options"] = new JsonObject { ["include_usage"] = true },
         ["messages"] = new JsonArray
         {
-            new JsonObject { ["role"] = "system", ["content"] = "You are a careful coding assistant. Answer briefly and run tools when needed." },
-            new JsonObject { ["role"] = "user", ["content"] = "The event-stream decoder spins when a read ends inside the prelude. Find the bug and run the tests." },
+            new JsonObject { ["role"] = "system", ["content"] = SystemPrompt },
+            new JsonObject { ["role"] = "user", ["content"] = UserText },
         },
         ["tools"] = new JsonArray
         {
             new JsonObject
             {
                 ["type"] = "function",
-                ["function"] = new JsonObject
-                {
-                    ["name"] = "Bash",
-                    ["description"] = "Runs a shell command and returns its output.",
-                    ["parameters"] = JsonNode.Parse("""{"type":"object","properties":{"command":{"type":"string"},"description":{"type":"string"},"timeout":{"type":"integer"}},"required":["command"]}"""),
-                },
+                ["function"] = new JsonObject { ["name"] = "Bash", ["description"] = ToolDescription, ["parameters"] = JsonNode.Parse(ToolSchema) },
             },
         },
     }.ToJsonString();
 
-    private static readonly byte[] DoneTail = "data: [DONE]\n\n"u8.ToArray();
+    /// <summary>The same conversation at the Anthropic messages door.</summary>
+    private static string AnthropicBody(string model) => new JsonObject
+    {
+        ["model"] = model,
+        ["max_tokens"] = MaxTokens,
+        ["stream"] = true,
+        ["system"] = SystemPrompt,
+        ["messages"] = new JsonArray { new JsonObject { ["role"] = "user", ["content"] = UserText } },
+        ["tools"] = new JsonArray { new JsonObject { ["name"] = "Bash", ["description"] = ToolDescription, ["input_schema"] = JsonNode.Parse(ToolSchema) } },
+    }.ToJsonString();
+
+    /// <summary>A gateway case: which door, which provider, and whether the body passes through untranslated.</summary>
+    private sealed record Case(string Provider, bool Passthrough, string Door, Target Gateway)
+    {
+        public string Key => $"{Provider}_{(Passthrough ? "passthrough" : "translated")}";
+    }
+
+    /// <summary>One provider's simulator asked directly, and the gateway cases measured against it.</summary>
+    private sealed record Group(string Provider, Target Direct, Case[] Cases);
 
     public async Task RunAsync()
     {
@@ -69,148 +107,184 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         var simCredentials = Path.Combine(work, "sim-login.json");
         var environment = new Dictionary<string, string> { ["DOTNET_ENVIRONMENT"] = "Production" };
         await using var sim = ChildProcess.Start("sim", ["--role", "sim", "--credentials", simCredentials], environment, work);
-        var simUrl = await sim.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        var upstreams = Upstreams.Parse(await sim.WaitReadyAsync(TimeSpan.FromSeconds(60)));
 
         var gatewayCredentials = Path.Combine(work, "kiro-auth-token.json");
         File.Copy(simCredentials, gatewayCredentials);
         // The gateway runs under gapura's own runtimeconfig.json (server GC, default thread pool), as `gapura` does;
-        // the simulator and this driver under the bench's (workstation GC, no thread-pool spinning).
+        // the simulators and this driver under the bench's (workstation GC, no thread-pool spinning).
         var gapuraRuntimeConfig = Path.Combine(AppContext.BaseDirectory, "gapura.runtimeconfig.json");
         await using var gateway = ChildProcess.Start("gateway",
-            ["--role", "gateway", "--sim", simUrl, "--credentials", gatewayCredentials, "--data", work], environment, work, gapuraRuntimeConfig);
+            ["--role", "gateway", "--upstreams", upstreams.ToString(), "--credentials", gatewayCredentials, "--data", work], environment, work, gapuraRuntimeConfig);
         var gatewayUrl = await gateway.WaitReadyAsync(TimeSpan.FromSeconds(60));
         var userKey = gateway.UserKey ?? throw new InvalidOperationException("the gateway child did not hand over the seeded user's API key");
-        report.Note($"simulator at {simUrl} (Split=Whole, one pre-encoded answer), gateway at {gatewayUrl}, both child processes");
+        report.Note($"simulators (kiro, anthropic, openai, compatible '{ServerRoles.CompatibleName}', bedrock; each a pre-encoded answer) in one child, gateway at {gatewayUrl} in another");
 
         var login = JsonNode.Parse(await File.ReadAllTextAsync(simCredentials))!;
-        var direct = new Target("direct", DirectRequest(simUrl, (string)login["accessToken"]!, (string?)login["profileArn"]), body => body.Length == UpstreamAnswer.Length);
-        var viaGateway = new Target("gateway", GatewayRequest(gatewayUrl, ServerRoles.GatewayApiKey), body => body.AsSpan().EndsWith(DoneTail));
-        var viaUserKey = new Target("user key", GatewayRequest(gatewayUrl, userKey), body => body.AsSpan().EndsWith(DoneTail));
+        var keys = new[] { ServerRoles.GatewayApiKey, userKey };
+        var groups = Groups(upstreams, (string)login["accessToken"]!, (string?)login["profileArn"], gatewayUrl, keys);
+        var targets = groups.SelectMany(g => g.Cases.Select(c => c.Gateway).Prepend(g.Direct)).ToList();
 
-        using var directClient = NewClient();
-        using var gatewayClient = NewClient();
-        var directBytes = await direct.ProbeAsync(directClient);
-        var gatewayBytes = await viaGateway.ProbeAsync(gatewayClient);
-        await viaUserKey.ProbeAsync(gatewayClient);
-        report.Note($"one answer: direct {directBytes:N0} B of event stream; gateway {gatewayBytes:N0} B of OpenAI SSE; concurrency {settings.Concurrency}");
+        using var client = NewClient();
+        foreach (var group in groups)
+        {
+            var sizes = new List<string> { $"direct {await group.Direct.ProbeAsync(client):N0} B" };
+            foreach (var c in group.Cases) sizes.Add($"{c.Door} {await c.Gateway.ProbeAsync(client):N0} B");
+            report.Note($"{group.Provider,-10} one answer: {string.Join(", ", sizes)}");
+        }
+        report.Note($"concurrency {settings.Concurrency}; {settings.LoadRounds} rounds of {targets.Count} blocks × {settings.LoadBlockTime.TotalSeconds:0.##} s");
 
-        // Warm-up: JIT tiering, connection pools, the gateway's model list. Most of it goes to the gateway, in
-        // slices alternating the two keys, with a pause for quiet halfway: tiered PGO promotes a hot method in
-        // steps, each compiled in the background and then needing calls again, so one long slice left the first
-        // measured gateway block still paying for compilation (about 1.7× its later CPU per request).
+        // Warm-up: JIT tiering, connection pools, the gateway's model lists — every target, twice, with a pause
+        // for quiet in between: tiered PGO promotes a hot method in steps, each compiled in the background and
+        // then needing calls again, so a single pass left the first measured blocks paying for compilation.
         var cpu = new CpuMeter(sim, gateway);
-        await RunBlockAsync(directClient, direct, settings.LoadWarmup / 4, null);
-        for (var slice = 0; slice < 4; slice++)
+        for (var pass = 0; pass < 2; pass++)
         {
-            if (slice == 2) await cpu.SettleAsync(TimeSpan.FromSeconds(3));
-            await RunBlockAsync(gatewayClient, slice % 2 == 0 ? viaGateway : viaUserKey, settings.LoadWarmup * 3 / 16, null);
+            foreach (var target in targets) await RunBlockAsync(client, target, settings.LoadWarmup, null, null);
+            await cpu.SettleAsync(TimeSpan.FromSeconds(settings.Quick ? 1 : 3));
         }
 
-        var directResult = new LoadResult();
-        var gatewayResult = new LoadResult();
-        var userKeyResult = new LoadResult();
-        for (var block = 0; block < settings.LoadBlocks; block++)
+        var results = targets.ToDictionary(t => t, _ => new LoadResult());
+        var started = Stopwatch.GetTimestamp();
+        for (var round = 0; round < settings.LoadRounds; round++)
         {
-            // Alternate the order too — D G U, U G D, … — so each target runs before and after each other
-            // target equally often; the bootstrap-key blocks are the gateway figures of the main table.
-            var round = new (Target Target, HttpClient Client, LoadResult Into)[]
+            var settled = await cpu.SettleAsync(TimeSpan.FromSeconds(settings.Quick ? 0.5 : 1));
+            // Forward, then backward: each gateway block runs before and after its direct block equally often.
+            var order = round % 2 == 0 ? groups : groups.AsEnumerable().Reverse();
+            foreach (var group in order)
             {
-                (direct, directClient, directResult),
-                (viaGateway, gatewayClient, gatewayResult),
-                (viaUserKey, gatewayClient, userKeyResult),
-            };
-            if (block % 2 == 1) Array.Reverse(round);
-            foreach (var (target, client, into) in round) await RunBlockAsync(client, target, settings.LoadBlockTime, into, cpu);
-            report.Note($"block {block + 1}/{settings.LoadBlocks}: direct {directResult.Requests} req, gateway {gatewayResult.Requests} req, user key {userKeyResult.Requests} req so far");
+                var blocks = group.Cases.Select(c => c.Gateway).Prepend(group.Direct);
+                if (round % 2 == 1) blocks = blocks.Reverse();
+                foreach (var target in blocks) await RunBlockAsync(client, target, settings.LoadBlockTime, results[target], cpu);
+            }
+            var counts = string.Join(", ", targets.Select(t => string.Create(CultureInfo.InvariantCulture, $"{t.Name} {results[t].Requests:F0}")));
+            report.Note(string.Create(CultureInfo.InvariantCulture,
+                $"round {round + 1}/{settings.LoadRounds} done at {Stopwatch.GetElapsedTime(started).TotalSeconds:F0} s (waited {settled.TotalSeconds:F2} s for quiet); requests so far: {counts}"));
         }
-        directResult.Seal();
-        gatewayResult.Seal();
-        userKeyResult.Seal();
-        Publish(directResult, gatewayResult);
-        PublishAuth(gatewayResult, userKeyResult);
+        foreach (var r in results.Values) r.Seal();
+        Publish(groups, results);
+        PublishAuth(groups, results);
     }
 
-    private void Publish(LoadResult direct, LoadResult gateway)
+    private static List<Group> Groups(Upstreams up, string kiroToken, string? profileArn, string gatewayUrl, string[] keys)
     {
-        var table = report.Table("gateway vs direct (loopback)", "direct", "gateway", "added");
-        table.Row("full response p50", direct, gateway, "ms", r => r.LatencyP(50), "F2");
-        table.Row("full response p99", direct, gateway, "ms", r => r.LatencyP(99), "F2");
-        table.Row("first body byte p50", direct, gateway, "ms", r => r.TtfbP(50), "F2");
-        table.Row("first body byte p99", direct, gateway, "ms", r => r.TtfbP(99), "F2");
-        table.Row("throughput", direct, gateway, "req/s", r => r.RequestsPerSecond, "F0");
-        table.Row("CPU per request: simulator", direct, gateway, "ms", r => r.SimCpuMsPerRequest, "F3");
-        table.Row("CPU per request: gateway", direct, gateway, "ms", r => r.GatewayCpuMsPerRequest, "F3");
-        table.Row("CPU per request: client (driver)", direct, gateway, "ms", r => r.DriverCpuMsPerRequest, "F3");
-        table.Row("requests measured", direct, gateway, "req", r => r.Requests, "F0");
-        table.Row("failed or incomplete", direct, gateway, "req", r => r.Errors, "F0");
-        foreach (var (name, r) in new[] { ("direct", direct), ("gateway", gateway) })
+        Target OpenAiDoor(string name, string model, byte[]? passthroughAnswer) => new(name,
+            [.. keys.Select(k => GatewayOpenAi(gatewayUrl, k, OpenAiBody(model)))],
+            passthroughAnswer?.Length, passthroughAnswer is null ? DoneTail : passthroughAnswer[^DoneTail.Length..]);
+        Target AnthropicDoor(string name, string model, byte[]? passthroughAnswer) => new(name,
+            [.. keys.Select(k => GatewayAnthropic(gatewayUrl, k, AnthropicBody(model)))],
+            passthroughAnswer?.Length, passthroughAnswer is null ? MessageStopTail : passthroughAnswer[^MessageStopTail.Length..]);
+        Target Direct(string name, Func<HttpRequestMessage> request, byte[] answer) => new(name, [request], answer.Length, answer[^16..]);
+
+        return
+        [
+            new("kiro", Direct("kiro direct", KiroDirect(up.Kiro, kiroToken, profileArn), KiroAnswer),
+                [new("kiro", false, "openai chat", OpenAiDoor("kiro via openai door", "kiro/" + KiroModel, null))]),
+            new("anthropic", Direct("anthropic direct", AnthropicDirect(up), AnthropicAnswer),
+            [
+                new("anthropic", false, "openai chat", OpenAiDoor("anthropic via openai door", "anthropic/claude-sonnet-4-5", null)),
+                new("anthropic", true, "anthropic", AnthropicDoor("anthropic via anthropic door", "anthropic/claude-sonnet-4-5", AnthropicAnswer)),
+            ]),
+            new("openai", Direct("openai direct", OpenAiDirect(up.OpenAi, OpenAiSimulatorOptions.DefaultApiKey, OpenAiModelId), OpenAiAnswer),
+            [
+                new("openai", false, "anthropic", AnthropicDoor("openai via anthropic door", "openai/" + OpenAiModelId, null)),
+                new("openai", true, "openai chat", OpenAiDoor("openai via openai door", "openai/" + OpenAiModelId, OpenAiAnswer)),
+            ]),
+            new("bedrock", Direct("bedrock direct", BedrockDirect(up.Bedrock), BedrockAnswer),
+                [new("bedrock", false, "anthropic", AnthropicDoor("bedrock via anthropic door", "bedrock/claude-sonnet-4-5", null))]),
+            new(ServerRoles.CompatibleName, Direct($"{ServerRoles.CompatibleName} direct", OpenAiDirect(up.Compatible, null, ServerRoles.CompatibleModel), CompatibleAnswer),
+                [new(ServerRoles.CompatibleName, true, "openai chat", OpenAiDoor($"{ServerRoles.CompatibleName} via openai door", $"{ServerRoles.CompatibleName}/{ServerRoles.CompatibleModel}", CompatibleAnswer))]),
+        ];
+    }
+
+    private void Publish(List<Group> groups, Dictionary<Target, LoadResult> results)
+    {
+        var table = report.Table(string.Create(CultureInfo.InvariantCulture,
+            $"  {"gateway vs direct (added = gateway − direct)",-44} {"p50",8} {"p99",8} {"1st byte",9} {"throughput",11} {"gateway CPU",12} {"failures",9}\n" +
+            $"  {"provider",-11} {"path",-12} {"door",-19} {"+ms",8} {"+ms",8} {"p50 +ms",9} {"gw/direct",11} {"ms/request",12} {"dir/gw",9}"));
+        var detail = report.Table(string.Create(CultureInfo.InvariantCulture,
+            $"  {"absolute figures per target",-32} {"p50 ms",8} {"p99 ms",8} {"1st p50",8} {"1st p99",8} {"req/s",8} {"requests",9} {"CPU ms/request: sim",20} {"gateway",8} {"driver",7}"));
+        var passthrough = new List<string>();
+        var all = groups.SelectMany(g => g.Cases.Select(c => c.Gateway).Prepend(g.Direct));
+        foreach (var target in all)
         {
-            report.Machine($"{name}_p50_ms", r.LatencyP(50), "F3");
-            report.Machine($"{name}_p99_ms", r.LatencyP(99), "F3");
-            report.Machine($"{name}_ttfb_p50_ms", r.TtfbP(50), "F3");
-            report.Machine($"{name}_ttfb_p99_ms", r.TtfbP(99), "F3");
-            report.Machine($"{name}_rps", r.RequestsPerSecond, "F1");
-            report.Machine($"{name}_requests", r.Requests, "F0");
-            report.Machine($"{name}_errors", r.Errors, "F0");
+            var r = results[target];
+            detail.Rows.Add(string.Create(CultureInfo.InvariantCulture,
+                $"  {target.Name,-32} {r.LatencyP(50),8:F2} {r.LatencyP(99),8:F2} {r.TtfbP(50),8:F2} {r.TtfbP(99),8:F2} {r.RequestsPerSecond,8:F0} {r.Requests,9:F0} {r.SimCpuMsPerRequest,20:F3} {r.GatewayCpuMsPerRequest,8:F3} {r.DriverCpuMsPerRequest,7:F3}"));
         }
-        report.Machine("added_p50_ms", gateway.LatencyP(50) - direct.LatencyP(50), "F3");
-        report.Machine("added_p99_ms", gateway.LatencyP(99) - direct.LatencyP(99), "F3");
-        report.Machine("added_ttfb_p50_ms", gateway.TtfbP(50) - direct.TtfbP(50), "F3");
-        report.Machine("added_ttfb_p99_ms", gateway.TtfbP(99) - direct.TtfbP(99), "F3");
-        report.Machine("throughput_ratio_gateway_direct", gateway.RequestsPerSecond / direct.RequestsPerSecond, "F3");
-        report.Machine("gateway_cpu_ms_per_req", gateway.GatewayCpuMsPerRequest, "F3");
+        foreach (var group in groups)
+        {
+            var direct = results[group.Direct];
+            foreach (var c in group.Cases)
+            {
+                var gw = results[c.Gateway];
+                var ratio = gw.RequestsPerSecond / direct.RequestsPerSecond;
+                var path = c.Passthrough ? "passthrough" : "translated";
+                table.Rows.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"  {c.Provider,-11} {path,-12} {c.Door,-19} {gw.LatencyP(50) - direct.LatencyP(50),8:+0.00;-0.00} {gw.LatencyP(99) - direct.LatencyP(99),8:+0.00;-0.00} " +
+                    $"{gw.TtfbP(50) - direct.TtfbP(50),9:+0.00;-0.00} {"x" + ratio.ToString("F2", CultureInfo.InvariantCulture),11} {gw.GatewayCpuMsPerRequest,12:F3} {$"{direct.Errors}/{gw.Errors}",9}"));
+                report.Machine($"{c.Key}_added_p50_ms", gw.LatencyP(50) - direct.LatencyP(50), "F3");
+                report.Machine($"{c.Key}_added_p99_ms", gw.LatencyP(99) - direct.LatencyP(99), "F3");
+                report.Machine($"{c.Key}_added_ttfb_p50_ms", gw.TtfbP(50) - direct.TtfbP(50), "F3");
+                report.Machine($"{c.Key}_throughput_ratio", ratio, "F3");
+                report.Machine($"{c.Key}_gateway_cpu_ms_per_req", gw.GatewayCpuMsPerRequest, "F3");
+                report.Machine($"{c.Key}_errors", direct.Errors + gw.Errors, "F0");
+                if (c.Passthrough)
+                {
+                    report.Machine($"passthrough_throughput_ratio_{c.Provider}", ratio, "F3");
+                    passthrough.Add(string.Create(CultureInfo.InvariantCulture, $"{c.Provider} x{ratio:F2}"));
+                }
+                if (direct.Errors + gw.Errors > 0)
+                    report.Note($"WARNING: {c.Key}: {direct.Errors} direct and {gw.Errors} gateway requests failed or were incomplete; first: {direct.FirstError ?? gw.FirstError}");
+            }
+        }
+        table.Rows.Add("  passthrough throughput, gateway/direct (body and answer relayed as they are): " + string.Join(", ", passthrough));
         report.Machine("concurrency", settings.Concurrency, "F0");
-        if (direct.Errors + gateway.Errors > 0)
-            report.Note($"WARNING: {direct.Errors} direct and {gateway.Errors} gateway requests failed or were incomplete; first: {direct.FirstError ?? gateway.FirstError}");
     }
 
     /// <summary>
-    /// Issue 3's figure: requests per second with an ordinary user's key against the bootstrap key, both
-    /// answered from the in-memory key index; the per-user key also records its last-used time in memory.
+    /// Issue 3's figure, now from the same requests: every gateway request alternates the bootstrap key and an
+    /// ordinary user's key, worker by worker, so both see the same load at the same moments. With the load
+    /// closed (each worker waits for its answer), throughput follows mean latency: the ratio is
+    /// mean(bootstrap) / mean(user).
     /// </summary>
-    private void PublishAuth(LoadResult bootstrap, LoadResult user)
+    private void PublishAuth(List<Group> groups, Dictionary<Target, LoadResult> results)
     {
-        var table = report.Table("gateway, authenticated with", "bootstrap", "user key", "user/boot");
-        table.Row("throughput (target ratio >= 0.95)", bootstrap, user, "req/s", r => r.RequestsPerSecond, "F0");
-        table.Row("full response p50", bootstrap, user, "ms", r => r.LatencyP(50), "F2");
-        table.Row("full response p99", bootstrap, user, "ms", r => r.LatencyP(99), "F2");
-        table.Row("CPU per request: gateway", bootstrap, user, "ms", r => r.GatewayCpuMsPerRequest, "F3");
-        table.Row("requests measured", bootstrap, user, "req", r => r.Requests, "F0");
-        table.Row("failed or incomplete", bootstrap, user, "req", r => r.Errors, "F0");
-        report.Machine("auth_user_key_rps", user.RequestsPerSecond, "F1");
-        report.Machine("auth_bootstrap_key_rps", bootstrap.RequestsPerSecond, "F1");
-        report.Machine("auth_ratio_user_bootstrap", user.RequestsPerSecond / bootstrap.RequestsPerSecond, "F3");
-        report.Machine("auth_user_key_p50_ms", user.LatencyP(50), "F3");
-        report.Machine("auth_user_key_errors", user.Errors, "F0");
-        if (user.Errors > 0) report.Note($"WARNING: {user.Errors} user-key requests failed or were incomplete; first: {user.FirstError}");
+        var gateway = groups.SelectMany(g => g.Cases).Select(c => results[c.Gateway]).ToList();
+        double Mean(int key) => gateway.Sum(r => r.LatencySum(key)) / gateway.Sum(r => r.Count(key));
+        double Count(int key) => gateway.Sum(r => r.Count(key));
+        var (boot, user) = (Mean(0), Mean(1));
+        var table = report.Table(string.Create(CultureInfo.InvariantCulture,
+            $"  {"gateway, authenticated with (alternating per request)",-54} {"bootstrap",10} {"user key",10} {"user/boot",10}"));
+        table.Rows.Add(string.Create(CultureInfo.InvariantCulture, $"  {"requests (all gateway cases)",-54} {Count(0),10:F0} {Count(1),10:F0}"));
+        table.Rows.Add(string.Create(CultureInfo.InvariantCulture, $"  {"mean full response, ms",-54} {boot,10:F3} {user,10:F3} {user - boot,10:+0.000;-0.000}"));
+        table.Rows.Add(string.Create(CultureInfo.InvariantCulture, $"  {"throughput ratio = mean(boot)/mean(user) (target >= 0.95)",-54} {"",10} {"",10} {"x" + (boot / user).ToString("F3", CultureInfo.InvariantCulture),10}"));
+        report.Machine("auth_bootstrap_key_mean_ms", boot, "F3");
+        report.Machine("auth_user_key_mean_ms", user, "F3");
+        report.Machine("auth_ratio_user_bootstrap", boot / user, "F3");
     }
 
-    private async Task RunBlockAsync(HttpClient client, Target target, TimeSpan duration, LoadResult? into, CpuMeter? cpu = null)
+    private async Task RunBlockAsync(HttpClient client, Target target, TimeSpan duration, LoadResult? into, CpuMeter? cpu)
     {
-        var settled = cpu is null ? TimeSpan.Zero : await cpu.SettleAsync(TimeSpan.FromSeconds(settings.Quick ? 2 : 3));
         var before = cpu?.Read();
         var started = Stopwatch.GetTimestamp();
         var deadline = started + (long)(duration.TotalSeconds * Stopwatch.Frequency);
         var remaining = settings.MaxRequestsPerBlock;
-        var workers = Enumerable.Range(0, settings.Concurrency).Select(_ => Task.Run(async () =>
+        var workers = Enumerable.Range(0, settings.Concurrency).Select(worker => Task.Run(async () =>
         {
             var samples = new Samples();
-            var buffers = new Buffers(new byte[64 * 1024], new byte[1024], new byte[DoneTail.Length]);
+            var buffers = new Buffers(new byte[64 * 1024], new byte[1024], new byte[Target.TailLength]);
+            // Half the workers start with each variant (key), then every worker alternates request by request.
+            var variant = worker;
             while (Stopwatch.GetTimestamp() < deadline && Interlocked.Decrement(ref remaining) >= 0)
-                await target.SendAsync(client, buffers, samples);
+                await target.SendAsync(client, variant++ % target.Variants, buffers, samples);
             return samples;
         })).ToArray();
         var results = await Task.WhenAll(workers);
         var elapsed = Stopwatch.GetElapsedTime(started);
         if (into is null) return;
         into.Add(results, elapsed);
-        if (cpu is not null && before is { } b)
-        {
-            var used = cpu.Read() - b;
-            into.AddCpu(used);
-            report.Note(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                $"  {target.Name,-8} {elapsed.TotalSeconds:F1} s: {results.Sum(r => r.Latency.Count),6} req; CPU s: sim {used.Simulator.TotalSeconds:F2}, gateway {used.Gateway.TotalSeconds:F2}, driver {used.Driver.TotalSeconds:F2} (waited {settled.TotalSeconds:F2} s for quiet)"));
-        }
+        if (cpu is not null && before is { } b) into.AddCpu(cpu.Read() - b);
     }
 
     private static HttpClient NewClient() => new(new SocketsHttpHandler
@@ -219,27 +293,33 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         UseCookies = false,
         MaxConnectionsPerServer = 256,
         PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-        AutomaticDecompression = DecompressionMethods.All,   // as the gateway's own Kiro client
+        AutomaticDecompression = DecompressionMethods.All,   // as the gateway's own upstream clients
     })
     {
         Timeout = TimeSpan.FromSeconds(30),
     };
 
-    /// <summary>
-    /// The Kiro body the gateway would send for <see cref="OpenAiBody"/>, built by the gateway's own
-    /// builder, with the headers its Kiro client adds.
-    /// </summary>
-    private static Func<HttpRequestMessage> DirectRequest(string simUrl, string accessToken, string? profileArn)
+    private static HttpRequestMessage Post(string url, byte[] body, string contentType = "application/json")
     {
-        using var doc = JsonDocument.Parse(OpenAiBody);
+        var request = new HttpRequestMessage(HttpMethod.Post, url) { Content = new ByteArrayContent(body) };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue(contentType);
+        return request;
+    }
+
+    /// <summary>
+    /// The Kiro body the gateway would send for the OpenAI request, built by the gateway's own builder, with the
+    /// headers its Kiro client adds.
+    /// </summary>
+    private static Func<HttpRequestMessage> KiroDirect(string kiroUrl, string accessToken, string? profileArn)
+    {
+        using var doc = JsonDocument.Parse(OpenAiBody(KiroModel));
         var chat = OpenAiChatFrontDoor.Instance.ParseRequest(doc.RootElement) with { MaxTokens = 64_000 };
         var kiroOptions = new KiroOptions();
-        var body = KiroRequestBuilder.Build(chat, Model, 64_000, kiroOptions, profileArn, Guid.NewGuid().ToString()).Body.ToArray();
-        var uri = new Uri(simUrl + "/generateAssistantResponse");
+        var body = KiroRequestBuilder.Build(chat, KiroModel, 64_000, kiroOptions, profileArn, Guid.NewGuid().ToString()).Body.ToArray();
+        var url = kiroUrl + "/generateAssistantResponse";
         return () =>
         {
-            var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            var request = Post(url, body);
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
             request.Headers.TryAddWithoutValidation("x-amzn-codewhisperer-optout", "true");
             request.Headers.TryAddWithoutValidation("x-amzn-kiro-agent-mode", "vibe");
@@ -250,37 +330,109 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         };
     }
 
-    private static Func<HttpRequestMessage> GatewayRequest(string gatewayUrl, string apiKey)
+    /// <summary>The Anthropic request of the same conversation, as the passthrough path sends it (the model resolved).</summary>
+    private static Func<HttpRequestMessage> AnthropicDirect(Upstreams up)
     {
-        var body = Encoding.UTF8.GetBytes(OpenAiBody);
-        var uri = new Uri(gatewayUrl + "/v1/chat/completions");
+        var body = Encoding.UTF8.GetBytes(AnthropicBody(AnthropicModelId));
+        var url = up.Anthropic + "/v1/messages";
         return () =>
         {
-            var request = new HttpRequestMessage(HttpMethod.Post, uri) { Content = new ByteArrayContent(body) };
-            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            var request = Post(url, body);
+            request.Headers.TryAddWithoutValidation("x-api-key", up.AnthropicKey);
+            request.Headers.TryAddWithoutValidation("anthropic-version", AnthropicVersion);
+            return request;
+        };
+    }
+
+    /// <summary>The OpenAI chat request of the same conversation (a compatible server takes no key).</summary>
+    private static Func<HttpRequestMessage> OpenAiDirect(string apiBaseUrl, string? apiKey, string model)
+    {
+        var body = Encoding.UTF8.GetBytes(OpenAiBody(model));
+        var url = apiBaseUrl + "/chat/completions";
+        return () =>
+        {
+            var request = Post(url, body);
+            if (apiKey is not null) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
+            return request;
+        };
+    }
+
+    /// <summary>
+    /// The ConverseStream body the gateway builds for the Anthropic request (its own builder), signed with SigV4 for
+    /// every request as the gateway signs it.
+    /// </summary>
+    private static Func<HttpRequestMessage> BedrockDirect(string bedrockUrl)
+    {
+        using var doc = JsonDocument.Parse(AnthropicBody(BedrockModelId));
+        var chat = AnthropicMessagesFrontDoor.Instance.ParseRequest(doc.RootElement);
+        var body = BedrockRequestBuilder.Build(chat, MaxTokens, new BedrockOptions { Region = ServerRoles.BedrockRegion });
+        var credentials = new AwsCredentials(BedrockSimulatorOptions.TestAccessKeyId, BedrockSimulatorOptions.TestSecretAccessKey);
+        var url = $"{bedrockUrl}/model/{Uri.EscapeDataString(BedrockModelId)}/converse-stream";
+        return () =>
+        {
+            var request = Post(url, body);
+            request.Headers.Accept.ParseAdd("application/vnd.amazon.eventstream");
+            SigV4Signer.Sign(request, body, credentials, ServerRoles.BedrockRegion, BedrockClient.Service, DateTimeOffset.UtcNow);
+            return request;
+        };
+    }
+
+    private static Func<HttpRequestMessage> GatewayOpenAi(string gatewayUrl, string apiKey, string json)
+    {
+        var body = Encoding.UTF8.GetBytes(json);
+        var url = gatewayUrl + "/v1/chat/completions";
+        return () =>
+        {
+            var request = Post(url, body);
             request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
             request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
             return request;
         };
     }
 
-    /// <summary>One way of asking for the answer, and how to tell a complete body.</summary>
-    private sealed class Target(string name, Func<HttpRequestMessage> newRequest, Func<byte[], bool> isComplete)
+    private static Func<HttpRequestMessage> GatewayAnthropic(string gatewayUrl, string apiKey, string json)
     {
+        var body = Encoding.UTF8.GetBytes(json);
+        var url = gatewayUrl + "/v1/messages";
+        return () =>
+        {
+            var request = Post(url, body);
+            request.Headers.TryAddWithoutValidation("x-api-key", apiKey);
+            request.Headers.TryAddWithoutValidation("anthropic-version", AnthropicVersion);
+            return request;
+        };
+    }
+
+    /// <summary>
+    /// One way of asking for the answer — in one or more variants (the gateway's two keys), taken in turn — and
+    /// how to tell a complete body: its exact length when known (a simulator's answer, or a passthrough relay,
+    /// which must be the simulator's bytes unchanged) and how it ends.
+    /// </summary>
+    private sealed class Target(string name, Func<HttpRequestMessage>[] newRequest, long? exactLength, byte[] ending)
+    {
+        public const int TailLength = 32;
+
         public string Name => name;
 
-        /// <summary>One checked request before the load; returns the body size.</summary>
+        public int Variants => newRequest.Length;
+
+        /// <summary>One checked request of each variant before the load; returns the body size.</summary>
         public async Task<long> ProbeAsync(HttpClient client)
         {
-            using var request = newRequest();
-            using var response = await client.SendAsync(request);
-            var body = await response.Content.ReadAsByteArrayAsync();
-            if (response.StatusCode != HttpStatusCode.OK || !isComplete(body))
-                throw new InvalidOperationException($"{name}: HTTP {(int)response.StatusCode}, {body.Length} bytes: {Encoding.UTF8.GetString(body.AsSpan(0, Math.Min(body.Length, 600)))}");
-            return body.Length;
+            long size = 0;
+            foreach (var create in newRequest)
+            {
+                using var request = create();
+                using var response = await client.SendAsync(request);
+                var body = await response.Content.ReadAsByteArrayAsync();
+                if (response.StatusCode != HttpStatusCode.OK || !Complete(body.Length, body.AsSpan(Math.Max(0, body.Length - TailLength))))
+                    throw new InvalidOperationException($"{name}: HTTP {(int)response.StatusCode}, {body.Length} bytes (expected {exactLength?.ToString(CultureInfo.InvariantCulture) ?? "any"}): {Encoding.UTF8.GetString(body.AsSpan(0, Math.Min(body.Length, 600)))}");
+                size = body.Length;
+            }
+            return size;
         }
 
-        public async Task SendAsync(HttpClient client, Buffers buffers, Samples samples)
+        public async Task SendAsync(HttpClient client, int variant, Buffers buffers, Samples samples)
         {
             var started = Stopwatch.GetTimestamp();
             long firstByte = 0, total = 0;
@@ -288,7 +440,7 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
             var (buffer, head, tail) = (buffers.Read, buffers.Head, buffers.Tail);
             try
             {
-                using var request = newRequest();
+                using var request = newRequest[variant]();
                 using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
                 await using var stream = await response.Content.ReadAsStreamAsync();
                 int read;
@@ -312,12 +464,13 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
                     }
                 }
                 var end = Stopwatch.GetTimestamp();
-                if (response.StatusCode != HttpStatusCode.OK || !Complete(total, tail))
+                var kept = tail.AsSpan((int)Math.Max(0, tail.Length - total));
+                if (response.StatusCode != HttpStatusCode.OK || !Complete(total, kept))
                 {
-                    samples.Error($"{name}: HTTP {(int)response.StatusCode}, {total} bytes, starting: {Encoding.UTF8.GetString(head, 0, headLength)}, ending: {Encoding.UTF8.GetString(tail)}");
+                    samples.Error($"{name}: HTTP {(int)response.StatusCode}, {total} bytes, starting: {Encoding.UTF8.GetString(head, 0, headLength)}, ending: {Encoding.UTF8.GetString(kept)}");
                     return;
                 }
-                samples.Add(Ms(started, end), Ms(started, firstByte));
+                samples.Add(variant, Ms(started, end), Ms(started, firstByte));
             }
             catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
             {
@@ -325,8 +478,8 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
             }
         }
 
-        private bool Complete(long total, byte[] tail)
-            => name == "direct" ? total == UpstreamAnswer.Length : tail.AsSpan().SequenceEqual(DoneTail);
+        private bool Complete(long total, ReadOnlySpan<byte> tail)
+            => (exactLength is null || total == exactLength) && tail.EndsWith(ending);
 
         private static double Ms(long from, long to) => (to - from) * 1000.0 / Stopwatch.Frequency;
     }
@@ -365,16 +518,18 @@ internal readonly record struct CpuSample(TimeSpan Simulator, TimeSpan Gateway, 
     public static CpuSample operator -(CpuSample a, CpuSample b) => new(a.Simulator - b.Simulator, a.Gateway - b.Gateway, a.Driver - b.Driver);
 }
 
-/// <summary>One worker's measurements.</summary>
+/// <summary>One worker's measurements; <c>Variant</c> says which way of asking (which key) each one used.</summary>
 internal sealed class Samples
 {
     public List<double> Latency { get; } = [];
     public List<double> Ttfb { get; } = [];
+    public List<int> Variant { get; } = [];
     public int Errors { get; private set; }
     public string? FirstError { get; private set; }
 
-    public void Add(double latencyMs, double ttfbMs)
+    public void Add(int variant, double latencyMs, double ttfbMs)
     {
+        Variant.Add(variant);
         Latency.Add(latencyMs);
         Ttfb.Add(ttfbMs);
     }
@@ -391,6 +546,7 @@ internal sealed class LoadResult
 {
     private readonly List<double> _latency = [];
     private readonly List<double> _ttfb = [];
+    private readonly List<int> _variant = [];
     private double[] _sortedLatency = [];
     private double[] _sortedTtfb = [];
     private TimeSpan _elapsed;
@@ -411,6 +567,7 @@ internal sealed class LoadResult
         {
             _latency.AddRange(w.Latency);
             _ttfb.AddRange(w.Ttfb);
+            _variant.AddRange(w.Variant);
             Errors += w.Errors;
             FirstError ??= w.FirstError;
         }
@@ -427,4 +584,8 @@ internal sealed class LoadResult
 
     public double LatencyP(double p) => Stats.Percentile(_sortedLatency, p);
     public double TtfbP(double p) => Stats.Percentile(_sortedTtfb, p);
+
+    /// <summary>Requests of one variant, and the sum of their full-response times.</summary>
+    public double Count(int variant) => _variant.Count(v => v == variant);
+    public double LatencySum(int variant) => _latency.Where((_, i) => _variant[i] == variant).Sum();
 }

@@ -3,7 +3,7 @@ using Gapura.Bench;
 
 // Gapura benchmarks, one run, comparable figures: dotnet run -c Release --project bench/Gapura.Bench [-- --quick]
 // Part 1: event-stream decode + conversion throughput on one core. Part 2: the gateway's added latency
-// against the Kiro simulator. See bench/README.md for what each figure means.
+// against each provider's simulator, translated and passthrough. See bench/README.md for what each figure means.
 
 if (args.Length > 0 && args[0] == "--role") return await ServerRoles.RunAsync(args);
 
@@ -35,7 +35,7 @@ if (settings.RunDecode)
 if (settings.RunLatency)
 {
     Console.WriteLine();
-    Console.WriteLine($"== 2. Gateway added latency vs the Kiro simulator (loopback, concurrency {settings.Concurrency}) ==");
+    Console.WriteLine($"== 2. Gateway added latency vs each provider's simulator (loopback, concurrency {settings.Concurrency}) ==");
     await new LatencyBench(settings, report).RunAsync();
 }
 

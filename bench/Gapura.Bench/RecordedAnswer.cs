@@ -1,5 +1,8 @@
 using System.Text;
+using Gapura.Simulators.Anthropic;
+using Gapura.Simulators.Bedrock;
 using Gapura.Simulators.Kiro;
+using Gapura.Simulators.OpenAi;
 
 namespace Gapura.Bench;
 
@@ -32,17 +35,70 @@ internal static class RecordedAnswer
     /// <summary>The frames of one answer; <paramref name="seed"/> varies where the text is cut.</summary>
     public static List<KiroFrame> Frames(int seed)
     {
-        var rng = new Random(seed);
+        var (text, id, tool) = Content(seed);
         var frames = new List<KiroFrame> { KiroFrame.MessageMetadata(Guid.NewGuid().ToString(), Guid.NewGuid().ToString()) };
-        foreach (var piece in Cut(Prose + Prose[..(Prose.Length / 2)], rng, 5, 40)) frames.Add(KiroFrame.Text(piece));
-        var id = "tooluse_" + seed.ToString("x8", System.Globalization.CultureInfo.InvariantCulture) + "Qk3xPz1aYv7RtB";
+        foreach (var piece in text) frames.Add(KiroFrame.Text(piece));
         frames.Add(KiroFrame.ToolUseStart(id, "Bash"));
-        foreach (var piece in Cut(ToolInput, rng, 5, 40)) frames.Add(KiroFrame.ToolUseInput(id, "Bash", piece));
+        foreach (var piece in tool) frames.Add(KiroFrame.ToolUseInput(id, "Bash", piece));
         frames.Add(KiroFrame.ToolUseStop(id, "Bash"));
         frames.Add(KiroFrame.Metering(0.0123 + seed % 7 / 1000.0));
         frames.Add(KiroFrame.ContextUsage(3.4521));
         frames.Add(KiroFrame.Metadata(uncachedInputTokens: 6650, outputTokens: 612, cacheReadInputTokens: 1024));
         return frames;
+    }
+
+    /// <summary>
+    /// The same answer in Anthropic's SSE, as the Anthropic simulator writes it (message_start, ping, a text block,
+    /// a tool_use block, message_delta, message_stop), text in deltas of the recorded answer's average size.
+    /// </summary>
+    public static byte[] AnthropicSse()
+    {
+        var (text, id, tool) = Content(1000);
+        var message = new AnthropicSimMessage
+        {
+            Content = [new AnthropicSimText(string.Concat(text)), new AnthropicSimToolUse(id, "Bash", ToolInput, tool.Count)],
+            StopReason = "tool_use", InputTokens = 6650, OutputTokens = 612, CacheReadInputTokens = 1024,
+        };
+        return [.. message.ToEvents(chunkChars: Prose.Length * 3 / 2 / text.Count).SelectMany(e => e.Encode())];
+    }
+
+    /// <summary>The same answer as OpenAI chat-completion chunks (with usage) and <c>[DONE]</c>, as the OpenAI simulator renders it.</summary>
+    public static byte[] OpenAiSse(string model)
+    {
+        var (text, id, tool) = Content(1000);
+        var answer = new OpenAiAnswer
+        {
+            Text = text, ToolCalls = [new OpenAiToolCall("Bash", ToolInput, id)], ArgumentFragments = tool.Count,
+            PromptTokens = 6650, CompletionTokens = 612, CachedTokens = 1024,
+        };
+        var events = OpenAiWireWriter.ChatChunks(answer, model, "chatcmpl-bench0123456789", 1_763_800_000, includeUsage: true, () => id);
+        return Encoding.UTF8.GetBytes(string.Concat(events.Select(e => e.Encode())) + "data: [DONE]\n\n");
+    }
+
+    /// <summary>The same answer as a Bedrock ConverseStream event stream (AWS SDK encoding, with the <c>p</c> padding real events carry).</summary>
+    public static byte[] BedrockStream()
+    {
+        var (text, id, tool) = Content(1000);
+        var events = new List<BedrockEvent> { BedrockEvent.MessageStart() };
+        events.AddRange(text.Select(t => BedrockEvent.Text(0, t)));
+        events.Add(BedrockEvent.BlockStop(0));
+        events.Add(BedrockEvent.ToolStart(1, id, "Bash"));
+        events.AddRange(tool.Select(t => BedrockEvent.ToolInput(1, t)));
+        events.Add(BedrockEvent.BlockStop(1));
+        events.Add(BedrockEvent.MessageStop("tool_use"));
+        events.Add(BedrockEvent.Metadata(6650, 612, cacheRead: 1024));
+        using var buffer = new MemoryStream();
+        for (var i = 0; i < events.Count; i++) buffer.Write(events[i].Encode(padding: "abcdefghijklmnopqrstuvwxyz"[..(i % 26 + 1)]));
+        return buffer.ToArray();
+    }
+
+    /// <summary>The text pieces, tool id and tool-input pieces of <see cref="Frames"/> with the same seed.</summary>
+    private static (List<string> Text, string ToolId, List<string> ToolInput) Content(int seed)
+    {
+        var rng = new Random(seed);
+        var text = Cut(Prose + Prose[..(Prose.Length / 2)], rng, 5, 40).ToList();
+        var id = "tooluse_" + seed.ToString("x8", System.Globalization.CultureInfo.InvariantCulture) + "Qk3xPz1aYv7RtB";
+        return (text, id, Cut(ToolInput, rng, 5, 40).ToList());
     }
 
     /// <summary>One answer's bytes on the wire.</summary>

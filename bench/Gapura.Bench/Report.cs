@@ -7,7 +7,7 @@ namespace Gapura.Bench;
 internal sealed class Report
 {
     private readonly List<string> _decodeRows = [];
-    private readonly List<ComparisonTable> _tables = [];
+    private readonly List<SummaryTable> _tables = [];
     private readonly List<(string Key, string Value)> _machine = [];
 
     public static string Machine()
@@ -37,10 +37,10 @@ internal sealed class Report
         Console.WriteLine(_decodeRows[^1]);
     }
 
-    /// <summary>Starts a comparison table, printed in the summary in the order the tables were started.</summary>
-    public ComparisonTable Table(string title, string baseline, string candidate, string difference)
+    /// <summary>Starts a table, printed in the summary in the order the tables were started.</summary>
+    public SummaryTable Table(string header)
     {
-        var table = new ComparisonTable($"  {title,-34} {baseline,10} {candidate,10} {difference,10}");
+        var table = new SummaryTable(header);
         _tables.Add(table);
         return table;
     }
@@ -76,19 +76,10 @@ internal sealed class Report
     }
 }
 
-/// <summary>A baseline against a candidate, one figure per row; the last column is their ratio for rates and their difference for times.</summary>
-internal sealed class ComparisonTable(string header)
+/// <summary>A header line and rows of text, already formatted.</summary>
+internal sealed class SummaryTable(string header)
 {
     public string Header => header;
 
     public List<string> Rows { get; } = [];
-
-    public void Row(string label, LoadResult baseline, LoadResult candidate, string unit, Func<LoadResult, double> value, string format)
-    {
-        var b = value(baseline);
-        var c = value(candidate);
-        var diff = unit switch { "req/s" => string.Create(CultureInfo.InvariantCulture, $"x{c / b:F2}"), "ms" => (c - b).ToString("+0.000;-0.000", CultureInfo.InvariantCulture), _ => "" };
-        Rows.Add(string.Create(CultureInfo.InvariantCulture,
-            $"  {label,-34} {b.ToString(format, CultureInfo.InvariantCulture),10} {c.ToString(format, CultureInfo.InvariantCulture),10} {diff,10}  {unit}"));
-    }
 }

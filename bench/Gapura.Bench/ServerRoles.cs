@@ -3,7 +3,10 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Gapura.Api;
 using Gapura.Identity;
+using Gapura.Simulators.Anthropic;
+using Gapura.Simulators.Bedrock;
 using Gapura.Simulators.Kiro;
+using Gapura.Simulators.OpenAi;
 using Gapura.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -24,6 +27,11 @@ internal static class ServerRoles
     /// </summary>
     public const string UserKeyLine = "KEY ";
 
+    /// <summary>The OpenAI-compatible server's provider name in the gateway, and the one model it serves.</summary>
+    public const string CompatibleName = "local";
+    public const string CompatibleModel = "llama3.2";
+    public const string BedrockRegion = "us-east-1";
+
     /// <summary>A child never outlives this, whatever happens to the driver.</summary>
     public static readonly TimeSpan MaxLifetime = TimeSpan.FromMinutes(3);
 
@@ -32,25 +40,37 @@ internal static class ServerRoles
         var options = Options(args);
         return options["--role"] switch
         {
-            "sim" => await SimulatorAsync(options["--credentials"]),
-            "gateway" => await GatewayAsync(options["--sim"], options["--credentials"], options["--data"]),
+            "sim" => await SimulatorsAsync(options["--credentials"]),
+            "gateway" => await GatewayAsync(Upstreams.Parse(options["--upstreams"]), options["--credentials"], options["--data"]),
             var role => throw new ArgumentException($"unknown role {role}"),
         };
     }
 
     /// <summary>
-    /// The simulator with Split=Whole, answering every chat call with the same recorded answer, pre-encoded
-    /// once: the upstream costs as little as it can and is the same for the direct and the gateway path.
+    /// Every upstream simulator in one process, each answering every chat call with the same recorded answer in
+    /// its own wire format, encoded once and written in one write: an upstream costs as little as it can and is
+    /// the same for the direct and the gateway path. The compatible server is a second OpenAI simulator that
+    /// asks for no key and serves one local model, as Ollama does.
     /// </summary>
-    private static async Task<int> SimulatorAsync(string credentialsPath)
+    private static async Task<int> SimulatorsAsync(string credentialsPath)
     {
-        await using var simulator = await KiroSimulator.StartAsync(new KiroSimulatorOptions
+        await using var kiro = await KiroSimulator.StartAsync(new KiroSimulatorOptions
         {
             Split = KiroSplit.Whole,
             EmitExtraEvents = false,
             AccessTokenLifetime = TimeSpan.FromHours(12),
         });
-        var login = simulator.IssueCredentials(KiroLoginKind.Social, TimeSpan.FromHours(12));
+        await using var anthropic = await AnthropicSimulator.StartAsync(new AnthropicSimulatorOptions { Split = AnthropicSplit.Whole });
+        await using var openAi = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions { Split = OpenAiSplit.Whole });
+        await using var compatible = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions
+        {
+            Split = OpenAiSplit.Whole,
+            RequireAuth = false,
+            Models = [new OpenAiModel(CompatibleModel, "library")],
+        });
+        await using var bedrock = await BedrockSimulator.StartAsync(new BedrockSimulatorOptions { Split = BedrockSplit.Frame, Padding = false });
+
+        var login = kiro.IssueCredentials(KiroLoginKind.Social, TimeSpan.FromHours(12));
         await File.WriteAllTextAsync(credentialsPath, new JsonObject
         {
             ["accessToken"] = login.AccessToken,
@@ -61,28 +81,45 @@ internal static class ServerRoles
             ["authMethod"] = "social",
         }.ToJsonString());
 
-        // One scenario instance, queued again and again: the simulator only reads it. A raw frame holding
-        // the whole encoded answer is written as it is, in one write.
-        var answer = new KiroScenario { Frames = [KiroFrame.Raw(LatencyBench.UpstreamAnswer)], Split = KiroSplit.Whole };
+        // One scenario instance per simulator, queued again and again: the simulators only read them. A raw
+        // frame or stream holding the whole encoded answer is written as it is, in one write.
+        var kiroAnswer = new KiroScenario { Frames = [KiroFrame.Raw(LatencyBench.KiroAnswer)], Split = KiroSplit.Whole };
+        var anthropicAnswer = new AnthropicScenario { RawStream = LatencyBench.AnthropicAnswer };
+        var openAiAnswer = new OpenAiScenario { RawStream = LatencyBench.OpenAiAnswer };
+        var compatibleAnswer = new OpenAiScenario { RawStream = LatencyBench.CompatibleAnswer };
+        var bedrockAnswer = BedrockScenario.Stream(BedrockEvent.Raw(LatencyBench.BedrockAnswer));
+        var queues = new (Func<int> Pending, Action Enqueue)[]
+        {
+            (() => kiro.PendingScenarios, () => kiro.Enqueue(kiroAnswer)),
+            (() => anthropic.PendingScenarios, () => anthropic.Enqueue(anthropicAnswer)),
+            (() => openAi.PendingScenarios, () => openAi.Enqueue(openAiAnswer)),
+            (() => compatible.PendingScenarios, () => compatible.Enqueue(compatibleAnswer)),
+            (() => bedrock.PendingScenarios, () => bedrock.Enqueue(bedrockAnswer)),
+        };
+        void TopUp()
+        {
+            foreach (var (pending, enqueue) in queues)
+                while (pending() < 1024) enqueue();
+        }
+        TopUp();
         using var stop = new CancellationTokenSource(MaxLifetime);
         var topUp = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
             {
-                while (simulator.PendingScenarios < 1024) simulator.Enqueue(answer);
+                TopUp();
                 try { await Task.Delay(1, stop.Token); } catch (OperationCanceledException) { }
             }
         });
-        for (var i = 0; i < 1024; i++) simulator.Enqueue(answer);
 
         Console.WriteLine($"pid {Environment.ProcessId}, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC");
-        Console.WriteLine("READY " + simulator.BaseUrl);
+        Console.WriteLine("READY " + new Upstreams(kiro.BaseUrl, anthropic.BaseUrl, anthropic.ApiKey, openAi.ApiBaseUrl, compatible.ApiBaseUrl, bedrock.BaseUrl));
         await WaitForStopAsync(stop);
         await topUp;
         return 0;
     }
 
-    private static async Task<int> GatewayAsync(string simulatorUrl, string credentialsPath, string dataDirectory)
+    private static async Task<int> GatewayAsync(Upstreams upstreams, string credentialsPath, string dataDirectory)
     {
         // On an empty database the bootstrap key belongs to nobody until a first admin exists. The admin's
         // password is random and never leaves this process: nothing in the bench logs in with it.
@@ -94,10 +131,21 @@ internal static class ServerRoles
             $"--Gateway:AdminEmail={AdminEmail}",
             $"--Gateway:AdminPassword={adminPassword}",
             $"--Storage:Path={Path.Combine(dataDirectory, "gapura.db")}",
-            $"--Kiro:Endpoint={simulatorUrl}",
-            $"--Kiro:AuthEndpoint={simulatorUrl}",
-            $"--Kiro:OidcEndpoint={simulatorUrl}",
+            $"--Kiro:Endpoint={upstreams.Kiro}",
+            $"--Kiro:AuthEndpoint={upstreams.Kiro}",
+            $"--Kiro:OidcEndpoint={upstreams.Kiro}",
             $"--Kiro:CredentialsFile={credentialsPath}",
+            // Every other provider at once, each pointed at its simulator (their keys are the simulators' test keys).
+            $"--Providers:Anthropic:ApiKey={upstreams.AnthropicKey}",
+            $"--Providers:Anthropic:BaseUrl={upstreams.Anthropic}",
+            $"--Providers:OpenAI:ApiKey={OpenAiSimulatorOptions.DefaultApiKey}",
+            $"--Providers:OpenAI:BaseUrl={upstreams.OpenAi}",
+            $"--Providers:Compatible:{CompatibleName}:BaseUrl={upstreams.Compatible}",
+            $"--Providers:Compatible:{CompatibleName}:Models={CompatibleModel}",
+            $"--Providers:Bedrock:Region={BedrockRegion}",
+            $"--Providers:Bedrock:AccessKeyId={BedrockSimulatorOptions.TestAccessKeyId}",
+            $"--Providers:Bedrock:SecretAccessKey={BedrockSimulatorOptions.TestSecretAccessKey}",
+            $"--Providers:Bedrock:Endpoint={upstreams.Bedrock}",
             "--Logging:LogLevel:Default=Warning",
         ]);
         await app.StartAsync();
@@ -151,5 +199,18 @@ internal static class ServerRoles
         var options = new Dictionary<string, string>(StringComparer.Ordinal);
         for (var i = 0; i + 1 < args.Length; i += 2) options[args[i]] = args[i + 1];
         return options;
+    }
+}
+
+/// <summary>Where each simulator listens (OpenAI ones with their <c>/v1</c>), as the simulator child hands them over on its READY line.</summary>
+internal sealed record Upstreams(string Kiro, string Anthropic, string AnthropicKey, string OpenAi, string Compatible, string Bedrock)
+{
+    public override string ToString() => string.Join(' ', Kiro, Anthropic, AnthropicKey, OpenAi, Compatible, Bedrock);
+
+    public static Upstreams Parse(string line)
+    {
+        var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length != 6) throw new FormatException($"expected six upstream fields, got {parts.Length}");
+        return new Upstreams(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]);
     }
 }

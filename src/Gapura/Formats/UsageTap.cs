@@ -6,7 +6,7 @@ namespace Gapura.Formats;
 
 /// <summary>
 /// Reads token usage out of an upstream answer that is relayed byte for byte (passthrough), without changing
-/// a byte of it: SSE <c>data:</c> lines that mention <c>"usage"</c> are parsed (other lines only scanned), and a
+/// a byte of it: SSE <c>data:</c> lines with a <c>"usage"</c> object are parsed (other lines only scanned), and a
 /// non-streamed JSON body is parsed once at the end. Understands the three dialects' field names — OpenAI chat
 /// (<c>prompt_tokens</c>, <c>completion_tokens</c>, <c>prompt_tokens_details.cached_tokens</c>), Responses
 /// (<c>input_tokens</c>, <c>output_tokens</c>, <c>input_tokens_details.cached_tokens</c>) and Anthropic
@@ -71,8 +71,24 @@ internal sealed class UsageTap(bool streaming)
 
     private void Line(ReadOnlySpan<byte> line)
     {
-        if (!line.StartsWith("data:"u8) || line.IndexOf("\"usage\""u8) < 0) return;
+        if (!line.StartsWith("data:"u8) || !HasUsageObject(line)) return;
         Json(line[5..].Trim(" \r"u8));
+    }
+
+    /// <summary>
+    /// Whether a <c>"usage"</c> key with an object value appears: OpenAI chat chunks carry <c>"usage":null</c>
+    /// in every chunk when usage is asked for, and parsing each of them would cost the relay as much as
+    /// translating the stream.
+    /// </summary>
+    private static bool HasUsageObject(ReadOnlySpan<byte> line)
+    {
+        while (line.IndexOf("\"usage\""u8) is var at and >= 0)
+        {
+            line = line[(at + 7)..];
+            var rest = line.TrimStart(" \t"u8);
+            if (rest.StartsWith(":"u8) && rest[1..].TrimStart(" \t"u8).StartsWith("{"u8)) return true;
+        }
+        return false;
     }
 
     private void Json(ReadOnlySpan<byte> json)

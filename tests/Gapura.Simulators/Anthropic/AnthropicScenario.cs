@@ -16,6 +16,12 @@ public sealed class AnthropicScenario
     /// <summary>Raw SSE events, for streams no well-formed message produces (a mid-stream error…). Wins over <see cref="Message"/>.</summary>
     public List<AnthropicSseEvent>? Events { get; init; }
 
+    /// <summary>
+    /// A whole SSE stream, encoded beforehand and written as it is in one write: a recorded answer replayed
+    /// (the benchmark's upstream, which must cost the same for every request). Wins over <see cref="Events"/>.
+    /// </summary>
+    public byte[]? RawStream { get; init; }
+
     /// <summary>When set, a plain HTTP answer with this status, <see cref="Body"/> and <see cref="Headers"/>.</summary>
     public int? Status { get; init; }
 

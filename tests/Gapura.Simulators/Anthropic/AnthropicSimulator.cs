@@ -296,7 +296,7 @@ public sealed class AnthropicSimulator : IAsyncDisposable
             return;
         }
 
-        if (!stream && scenario.Events is null)
+        if (!stream && scenario.Events is null && scenario.RawStream is null)
         {
             context.Response.StatusCode = 200;
             context.Response.ContentType = "application/json";
@@ -310,6 +310,11 @@ public sealed class AnthropicSimulator : IAsyncDisposable
         context.Response.Headers.CacheControl = "no-cache";
         foreach (var (name, value) in scenario.Headers) context.Response.Headers[name] = value;
         await context.Response.StartAsync(ct);
+        if (scenario.RawStream is { } raw)
+        {
+            await context.Response.Body.WriteAsync(raw, ct);
+            return;
+        }
 
         var events = scenario.Events ?? scenario.Message!.ToEvents();
         var split = scenario.Split ?? _options.Split;

@@ -51,6 +51,12 @@ public sealed class OpenAiScenario
     /// <summary>Raw SSE <c>data:</c> payloads sent as they are (status 200, <c>text/event-stream</c>); for malformed or unusual streams.</summary>
     public List<string>? RawEvents { get; init; }
 
+    /// <summary>
+    /// A whole SSE body, encoded beforehand and written as it is in one write (status 200): a recorded answer
+    /// replayed (the benchmark's upstream, which must cost the same for every request). Wins over <see cref="RawEvents"/>.
+    /// </summary>
+    public byte[]? RawStream { get; init; }
+
     /// <summary>With <see cref="RawEvents"/>: end with <c>data: [DONE]</c>.</summary>
     public bool SendDone { get; init; } = true;
 

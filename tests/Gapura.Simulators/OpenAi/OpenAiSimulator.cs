@@ -163,7 +163,7 @@ public sealed class OpenAiSimulator : IAsyncDisposable
         var rng = NextRandom();
 
         var scenario = _scenarios.TryDequeue(out var scripted) ? scripted : null;
-        if (scenario is not null && (scenario.Status is not null || scenario.RawEvents is not null))
+        if (scenario is not null && (scenario.Status is not null || scenario.RawEvents is not null || scenario.RawStream is not null))
         {
             await PlayAsync(context, scenario, [], rng);
             return;
@@ -192,7 +192,7 @@ public sealed class OpenAiSimulator : IAsyncDisposable
         var stream = body.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
         var rng = NextRandom();
         var scenario = _scenarios.TryDequeue(out var scripted) ? scripted : null;
-        if (scenario is not null && (scenario.Status is not null || scenario.RawEvents is not null))
+        if (scenario is not null && (scenario.Status is not null || scenario.RawEvents is not null || scenario.RawStream is not null))
         {
             await PlayAsync(context, scenario, [], rng);
             return;
@@ -296,6 +296,11 @@ public sealed class OpenAiSimulator : IAsyncDisposable
         context.Response.Headers.CacheControl = "no-cache";
         foreach (var (name, value) in scenario.Headers) context.Response.Headers[name] = value;
         await context.Response.StartAsync(ct);
+        if (scenario.RawStream is { } bytes)
+        {
+            await context.Response.Body.WriteAsync(bytes, ct);
+            return;
+        }
 
         var split = scenario.Split ?? _options.Split;
         for (var i = 0; i < events.Count; i++)

@@ -61,6 +61,18 @@ public class UsageTapTests
     public void An_answer_without_usage_reports_none()
         => Assert.Null(Tap("data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n", streaming: true, chunk: 4));
 
+    [Fact]
+    public void Null_usage_in_every_chunk_is_skipped_and_the_final_object_is_read_whatever_its_spacing()
+    {
+        // With include_usage, OpenAI sends "usage":null in every chunk before the one that counts.
+        const string stream = "data: {\"choices\":[{\"delta\":{\"content\":\"a\"}}],\"usage\":null}\n\n" +
+                              "data: {\"choices\":[{\"delta\":{\"content\":\"\\\"usage\\\": {\"}}],\"usage\" : null}\n\n" +
+                              "data: {\"choices\":[],\"usage\" :\t{ \"prompt_tokens\":5,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n";
+        var usage = Tap(stream, streaming: true, chunk: 9)!;
+        Assert.Equal((5, 2), (usage.InputTokens, usage.OutputTokens));
+        Assert.Null(Tap(stream[..stream.IndexOf("data: {\"choices\":[]", StringComparison.Ordinal)], streaming: true, chunk: 9));
+    }
+
     private static Gapura.Conversations.Usage? Tap(string text, bool streaming, int chunk)
     {
         var bytes = Encoding.UTF8.GetBytes(text.Replace("\r\n", "\n"));
