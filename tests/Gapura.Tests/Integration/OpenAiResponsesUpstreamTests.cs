@@ -54,7 +54,7 @@ public class OpenAiResponsesUpstreamTests(OpenAiResponsesGateway fixture) : ICla
     public async Task Responses_door_passes_through_byte_for_byte_and_usage_is_still_accounted(bool stream)
     {
         var model = stream ? "openai/gpt-5" : "openai/gpt-5-mini";
-        _openAi.Enqueue(new OpenAiScenario { Answer = new OpenAiAnswer { Text = ["Relayed ", "as is"], PromptTokens = 321, CompletionTokens = 45 + (stream ? 0 : 1) } });
+        _openAi.Enqueue(new OpenAiScenario { Answer = new OpenAiAnswer { Text = ["Relayed ", "as is"], PromptTokens = 321, CachedTokens = 300, CompletionTokens = 45 + (stream ? 0 : 1) } });
         var body = "{ \"model\" : \"" + model + "\",\n \"input\":[{\"role\":\"user\",\"content\":\"caf\\u00e9\"}], \"stream\": " + (stream ? "true" : "false")
                    + ", \"x_unknown\": {\"keep\": [1, 2.50, null]}, \"include\": [\"reasoning.encrypted_content\"], \"prompt_cache_key\": \"k1\", \"store\": false}";
         using var http = _gateway.Http();
@@ -72,7 +72,8 @@ public class OpenAiResponsesUpstreamTests(OpenAiResponsesGateway fixture) : ICla
             Assert.Equal("Relayed as is", string.Concat(events.Where(e => (string?)e["type"] == "response.output_text.delta").Select(e => (string?)e["delta"])));
         }
         else Assert.Equal("Relayed as is", (string?)JsonNode.Parse(text)!["output"]![0]!["content"]![0]!["text"]);
-        AssertUsageLogged(model, 321, 45 + (stream ? 0 : 1));
+        // input_tokens includes the 300 cached ones, which are accounted as cache reads, not twice.
+        AssertUsageLogged(model, 21, 45 + (stream ? 0 : 1));
     }
 
     [Fact]
