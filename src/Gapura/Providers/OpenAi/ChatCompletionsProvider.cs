@@ -73,7 +73,11 @@ internal abstract class ChatCompletionsProvider(ChatCompletionsClient client) : 
         await foreach (var e in events) yield return e;
     }
 
-    public bool CanPassThrough(string frontDoor)
+    /// <summary>
+    /// The front door of the account's own API passes through. The question comes without the caller, so a
+    /// provider whose callers bring endpoints of another API (a ChatGPT sign-in speaks only Responses) overrides this.
+    /// </summary>
+    public virtual bool CanPassThrough(string frontDoor)
         => frontDoor == (client.Account.Api == OpenAiApi.Responses ? FrontDoors.OpenAiResponses : FrontDoors.OpenAiChat);
 
     public async Task<PassthroughResponse> SendAsync(PassthroughRequest request, CancellationToken ct)

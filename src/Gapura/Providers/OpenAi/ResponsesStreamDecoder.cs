@@ -259,8 +259,8 @@ internal sealed class ResponsesStreamDecoder(string label, int estimatedInputTok
 /// <summary>
 /// Reads a streamed Responses answer to its end and keeps the final <c>response</c> object: how a
 /// non-streaming client is served by a stream-only upstream (the ChatGPT Codex backend) on the passthrough
-/// path. Output items come from <c>response.output_item.done</c> when the final object leaves its
-/// <c>output</c> empty, as that backend does.
+/// path. Should the final object leave its <c>output</c> empty, the items sent one by one
+/// (<c>response.output_item.done</c>) fill it, so the client never gets an answer without its output.
 /// </summary>
 internal sealed class ResponsesStreamCollector(string label) : SseStreamDecoder(label)
 {
