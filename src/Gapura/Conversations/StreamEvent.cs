@@ -43,6 +43,7 @@ public enum StopReason
 /// <summary>
 /// Token accounting for one response. <see cref="Estimated"/> is true when any count came from the
 /// gateway's estimator rather than from the upstream (Kiro reports only a context percentage at times).
+/// <see cref="ReasoningTokens"/> is the part of the output spent reasoning, when the upstream says (OpenAI Responses).
 /// </summary>
 public sealed record Usage(
     int InputTokens,
@@ -50,7 +51,8 @@ public sealed record Usage(
     int CacheReadTokens = 0,
     int CacheWriteTokens = 0,
     double? Credits = null,
-    bool Estimated = false)
+    bool Estimated = false,
+    int ReasoningTokens = 0)
 {
     public static readonly Usage Zero = new(0, 0);
     public int TotalTokens => InputTokens + OutputTokens + CacheReadTokens + CacheWriteTokens;

@@ -12,6 +12,8 @@ namespace Gapura.Formats;
 /// (<c>input_tokens</c>, <c>output_tokens</c>, <c>input_tokens_details.cached_tokens</c>) and Anthropic
 /// (<c>input_tokens</c>, <c>output_tokens</c>, <c>cache_read_input_tokens</c>, <c>cache_creation_input_tokens</c>,
 /// split over <c>message_start</c> and <c>message_delta</c>) — keeping the largest figure seen for each.
+/// OpenAI's input counts (both dialects) include the cached tokens; they are taken out of the canonical input
+/// count, which excludes them, so cached tokens are not counted twice.
 /// </summary>
 internal sealed class UsageTap(bool streaming)
 {
@@ -22,9 +24,10 @@ internal sealed class UsageTap(bool streaming)
     private bool _overflow;
     private int _input, _output, _cacheRead, _cacheWrite;
     private bool _seen;
+    private bool _inputIncludesCached;
 
     /// <summary>Usage found so far; null when the answer carried none.</summary>
-    public Usage? Usage => _seen ? new Usage(_input, _output, _cacheRead, _cacheWrite) : null;
+    public Usage? Usage => _seen ? new Usage(_inputIncludesCached ? Math.Max(0, _input - _cacheRead) : _input, _output, _cacheRead, _cacheWrite) : null;
 
     public void Observe(ReadOnlySpan<byte> chunk)
     {
@@ -125,7 +128,11 @@ internal sealed class UsageTap(bool streaming)
         Max(ref _cacheRead, usage, "cache_read_input_tokens");
         Max(ref _cacheWrite, usage, "cache_creation_input_tokens");
         foreach (var details in new[] { "prompt_tokens_details", "input_tokens_details" })
-            if (usage.TryGetProperty(details, out var d) && d.ValueKind == JsonValueKind.Object) Max(ref _cacheRead, d, "cached_tokens");
+            if (usage.TryGetProperty(details, out var d) && d.ValueKind == JsonValueKind.Object)
+            {
+                _inputIncludesCached = true;
+                Max(ref _cacheRead, d, "cached_tokens");
+            }
     }
 
     private static void Max(ref int field, JsonElement usage, string name)

@@ -34,6 +34,9 @@ public sealed class OpenAiAnswer
 
     public int ReasoningTokens { get; init; }
 
+    /// <summary>Responses only: the answer fails after its output so far — <c>response.failed</c> with this error, as OpenAI ends a failed generation.</summary>
+    public (string Code, string Message)? Failure { get; init; }
+
     public string EffectiveFinishReason => FinishReason ?? (ToolCalls.Count > 0 ? "tool_calls" : "stop");
 
     public static OpenAiAnswer Of(params string[] text) => new() { Text = [.. text] };

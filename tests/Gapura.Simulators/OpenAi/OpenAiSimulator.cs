@@ -49,6 +49,15 @@ public sealed class OpenAiSimulator : IAsyncDisposable
 
     public IReadOnlyList<RecordedRequest> ResponsesRequests => [.. _requests.Where(r => r.Path == "/v1/responses")];
 
+    /// <summary>Requests to the ChatGPT Codex backend's <c>/backend-api/codex/responses</c>.</summary>
+    public IReadOnlyList<RecordedRequest> CodexBackendRequests => [.. _requests.Where(r => r.Path == CodexBackendPath + "/responses")];
+
+    /// <summary>Where the ChatGPT Codex backend lives on this simulator: <see cref="BaseUrl"/> + this is what a ChatGPT sign-in's base URL is.</summary>
+    public const string CodexBackendPath = "/backend-api/codex";
+
+    /// <summary><see cref="BaseUrl"/> + <see cref="CodexBackendPath"/>.</summary>
+    public string CodexBackendUrl => BaseUrl + CodexBackendPath;
+
     /// <summary>Calls that reached the chat endpoint (including refused ones).</summary>
     public int ChatCalls => Volatile.Read(ref _chatCalls);
 
@@ -100,6 +109,7 @@ public sealed class OpenAiSimulator : IAsyncDisposable
         });
         app.MapPost("/v1/chat/completions", ChatAsync);
         app.MapPost("/v1/responses", ResponsesAsync);
+        app.MapPost(CodexBackendPath + "/responses", CodexBackendAsync);
         app.MapGet("/v1/models", ModelsAsync);
         app.MapGet("/v1/models/{id}", ModelAsync);
         app.MapFallback(context => Error(context, 404, $"Invalid URL ({context.Request.Method} {context.Request.Path})", "invalid_request_error"));
@@ -189,6 +199,67 @@ public sealed class OpenAiSimulator : IAsyncDisposable
             await Error(context, 400, "Missing required parameter: 'input'.", "invalid_request_error", "missing_required_parameter", "input");
             return;
         }
+        await AnswerResponsesAsync(context, body);
+    }
+
+    /// <summary>
+    /// The ChatGPT Codex backend (what a ChatGPT sign-in talks to): the Responses API behind the sign-in's access
+    /// token and <c>chatgpt-account-id</c>, answering only <c>stream: true</c>, <c>store: false</c> requests with
+    /// <c>instructions</c>, and refusing <c>max_output_tokens</c> — each refusal a 400 with its FastAPI-style
+    /// <c>{"detail": …}</c> body, as that backend sends.
+    /// </summary>
+    private async Task CodexBackendAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _responsesCalls);
+        var header = context.Request.Headers.Authorization.ToString();
+        var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : "";
+        if (!_options.ChatGptAccessTokens.Contains(token))
+        {
+            await Detail(context, 401, "Could not parse your authentication token. Please try signing in again.");
+            return;
+        }
+        if (context.Request.Headers["chatgpt-account-id"].ToString() != _options.ChatGptAccountId)
+        {
+            await Detail(context, 403, "The chatgpt-account-id header is missing or does not match the signed-in account.");
+            return;
+        }
+        using var doc = await ParseAsync(context);
+        if (doc is null) return;
+        var body = doc.RootElement;
+        if (!body.TryGetProperty("stream", out var stream) || stream.ValueKind != JsonValueKind.True)
+        {
+            await Detail(context, 400, "Stream must be set to true");
+            return;
+        }
+        // Absent counts as the API's default, true.
+        if (!body.TryGetProperty("store", out var store) || store.ValueKind != JsonValueKind.False)
+        {
+            await Detail(context, 400, "Store must be set to false");
+            return;
+        }
+        if (!body.TryGetProperty("instructions", out var instructions) || instructions.ValueKind != JsonValueKind.String)
+        {
+            await Detail(context, 400, "Instructions are required");
+            return;
+        }
+        if (body.TryGetProperty("max_output_tokens", out _))
+        {
+            await Detail(context, 400, "Unsupported parameter: max_output_tokens");
+            return;
+        }
+        if (!await RequireModelAsync(context, body)) return;
+        await AnswerResponsesAsync(context, body);
+    }
+
+    private static Task Detail(HttpContext context, int status, string detail)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        return context.Response.WriteAsync(new JsonObject { ["detail"] = detail }.ToJsonString(), context.RequestAborted);
+    }
+
+    private async Task AnswerResponsesAsync(HttpContext context, JsonElement body)
+    {
         var stream = body.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
         var rng = NextRandom();
         var scenario = _scenarios.TryDequeue(out var scripted) ? scripted : null;

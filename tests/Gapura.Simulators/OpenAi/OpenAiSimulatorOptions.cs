@@ -21,6 +21,15 @@ public sealed class OpenAiSimulatorOptions
 
     public bool RequireAuth { get; set; } = true;
 
+    public const string DefaultChatGptAccessToken = "chatgpt-access-simulator-0123456789";
+    public const string DefaultChatGptAccountId = "acct-simulator-0001";
+
+    /// <summary>Access tokens the ChatGPT Codex backend (<c>/backend-api/codex</c>) accepts.</summary>
+    public HashSet<string> ChatGptAccessTokens { get; set; } = new(StringComparer.Ordinal) { DefaultChatGptAccessToken };
+
+    /// <summary>The account the Codex backend expects in <c>chatgpt-account-id</c>.</summary>
+    public string ChatGptAccountId { get; set; } = DefaultChatGptAccountId;
+
     public List<OpenAiModel> Models { get; set; } =
     [
         new("gpt-4o"), new("gpt-4o-mini"), new("gpt-4.1"), new("gpt-5"), new("gpt-5-mini"), new("o4-mini"),

@@ -177,10 +177,10 @@ public static class OpenAiWireWriter
             output.Add(item.DeepClone());
             index++;
         }
-        var incomplete = answer.EffectiveFinishReason == "length";
-        Add(incomplete ? "response.incomplete" : "response.completed", new JsonObject
+        var status = Status(answer);
+        Add("response." + status, new JsonObject
         {
-            ["response"] = ResponseObject(answer, request, id, created, incomplete ? "incomplete" : "completed", output, withUsage: true),
+            ["response"] = ResponseObject(answer, request, id, created, status, output, withUsage: status != "failed"),
         });
         return events;
     }
@@ -192,9 +192,12 @@ public static class OpenAiWireWriter
         if (answer.Reasoning.Count > 0) output.Add(ReasoningItem(newId("rs"), string.Concat(answer.Reasoning)));
         if (answer.Text.Count > 0) output.Add(MessageItem(newId("msg"), string.Concat(answer.Text)));
         foreach (var call in answer.ToolCalls) output.Add(FunctionCallItem(newId("fc"), call.Id ?? newId("call"), call));
-        var incomplete = answer.EffectiveFinishReason == "length";
-        return ResponseObject(answer, request, id, created, incomplete ? "incomplete" : "completed", output, withUsage: true);
+        var status = Status(answer);
+        return ResponseObject(answer, request, id, created, status, output, withUsage: status != "failed");
     }
+
+    private static string Status(OpenAiAnswer answer)
+        => answer.Failure is not null ? "failed" : answer.EffectiveFinishReason == "length" ? "incomplete" : "completed";
 
     private static JsonObject ResponseObject(OpenAiAnswer answer, JsonObject request, string id, long created, string status, JsonArray output, bool withUsage)
     {
@@ -202,7 +205,8 @@ public static class OpenAiWireWriter
         return new JsonObject
         {
             ["id"] = id, ["object"] = "response", ["created_at"] = created, ["status"] = status,
-            ["background"] = false, ["error"] = null,
+            ["background"] = false,
+            ["error"] = status == "failed" && answer.Failure is { } failure ? new JsonObject { ["code"] = failure.Code, ["message"] = failure.Message } : null,
             ["incomplete_details"] = status == "incomplete" ? new JsonObject { ["reason"] = "max_output_tokens" } : null,
             ["instructions"] = request["instructions"]?.DeepClone(),
             ["max_output_tokens"] = request["max_output_tokens"]?.DeepClone(),

@@ -3,45 +3,49 @@ using Gapura.Simulators.OpenAi;
 namespace Gapura.Tests.Integration;
 
 /// <summary>
-/// The real Codex CLI through Gapura to the OpenAI simulator: Codex speaks the Responses API to the gateway,
-/// the gateway speaks chat completions to the OpenAI upstream — a plain answer and a shell tool round trip.
+/// The real Codex CLI through Gapura to the OpenAI simulator, a plain answer and a shell tool round trip, for
+/// both upstream APIs of the OpenAI account: <c>chat</c> (Responses front door → chat completions upstream,
+/// translated) and <c>responses</c> (Responses front door → Responses upstream, passed through unchanged).
 /// </summary>
-public sealed class CodexThroughOpenAiTests : IAsyncLifetime
+public sealed class CodexThroughOpenAiTests
 {
-    private OpenAiSimulator _openAi = null!;
-    private readonly GatewayFixture _gateway = new();
-
-    public async Task InitializeAsync()
+    [Theory]
+    [InlineData("chat")]
+    [InlineData("responses")]
+    public async Task Codex_gets_an_answer_and_completes_a_shell_round_trip_through_the_openai_upstream(string api)
     {
-        _openAi = await OpenAiSimulator.StartAsync();
-        _gateway.Settings.Add($"--Providers:OpenAI:ApiKey={OpenAiSimulatorOptions.DefaultApiKey}");
-        _gateway.Settings.Add($"--Providers:OpenAI:BaseUrl={_openAi.ApiBaseUrl}");
-        await _gateway.InitializeAsync();
-    }
+        await using var openAi = await OpenAiSimulator.StartAsync();
+        var gateway = new GatewayFixture();
+        gateway.Settings.Add($"--Providers:OpenAI:ApiKey={OpenAiSimulatorOptions.DefaultApiKey}");
+        gateway.Settings.Add($"--Providers:OpenAI:BaseUrl={openAi.ApiBaseUrl}");
+        gateway.Settings.Add($"--Providers:OpenAI:Api={api}");
+        await gateway.InitializeAsync();
+        try
+        {
+            var passthrough = api == "responses";
+            var upstream = () => passthrough ? openAi.ResponsesRequests : openAi.ChatRequests;
+            var marker = "gapura-openai-" + Guid.NewGuid().ToString("N")[..10];
+            var (exitCode, stdout, stderr) = await CodexCli.RunAsync(gateway.BaseUrl, "gpt-5", $"Say hello and repeat {marker}");
+            Assert.True(exitCode == 0, $"codex exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
+            Assert.Contains("Hello from the OpenAI simulator", stdout);
+            Assert.Contains(upstream(), r => r.Body.Contains(marker, StringComparison.Ordinal));
+            Assert.Equal(0, gateway.Kiro.ChatCalls);
+            // One upstream API only: the other endpoint is never asked.
+            Assert.Equal(0, passthrough ? openAi.ChatCalls : openAi.ResponsesCalls);
 
-    public async Task DisposeAsync()
-    {
-        await _gateway.DisposeAsync();
-        await _openAi.DisposeAsync();
-    }
-
-    [Fact]
-    public async Task Codex_gets_an_answer_and_completes_a_shell_round_trip_through_the_openai_upstream()
-    {
-        var marker = "gapura-openai-" + Guid.NewGuid().ToString("N")[..10];
-        var (exitCode, stdout, stderr) = await CodexCli.RunAsync(_gateway.BaseUrl, "gpt-5", $"Say hello and repeat {marker}");
-        Assert.True(exitCode == 0, $"codex exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
-        Assert.Contains("Hello from the OpenAI simulator", stdout);
-        Assert.Contains(_openAi.ChatRequests, r => r.Body.Contains(marker, StringComparison.Ordinal));
-        Assert.Equal(0, _gateway.Kiro.ChatCalls);
-
-        var tool = "gapura-openai-tool-" + Guid.NewGuid().ToString("N")[..8];
-        var prompt = $$"""Run this: [[tool:exec_command {"cmd":"echo {{tool}} | tr a-z A-Z"}]]""";
-        (exitCode, stdout, stderr) = await CodexCli.RunAsync(_gateway.BaseUrl, "gpt-5", prompt);
-        Assert.True(exitCode == 0, $"codex exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
-        Assert.Contains("Tool said: ", stdout);
-        Assert.Contains(tool.ToUpperInvariant(), stdout[stdout.IndexOf("Tool said: ", StringComparison.Ordinal)..]);
-        // The real command output went back to the OpenAI upstream as a tool message.
-        Assert.Contains(_openAi.ChatRequests, r => r.Body.Contains("\"role\":\"tool\"", StringComparison.Ordinal) && r.Body.Contains(tool.ToUpperInvariant(), StringComparison.Ordinal));
+            var tool = "gapura-openai-tool-" + Guid.NewGuid().ToString("N")[..8];
+            var prompt = $$"""Run this: [[tool:exec_command {"cmd":"echo {{tool}} | tr a-z A-Z"}]]""";
+            (exitCode, stdout, stderr) = await CodexCli.RunAsync(gateway.BaseUrl, "gpt-5", prompt);
+            Assert.True(exitCode == 0, $"codex exited {exitCode}\nstdout: {stdout}\nstderr: {stderr}");
+            Assert.Contains("Tool said: ", stdout);
+            Assert.Contains(tool.ToUpperInvariant(), stdout[stdout.IndexOf("Tool said: ", StringComparison.Ordinal)..]);
+            // The real command output went back to the OpenAI upstream: a tool message, or Codex's own function_call_output item.
+            var toolResult = passthrough ? "\"type\":\"function_call_output\"" : "\"role\":\"tool\"";
+            Assert.Contains(upstream(), r => r.Body.Contains(toolResult, StringComparison.Ordinal) && r.Body.Contains(tool.ToUpperInvariant(), StringComparison.Ordinal));
+        }
+        finally
+        {
+            await gateway.DisposeAsync();
+        }
     }
 }

@@ -198,8 +198,8 @@ internal static class ResponsesWire
 
     /// <summary>
     /// Responses usage: <c>input_tokens</c> includes cached tokens (repeated under <c>cached_tokens</c>).
-    /// No upstream reports reasoning tokens separately, so they are the estimator's count of the reasoning
-    /// text, never more than the output.
+    /// Reasoning tokens are the upstream's figure when it gives one (OpenAI Responses), else the estimator's
+    /// count of the reasoning text; never more than the output.
     /// </summary>
     public static void WriteUsage(Utf8JsonWriter w, Usage usage, int reasoningTokens)
     {
@@ -211,7 +211,7 @@ internal static class ResponsesWire
         w.WriteEndObject();
         w.WriteNumber("output_tokens", usage.OutputTokens);
         w.WriteStartObject("output_tokens_details");
-        w.WriteNumber("reasoning_tokens", Math.Min(reasoningTokens, usage.OutputTokens));
+        w.WriteNumber("reasoning_tokens", Math.Min(usage.ReasoningTokens > 0 ? usage.ReasoningTokens : reasoningTokens, usage.OutputTokens));
         w.WriteEndObject();
         w.WriteNumber("total_tokens", input + usage.OutputTokens);
         w.WriteEndObject();

@@ -54,6 +54,12 @@ internal sealed class CompatibleServerOptions
 
     public RetrySettings Retry { get; init; } = RetrySettings.Default;
 
+    /// <summary>
+    /// <c>Api</c>: <c>chat</c> (default; most servers implement only chat completions) or <c>responses</c> for a
+    /// server that implements <c>/responses</c>, whose Responses front door requests then pass through.
+    /// </summary>
+    public OpenAiApi Api { get; init; } = OpenAiApi.ChatCompletions;
+
     public double ModelsRefreshMinutes { get; init; } = 10;
 
     /// <summary>Every configured server, in name order (configuration sorts keys). Throws with the setting's name on a bad entry.</summary>
@@ -84,6 +90,7 @@ internal sealed class CompatibleServerOptions
                 ContextWindow = section.GetValue("ContextWindow", defaults.ContextWindow),
                 MaxOutputTokens = section.GetValue("MaxOutputTokens", defaults.MaxOutputTokens),
                 UseMaxCompletionTokens = section.GetValue("UseMaxCompletionTokens", false),
+                Api = OpenAiEndpoint.ParseApi(section["Api"], $"{path}:Api"),
                 ModelsRefreshMinutes = section.GetValue("ModelsRefreshMinutes", defaults.ModelsRefreshMinutes),
                 Retry = new RetrySettings(
                     section.GetValue("MaxAttempts", RetrySettings.Default.MaxAttempts),

@@ -61,32 +61,36 @@ internal sealed class ChatCompletionsClient
         return delay < TimeSpan.Zero ? TimeSpan.Zero : delay;
     }
 
+    /// <summary>POSTs to the account's own endpoint; see <see cref="PostAsync(OpenAiEndpoint, string, ReadOnlyMemory{byte}, CancellationToken)"/>.</summary>
+    public Task<HttpResponseMessage> PostAsync(string path, ReadOnlyMemory<byte> body, CancellationToken ct) => PostAsync(Account.Endpoint, path, body, ct);
+
     /// <summary>
-    /// POSTs <paramref name="body"/> to <paramref name="path"/> (e.g. <c>/chat/completions</c>). Returns a
-    /// successful response with its body unread; failures are thrown as <see cref="GatewayException"/>.
+    /// POSTs <paramref name="body"/> to <paramref name="path"/> (e.g. <c>/chat/completions</c>) of
+    /// <paramref name="endpoint"/>. Returns a successful response with its body unread; failures are thrown as
+    /// <see cref="GatewayException"/>.
     /// </summary>
-    public async Task<HttpResponseMessage> PostAsync(string path, ReadOnlyMemory<byte> body, CancellationToken ct)
+    public async Task<HttpResponseMessage> PostAsync(OpenAiEndpoint endpoint, string path, ReadOnlyMemory<byte> body, CancellationToken ct)
     {
         HttpResponseMessage response;
         try
         {
             response = await _retry.ExecuteAsync(async (_, attemptCt) =>
             {
-                using var request = new HttpRequestMessage(HttpMethod.Post, Account.BaseUrl + path);
+                using var request = new HttpRequestMessage(HttpMethod.Post, endpoint.BaseUrl + path);
                 request.Content = new ReadOnlyMemoryContent(body);
                 request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                AddHeaders(request);
+                AddHeaders(request, endpoint);
                 return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptCt);
             }, ct, ct);
         }
         catch (HttpRequestException e)
         {
-            throw Unreachable(e);
+            throw Unreachable(e, endpoint);
         }
         catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
         {
             // The handler's connect timeout, not the caller giving up: the upstream did not answer in time.
-            throw new GatewayException(ErrorKind.Timeout, $"{Account.Label} at {Account.BaseUrl} did not accept the connection in time.", 504, inner: e);
+            throw new GatewayException(ErrorKind.Timeout, $"{Account.Label} at {endpoint.BaseUrl} did not accept the connection in time.", 504, inner: e);
         }
 
         if (response.IsSuccessStatusCode) return response;
@@ -100,8 +104,9 @@ internal sealed class ChatCompletionsClient
     /// <summary>Reads <c>/models</c> (OpenAI's <c>{"object":"list","data":[{"id":…}]}</c>).</summary>
     public async Task<IReadOnlyList<UpstreamModel>> ListModelsAsync(CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, Account.BaseUrl + "/models");
-        AddHeaders(request);
+        var endpoint = Account.Endpoint;
+        using var request = new HttpRequestMessage(HttpMethod.Get, endpoint.BaseUrl + "/models");
+        AddHeaders(request, endpoint);
         HttpResponseMessage response;
         try
         {
@@ -109,7 +114,7 @@ internal sealed class ChatCompletionsClient
         }
         catch (HttpRequestException e)
         {
-            throw Unreachable(e);
+            throw Unreachable(e, endpoint);
         }
         using (response)
         {
@@ -165,17 +170,17 @@ internal sealed class ChatCompletionsClient
         return false;
     }
 
-    private GatewayException Unreachable(HttpRequestException e)
+    private GatewayException Unreachable(HttpRequestException e, OpenAiEndpoint endpoint)
     {
         if (UpstreamAddressGuard.IsRefusal(e))
             return new GatewayException(ErrorKind.UpstreamUnavailable, $"{Account.Label}: {UpstreamAddressGuard.Describe(e)}", 502, inner: e);
-        return new GatewayException(ErrorKind.UpstreamUnavailable, $"Could not reach {Account.Label} at {Account.BaseUrl}: {e.Message}", 502, inner: e);
+        return new GatewayException(ErrorKind.UpstreamUnavailable, $"Could not reach {Account.Label} at {endpoint.BaseUrl}: {e.Message}", 502, inner: e);
     }
 
-    private void AddHeaders(HttpRequestMessage request)
+    private static void AddHeaders(HttpRequestMessage request, OpenAiEndpoint endpoint)
     {
-        if (!string.IsNullOrEmpty(Account.ApiKey)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Account.ApiKey);
-        foreach (var (name, value) in Account.ExtraHeaders) request.Headers.TryAddWithoutValidation(name, value);
+        if (!string.IsNullOrEmpty(endpoint.BearerToken)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", endpoint.BearerToken);
+        foreach (var (name, value) in endpoint.Headers) request.Headers.TryAddWithoutValidation(name, value);
         request.Headers.TryAddWithoutValidation("User-Agent", "gapura/0.1");
     }
 

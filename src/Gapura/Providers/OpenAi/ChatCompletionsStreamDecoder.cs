@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Gapura.Conversations;
 
@@ -7,8 +5,7 @@ namespace Gapura.Providers.OpenAi;
 
 /// <summary>
 /// Decodes a chat-completions SSE body (<c>data: {chat.completion.chunk}</c> … <c>data: [DONE]</c>) into
-/// canonical events, fed with bytes as they arrive in any split (a line, even a UTF-8 character, may
-/// straddle two reads). Each event is produced as soon as its line is complete.
+/// canonical events (framing in <see cref="SseStreamDecoder"/>). Each event is produced as soon as its line is complete.
 /// </summary>
 /// <remarks>
 /// Tool calls arrive by <c>index</c>: the first delta of a call carries its id and name, later ones argument
@@ -17,13 +14,8 @@ namespace Gapura.Providers.OpenAi;
 /// Studio all send calls one after another; a server that went back to an ended call is reported as a
 /// broken stream rather than silently mangling the arguments.
 /// </remarks>
-internal sealed class ChatCompletionsStreamDecoder(string label, int estimatedInputTokens)
+internal sealed class ChatCompletionsStreamDecoder(string label, int estimatedInputTokens) : SseStreamDecoder(label)
 {
-    private readonly ArrayBufferWriter<byte> _line = new(1024);
-    private readonly ArrayBufferWriter<byte> _data = new(1024);
-    private bool _hasData;
-    private string? _eventName;
-
     private readonly Dictionary<int, int> _callByUpstreamIndex = [];
     private int _calls;
     private int _openCall = -1;
@@ -31,103 +23,29 @@ internal sealed class ChatCompletionsStreamDecoder(string label, int estimatedIn
     private Usage? _usage;
     private int _outputEstimate;
 
-    /// <summary>True once <c>[DONE]</c> was read: the answer is complete, whatever follows is ignored.</summary>
-    public bool IsDone { get; private set; }
-
-    public void Feed(ReadOnlySpan<byte> bytes, List<StreamEvent> output)
+    /// <summary>Some servers close without [DONE]; a finish_reason already told us the answer is whole.</summary>
+    protected override void EndOfBody(List<StreamEvent> output)
     {
-        while (!bytes.IsEmpty && !IsDone)
-        {
-            var newline = bytes.IndexOf((byte)'\n');
-            if (newline < 0)
-            {
-                _line.Write(bytes);
-                return;
-            }
-            if (_line.WrittenCount == 0) HandleLine(bytes[..newline], output);
-            else
-            {
-                _line.Write(bytes[..newline]);
-                HandleLine(_line.WrittenSpan, output);
-                _line.ResetWrittenCount();
-            }
-            bytes = bytes[(newline + 1)..];
-        }
-    }
-
-    /// <summary>The body ended. A stream that never finished is a failure, not a short answer.</summary>
-    public void Complete(List<StreamEvent> output)
-    {
-        if (IsDone) return;
-        if (_line.WrittenCount > 0)
-        {
-            HandleLine(_line.WrittenSpan, output);
-            _line.ResetWrittenCount();
-        }
-        if (_hasData) Dispatch(output);
-        if (IsDone) return;
-        // Some servers close without [DONE]; a finish_reason already told us the answer is whole.
-        if (_finish is null)
-            throw new GatewayException(ErrorKind.UpstreamUnavailable, $"{label}'s response stream broke off before the answer was complete.", 502);
+        if (_finish is null) throw BrokenOff();
         Finish(output);
     }
 
-    private void HandleLine(ReadOnlySpan<byte> line, List<StreamEvent> output)
+    protected override void OnEvent(string? eventName, ReadOnlyMemory<byte> data, List<StreamEvent> output)
     {
-        if (!line.IsEmpty && line[^1] == (byte)'\r') line = line[..^1];
-        if (line.IsEmpty)
+        if (data.Span.Trim(" \t"u8).SequenceEqual("[DONE]"u8))
         {
-            if (_hasData) Dispatch(output);
-            _eventName = null;
+            Finish(output);
             return;
         }
-        if (line[0] == (byte)':') return; // comment / keep-alive
-        var colon = line.IndexOf((byte)':');
-        var field = colon < 0 ? line : line[..colon];
-        var value = colon < 0 ? [] : line[(colon + 1)..];
-        if (!value.IsEmpty && value[0] == (byte)' ') value = value[1..];
-        if (field.SequenceEqual("data"u8))
-        {
-            if (_hasData) _data.Write("\n"u8);
-            _data.Write(value);
-            _hasData = true;
-        }
-        else if (field.SequenceEqual("event"u8)) _eventName = System.Text.Encoding.UTF8.GetString(value);
+        using var doc = ParseJson(data);
+        Translate(doc.RootElement, eventName, output);
     }
 
-    private void Dispatch(List<StreamEvent> output)
-    {
-        var data = _data.WrittenSpan;
-        try
-        {
-            if (data.Trim(" \t"u8).SequenceEqual("[DONE]"u8))
-            {
-                Finish(output);
-                return;
-            }
-            JsonDocument doc;
-            try
-            {
-                doc = JsonDocument.Parse(_data.WrittenMemory);
-            }
-            catch (JsonException e)
-            {
-                throw new GatewayException(ErrorKind.UpstreamUnavailable, $"{label} sent a stream event that is not JSON: {e.Message}", 502, inner: e);
-            }
-            using (doc) Translate(doc.RootElement, output);
-        }
-        finally
-        {
-            _data.ResetWrittenCount();
-            _hasData = false;
-        }
-    }
-
-    private void Translate(JsonElement chunk, List<StreamEvent> output)
+    private void Translate(JsonElement chunk, string? eventName, List<StreamEvent> output)
     {
         if (chunk.ValueKind != JsonValueKind.Object) return;
-        if (chunk.TryGetProperty("error", out var error) && error.ValueKind != JsonValueKind.Null || _eventName == "error")
-            throw OpenAiErrors.FromStream(label, error.ValueKind == JsonValueKind.Undefined ? chunk : error);
+        if (chunk.TryGetProperty("error", out var error) && error.ValueKind != JsonValueKind.Null || eventName == "error")
+            throw OpenAiErrors.FromStream(Label, error.ValueKind == JsonValueKind.Undefined ? chunk : error);
 
         if (chunk.TryGetProperty("choices", out var choices) && choices.ValueKind == JsonValueKind.Array)
         {
@@ -200,7 +118,7 @@ internal sealed class ChatCompletionsStreamDecoder(string label, int estimatedIn
         else if (index != _openCall)
         {
             throw new GatewayException(ErrorKind.UpstreamUnavailable,
-                $"{label} interleaved the arguments of several tool calls, which the gateway cannot relay in order.", 502);
+                $"{Label} interleaved the arguments of several tool calls, which the gateway cannot relay in order.", 502);
         }
         if (function.ValueKind == JsonValueKind.Object && function.TryGetProperty("arguments", out var a))
         {
@@ -243,39 +161,4 @@ internal sealed class ChatCompletionsStreamDecoder(string label, int estimatedIn
         var cached = usage.TryGetProperty("prompt_tokens_details", out var details) ? Int(details, "cached_tokens") : 0;
         return new Usage(Math.Max(0, prompt - cached), Int(usage, "completion_tokens"), CacheReadTokens: cached);
     }
-
-    /// <summary>Reads <paramref name="body"/> to <c>[DONE]</c> or its end; the stream is left for its owner to dispose.</summary>
-    public static async IAsyncEnumerable<StreamEvent> ReadAsync(Stream body, ChatCompletionsStreamDecoder decoder,
-        [EnumeratorCancellation] CancellationToken ct = default)
-    {
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        var events = new List<StreamEvent>();
-        try
-        {
-            while (!decoder.IsDone)
-            {
-                int read;
-                try
-                {
-                    read = await body.ReadAsync(buffer, ct).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is IOException or HttpRequestException && !ct.IsCancellationRequested)
-                {
-                    throw new GatewayException(ErrorKind.UpstreamUnavailable, $"The connection to {decoder.Label} failed while the answer was streaming.", 502, inner: ex);
-                }
-                if (read == 0) break;
-                decoder.Feed(buffer.AsSpan(0, read), events);
-                foreach (var e in events) yield return e;
-                events.Clear();
-            }
-            decoder.Complete(events);
-            foreach (var e in events) yield return e;
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    private string Label => label;
 }

@@ -39,13 +39,15 @@ internal static class OpenAiErrors
     {
         var (message, type, code) = Read(error);
         var text = $"{label} reported an error mid-stream" + Tag(type, code) + $": {message ?? "(no message)"}";
-        var kind = type switch
+        // Chat streams name a type; Responses' response.failed and error events name a code.
+        static ErrorKind? KindOf(string? name) => name switch
         {
-            "invalid_request_error" => ErrorKind.InvalidRequest,
+            "invalid_request_error" or "invalid_prompt" or "context_length_exceeded" => ErrorKind.InvalidRequest,
             "rate_limit_error" or "rate_limit_exceeded" => ErrorKind.RateLimited,
             "insufficient_quota" => ErrorKind.QuotaExceeded,
-            _ => ErrorKind.UpstreamUnavailable,
+            _ => null,
         };
+        var kind = KindOf(type) ?? KindOf(code) ?? ErrorKind.UpstreamUnavailable;
         return new GatewayException(kind, text, kind == ErrorKind.UpstreamUnavailable ? 502 : null);
     }
 

@@ -31,6 +31,12 @@ public sealed class OpenAiOptions
 
     /// <summary>How often the model list is re-read from <c>/models</c>.</summary>
     public double ModelsRefreshMinutes { get; set; } = 60;
+
+    /// <summary>
+    /// Which upstream API translated requests use: <c>chat</c> (chat completions, the default) or <c>responses</c>.
+    /// With <c>responses</c>, requests at the Responses front door pass through unchanged but for the model name.
+    /// </summary>
+    public string? Api { get; set; }
 }
 
 /// <summary>Retry behaviour of one upstream account.</summary>
@@ -66,6 +72,12 @@ internal sealed record ChatCompletionsAccount(
     RetrySettings Retry,
     ChatCompletionsDialect Dialect)
 {
+    /// <summary>The upstream API this account's translated path speaks (setting <c>Api</c>).</summary>
+    public OpenAiApi Api { get; init; } = OpenAiApi.ChatCompletions;
+
+    /// <summary>Where the account's own calls go; per-user sign-ins bring their own endpoint instead.</summary>
+    public OpenAiEndpoint Endpoint => new(BaseUrl, ApiKey, ExtraHeaders) { Api = Api };
+
     /// <summary>Never prints the key: records print every member by default.</summary>
     public override string ToString() => $"{Label} at {BaseUrl}";
 }

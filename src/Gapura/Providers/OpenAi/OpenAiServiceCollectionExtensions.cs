@@ -37,12 +37,18 @@ internal static class OpenAiServiceCollectionExtensions
         if (!string.IsNullOrWhiteSpace(o.Organization)) headers["OpenAI-Organization"] = o.Organization.Trim();
         if (!string.IsNullOrWhiteSpace(o.Project)) headers["OpenAI-Project"] = o.Project.Trim();
         return new ChatCompletionsAccount(OpenAiProvider.ProviderName, "OpenAI", o.BaseUrl.Trim().TrimEnd('/'), o.ApiKey?.Trim(), headers,
-            new RetrySettings(o.MaxAttempts, o.RetryBaseDelayMilliseconds, o.MaxRetryDelaySeconds), ChatCompletionsDialect.OpenAi);
+            new RetrySettings(o.MaxAttempts, o.RetryBaseDelayMilliseconds, o.MaxRetryDelaySeconds), ChatCompletionsDialect.OpenAi)
+        {
+            Api = OpenAiEndpoint.ParseApi(o.Api, $"{OpenAiOptions.Section}:Api"),
+        };
     }
 
     internal static ChatCompletionsAccount CompatibleAccount(CompatibleServerOptions s) => new(
         s.Name, $"compatible server '{s.Name}'", s.BaseUrl, s.ApiKey, new Dictionary<string, string>(), s.Retry,
-        s.UseMaxCompletionTokens ? ChatCompletionsDialect.Compatible with { UseMaxCompletionTokens = true } : ChatCompletionsDialect.Compatible);
+        s.UseMaxCompletionTokens ? ChatCompletionsDialect.Compatible with { UseMaxCompletionTokens = true } : ChatCompletionsDialect.Compatible)
+    {
+        Api = s.Api,
+    };
 
     internal static ModelInfo OpenAiDescribe(UpstreamModel m) => OpenAiKnownModels.Info(m.Id, OpenAiProvider.ProviderName);
 

@@ -178,6 +178,26 @@ public class CompatibleProviderTests
     }
 
     [Fact]
+    public void The_api_setting_picks_the_front_door_that_passes_through_and_a_wrong_value_stops_the_start()
+    {
+        using var sp = Services(Config(
+            ("Providers:OpenAI:ApiKey", "sk-x"),
+            ("Providers:OpenAI:Api", "Responses"),
+            ("Providers:Compatible:ollama:BaseUrl", "http://127.0.0.1:11434/v1"),
+            ("Providers:Compatible:lab:BaseUrl", "http://127.0.0.1:8000/v1"),
+            ("Providers:Compatible:lab:Api", "responses")));
+        var doors = sp.GetServices<IChatProvider>().Cast<IPassthroughProvider>().Select(p =>
+            (((IChatProvider)p).Name, p.CanPassThrough(Gapura.Formats.FrontDoors.OpenAiChat), p.CanPassThrough(Gapura.Formats.FrontDoors.OpenAiResponses))).ToArray();
+        // Compatible servers keep chat completions (most lack /responses) unless configured otherwise.
+        Assert.Equal([("openai", false, true), ("lab", false, true), ("ollama", true, false)], doors);
+
+        var e = Assert.Throws<InvalidOperationException>(() => Services(Config(("Providers:Compatible:x:BaseUrl", "http://127.0.0.1:1/v1"), ("Providers:Compatible:x:Api", "completions"))));
+        Assert.Contains("Providers:Compatible:x:Api", e.Message);
+        var openAi = Assert.Throws<InvalidOperationException>(() => Services(Config(("Providers:OpenAI:ApiKey", "sk-x"), ("Providers:OpenAI:Api", "legacy"))).GetServices<IChatProvider>().ToList());
+        Assert.Contains("Providers:OpenAI:Api", openAi.Message);
+    }
+
+    [Fact]
     public async Task Models_from_the_servers_list_use_its_context_length()
     {
         await using var sim = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions
