@@ -12,6 +12,15 @@ namespace Gapura.Providers.OpenAi;
 internal sealed record UpstreamModel(string Id, int? ContextWindow);
 
 /// <summary>
+/// One call's upstream address, bearer token and extra headers, for accounts whose credential is a short-lived
+/// token obtained per call rather than a fixed key (Copilot). Never printed: it holds a token.
+/// </summary>
+internal sealed record UpstreamCall(string BaseUrl, string BearerToken, IReadOnlyList<KeyValuePair<string, string>> Headers)
+{
+    public override string ToString() => $"call to {BaseUrl}";
+}
+
+/// <summary>
 /// The HTTP side of one OpenAI-format account (OpenAI or a compatible server): posts a body and returns the
 /// response once its headers arrived (the caller reads the body as it flows), and lists models. Retries
 /// before the first byte: 429 (not a spent quota), 5xx and connection failures, with exponential backoff
@@ -62,28 +71,30 @@ internal sealed class ChatCompletionsClient
     /// POSTs <paramref name="body"/> to <paramref name="path"/> (e.g. <c>/chat/completions</c>). Returns a
     /// successful response with its body unread; failures are thrown as <see cref="GatewayException"/>.
     /// </summary>
-    public async Task<HttpResponseMessage> PostAsync(string path, ReadOnlyMemory<byte> body, CancellationToken ct)
+    /// <param name="call">This call's address, token and headers when they are not the account's fixed ones (Copilot).</param>
+    public async Task<HttpResponseMessage> PostAsync(string path, ReadOnlyMemory<byte> body, CancellationToken ct, UpstreamCall? call = null)
     {
+        var baseUrl = call?.BaseUrl ?? Account.BaseUrl;
         HttpResponseMessage response;
         try
         {
             response = await _retry.ExecuteAsync(async (_, attemptCt) =>
             {
-                using var request = new HttpRequestMessage(HttpMethod.Post, Account.BaseUrl + path);
+                using var request = new HttpRequestMessage(HttpMethod.Post, baseUrl + path);
                 request.Content = new ReadOnlyMemoryContent(body);
                 request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                AddHeaders(request);
+                AddHeaders(request, call);
                 return await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, attemptCt);
             }, ct, ct);
         }
         catch (HttpRequestException e)
         {
-            throw Unreachable(e);
+            throw Unreachable(e, baseUrl);
         }
         catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
         {
             // The handler's connect timeout, not the caller giving up: the upstream did not answer in time.
-            throw new GatewayException(ErrorKind.Timeout, $"{Account.Label} at {Account.BaseUrl} did not accept the connection in time.", 504, inner: e);
+            throw new GatewayException(ErrorKind.Timeout, $"{Account.Label} at {baseUrl} did not accept the connection in time.", 504, inner: e);
         }
 
         if (response.IsSuccessStatusCode) return response;
@@ -97,8 +108,16 @@ internal sealed class ChatCompletionsClient
     /// <summary>Reads <c>/models</c> (OpenAI's <c>{"object":"list","data":[{"id":…}]}</c>).</summary>
     public async Task<IReadOnlyList<UpstreamModel>> ListModelsAsync(CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Get, Account.BaseUrl + "/models");
-        AddHeaders(request);
+        using var doc = await GetModelsAsync(ct);
+        return ParseModels(doc.RootElement);
+    }
+
+    /// <summary>The raw <c>/models</c> document, for upstreams whose list says more than ids (Copilot's capabilities).</summary>
+    public async Task<JsonDocument> GetModelsAsync(CancellationToken ct, UpstreamCall? call = null)
+    {
+        var baseUrl = call?.BaseUrl ?? Account.BaseUrl;
+        using var request = new HttpRequestMessage(HttpMethod.Get, baseUrl + "/models");
+        AddHeaders(request, call);
         HttpResponseMessage response;
         try
         {
@@ -106,14 +125,13 @@ internal sealed class ChatCompletionsClient
         }
         catch (HttpRequestException e)
         {
-            throw Unreachable(e);
+            throw Unreachable(e, baseUrl);
         }
         using (response)
         {
             if (!response.IsSuccessStatusCode)
                 throw OpenAiErrors.FromHttp(Account.Label, (int)response.StatusCode, await ReadErrorBodyAsync(response, ct), null);
-            using var doc = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
-            return ParseModels(doc.RootElement);
+            return await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
         }
     }
 
@@ -133,18 +151,21 @@ internal sealed class ChatCompletionsClient
         return models;
     }
 
-    private GatewayException Unreachable(HttpRequestException e)
+    private GatewayException Unreachable(HttpRequestException e, string baseUrl)
     {
         if (UpstreamAddressGuard.IsRefusal(e))
             return new GatewayException(ErrorKind.UpstreamUnavailable, $"{Account.Label}: {UpstreamAddressGuard.Describe(e)}", 502, inner: e);
-        return new GatewayException(ErrorKind.UpstreamUnavailable, $"Could not reach {Account.Label} at {Account.BaseUrl}: {e.Message}", 502, inner: e);
+        return new GatewayException(ErrorKind.UpstreamUnavailable, $"Could not reach {Account.Label} at {baseUrl}: {e.Message}", 502, inner: e);
     }
 
-    private void AddHeaders(HttpRequestMessage request)
+    private void AddHeaders(HttpRequestMessage request, UpstreamCall? call)
     {
-        if (!string.IsNullOrEmpty(Account.ApiKey)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Account.ApiKey);
+        var token = call is null ? Account.ApiKey : call.BearerToken;
+        if (!string.IsNullOrEmpty(token)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
         foreach (var (name, value) in Account.ExtraHeaders) request.Headers.TryAddWithoutValidation(name, value);
-        request.Headers.TryAddWithoutValidation("User-Agent", "gapura/0.1");
+        if (call is not null)
+            foreach (var (name, value) in call.Headers) request.Headers.TryAddWithoutValidation(name, value);
+        if (!request.Headers.Contains("User-Agent")) request.Headers.TryAddWithoutValidation("User-Agent", "gapura/0.1");
     }
 
     private static async Task<byte[]> ReadErrorBodyAsync(HttpResponseMessage response, CancellationToken ct)

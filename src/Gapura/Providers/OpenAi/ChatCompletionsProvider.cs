@@ -32,13 +32,20 @@ internal abstract class ChatCompletionsProvider(ChatCompletionsClient client) : 
         [EnumeratorCancellation] CancellationToken ct)
     {
         var body = ChatCompletionsRequestBuilder.Build(request, model.Model.Id, client.Account.Dialect);
-        using var response = await client.PostAsync(ChatPath, body, ct);
+        using var response = await PostChatAsync(body, context, ct);
         // One process-wide account per provider for now; per-user accounts will carry their own label.
         context.ResponseHeaders[KiroProvider.LoginHeader] = "process";
         await using var stream = await response.Content.ReadAsStreamAsync(ct);
         var decoder = new ChatCompletionsStreamDecoder(client.Account.Label, context.EstimatedInputTokens);
         await foreach (var e in ChatCompletionsStreamDecoder.ReadAsync(stream, decoder, ct)) yield return e;
     }
+
+    /// <summary>
+    /// Sends a chat-completions body, built or passed through. Upstreams whose credential is exchanged per call
+    /// (Copilot) override this to add their token and headers; the body is OpenAI's shape either way.
+    /// </summary>
+    protected virtual Task<HttpResponseMessage> PostChatAsync(ReadOnlyMemory<byte> body, ChatContext context, CancellationToken ct)
+        => client.PostAsync(ChatPath, body, ct);
 
     public bool CanPassThrough(string frontDoor) => frontDoor == FrontDoors.OpenAiChat;
 
@@ -47,7 +54,7 @@ internal abstract class ChatCompletionsProvider(ChatCompletionsClient client) : 
         if (!CanPassThrough(request.FrontDoor))
             throw new InvalidOperationException($"{Name} cannot pass through requests of the '{request.FrontDoor}' front door.");
         var body = ModelNameSplice.Replace(request.Body, request.Model.Model.Id);
-        var response = await client.PostAsync(ChatPath, body, ct);
+        var response = await PostChatAsync(body, request.Context, ct);
         try
         {
             var stream = await response.Content.ReadAsStreamAsync(ct);
