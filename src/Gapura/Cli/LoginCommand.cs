@@ -43,6 +43,7 @@ internal static class LoginCommand
             return await RunKiroAsync(configuration, KiroAuthEnvironment.FromSystem(), http, Console.Out, ct);
         });
         login.Subcommands.Add(kiro);
+        login.Subcommands.Add(CopilotLoginCommand.Create());
         return login;
     }
 
