@@ -196,7 +196,7 @@ public sealed class CopilotSimulator : IAsyncDisposable
                 await WriteOAuth(context, 200, OAuthError("expired_token", "The device_code has expired."));
                 return;
         }
-        grant.IssuedToken ??= IssueGitHubToken();
+        grant.IssuedToken ??= IssueGitHubToken(_options.DeviceLoginsHaveSeat);
         await WriteOAuth(context, 200, new JsonObject { ["access_token"] = grant.IssuedToken, ["token_type"] = "bearer", ["scope"] = form.GetValueOrDefault("scope") ?? "read:user" });
     }
 

@@ -26,6 +26,9 @@ public sealed class CopilotSimulatorOptions
     /// <summary>Delay inside each token exchange, to make concurrent requests overlap.</summary>
     public TimeSpan ExchangeDelay { get; set; }
 
+    /// <summary>Whether accounts signing in through the device flow have a Copilot seat.</summary>
+    public bool DeviceLoginsHaveSeat { get; set; } = true;
+
     public List<CopilotModel> Models { get; set; } =
     [
         new("gpt-4.1", "GPT-4.1", "Azure OpenAI", "gpt-4.1", ContextWindow: 128_000, MaxOutput: 16_384, MaxPrompt: 128_000, Vision: true),
