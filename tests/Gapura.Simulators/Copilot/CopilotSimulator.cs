@@ -21,7 +21,7 @@ public enum DevicePoll { Pending, SlowDown, Approve, Deny, Expire }
 /// <item>api.github.com's token exchange: <c>GET /copilot_internal/v2/token</c> with <c>Authorization: token …</c>,
 /// issuing short-lived Copilot tokens with <c>expires_at</c>, <c>refresh_in</c> and <c>endpoints.api</c>.</item>
 /// <item>api.githubcopilot.com: <c>GET /models</c> and <c>POST /chat/completions</c> (OpenAI-shaped, SSE or not),
-/// which demand a live Copilot token and the editor headers, refusing with a 400 naming a missing header.</item>
+/// which demand a live Copilot token and the editor headers, refusing with a 400 naming a missing header (and image parts without <c>Copilot-Vision-Request</c>).</item>
 /// </list>
 /// Answers come from the OpenAI simulator's responder and wire writer. Every request is recorded.
 /// </summary>
@@ -368,6 +368,14 @@ public sealed class CopilotSimulator : IAsyncDisposable
                 await WriteJson(context, 400, new JsonObject { ["error"] = new JsonObject { ["message"] = "messages: at least one message is required", ["code"] = "invalid_request_body" } });
                 return;
             }
+            if (HasImage(messages) && context.Request.Headers["Copilot-Vision-Request"].ToString() != "true")
+            {
+                await WriteJson(context, 400, new JsonObject
+                {
+                    ["error"] = new JsonObject { ["message"] = "missing required Copilot-Vision-Request header for vision requests", ["code"] = "bad_request" },
+                });
+                return;
+            }
             var stream = body.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
             var includeUsage = stream && body.TryGetProperty("stream_options", out var o) && o.ValueKind == JsonValueKind.Object
                                && o.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
@@ -391,6 +399,10 @@ public sealed class CopilotSimulator : IAsyncDisposable
             await context.Response.Body.WriteAsync("data: [DONE]\n\n"u8.ToArray(), context.RequestAborted);
         }
     }
+
+    private static bool HasImage(JsonElement messages) => messages.EnumerateArray().Any(m =>
+        m.ValueKind == JsonValueKind.Object && m.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.Array
+        && c.EnumerateArray().Any(p => p.ValueKind == JsonValueKind.Object && p.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String && t.GetString() == "image_url"));
 
     private static Task WriteJson(HttpContext context, int status, JsonNode body)
     {

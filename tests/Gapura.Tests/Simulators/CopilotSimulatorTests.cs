@@ -54,6 +54,13 @@ public class CopilotSimulatorTests
             Assert.Equal(HttpStatusCode.BadRequest, missing.StatusCode);
             Assert.Contains(header, await missing.Content.ReadAsStringAsync());
         }
+        using (var image = Chat(sim, token))
+        {
+            image.Content = new StringContent("""{"model":"gpt-4.1","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw0KGgo="}}]}]}""", Encoding.UTF8, "application/json");
+            using var refused = await http.SendAsync(image);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            Assert.Contains("Copilot-Vision-Request", await refused.Content.ReadAsStringAsync());
+        }
         sim.RevokeCopilotTokens();
         using (var revoked = await http.SendAsync(Chat(sim, token)))
             Assert.Equal(HttpStatusCode.Unauthorized, revoked.StatusCode);

@@ -102,6 +102,19 @@ public sealed class CopilotGatewayTests(CopilotGateway fixture) : IClassFixture<
     }
 
     [Fact]
+    public async Task An_image_from_the_anthropic_door_goes_as_a_vision_request()
+    {
+        using var http = fixture.Gateway.Http();
+        const string png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+        var body = $$$"""{"model":"copilot/gpt-4o","max_tokens":100,"messages":[{"role":"user","content":[{"type":"image","source":{"type":"base64","media_type":"image/png","data":"{{{png}}}"}},{"type":"text","text":"what is in the picture"}]}]}""";
+        var (response, text) = await Wire.SendAsync(http, Wire.Anthropic(body));
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        var call = Sim.ChatRequests[^1];
+        Assert.Equal("true", call.Header("Copilot-Vision-Request"));
+        Assert.Contains("image_url", call.Body);
+    }
+
+    [Fact]
     public async Task A_tool_call_round_trip_through_the_anthropic_door_marks_the_follow_up_as_the_agents()
     {
         using var http = fixture.Gateway.Http();
