@@ -8,6 +8,26 @@ using Gapura.Simulators.Kiro;
 // started with --Kiro:CredentialsFile=path --Kiro:Endpoint=URL --Kiro:AuthEndpoint=URL --Kiro:OidcEndpoint=URL.
 // The OpenAI simulator instead (chat completions, Responses, models; key sk-simulator-0123456789abcdef unless --no-auth):
 //   dotnet run --project tests/Gapura.Simulators -- openai --urls http://127.0.0.1:9200 [--no-auth]
+// The Copilot simulator (GitHub device flow, token exchange, models, chat; prints a GitHub token it accepts):
+//   dotnet run --project tests/Gapura.Simulators -- copilot --urls http://127.0.0.1:9300
+if (args.Length > 0 && args[0] == "copilot")
+{
+    var copilot = new Gapura.Simulators.Copilot.CopilotSimulatorOptions { Url = "http://127.0.0.1:9300" };
+    for (var i = 1; i < args.Length; i++)
+    {
+        if (args[i].StartsWith("--urls", StringComparison.Ordinal)) copilot.Url = (args[i].Contains('=') ? args[i][(args[i].IndexOf('=') + 1)..] : args[++i]).Split(';')[0];
+        else if (args[i] == "--verbose") copilot.Verbose = true;
+        else
+        {
+            Console.Error.WriteLine($"unknown argument {args[i]}");
+            return 2;
+        }
+    }
+    await using var copilotSimulator = await Gapura.Simulators.Copilot.CopilotSimulator.StartAsync(copilot);
+    Console.WriteLine($"Copilot simulator listening on {copilotSimulator.BaseUrl}; GitHub token: {copilotSimulator.IssueGitHubToken()}");
+    await copilotSimulator.WaitForShutdownAsync();
+    return 0;
+}
 if (args.Length > 0 && args[0] == "openai")
 {
     var openAi = new Gapura.Simulators.OpenAi.OpenAiSimulatorOptions { Url = "http://127.0.0.1:9200" };

@@ -7,6 +7,7 @@ using Gapura.Providers;
 using Gapura.Providers.Accounts;
 using Gapura.Providers.Anthropic;
 using Gapura.Providers.Bedrock;
+using Gapura.Providers.Copilot;
 using Gapura.Providers.Kiro;
 using Gapura.Providers.OpenAi;
 using Gapura.Routing;
@@ -56,6 +57,7 @@ public static class GatewayHost
         builder.Services.AddAnthropicProvider(builder.Configuration);
         builder.Services.AddOpenAiProviders(builder.Configuration);
         builder.Services.AddBedrockProvider(builder.Configuration);
+        builder.Services.AddCopilotProvider(builder.Configuration);
         // Kestrel's own limit is a backstop above ours, so oversized bodies get an answer in the caller's format.
         var maxBody = builder.Configuration.GetValue<long?>($"{GatewayOptions.Section}:{nameof(GatewayOptions.MaxRequestBodyBytes)}") ?? new GatewayOptions().MaxRequestBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody + 1024 * 1024);

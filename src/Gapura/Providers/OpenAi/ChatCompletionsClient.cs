@@ -14,6 +14,7 @@ namespace Gapura.Providers.OpenAi;
 /// </summary>
 internal sealed record UpstreamModel(string Id, int? ContextWindow, bool? Images = null, bool? Tools = null);
 
+
 /// <summary>
 /// The HTTP side of one OpenAI-format account (OpenAI or a compatible server): posts a body and returns the
 /// response once its headers arrived (the caller reads the body as it flows), and lists models. Retries
@@ -101,10 +102,16 @@ internal sealed class ChatCompletionsClient
         }
     }
 
-    /// <summary>Reads <c>/models</c> (OpenAI's <c>{"object":"list","data":[{"id":…}]}</c>).</summary>
+    /// <summary>Reads <c>/models</c> (OpenAI's <c>{"object":"list","data":[{"id":…}]}</c>) of the account's own endpoint.</summary>
     public async Task<IReadOnlyList<UpstreamModel>> ListModelsAsync(CancellationToken ct)
     {
-        var endpoint = Account.Endpoint;
+        using var doc = await GetModelsAsync(Account.Endpoint, ct);
+        return ParseModels(doc.RootElement);
+    }
+
+    /// <summary>The raw <c>/models</c> document of <paramref name="endpoint"/>, for upstreams whose list says more than ids (Copilot's capabilities).</summary>
+    public async Task<JsonDocument> GetModelsAsync(OpenAiEndpoint endpoint, CancellationToken ct)
+    {
         using var request = new HttpRequestMessage(HttpMethod.Get, endpoint.BaseUrl + "/models");
         AddHeaders(request, endpoint);
         HttpResponseMessage response;
@@ -120,8 +127,7 @@ internal sealed class ChatCompletionsClient
         {
             if (!response.IsSuccessStatusCode)
                 throw OpenAiErrors.FromHttp(Account.Label, (int)response.StatusCode, await ReadErrorBodyAsync(response, ct), null);
-            using var doc = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
-            return ParseModels(doc.RootElement);
+            return await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(ct), cancellationToken: ct);
         }
     }
 
@@ -181,7 +187,8 @@ internal sealed class ChatCompletionsClient
     {
         if (!string.IsNullOrEmpty(endpoint.BearerToken)) request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", endpoint.BearerToken);
         foreach (var (name, value) in endpoint.Headers) request.Headers.TryAddWithoutValidation(name, value);
-        request.Headers.TryAddWithoutValidation("User-Agent", "gapura/0.1");
+        // Copilot's endpoint names its own editor agent; everyone else sees the gateway's.
+        if (!request.Headers.Contains("User-Agent")) request.Headers.TryAddWithoutValidation("User-Agent", "gapura/0.1");
     }
 
     private static async Task<byte[]> ReadErrorBodyAsync(HttpResponseMessage response, CancellationToken ct)

@@ -54,7 +54,7 @@ internal abstract class ChatCompletionsProvider(ChatCompletionsClient client) : 
         [EnumeratorCancellation] CancellationToken ct)
     {
         var body = ChatCompletionsRequestBuilder.Build(request, model.Model.Id, client.Account.Dialect);
-        using var response = await client.PostAsync(endpoint, ChatPath, body, ct);
+        using var response = await PostAsync(endpoint, ChatPath, body, context, ct);
         await using var stream = await response.Content.ReadAsStreamAsync(ct);
         var decoder = new ChatCompletionsStreamDecoder(client.Account.Label, context.EstimatedInputTokens);
         await foreach (var e in SseStreamDecoder.ReadAsync(stream, decoder, ct)) yield return e;
@@ -64,7 +64,7 @@ internal abstract class ChatCompletionsProvider(ChatCompletionsClient client) : 
         [EnumeratorCancellation] CancellationToken ct)
     {
         var body = ResponsesRequestBuilder.Build(request, model.Model.Id, client.Account.Dialect, endpoint);
-        using var response = await client.PostAsync(endpoint, ResponsesPath, body, ct);
+        using var response = await PostAsync(endpoint, ResponsesPath, body, context, ct);
         var decoder = new ResponsesStreamDecoder(client.Account.Label, context.EstimatedInputTokens);
         var events = ResponsesStreamDecoder.ReadAsync(response, decoder, ct);
         var cap = endpoint.AcceptsMaxOutputTokens ? null : request.MaxTokens;
@@ -72,6 +72,13 @@ internal abstract class ChatCompletionsProvider(ChatCompletionsClient client) : 
             events = OutputLimiter.Apply(events, cap, request.StopSequences, context.EstimatedInputTokens, ct);
         await foreach (var e in events) yield return e;
     }
+
+    /// <summary>
+    /// Sends a body, built or passed through, to the endpoint. Upstreams whose credential is exchanged per call
+    /// (Copilot) override this to add their token, address and headers; the body is OpenAI's shape either way.
+    /// </summary>
+    protected virtual Task<HttpResponseMessage> PostAsync(OpenAiEndpoint endpoint, string path, ReadOnlyMemory<byte> body, ChatContext context, CancellationToken ct)
+        => client.PostAsync(endpoint, path, body, ct);
 
     /// <summary>
     /// The front door of the account's own API passes through. The question comes without the caller, so a
@@ -93,7 +100,7 @@ internal abstract class ChatCompletionsProvider(ChatCompletionsClient client) : 
             body = ModelNameSplice.Set(body, "store", "false"u8);
         }
         var path = request.FrontDoor == FrontDoors.OpenAiResponses ? ResponsesPath : ChatPath;
-        var response = await client.PostAsync(endpoint, path, body, ct);
+        var response = await PostAsync(endpoint, path, body, request.Context, ct);
         try
         {
             PassthroughResponse relayed;

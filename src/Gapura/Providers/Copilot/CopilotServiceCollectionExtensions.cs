@@ -1,0 +1,76 @@
+using Gapura.Providers.Kiro.Auth;
+using Gapura.Providers.OpenAi;
+using Gapura.Routing;
+
+namespace Gapura.Providers.Copilot;
+
+internal static class CopilotServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers GitHub Copilot (client, token exchange, model catalog, provider as <see cref="IChatProvider"/> and
+    /// <see cref="IPassthroughProvider"/>) — only when <c>Providers:Copilot:GitHubToken</c> is set or
+    /// <c>gapura login copilot</c> saved a token, so an install without Copilot is unchanged.
+    /// </summary>
+    public static IServiceCollection AddCopilotProvider(this IServiceCollection services, IConfiguration configuration)
+        => services.AddCopilotProvider(configuration, KiroAuthEnvironment.FromSystem().HomeDirectory);
+
+    /// <param name="home">Where <c>~/.gapura/copilot.json</c> is looked for.</param>
+    internal static IServiceCollection AddCopilotProvider(this IServiceCollection services, IConfiguration configuration, string home)
+    {
+        var options = configuration.GetSection(CopilotOptions.Section).Get<CopilotOptions>() ?? new CopilotOptions();
+        if (ProcessAccount(options, home) is not { } account) return services;
+
+        services.AddKeyedSingleton(CopilotProvider.ProviderName, (sp, _) => new ChatCompletionsClient(
+            OpenAiServiceCollectionExtensions.CreateHttpClient(guarded: false), Account(options),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Gapura.Providers.copilot"), sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new CopilotTokenService(CreateExchangeHttpClient(), options,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger<CopilotTokenService>(), sp.GetRequiredService<TimeProvider>()));
+        // Every call takes its account; today all use the process-wide one.
+        services.AddSingleton(sp => new CopilotProvider(sp.GetRequiredKeyedService<ChatCompletionsClient>(CopilotProvider.ProviderName),
+            sp.GetRequiredService<CopilotTokenService>(), options, _ => account));
+        services.AddSingleton<IModelCatalog>(sp =>
+        {
+            var provider = sp.GetRequiredService<CopilotProvider>();
+            return new ChatCompletionsModelCatalog(CopilotProvider.ProviderName, configured: null,
+                async ct =>
+                {
+                    using var doc = await provider.GetModelsAsync(account, ct);
+                    return CopilotModels.Parse(doc.RootElement);
+                },
+                CopilotModels.Fallback, TimeSpan.FromMinutes(options.ModelsRefreshMinutes),
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<ChatCompletionsModelCatalog>(), sp.GetRequiredService<TimeProvider>());
+        });
+        services.AddSingleton<IChatProvider>(sp => sp.GetRequiredService<CopilotProvider>());
+        services.AddSingleton<IPassthroughProvider>(sp => sp.GetRequiredService<CopilotProvider>());
+        return services;
+    }
+
+    /// <summary>The setting wins over the login file: an explicit setting never silently uses another account.</summary>
+    internal static CopilotAccount? ProcessAccount(CopilotOptions options, string home)
+    {
+        if (!string.IsNullOrWhiteSpace(options.GitHubToken)) return new CopilotAccount("process", options.GitHubToken.Trim());
+        return CopilotLoginFile.Read(home) is { } saved ? new CopilotAccount("process", saved) : null;
+    }
+
+    /// <summary>
+    /// Base URL, label and retry of the chat client; the address and token of each call come from the exchange.
+    /// Copilot takes <c>max_tokens</c>, and a reasoning effort only on OpenAI's reasoning models.
+    /// </summary>
+    internal static ChatCompletionsAccount Account(CopilotOptions o) => new(
+        CopilotProvider.ProviderName, "GitHub Copilot",
+        string.IsNullOrWhiteSpace(o.ApiBaseUrl) ? CopilotOptions.DefaultApiBaseUrl : o.ApiBaseUrl.Trim().TrimEnd('/'),
+        ApiKey: null, new Dictionary<string, string>(),
+        new RetrySettings(o.MaxAttempts, o.RetryBaseDelayMilliseconds, o.MaxRetryDelaySeconds),
+        new ChatCompletionsDialect(UseMaxCompletionTokens: false, OpenAiKnownModels.Reasons));
+
+    /// <summary>The exchange is a small JSON answer: an overall timeout is right here, unlike for streams.</summary>
+    internal static HttpClient CreateExchangeHttpClient() => new(new SocketsHttpHandler
+    {
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        ConnectTimeout = TimeSpan.FromSeconds(15),
+        AutomaticDecompression = System.Net.DecompressionMethods.All,
+    })
+    {
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+}
