@@ -227,7 +227,7 @@ internal sealed class ChatPipeline(
     {
         var best = candidates[0];
         var provider = chain.For(best);
-        if (provider is not IPassthroughProvider passthrough || !passthrough.CanPassThrough(frontDoor)) return (null, false);
+        if (provider is not IPassthroughProvider passthrough || !passthrough.CanPassThrough(frontDoor, context)) return (null, false);
         var headers = http.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
         PassthroughResponse upstream;
         try

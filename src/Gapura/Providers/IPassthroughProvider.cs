@@ -14,6 +14,12 @@ public interface IPassthroughProvider
     bool CanPassThrough(string frontDoor);
 
     /// <summary>
+    /// The same question for one request: a provider whose accounts speak different APIs (an OpenAI key and a
+    /// ChatGPT sign-in) answers per caller. By default the front door alone decides.
+    /// </summary>
+    bool CanPassThrough(string frontDoor, ChatContext context) => CanPassThrough(frontDoor);
+
+    /// <summary>
     /// Sends the request. Before the first byte failures are thrown as <see cref="Conversations.GatewayException"/>
     /// (the caller's format then reports them); a returned response is relayed as it is.
     /// </summary>

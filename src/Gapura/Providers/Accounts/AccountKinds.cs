@@ -16,6 +16,14 @@ internal static class AccountKinds
         _ => AccountSecret.ApiKeyKind,
     };
 
+    /// <summary>The kind of an account's secret, known without reading it (null for an account type that does not say).</summary>
+    public static string? Of(IUpstreamAccount account) => account switch
+    {
+        UserAccount user => user.Kind,
+        ProcessAccount process => process.Secret.Kind,
+        _ => null,
+    };
+
     /// <summary>How people write the provider's name in prose.</summary>
     public static string DisplayName(string provider) => provider switch
     {

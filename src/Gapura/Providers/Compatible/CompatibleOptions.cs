@@ -62,6 +62,12 @@ internal sealed class CompatibleServerOptions
 
     public double ModelsRefreshMinutes { get; init; } = 10;
 
+    /// <summary>
+    /// Whether users who connected no key of their own for this server use the configured one (or none, for a
+    /// keyless server). False on a company proxy that bills per user: each user must bring their key.
+    /// </summary>
+    public bool ShareProcessLogin { get; init; } = true;
+
     /// <summary>Every configured server, in name order (configuration sorts keys). Throws with the setting's name on a bad entry.</summary>
     public static List<CompatibleServerOptions> ReadAll(IConfiguration configuration)
     {
@@ -92,6 +98,7 @@ internal sealed class CompatibleServerOptions
                 UseMaxCompletionTokens = section.GetValue("UseMaxCompletionTokens", false),
                 Api = OpenAiEndpoint.ParseApi(section["Api"], $"{path}:Api"),
                 ModelsRefreshMinutes = section.GetValue("ModelsRefreshMinutes", defaults.ModelsRefreshMinutes),
+                ShareProcessLogin = section.GetValue("ShareProcessLogin", true),
                 Retry = new RetrySettings(
                     section.GetValue("MaxAttempts", RetrySettings.Default.MaxAttempts),
                     section.GetValue("RetryBaseDelayMilliseconds", RetrySettings.Default.BaseDelayMilliseconds),

@@ -15,6 +15,9 @@ public sealed class CopilotOptions
     /// <summary>A GitHub OAuth token (as the device flow issues) of an account with a Copilot seat. A secret: never logged.</summary>
     public string? GitHubToken { get; set; }
 
+    /// <summary>Whether users without a Copilot account of their own may use the gateway's (changeable at run time in the settings table).</summary>
+    public bool ShareProcessLogin { get; set; } = true;
+
     /// <summary>Where the device flow runs (<c>/login/device/code</c>, <c>/login/oauth/access_token</c>).</summary>
     public string GitHubBaseUrl { get; set; } = "https://github.com";
 

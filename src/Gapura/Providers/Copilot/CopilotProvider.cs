@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Gapura.Conversations;
+using Gapura.Providers.Accounts;
 using Gapura.Providers.OpenAi;
 
 namespace Gapura.Providers.Copilot;
@@ -9,16 +10,18 @@ namespace Gapura.Providers.Copilot;
 /// completions, so the shared codec and passthrough do the work; this adds what Copilot asks of each call:
 /// a Copilot token exchanged from the account's GitHub token, the API address the exchange names, and the
 /// editor headers without which the API refuses the call. A 401 means the cached token died early (revoked,
-/// rotated): it is dropped and exchanged again, once.
+/// rotated): it is dropped and exchanged again, once. An account is a GitHub token: the gateway's own
+/// (<c>Providers:Copilot:GitHubToken</c> or <c>gapura login copilot</c>) or a user's (<c>gapura login copilot --user</c>).
 /// </summary>
 internal sealed class CopilotProvider(ChatCompletionsClient client, CopilotTokenService tokens, CopilotOptions options,
-    Func<ChatContext, CopilotAccount> accountFor) : ChatCompletionsProvider(client)
+    ProviderAccounts accounts, ILogger log) : ChatCompletionsProvider(client, accounts, log)
 {
     public const string ProviderName = "copilot";
 
-    protected override async Task<HttpResponseMessage> PostAsync(OpenAiEndpoint endpoint, string path, ReadOnlyMemory<byte> body, ChatContext context, CancellationToken ct)
+    protected override async Task<HttpResponseMessage> PostAsync(IUpstreamAccount login, AccountSecret secret, OpenAiEndpoint endpoint, string path,
+        ReadOnlyMemory<byte> body, ChatContext context, CancellationToken ct)
     {
-        var account = accountFor(context);
+        var account = AccountOf(login, secret);
         var (initiator, vision) = Inspect(body.Span);
         var token = await tokens.GetAsync(account, ct);
         try
@@ -40,6 +43,8 @@ internal sealed class CopilotProvider(ChatCompletionsClient client, CopilotToken
             }
         }
     }
+
+    internal static CopilotAccount AccountOf(IUpstreamAccount login, AccountSecret secret) => new(login.Label, secret.GitHubToken ?? "");
 
     /// <summary>Copilot's <c>/models</c> document, read with the account's token and headers.</summary>
     public async Task<JsonDocument> GetModelsAsync(CopilotAccount account, CancellationToken ct)

@@ -1,3 +1,4 @@
+using Gapura.Providers.Accounts;
 using Gapura.Providers.Kiro.Auth;
 using Gapura.Providers.OpenAi;
 using Gapura.Routing;
@@ -7,9 +8,10 @@ namespace Gapura.Providers.Copilot;
 internal static class CopilotServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers GitHub Copilot (client, token exchange, model catalog, provider as <see cref="IChatProvider"/> and
-    /// <see cref="IPassthroughProvider"/>) — only when <c>Providers:Copilot:GitHubToken</c> is set or
-    /// <c>gapura login copilot</c> saved a token, so an install without Copilot is unchanged.
+    /// Registers GitHub Copilot (client, token exchange, accounts, model catalog, provider as <see cref="IChatProvider"/>
+    /// and <see cref="IPassthroughProvider"/>). Its accounts are the gateway's GitHub token
+    /// (<c>Providers:Copilot:GitHubToken</c>, or the one <c>gapura login copilot</c> saved) and users' own; while
+    /// nobody has one it offers no models, so an install without Copilot is unchanged.
     /// </summary>
     public static IServiceCollection AddCopilotProvider(this IServiceCollection services, IConfiguration configuration)
         => services.AddCopilotProvider(configuration, KiroAuthEnvironment.FromSystem().HomeDirectory);
@@ -18,32 +20,38 @@ internal static class CopilotServiceCollectionExtensions
     internal static IServiceCollection AddCopilotProvider(this IServiceCollection services, IConfiguration configuration, string home)
     {
         var options = configuration.GetSection(CopilotOptions.Section).Get<CopilotOptions>() ?? new CopilotOptions();
-        if (ProcessAccount(options, home) is not { } account) return services;
-
+        var process = ProcessAccount(options, home) is { } account
+            ? new ProcessAccount(new AccountSecret { Kind = AccountSecret.GitHubKind, GitHubToken = account.GitHubToken })
+            : null;
+        services.AddProviderAccounts(CopilotProvider.ProviderName, process, options.ShareProcessLogin);
         services.AddKeyedSingleton(CopilotProvider.ProviderName, (sp, _) => new ChatCompletionsClient(
-            OpenAiServiceCollectionExtensions.CreateHttpClient(guarded: false), Account(options),
-            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Gapura.Providers.copilot"), sp.GetRequiredService<TimeProvider>()));
+            OpenAiServiceCollectionExtensions.CreateHttpClient(guarded: false), Account(options), Log(sp), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new CopilotTokenService(CreateExchangeHttpClient(), options,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<CopilotTokenService>(), sp.GetRequiredService<TimeProvider>()));
-        // Every call takes its account; today all use the process-wide one.
         services.AddSingleton(sp => new CopilotProvider(sp.GetRequiredKeyedService<ChatCompletionsClient>(CopilotProvider.ProviderName),
-            sp.GetRequiredService<CopilotTokenService>(), options, _ => account));
+            sp.GetRequiredService<CopilotTokenService>(), options, sp.GetRequiredKeyedService<ProviderAccounts>(CopilotProvider.ProviderName), Log(sp)));
         services.AddSingleton<IModelCatalog>(sp =>
         {
             var provider = sp.GetRequiredService<CopilotProvider>();
             return new ChatCompletionsModelCatalog(CopilotProvider.ProviderName, configured: null,
                 async ct =>
                 {
-                    using var doc = await provider.GetModelsAsync(account, ct);
+                    // The gateway's own account, else any user's: the list is the same for every seat.
+                    if (provider.Accounts.ForModelList() is not { } login) return CopilotModels.Fallback;
+                    var secret = await login.GetSecretAsync(forceRefresh: false, ct);
+                    using var doc = await provider.GetModelsAsync(CopilotProvider.AccountOf(login, secret), ct);
                     return CopilotModels.Parse(doc.RootElement);
                 },
                 CopilotModels.Fallback, TimeSpan.FromMinutes(options.ModelsRefreshMinutes),
-                sp.GetRequiredService<ILoggerFactory>().CreateLogger<ChatCompletionsModelCatalog>(), sp.GetRequiredService<TimeProvider>());
+                sp.GetRequiredService<ILoggerFactory>().CreateLogger<ChatCompletionsModelCatalog>(), sp.GetRequiredService<TimeProvider>(),
+                provider.Accounts);
         });
         services.AddSingleton<IChatProvider>(sp => sp.GetRequiredService<CopilotProvider>());
         services.AddSingleton<IPassthroughProvider>(sp => sp.GetRequiredService<CopilotProvider>());
         return services;
     }
+
+    private static ILogger Log(IServiceProvider sp) => sp.GetRequiredService<ILoggerFactory>().CreateLogger("Gapura.Providers.copilot");
 
     /// <summary>The setting wins over the login file: an explicit setting never silently uses another account.</summary>
     internal static CopilotAccount? ProcessAccount(CopilotOptions options, string home)

@@ -103,9 +103,12 @@ internal sealed class ChatCompletionsClient
     }
 
     /// <summary>Reads <c>/models</c> (OpenAI's <c>{"object":"list","data":[{"id":…}]}</c>) of the account's own endpoint.</summary>
-    public async Task<IReadOnlyList<UpstreamModel>> ListModelsAsync(CancellationToken ct)
+    public Task<IReadOnlyList<UpstreamModel>> ListModelsAsync(CancellationToken ct) => ListModelsAsync(Account.Endpoint, ct);
+
+    /// <summary>Reads <c>/models</c> of <paramref name="endpoint"/> (the account's own, or a user's key on it).</summary>
+    public async Task<IReadOnlyList<UpstreamModel>> ListModelsAsync(OpenAiEndpoint endpoint, CancellationToken ct)
     {
-        using var doc = await GetModelsAsync(Account.Endpoint, ct);
+        using var doc = await GetModelsAsync(endpoint, ct);
         return ParseModels(doc.RootElement);
     }
 

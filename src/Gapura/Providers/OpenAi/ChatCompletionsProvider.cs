@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using Gapura.Conversations;
 using Gapura.Formats;
-using Gapura.Providers.Kiro;
+using Gapura.Providers.Accounts;
 using Gapura.Routing;
 
 namespace Gapura.Providers.OpenAi;
@@ -22,7 +22,7 @@ namespace Gapura.Providers.OpenAi;
 /// client then gets the final response object read from the stream.</item>
 /// </list>
 /// </summary>
-internal abstract class ChatCompletionsProvider(ChatCompletionsClient client) : IChatProvider, IPassthroughProvider
+internal abstract class ChatCompletionsProvider(ChatCompletionsClient client, ProviderAccounts accounts, ILogger log) : IChatProvider, IPassthroughProvider
 {
     public const string ChatPath = "/chat/completions";
     public const string ResponsesPath = "/responses";
@@ -34,73 +34,101 @@ internal abstract class ChatCompletionsProvider(ChatCompletionsClient client) : 
 
     internal ChatCompletionsClient Client => client;
 
+    internal ProviderAccounts Accounts => accounts;
+
     /// <summary>
-    /// Where this request goes. One process-wide account per provider for now; per-user sign-ins (ChatGPT)
-    /// override this to return the caller's own endpoint.
+    /// Where a call with this account's secret goes: the configured endpoint with the account's key as bearer
+    /// (a keyless process account of a local server sends none). Providers whose sign-ins talk to another
+    /// endpoint (a ChatGPT sign-in → the Codex backend) override this.
     /// </summary>
-    protected virtual OpenAiEndpoint EndpointFor(ChatContext context)
-    {
-        context.ResponseHeaders[KiroProvider.LoginHeader] = "process";
-        return client.Account.Endpoint;
-    }
+    protected internal virtual OpenAiEndpoint EndpointFor(AccountSecret secret) => client.Account.Endpoint with { BearerToken = secret.ApiKey };
+
+    /// <summary>The API an account's calls speak, known without its secret: what passthrough needs to decide.</summary>
+    protected virtual OpenAiApi ApiOf(IUpstreamAccount account) => client.Account.Api;
 
     public IAsyncEnumerable<StreamEvent> StreamAsync(ChatRequest request, ResolvedModel model, ChatContext context, CancellationToken ct)
-    {
-        var endpoint = EndpointFor(context);
-        return endpoint.Api == OpenAiApi.Responses ? ResponsesAsync(request, model, context, endpoint, ct) : ChatAsync(request, model, context, endpoint, ct);
-    }
+        => TranslatedAsync(request, model, context, ct);
 
-    private async IAsyncEnumerable<StreamEvent> ChatAsync(ChatRequest request, ResolvedModel model, ChatContext context, OpenAiEndpoint endpoint,
+    private async IAsyncEnumerable<StreamEvent> TranslatedAsync(ChatRequest request, ResolvedModel model, ChatContext context,
         [EnumeratorCancellation] CancellationToken ct)
     {
-        var body = ChatCompletionsRequestBuilder.Build(request, model.Model.Id, client.Account.Dialect);
-        using var response = await PostAsync(endpoint, ChatPath, body, context, ct);
-        await using var stream = await response.Content.ReadAsStreamAsync(ct);
-        var decoder = new ChatCompletionsStreamDecoder(client.Account.Label, context.EstimatedInputTokens);
-        await foreach (var e in SseStreamDecoder.ReadAsync(stream, decoder, ct)) yield return e;
+        // The body depends on the account's endpoint (chat completions or Responses); it is built per attempt.
+        var (response, endpoint) = await SendAsync(accounts.For(context.Caller), context, endpoint => endpoint.Api == OpenAiApi.Responses
+            ? (ResponsesPath, ResponsesRequestBuilder.Build(request, model.Model.Id, client.Account.Dialect, endpoint))
+            : (ChatPath, ChatCompletionsRequestBuilder.Build(request, model.Model.Id, client.Account.Dialect)), ct);
+        using (response)
+        {
+            IAsyncEnumerable<StreamEvent> events;
+            if (endpoint.Api == OpenAiApi.Responses)
+            {
+                events = ResponsesStreamDecoder.ReadAsync(response, new ResponsesStreamDecoder(client.Account.Label, context.EstimatedInputTokens), ct);
+                var cap = endpoint.AcceptsMaxOutputTokens ? null : request.MaxTokens;
+                if (cap is not null || request.StopSequences.Count > 0)
+                    events = OutputLimiter.Apply(events, cap, request.StopSequences, context.EstimatedInputTokens, ct);
+            }
+            else
+            {
+                var stream = await response.Content.ReadAsStreamAsync(ct);
+                events = SseStreamDecoder.ReadAsync(stream, new ChatCompletionsStreamDecoder(client.Account.Label, context.EstimatedInputTokens), ct);
+            }
+            await foreach (var e in events) yield return e;
+        }
     }
 
-    private async IAsyncEnumerable<StreamEvent> ResponsesAsync(ChatRequest request, ResolvedModel model, ChatContext context, OpenAiEndpoint endpoint,
-        [EnumeratorCancellation] CancellationToken ct)
-    {
-        var body = ResponsesRequestBuilder.Build(request, model.Model.Id, client.Account.Dialect, endpoint);
-        using var response = await PostAsync(endpoint, ResponsesPath, body, context, ct);
-        var decoder = new ResponsesStreamDecoder(client.Account.Label, context.EstimatedInputTokens);
-        var events = ResponsesStreamDecoder.ReadAsync(response, decoder, ct);
-        var cap = endpoint.AcceptsMaxOutputTokens ? null : request.MaxTokens;
-        if (cap is not null || request.StopSequences.Count > 0)
-            events = OutputLimiter.Apply(events, cap, request.StopSequences, context.EstimatedInputTokens, ct);
-        await foreach (var e in events) yield return e;
-    }
+    /// <summary>
+    /// Sends with the candidates in turn (the caller's own accounts, else the gateway's when shared): the body
+    /// is built for each account's endpoint, an account-level failure moves on to the next account.
+    /// </summary>
+    private Task<(HttpResponseMessage Response, OpenAiEndpoint Endpoint)> SendAsync(IReadOnlyList<LoginCandidate<IUpstreamAccount>> candidates,
+        ChatContext context, Func<OpenAiEndpoint, (string Path, ReadOnlyMemory<byte> Body)> build, CancellationToken ct)
+        => AccountFallback.FirstAsync(Name, candidates,
+            (account, token) => AccountFallback.WithSecretAsync(Name, account, async (secret, inner) =>
+            {
+                var endpoint = EndpointFor(secret);
+                var (path, body) = build(endpoint);
+                return (await PostAsync(account, secret, endpoint, path, body, context, inner), endpoint);
+            }, token),
+            context, log, ct);
 
     /// <summary>
     /// Sends a body, built or passed through, to the endpoint. Upstreams whose credential is exchanged per call
     /// (Copilot) override this to add their token, address and headers; the body is OpenAI's shape either way.
     /// </summary>
-    protected virtual Task<HttpResponseMessage> PostAsync(OpenAiEndpoint endpoint, string path, ReadOnlyMemory<byte> body, ChatContext context, CancellationToken ct)
+    protected virtual Task<HttpResponseMessage> PostAsync(IUpstreamAccount account, AccountSecret secret, OpenAiEndpoint endpoint, string path,
+        ReadOnlyMemory<byte> body, ChatContext context, CancellationToken ct)
         => client.PostAsync(endpoint, path, body, ct);
 
+    /// <summary>The front door of the configured API passes through (used where the caller is not known).</summary>
+    public bool CanPassThrough(string frontDoor) => frontDoor == DoorOf(client.Account.Api);
+
     /// <summary>
-    /// The front door of the account's own API passes through. The question comes without the caller, so a
-    /// provider whose callers bring endpoints of another API (a ChatGPT sign-in speaks only Responses) overrides this.
+    /// Passthrough when every account that may serve this caller speaks the front door's API, so a fallback
+    /// between them never needs the body translated; a caller whose accounts differ (a ChatGPT sign-in and a
+    /// chat-completions key) is served on the translated path.
     /// </summary>
-    public virtual bool CanPassThrough(string frontDoor)
-        => frontDoor == (client.Account.Api == OpenAiApi.Responses ? FrontDoors.OpenAiResponses : FrontDoors.OpenAiChat);
+    public bool CanPassThrough(string frontDoor, ChatContext context)
+    {
+        var caller = context.Caller;
+        if (!accounts.CanServe(caller)) return false;
+        foreach (var candidate in accounts.For(caller))
+            if (DoorOf(ApiOf(candidate.Login)) != frontDoor) return false;
+        return true;
+    }
+
+    private static string DoorOf(OpenAiApi api) => api == OpenAiApi.Responses ? FrontDoors.OpenAiResponses : FrontDoors.OpenAiChat;
 
     public async Task<PassthroughResponse> SendAsync(PassthroughRequest request, CancellationToken ct)
     {
-        if (!CanPassThrough(request.FrontDoor))
+        if (!CanPassThrough(request.FrontDoor, request.Context))
             throw new InvalidOperationException($"{Name} cannot pass through requests of the '{request.FrontDoor}' front door.");
-        var endpoint = EndpointFor(request.Context);
-        var body = ModelNameSplice.Replace(request.Body, request.Model.Model.Id);
-        if (endpoint.StreamOnly)
-        {
-            // The only request shape the endpoint takes; the answer is the same either way.
-            body = ModelNameSplice.Set(body, "stream", "true"u8);
-            body = ModelNameSplice.Set(body, "store", "false"u8);
-        }
+        var spliced = ModelNameSplice.Replace(request.Body, request.Model.Model.Id);
         var path = request.FrontDoor == FrontDoors.OpenAiResponses ? ResponsesPath : ChatPath;
-        var response = await PostAsync(endpoint, path, body, request.Context, ct);
+        var (response, endpoint) = await SendAsync(accounts.For(request.Context.Caller), request.Context, endpoint =>
+        {
+            if (!endpoint.StreamOnly) return (path, spliced);
+            // The only request shape the endpoint takes; the answer is the same either way.
+            return (path, ModelNameSplice.Set(ModelNameSplice.Set(spliced, "stream", "true"u8), "store", "false"u8));
+        }, ct);
         try
         {
             PassthroughResponse relayed;
@@ -126,10 +154,4 @@ internal abstract class ChatCompletionsProvider(ChatCompletionsClient client) : 
             throw;
         }
     }
-}
-
-/// <summary>OpenAI itself (<c>Providers:OpenAI</c>), routing name <c>openai</c>.</summary>
-internal sealed class OpenAiProvider(ChatCompletionsClient client) : ChatCompletionsProvider(client)
-{
-    public const string ProviderName = "openai";
 }

@@ -1,15 +1,21 @@
 namespace Gapura.Providers.OpenAi;
 
 /// <summary>
-/// Settings of the OpenAI provider (section <c>Providers:OpenAI</c>). The provider is registered only when
-/// <see cref="ApiKey"/> is set, so a Kiro-only install is unchanged.
+/// Settings of the OpenAI provider (section <c>Providers:OpenAI</c>). Without <see cref="ApiKey"/> the provider
+/// serves only users who connected an OpenAI key or ChatGPT sign-in of their own.
 /// </summary>
 public sealed class OpenAiOptions
 {
     public const string Section = "Providers:OpenAI";
 
-    /// <summary>The API key (<c>sk-…</c>). A secret: never logged.</summary>
+    /// <summary>The process-wide API key (<c>sk-…</c>). A secret: never logged.</summary>
     public string? ApiKey { get; set; }
+
+    /// <summary>Whether users without an OpenAI account of their own may use <see cref="ApiKey"/> (changeable at run time in the settings table).</summary>
+    public bool ShareProcessLogin { get; set; } = true;
+
+    /// <summary>Where ChatGPT sign-ins' calls go: the Codex backend's Responses API.</summary>
+    public string ChatGptBaseUrl { get; set; } = ChatGptSignIn.DefaultBackendUrl;
 
     /// <summary>Base URL including the version segment, as in OpenAI's SDKs.</summary>
     public string BaseUrl { get; set; } = "https://api.openai.com/v1";

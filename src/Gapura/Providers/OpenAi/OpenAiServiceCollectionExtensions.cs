@@ -1,3 +1,4 @@
+using Gapura.Providers.Accounts;
 using Gapura.Providers.Compatible;
 using Gapura.Routing;
 
@@ -6,27 +7,35 @@ namespace Gapura.Providers.OpenAi;
 internal static class OpenAiServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers OpenAI (when <c>Providers:OpenAI:ApiKey</c> is set) and one provider per configured
-    /// <c>Providers:Compatible:&lt;name&gt;</c>, each with its own HTTP client and model catalog. Nothing is
-    /// registered for what is not configured, so a Kiro-only install is unchanged. A refused or malformed
-    /// compatible server stops the start with a message naming the setting: serving without it would hide
-    /// the mistake until a user's request failed.
+    /// Registers OpenAI and one provider per configured <c>Providers:Compatible:&lt;name&gt;</c>, each with its own
+    /// HTTP client, accounts and model catalog. OpenAI's accounts are the process-wide <c>Providers:OpenAI:ApiKey</c>
+    /// and users' own keys and ChatGPT sign-ins; while nobody has one it offers no models, so a Kiro-only install
+    /// is unchanged. A compatible server's own account is its configured key, or none for a keyless server; users
+    /// may bring their own keys. A refused or malformed compatible server stops the start with a message naming
+    /// the setting: serving without it would hide the mistake until a user's request failed.
     /// </summary>
     public static IServiceCollection AddOpenAiProviders(this IServiceCollection services, IConfiguration configuration)
     {
         var openAi = configuration.GetSection(OpenAiOptions.Section).Get<OpenAiOptions>() ?? new OpenAiOptions();
-        if (!string.IsNullOrWhiteSpace(openAi.ApiKey)) Register(services, OpenAiAccount(openAi), guarded: false, configured: null, fallback: OpenAiFallback(),
-            describe: OpenAiDescribe, keep: m => OpenAiKnownModels.IsChatModel(m.Id), TimeSpan.FromMinutes(openAi.ModelsRefreshMinutes), c => new OpenAiProvider(c));
+        services.AddProviderAccounts(OpenAiProvider.ProviderName, ProcessAccount.ForApiKey(openAi.ApiKey), openAi.ShareProcessLogin);
+        services.AddOAuthSignIn(OpenAiProvider.ProviderName, "ChatGPT", ChatGptSignIn.Read(configuration), ChatGptSignIn.Finish);
+        var backend = openAi.ChatGptBaseUrl.Trim().TrimEnd('/');
+        Register(services, OpenAiAccount(openAi), guarded: false, configured: null, fallback: OpenAiFallback(),
+            describe: OpenAiDescribe, keep: m => OpenAiKnownModels.IsChatModel(m.Id), TimeSpan.FromMinutes(openAi.ModelsRefreshMinutes),
+            (client, accounts, log) => new OpenAiProvider(client, accounts, backend, log));
 
         var allowed = CompatibleServerOptions.ReadList(configuration.GetSection($"{CompatibleServerOptions.Section}:{CompatibleServerOptions.AllowedBaseUrlsKey}"));
         foreach (var server in CompatibleServerOptions.ReadAll(configuration))
         {
             if (UpstreamAddressGuard.CheckBaseUrl(server.Name, server.BaseUrl, server.AllowLinkLocal, allowed) is { } refusal)
                 throw new InvalidOperationException(refusal);
+            // Keyless servers (a local Ollama) still have an account of their own: calls without a bearer.
+            services.AddProviderAccounts(server.Name, new ProcessAccount(new AccountSecret { Kind = AccountSecret.ApiKeyKind, ApiKey = server.ApiKey }),
+                server.ShareProcessLogin);
             var describe = CompatibleDescribe(server);
             var configured = server.Models.Count == 0 ? null : server.Models.Select(id => describe(new UpstreamModel(id, null))).ToList();
             Register(services, CompatibleAccount(server), guarded: !server.AllowLinkLocal, configured, fallback: [], describe, keep: _ => true,
-                TimeSpan.FromMinutes(server.ModelsRefreshMinutes), c => new CompatibleProvider(c));
+                TimeSpan.FromMinutes(server.ModelsRefreshMinutes), (client, accounts, log) => new CompatibleProvider(client, accounts, log));
         }
         return services;
     }
@@ -70,22 +79,34 @@ internal static class OpenAiServiceCollectionExtensions
 
     private static void Register(IServiceCollection services, ChatCompletionsAccount account, bool guarded, IReadOnlyList<ModelInfo>? configured,
         IReadOnlyList<ModelInfo> fallback, Func<UpstreamModel, ModelInfo> describe, Func<ModelInfo, bool> keep, TimeSpan refresh,
-        Func<ChatCompletionsClient, ChatCompletionsProvider> create)
+        Func<ChatCompletionsClient, ProviderAccounts, ILogger, ChatCompletionsProvider> create)
     {
         var key = "chat-completions:" + account.Provider;
-        services.AddKeyedSingleton(key, (sp, _) => new ChatCompletionsClient(
-            CreateHttpClient(guarded), account, sp.GetRequiredService<ILoggerFactory>().CreateLogger($"Gapura.Providers.{account.Provider}"),
-            sp.GetRequiredService<TimeProvider>()));
+        ILogger Log(IServiceProvider sp) => sp.GetRequiredService<ILoggerFactory>().CreateLogger($"Gapura.Providers.{account.Provider}");
+        services.AddKeyedSingleton(key, (sp, _) => new ChatCompletionsClient(CreateHttpClient(guarded), account, Log(sp), sp.GetRequiredService<TimeProvider>()));
+        services.AddKeyedSingleton(key, (sp, _) => create(sp.GetRequiredKeyedService<ChatCompletionsClient>(key),
+            sp.GetRequiredKeyedService<ProviderAccounts>(account.Provider), Log(sp)));
         services.AddSingleton<IModelCatalog>(sp =>
         {
-            var client = sp.GetRequiredKeyedService<ChatCompletionsClient>(key);
+            var provider = sp.GetRequiredKeyedService<ChatCompletionsProvider>(key);
             return new ChatCompletionsModelCatalog(account.Provider, configured,
-                async ct => [.. (await client.ListModelsAsync(ct)).Select(describe).Where(keep)],
-                fallback, refresh, sp.GetRequiredService<ILoggerFactory>().CreateLogger<ChatCompletionsModelCatalog>(), sp.GetRequiredService<TimeProvider>());
+                async ct => await ListModelsAsync(provider, ct) is { } listed ? [.. listed.Select(describe).Where(keep)] : fallback,
+                fallback, refresh, sp.GetRequiredService<ILoggerFactory>().CreateLogger<ChatCompletionsModelCatalog>(), sp.GetRequiredService<TimeProvider>(),
+                provider.Accounts);
         });
-        services.AddKeyedSingleton(key, (sp, _) => create(sp.GetRequiredKeyedService<ChatCompletionsClient>(key)));
         services.AddSingleton<IChatProvider>(sp => sp.GetRequiredKeyedService<ChatCompletionsProvider>(key));
         services.AddSingleton<IPassthroughProvider>(sp => sp.GetRequiredKeyedService<ChatCompletionsProvider>(key));
+    }
+
+    /// <summary>
+    /// The upstream's <c>/models</c>, read with the gateway's own account or else any user's; null where there is no
+    /// list to read (the ChatGPT Codex backend has none: its sign-ins get the built-in list).
+    /// </summary>
+    private static async Task<IReadOnlyList<UpstreamModel>?> ListModelsAsync(ChatCompletionsProvider provider, CancellationToken ct)
+    {
+        if (provider.Accounts.ForModelList() is not { } account) return null;
+        var endpoint = provider.EndpointFor(await account.GetSecretAsync(forceRefresh: false, ct));
+        return endpoint.StreamOnly ? null : await provider.Client.ListModelsAsync(endpoint, ct);
     }
 
     /// <summary>

@@ -2,8 +2,10 @@ using System.Net;
 using Gapura.Conversations;
 using Gapura.Providers;
 using Gapura.Providers.Compatible;
+using Gapura.Providers.Accounts;
 using Gapura.Providers.OpenAi;
 using Gapura.Routing;
+using Gapura.Storage;
 using Gapura.Simulators.OpenAi;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,6 +25,13 @@ public class CompatibleProviderTests
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddSingleton(TimeProvider.System);
+        var storage = new ConfigurationBuilder().AddConfiguration(configuration).AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Storage:Path"] = Path.Combine(Directory.CreateTempSubdirectory("gapura-compat-").FullName, "gapura.db"),
+        }).Build();
+        services.AddGapuraStorage(storage);
+        services.AddGapuraRouting(storage);
+        services.AddUpstreamAccounts();
         services.AddOpenAiProviders(configuration);
         return services.BuildServiceProvider();
     }
@@ -142,18 +151,21 @@ public class CompatibleProviderTests
     }
 
     [Fact]
-    public void Nothing_is_registered_when_nothing_is_configured()
+    public async Task Without_settings_only_openai_is_registered_and_it_offers_nothing_until_someone_connects_an_account()
     {
-        using var sp = Services(Config());
-        Assert.Empty(sp.GetServices<IChatProvider>());
-        Assert.Empty(sp.GetServices<IModelCatalog>());
+        await using var sp = Services(Config());
+        Assert.Equal("openai", Assert.Single(sp.GetServices<IChatProvider>()).Name);
+        var catalog = Assert.Single(sp.GetServices<IModelCatalog>());
+        Assert.Empty(await catalog.ListAsync(default));
+        var e = await Assert.ThrowsAsync<GatewayException>(() => catalog.ResolveAsync("gpt-5", default).AsTask());
+        Assert.Contains("nobody has connected OpenAI", e.Message);
     }
 
     [Fact]
     public async Task Registration_makes_one_provider_per_server_plus_openai()
     {
         await using var sim = await OpenAiSimulator.StartAsync();
-        using var sp = Services(Config(
+        await using var sp = Services(Config(
             ("Providers:OpenAI:ApiKey", OpenAiSimulatorOptions.DefaultApiKey),
             ("Providers:OpenAI:BaseUrl", sim.ApiBaseUrl),
             ("Providers:Compatible:ollama:BaseUrl", sim.ApiBaseUrl),
@@ -178,9 +190,9 @@ public class CompatibleProviderTests
     }
 
     [Fact]
-    public void The_api_setting_picks_the_front_door_that_passes_through_and_a_wrong_value_stops_the_start()
+    public async Task The_api_setting_picks_the_front_door_that_passes_through_and_a_wrong_value_stops_the_start()
     {
-        using var sp = Services(Config(
+        await using var sp = Services(Config(
             ("Providers:OpenAI:ApiKey", "sk-x"),
             ("Providers:OpenAI:Api", "Responses"),
             ("Providers:Compatible:ollama:BaseUrl", "http://127.0.0.1:11434/v1"),
@@ -205,8 +217,8 @@ public class CompatibleProviderTests
             RequireAuth = false,
             Models = [new("meta-llama/Llama-3.1-8B-Instruct", "vllm", MaxModelLen: 8192), new("mistral", "vllm")],
         });
-        using var sp = Services(Config(("Providers:Compatible:vllm:BaseUrl", sim.ApiBaseUrl), ("Providers:Compatible:vllm:MaxOutputTokens", "16384")));
-        var catalog = sp.GetServices<IModelCatalog>().Single();
+        await using var sp = Services(Config(("Providers:Compatible:vllm:BaseUrl", sim.ApiBaseUrl), ("Providers:Compatible:vllm:MaxOutputTokens", "16384")));
+        var catalog = sp.GetServices<IModelCatalog>().Last(); // after OpenAI's, which is always there
         var models = await catalog.ListAsync(default);
         var llama = Assert.Single(models, m => m.Id == "meta-llama/Llama-3.1-8B-Instruct");
         Assert.Equal(8192, llama.ContextWindow);
@@ -221,9 +233,9 @@ public class CompatibleProviderTests
     public async Task A_keyless_server_gets_no_authorization_and_max_tokens_in_its_dialect()
     {
         await using var sim = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions { RequireAuth = false, AcceptAnyModel = true, Split = OpenAiSplit.OneByte });
-        using var sp = Services(Config(("Providers:Compatible:ollama:BaseUrl", sim.ApiBaseUrl), ("Providers:Compatible:ollama:Models", "llama3.2")));
-        var provider = sp.GetServices<IChatProvider>().Single();
-        var model = await sp.GetServices<IModelCatalog>().Single().ResolveAsync("llama3.2", default);
+        await using var sp = Services(Config(("Providers:Compatible:ollama:BaseUrl", sim.ApiBaseUrl), ("Providers:Compatible:ollama:Models", "llama3.2")));
+        var provider = sp.GetServices<IChatProvider>().Single(p => p.Name == "ollama");
+        var model = await sp.GetServices<IModelCatalog>().Last().ResolveAsync("llama3.2", default);
         var events = await Collect(provider.StreamAsync(Ask("hello ollama", maxTokens: 64), model, new ChatContext(), default));
         Assert.Equal(OpenAiDefaultResponder.Greeting + "hello ollama", Text(events));
         var recorded = Assert.Single(sim.ChatRequests);
@@ -237,7 +249,7 @@ public class CompatibleProviderTests
     {
         await using var sim = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions { RequireAuth = false });
         sim.Enqueue(OpenAiScenario.Http(404, """{"error":"model 'llama9' not found, try pulling it first"}"""));
-        var provider = new CompatibleProvider(Client(Account(sim.ApiBaseUrl, key: null, provider: "ollama", dialect: ChatCompletionsDialect.Compatible)));
+        var provider = CompatibleProvider(Client(Account(sim.ApiBaseUrl, key: null, provider: "ollama", dialect: ChatCompletionsDialect.Compatible)));
         var e = await Assert.ThrowsAsync<GatewayException>(() => Collect(provider.StreamAsync(Ask("x"), Model("gpt-4o", "ollama"), new ChatContext(), default)));
         Assert.Equal(404, e.Status);
         Assert.Contains("compatible server 'ollama' answered 404", e.Message);

@@ -86,7 +86,7 @@ public class CopilotProviderTests
         var tokens = new CopilotTokenService(new HttpClient(), options, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         var client = new Gapura.Providers.OpenAi.ChatCompletionsClient(new HttpClient(), CopilotServiceCollectionExtensions.Account(options),
             Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
-        var provider = new CopilotProvider(client, tokens, options, _ => account);
+        var provider = new CopilotProvider(client, tokens, options, CopilotTestKit.Accounts(account), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
         var e = await Assert.ThrowsAsync<GatewayException>(() => Collect(provider.StreamAsync(Ask(Message.Text(Role.User, "x")), Model(), new ChatContext(), default)));
         Assert.Equal(ErrorKind.UpstreamLogin, e.Kind);
         Assert.Equal(503, e.Status);

@@ -24,8 +24,13 @@ internal static class CopilotTestKit
         var account = new CopilotAccount("process", githubToken ?? sim.IssueGitHubToken());
         var tokens = new CopilotTokenService(new HttpClient(), options, NullLogger.Instance, time);
         var client = new ChatCompletionsClient(new HttpClient(), CopilotServiceCollectionExtensions.Account(options), NullLogger.Instance, time);
-        return (new CopilotProvider(client, tokens, options, _ => account), tokens, account);
+        return (new CopilotProvider(client, tokens, options, CopilotTestKit.Accounts(account), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance), tokens, account);
     }
+
+    /// <summary>Only the gateway's own account, with this GitHub token.</summary>
+    public static Gapura.Providers.Accounts.ProviderAccounts Accounts(CopilotAccount account)
+        => Gapura.Providers.Accounts.ProviderAccounts.ProcessOnly(CopilotProvider.ProviderName, new Gapura.Providers.Accounts.ProcessAccount(
+            new Gapura.Providers.Accounts.AccountSecret { Kind = Gapura.Providers.Accounts.AccountSecret.GitHubKind, GitHubToken = account.GitHubToken }));
 
     public static Gapura.Routing.ResolvedModel Model(string id = "gpt-4.1") => new("copilot/" + id, new Gapura.Routing.ModelInfo(id, id, 128_000, 16_384, "copilot"));
 }

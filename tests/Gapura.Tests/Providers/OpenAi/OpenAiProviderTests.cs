@@ -167,7 +167,7 @@ public class OpenAiProviderTests
         listener.Start();
         var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop();
-        var provider = new OpenAiProvider(Client(Account($"http://127.0.0.1:{port}/v1", attempts: 2)));
+        var provider = OpenAiProvider(Client(Account($"http://127.0.0.1:{port}/v1", attempts: 2)));
         var e = await Assert.ThrowsAsync<GatewayException>(() => Collect(provider.StreamAsync(Ask("x"), Model(), new ChatContext(), default)));
         Assert.Equal(502, e.Status);
         Assert.Contains("Could not reach OpenAI", e.Message);

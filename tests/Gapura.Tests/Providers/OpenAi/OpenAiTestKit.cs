@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Gapura.Conversations;
+using Gapura.Providers.Accounts;
+using Gapura.Providers.Compatible;
 using Gapura.Providers.OpenAi;
 using Gapura.Routing;
 using Gapura.Simulators.OpenAi;
@@ -18,7 +20,18 @@ internal static class OpenAiTestKit
     public static ChatCompletionsClient Client(ChatCompletionsAccount account) => new(new HttpClient(), account, NullLogger.Instance);
 
     public static OpenAiProvider Provider(OpenAiSimulator sim, string? key = OpenAiSimulatorOptions.DefaultApiKey, int attempts = 3)
-        => new(Client(Account(sim.ApiBaseUrl, key, attempts)));
+        => OpenAiProvider(Client(Account(sim.ApiBaseUrl, key, attempts)));
+
+    /// <summary>The provider with only the gateway's own account: the client's key, or <paramref name="secret"/> (a sign-in).</summary>
+    public static OpenAiProvider OpenAiProvider(ChatCompletionsClient client, AccountSecret? secret = null, string? chatGptBaseUrl = null)
+        => new(client, ProcessAccounts(client, secret), chatGptBaseUrl ?? ChatGptSignIn.DefaultBackendUrl, NullLogger.Instance);
+
+    public static CompatibleProvider CompatibleProvider(ChatCompletionsClient client) => new(client, ProcessAccounts(client), NullLogger.Instance);
+
+    /// <summary>A provider's accounts when only the gateway's own serves: the client account's key (or none), or <paramref name="secret"/>.</summary>
+    public static ProviderAccounts ProcessAccounts(ChatCompletionsClient client, AccountSecret? secret = null)
+        => ProviderAccounts.ProcessOnly(client.Account.Provider,
+            new ProcessAccount(secret ?? new AccountSecret { Kind = AccountSecret.ApiKeyKind, ApiKey = client.Account.ApiKey }));
 
     public static ResolvedModel Model(string id = "gpt-4o", string provider = "openai")
         => new(id, new ModelInfo(id, id, 128_000, 16_384, provider));

@@ -16,9 +16,10 @@ namespace Gapura.Tests.Providers.OpenAi;
 public class ResponsesUpstreamProviderTests
 {
     /// <summary>What a per-user sign-in does: the same provider, another endpoint for the call.</summary>
-    private sealed class SignedInProvider(ChatCompletionsClient client, OpenAiEndpoint endpoint) : ChatCompletionsProvider(client)
+    private sealed class SignedInProvider(ChatCompletionsClient client, OpenAiEndpoint endpoint)
+        : ChatCompletionsProvider(client, ProcessAccounts(client), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance)
     {
-        protected override OpenAiEndpoint EndpointFor(ChatContext context) => endpoint;
+        protected internal override OpenAiEndpoint EndpointFor(Gapura.Providers.Accounts.AccountSecret secret) => endpoint;
     }
 
     private static SignedInProvider CodexProvider(OpenAiSimulator sim, OpenAiEndpoint? endpoint = null)
