@@ -3,12 +3,13 @@ using Gapura.Api.Admin;
 using Gapura.Conversations;
 using Gapura.Providers.Accounts;
 using Gapura.Providers.Anthropic;
+using Gapura.Providers.OpenAi;
 
 namespace Gapura.Cli;
 
 /// <summary>
 /// <c>gapura login &lt;provider&gt; --user &lt;email&gt;</c> for the providers other than Kiro: a key (<c>--api-key</c>, AWS keys
-/// for Bedrock) or, for Anthropic, a Claude sign-in — the URL is printed, the user approves in a browser and
+/// for Bedrock) or a sign-in — Claude for Anthropic, ChatGPT for OpenAI — the URL is printed, the user approves in a browser and
 /// pastes back what the page shows. The login is stored for that user in the gateway database, encrypted.
 /// Process-wide accounts of these providers come from the settings (<c>Providers:&lt;Name&gt;:…</c>), not from here.
 /// </summary>
@@ -20,6 +21,10 @@ internal static class AccountLoginCommands
         login.Subcommands.Add(KeyOrSignIn("anthropic", "Connect a user's Anthropic account: an API key (--api-key) or, without one, a Claude sign-in (Pro/Max).",
             user, label, apiKey, signIn: configuration => new OAuthSignIn(AnthropicProvider.ProviderName,
                 new OAuthPkceClient(new HttpClient { Timeout = TimeSpan.FromSeconds(60) }, ClaudeSignIn.Read(configuration), "Claude"))));
+
+        login.Subcommands.Add(KeyOrSignIn("openai", "Connect a user's OpenAI account: an API key (--api-key) or, without one, a ChatGPT sign-in (Plus/Pro/Team), whose calls go to the Codex backend.",
+            user, label, apiKey, signIn: configuration => new OAuthSignIn(OpenAiProvider.ProviderName,
+                new OAuthPkceClient(new HttpClient { Timeout = TimeSpan.FromSeconds(60) }, ChatGptSignIn.Read(configuration), "ChatGPT"), ChatGptSignIn.Finish)));
 
         var accessKeyId = new Option<string>("--access-key-id") { Description = "AWS access key id." };
         var secretAccessKey = new Option<string>("--secret-access-key") { Description = "AWS secret access key." };

@@ -46,7 +46,7 @@ internal static class LoginCommand
         });
         login.Subcommands.Add(kiro);
         AccountLoginCommands.AddTo(login, user, label);
-        login.Subcommands.Add(CopilotLoginCommand.Create());
+        login.Subcommands.Add(CopilotLoginCommand.Create(user, label));
         if (args is ["login", var name, ..] && !name.StartsWith('-') && login.Subcommands.All(c => c.Name != name))
             login.Subcommands.Add(AccountLoginCommands.Compatible(name, user, label));
         return login;

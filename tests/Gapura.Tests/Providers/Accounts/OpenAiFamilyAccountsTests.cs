@@ -1,0 +1,184 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Gapura.Providers.Accounts;
+using Gapura.Simulators.Copilot;
+using Gapura.Simulators.OpenAi;
+using Gapura.Storage;
+using Gapura.Tests.Admin;
+using Gapura.Tests.Integration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Gapura.Tests.Providers.Accounts;
+
+/// <summary>
+/// Users' own accounts for the OpenAI-shaped upstreams, end to end through a real gateway: an OpenAI key and a
+/// ChatGPT sign-in (whose calls go to the Codex backend), a key for a company proxy that bills per user, and a
+/// GitHub token for Copilot. The gateway has no OpenAI or Copilot account of its own, and the proxy's own key
+/// is not shared, so every answer here is the user's own account at work.
+/// </summary>
+public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
+{
+    private const string AliceOpenAiKey = "sk-alice-0123456789abcdef";
+    private const string AliceProxyKey = "sk-proxy-alice-0123456789";
+
+    private OpenAiSimulator _openAi = null!;
+    private OpenAiSimulator _proxy = null!;
+    private CopilotSimulator _copilot = null!;
+    private GatewayFixture _gateway = null!;
+
+    public async Task InitializeAsync()
+    {
+        _openAi = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions { ApiKeys = new(StringComparer.Ordinal) { AliceOpenAiKey } });
+        _proxy = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions
+        {
+            ApiKeys = new(StringComparer.Ordinal) { OpenAiSimulatorOptions.DefaultApiKey, AliceProxyKey },
+            AcceptAnyModel = true,
+        });
+        _copilot = await CopilotSimulator.StartAsync();
+        _gateway = new GatewayFixture();
+        _gateway.Settings.Add($"--Providers:OpenAI:BaseUrl={_openAi.ApiBaseUrl}");
+        _gateway.Settings.Add($"--Providers:OpenAI:ChatGptBaseUrl={_openAi.CodexBackendUrl}");
+        _gateway.Settings.Add("--Providers:OpenAI:RetryBaseDelayMilliseconds=10");
+        _gateway.Settings.Add($"--Providers:Compatible:corp:BaseUrl={_proxy.ApiBaseUrl}");
+        _gateway.Settings.Add($"--Providers:Compatible:corp:ApiKey={OpenAiSimulatorOptions.DefaultApiKey}");
+        _gateway.Settings.Add("--Providers:Compatible:corp:Models=corp-coder");
+        _gateway.Settings.Add("--Providers:Compatible:corp:ShareProcessLogin=false");
+        _gateway.Settings.Add($"--Providers:Copilot:GitHubBaseUrl={_copilot.BaseUrl}");
+        _gateway.Settings.Add($"--Providers:Copilot:GitHubApiBaseUrl={_copilot.BaseUrl}");
+        await _gateway.InitializeAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _gateway.DisposeAsync();
+        await _copilot.DisposeAsync();
+        await _proxy.DisposeAsync();
+        await _openAi.DisposeAsync();
+    }
+
+    private AdminClient Admin() => new(_gateway.BaseUrl, GatewayFixture.ApiKey);
+
+    private async Task<(long Id, string Key)> UserAsync(string email)
+    {
+        using var admin = Admin();
+        var created = await admin.PostAsync("/admin/api/users", new JsonObject { ["email"] = email, ["display_name"] = email, ["role"] = "user", ["password"] = "Sturdy-password-2026" });
+        Assert.Equal(HttpStatusCode.Created, created.Status);
+        var id = created.Json!["id"]!.GetValue<long>();
+        using var user = new AdminClient(_gateway.BaseUrl);
+        Assert.Equal(HttpStatusCode.OK, (await user.SignInAsync(email, "Sturdy-password-2026")).Status);
+        var key = (await user.PostAsync("/admin/api/keys", new JsonObject { ["name"] = "cli" })).Json!["key"]!.GetValue<string>();
+        using var http = _gateway.Http(key);
+        for (var i = 0; i < 100 && (await http.GetAsync("/v1/models")).StatusCode != HttpStatusCode.OK; i++) await Task.Delay(100);
+        return (id, key);
+    }
+
+    private async Task ConnectAsync(long userId, string provider, JsonObject body)
+    {
+        using var admin = Admin();
+        var connected = await admin.PostAsync($"/admin/api/users/{userId}/logins/{provider}", body);
+        Assert.True(connected.Status == HttpStatusCode.Created, connected.ToString());
+    }
+
+    private async Task<(HttpResponseMessage Response, string Body)> ChatAsync(string key, string model, bool stream = false)
+    {
+        using var http = _gateway.Http(key);
+        var body = $$"""{"model":"{{model}}","stream":{{(stream ? "true" : "false")}},"max_tokens":50,"messages":[{"role":"user","content":"hi there"}]}""";
+        return await Wire.SendAsync(http, Wire.OpenAi(body));
+    }
+
+    private async Task<List<string>> ModelIdsAsync(string key)
+    {
+        using var http = _gateway.Http(key);
+        return [.. JsonNode.Parse(await http.GetStringAsync("/v1/models"))!["data"]!.AsArray().Select(m => (string)m!["id"]!)];
+    }
+
+    [Fact]
+    public async Task An_openai_key_of_a_users_own_serves_them_with_passthrough_and_nobody_else()
+    {
+        var alice = await UserAsync("alice@example.com");
+        var bob = await UserAsync("bob@example.com");
+        Assert.DoesNotContain(await ModelIdsAsync(alice.Key), id => id.StartsWith("openai/", StringComparison.Ordinal));
+        await ConnectAsync(alice.Id, "openai", new JsonObject { ["label"] = "work", ["api_key"] = AliceOpenAiKey });
+
+        var (response, text) = await ChatAsync(alice.Key, "openai/gpt-4o");
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        Assert.Equal("openai/work", response.Headers.GetValues("x-gapura-provider").Single());
+        Assert.Equal("Bearer " + AliceOpenAiKey, _openAi.ChatRequests.Last().Header("Authorization"));
+        Assert.Contains(await ModelIdsAsync(alice.Key), id => id.StartsWith("openai/", StringComparison.Ordinal));
+
+        var calls = _openAi.ChatRequests.Count;
+        var (refused, error) = await ChatAsync(bob.Key, "openai/gpt-4o");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Contains("gapura login openai --user", (string?)JsonNode.Parse(error)!["error"]!["message"]);
+        Assert.Equal(calls, _openAi.ChatRequests.Count);
+        Assert.DoesNotContain(await ModelIdsAsync(bob.Key), id => id.StartsWith("openai/", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_chatgpt_sign_in_goes_to_the_codex_backend_for_every_front_door()
+    {
+        var carol = await UserAsync("carol@example.com");
+        var store = _gateway.Services.GetRequiredService<IGapuraStore>();
+        var secret = new AccountSecret
+        {
+            Kind = AccountSecret.OAuthKind,
+            AccessToken = OpenAiSimulatorOptions.DefaultChatGptAccessToken,
+            RefreshToken = "unused-refresh",
+            ExpiresAtUnixSeconds = DateTimeOffset.UtcNow.AddHours(8).ToUnixTimeSeconds(),
+            AccountId = OpenAiSimulatorOptions.DefaultChatGptAccountId,
+        };
+        var (login, _) = await UserLogins.SaveAsync(store, carol.Id, "openai", "plus", secret.Serialize(), new NewAuditEntry("test", "upstream_login.connect"), default);
+        await _gateway.Services.GetRequiredService<AccountPool>().ReloadLoginAsync(login.Id, default);
+
+        // The chat door is translated to the backend's Responses shape (stream only, no output cap: enforced here).
+        var (chat, chatBody) = await ChatAsync(carol.Key, "openai/gpt-5");
+        Assert.True(chat.StatusCode == HttpStatusCode.OK, chatBody);
+        Assert.Equal("openai/plus", chat.Headers.GetValues("x-gapura-provider").Single());
+        Assert.StartsWith(OpenAiDefaultResponder.Greeting, (string?)JsonNode.Parse(chatBody)!["choices"]![0]!["message"]!["content"]);
+        var sent = _openAi.CodexBackendRequests.Last();
+        Assert.Equal("Bearer " + OpenAiSimulatorOptions.DefaultChatGptAccessToken, sent.Header("Authorization"));
+        Assert.Equal(OpenAiSimulatorOptions.DefaultChatGptAccountId, sent.Header("chatgpt-account-id"));
+        Assert.Empty(_openAi.ChatRequests);
+
+        // The Responses door passes through: the client's own fields reach the backend.
+        using var http = _gateway.Http(carol.Key);
+        var (responses, body) = await Wire.SendAsync(http, Wire.Post("/v1/responses", 
+            """{"model":"openai/gpt-5","instructions":"Be brief.","input":"hello codex","stream":true,"x_client_field":7}"""));
+        Assert.True(responses.StatusCode == HttpStatusCode.OK, body);
+        Assert.Contains("response.completed", body);
+        Assert.Equal(7, (int)JsonNode.Parse(_openAi.CodexBackendRequests.Last().Body)!["x_client_field"]!);
+    }
+
+    [Fact]
+    public async Task A_proxy_that_bills_per_user_takes_each_users_key_and_refuses_users_without_one()
+    {
+        var dana = await UserAsync("dana@example.com");
+        var erin = await UserAsync("erin@example.com");
+        await ConnectAsync(dana.Id, "corp", new JsonObject { ["api_key"] = AliceProxyKey });
+
+        var (response, text) = await ChatAsync(dana.Key, "corp/corp-coder", stream: true);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        Assert.Equal("corp/default", response.Headers.GetValues("x-gapura-provider").Single());
+        Assert.Equal("Bearer " + AliceProxyKey, _proxy.ChatRequests.Last().Header("Authorization"));
+
+        // The gateway's own proxy key is not shared (ShareProcessLogin=false): Erin must bring hers.
+        var (refused, error) = await ChatAsync(erin.Key, "corp/corp-coder");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Contains("gapura login corp --user", (string?)JsonNode.Parse(error)!["error"]!["message"]);
+    }
+
+    [Fact]
+    public async Task A_users_github_token_gets_them_copilot()
+    {
+        var frank = await UserAsync("frank@example.com");
+        var github = _copilot.IssueGitHubToken();
+        await ConnectAsync(frank.Id, "copilot", new JsonObject { ["label"] = "gh", ["github_token"] = github });
+        Assert.Contains(await ModelIdsAsync(frank.Key), id => id.StartsWith("copilot/", StringComparison.Ordinal));
+
+        var (response, text) = await ChatAsync(frank.Key, "copilot/gpt-4.1");
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        Assert.Equal("copilot/gh", response.Headers.GetValues("x-gapura-provider").Single());
+        Assert.Contains(_copilot.Requests, r => r.Header("Authorization") == "token " + github);
+        Assert.Equal(1, _copilot.ChatCalls);
+    }
+}
