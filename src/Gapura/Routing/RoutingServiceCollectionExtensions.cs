@@ -11,6 +11,7 @@ internal static class RoutingServiceCollectionExtensions
     {
         services.Configure<RoutingOptions>(configuration.GetSection(RoutingOptions.Section));
         services.AddSingleton<RoutingState>();
+        services.AddSingleton<LoginCooldowns>();
         services.AddSingleton<IStoreChangeListener>(sp => sp.GetRequiredService<RoutingState>());
         services.AddSingleton<RequestRouter>();
         services.AddSingleton<StoreChangeSync>();

@@ -6,8 +6,9 @@ namespace Gapura.Providers.Accounts;
 /// <summary>
 /// Calling an upstream with a caller's accounts in turn: a failure that belongs to the account (spent quota,
 /// throttled, refused sign-in — <see cref="UpstreamLoginPolicy.MovesToNextLogin"/>) moves on to the next
-/// account before anything reached the client; any other failure is the request's and goes up at once. The
-/// account that answered is named in <c>x-gapura-login</c>.
+/// account before anything reached the client, and the failed account rests (<see cref="LoginCooldowns"/>);
+/// any other failure is the request's and goes up at once. The account that answered is named in
+/// <c>x-gapura-login</c>. Every provider with several accounts (Kiro's logins included) goes through here.
 /// </summary>
 internal static class AccountFallback
 {
@@ -17,8 +18,10 @@ internal static class AccountFallback
         Func<TLogin, CancellationToken, Task<TResult>> send,
         ChatContext context,
         ILogger log,
-        CancellationToken ct)
+        CancellationToken ct,
+        LoginCooldowns? cooldowns = null) where TLogin : class
     {
+        if (cooldowns is not null) candidates = cooldowns.Order(candidates);
         for (var i = 0; ; i++)
         {
             var candidate = candidates[i];
@@ -28,8 +31,10 @@ internal static class AccountFallback
                 context.ResponseHeaders[ProviderChain.LoginHeader] = candidate.Label;
                 return result;
             }
-            catch (GatewayException e) when (i + 1 < candidates.Count && UpstreamLoginPolicy.MovesToNextLogin(e) && !ct.IsCancellationRequested)
+            catch (GatewayException e) when (UpstreamLoginPolicy.MovesToNextLogin(e) && !ct.IsCancellationRequested)
             {
+                cooldowns?.CoolDown(candidate.Login, e);
+                if (i + 1 >= candidates.Count) throw;
                 log.LogWarning("{Provider} login '{Label}' could not serve the request ({Kind}: {Message}); trying login '{Next}'",
                     provider, candidate.Label, e.Kind, e.Message, candidates[i + 1].Label);
             }

@@ -19,7 +19,7 @@ internal static class AccountsServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddProviderAccounts(this IServiceCollection services, string provider, IUpstreamAccount? process, bool shareProcessLogin)
         => services.AddKeyedSingleton(provider, (sp, _) => new ProviderAccounts(provider, process, shareProcessLogin,
-            sp.GetRequiredService<AccountPool>(), sp.GetRequiredService<RoutingState>()));
+            sp.GetRequiredService<AccountPool>(), sp.GetRequiredService<RoutingState>(), sp.GetRequiredService<LoginCooldowns>()));
 
     /// <summary>A provider's OAuth sign-in, which also renews its users' sign-ins.</summary>
     public static IServiceCollection AddOAuthSignIn(this IServiceCollection services, string provider, string upstream, OAuthSignInOptions options,

@@ -17,8 +17,10 @@ internal sealed class ProviderAccounts
     private readonly bool _shareDefault;
 
     /// <param name="pool">Users' accounts; null for a provider used without users (tools, unit tests): then only <paramref name="process"/> serves.</param>
-    public ProviderAccounts(string provider, IUpstreamAccount? process, bool shareDefault, AccountPool? pool, RoutingState? routing)
+    public ProviderAccounts(string provider, IUpstreamAccount? process, bool shareDefault, AccountPool? pool, RoutingState? routing,
+        LoginCooldowns? cooldowns = null)
     {
+        Cooldowns = cooldowns;
         Provider = provider;
         Process = process;
         _shareDefault = shareDefault;
@@ -27,6 +29,9 @@ internal sealed class ProviderAccounts
     }
 
     public string Provider { get; }
+
+    /// <summary>Which of the accounts rest after a failure of their own; null where there is only one account to try.</summary>
+    public LoginCooldowns? Cooldowns { get; }
 
     /// <summary>The gateway's own account from the settings; null when it has none.</summary>
     public IUpstreamAccount? Process { get; }

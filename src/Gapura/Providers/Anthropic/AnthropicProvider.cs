@@ -65,7 +65,7 @@ internal sealed class AnthropicProvider(AnthropicClient client, IOptions<Anthrop
         => AccountFallback.FirstAsync(ProviderName, accounts.For(context.Caller),
             (account, token) => AccountFallback.WithSecretAsync(ProviderName, account,
                 (secret, inner) => client.SendMessagesAsync(body, version, beta, secret, inner), token),
-            context, log, ct);
+            context, log, ct, accounts.Cooldowns);
 
     private static string? RequestId(HttpResponseMessage response)
         => response.Headers.TryGetValues("request-id", out var values) ? values.FirstOrDefault() : null;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using Gapura.Conversations;
+using Gapura.Providers.Accounts;
 using Gapura.Providers.Kiro.Logins;
 using Gapura.Routing;
 using Microsoft.Extensions.Options;
@@ -13,7 +14,8 @@ namespace Gapura.Providers.Kiro;
 /// so the <see cref="OutputLimiter"/> enforces both here; stopping early disposes the HTTP response, which
 /// closes the upstream connection rather than reading an answer nobody wants.
 /// </summary>
-internal sealed class KiroProvider(KiroClient client, KiroLoginPicker logins, IOptions<KiroOptions> options, ILogger<KiroProvider> log) : IChatProvider
+internal sealed class KiroProvider(KiroClient client, KiroLoginPicker logins, IOptions<KiroOptions> options, LoginCooldowns cooldowns, ILogger<KiroProvider> log)
+    : IChatProvider
 {
     public const string HistoryTrimmedHeader = "x-gapura-history-trimmed";
 
@@ -26,29 +28,15 @@ internal sealed class KiroProvider(KiroClient client, KiroLoginPicker logins, IO
 
     public async IAsyncEnumerable<StreamEvent> StreamAsync(ChatRequest request, ResolvedModel model, ChatContext context, [EnumeratorCancellation] CancellationToken ct)
     {
-        var candidates = logins.For(context.Caller);
-        HttpResponseMessage? sent = null;
-        KiroRequest? built = null;
-        for (var i = 0; sent is null; i++)
+        var (sent, built) = await AccountFallback.FirstAsync(Name, logins.For(context.Caller), async (login, token) =>
         {
-            var login = candidates[i];
-            try
-            {
-                // Built per login: the profile ARN in the body belongs to the account.
-                var token = await login.Login.GetAsync(forceRefresh: false, ct);
-                built = KiroRequestBuilder.Build(request, model.Model.Id, model.Model.MaxOutputTokens, _options,
-                    _options.ProfileArn ?? token.ProfileArn, Guid.NewGuid().ToString());
-                sent = await client.SendChatAsync(built.Body, login.Login, ct);
-                context.ResponseHeaders[LoginHeader] = login.Label;
-            }
-            catch (GatewayException e) when (i + 1 < candidates.Count && UpstreamLoginPolicy.MovesToNextLogin(e))
-            {
-                // Nothing reached the client yet: the account is spent or refused, so the next one gets the request.
-                log.LogWarning("Kiro login '{Label}' could not serve the request ({Kind}: {Message}); trying login '{Next}'",
-                    login.Label, e.Kind, e.Message, candidates[i + 1].Label);
-            }
-        }
-        if (built!.TrimmedHistoryMessages > 0)
+            // Built per login: the profile ARN in the body belongs to the account.
+            var credential = await login.GetAsync(forceRefresh: false, token);
+            var kiroRequest = KiroRequestBuilder.Build(request, model.Model.Id, model.Model.MaxOutputTokens, _options,
+                _options.ProfileArn ?? credential.ProfileArn, Guid.NewGuid().ToString());
+            return (await client.SendChatAsync(kiroRequest.Body, login, token), kiroRequest);
+        }, context, log, ct, cooldowns);
+        if (built.TrimmedHistoryMessages > 0)
         {
             // The client must know its history was shortened: a header, and a log line for the operator.
             context.ResponseHeaders[HistoryTrimmedHeader] = built.TrimmedHistoryMessages.ToString(CultureInfo.InvariantCulture);

@@ -88,7 +88,7 @@ internal abstract class ChatCompletionsProvider(ChatCompletionsClient client, Pr
                 var (path, body) = build(endpoint);
                 return (await PostAsync(account, secret, endpoint, path, body, context, inner), endpoint);
             }, token),
-            context, log, ct);
+            context, log, ct, accounts.Cooldowns);
 
     /// <summary>
     /// Sends a body, built or passed through, to the endpoint. Upstreams whose credential is exchanged per call
