@@ -109,6 +109,12 @@ public sealed class CopilotSimulator : IAsyncDisposable
     /// <summary>Queues the answer to a coming chat call instead of the default responder's.</summary>
     public void Enqueue(OpenAiAnswer answer) => _answers.Enqueue(answer);
 
+    /// <summary>Forgets the requests recorded so far (sign-ins and exchanges included).</summary>
+    public void ClearRequests() => _requests.Clear();
+
+    /// <summary>Drops queued answers not yet used; chat calls get the default responder's again.</summary>
+    public void ClearScenarios() => _answers.Clear();
+
     private string NextId() => Interlocked.Increment(ref _ids).ToString("x12", System.Globalization.CultureInfo.InvariantCulture);
 
     private void Map(WebApplication app)

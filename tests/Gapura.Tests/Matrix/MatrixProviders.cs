@@ -35,6 +35,7 @@ public abstract class MatrixProvider : IAsyncDisposable
         new OpenAiRow("openai", "openai/gpt-5", "gpt-5", compatible: false),
         new OpenAiRow("ollama", "ollama/llama3.2", "llama3.2", compatible: true),
         new BedrockRow(),
+        new CopilotRow(),
     ];
 
     public abstract string Name { get; }
