@@ -212,7 +212,8 @@ internal sealed class OpenAiRow(string name, string model, string upstreamModel,
 /// GitHub Copilot: chat completions behind a GitHub-token exchange, so the chat-completions wire is the shared
 /// one. Each call must carry the exchanged token and the editor headers, and image parts go only with
 /// <c>Copilot-Vision-Request</c> (the simulator refuses them otherwise); both are checked on every request read back.
-/// A reasoning model, so a thinking request goes as <c>reasoning_effort</c>.
+/// A reasoning model, so a thinking request goes as <c>reasoning_effort</c>; its reasoning comes back in Copilot's
+/// <c>reasoning_text</c>, which chat-door clients get as it is on the passthrough path.
 /// </summary>
 internal sealed class CopilotRow : MatrixProvider
 {
@@ -224,6 +225,7 @@ internal sealed class CopilotRow : MatrixProvider
     public override bool ResendsThinking => false;
     public override bool PassesThrough(FrontDoorDialect door) => door == FrontDoorDialect.OpenAiChat;
     public override string CallId(int index) => $"call_Matrix{index}CopilotZq";
+    public override string ChatReasoningField => CopilotSimulator.ReasoningField;
 
     public override async Task<IEnumerable<string>> StartAsync(GatewayFixture gateway)
     {
