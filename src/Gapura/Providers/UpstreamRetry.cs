@@ -23,12 +23,14 @@ internal static class UpstreamRetry
         Func<HttpRequestException, bool>? retryConnectionError = null,
         Func<HttpResponseMessage, TimeSpan?>? retryAfter = null)
     {
+        // One attempt is no retry: Polly refuses a retry strategy with zero retries, so there is none.
+        if (maxAttempts <= 1) return ResiliencePipeline<HttpResponseMessage>.Empty;
         var clock = time ?? TimeProvider.System;
         var maxDelay = TimeSpan.FromSeconds(maxDelaySeconds);
         return new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = clock }
             .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
             {
-                MaxRetryAttempts = Math.Max(0, maxAttempts - 1),
+                MaxRetryAttempts = maxAttempts - 1,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = TimeSpan.FromMilliseconds(Math.Max(1, baseDelayMilliseconds)),

@@ -23,10 +23,18 @@ public enum DevicePoll { Pending, SlowDown, Approve, Deny, Expire }
 /// <item>api.githubcopilot.com: <c>GET /models</c> and <c>POST /chat/completions</c> (OpenAI-shaped, SSE or not),
 /// which demand a live Copilot token and the editor headers, refusing with a 400 naming a missing header (and image parts without <c>Copilot-Vision-Request</c>).</item>
 /// </list>
-/// Answers come from the OpenAI simulator's responder and wire writer. Every request is recorded.
+/// Answers come from the OpenAI simulator's responder and wire writer (reasoning in Copilot's <c>reasoning_text</c>);
+/// scripted ones are queued by <see cref="Enqueue"/>. Every request is recorded.
 /// </summary>
 public sealed class CopilotSimulator : IAsyncDisposable
 {
+    /// <summary>
+    /// Where Copilot's chat completions carry reasoning, in deltas and messages: its own field, not the
+    /// <c>reasoning_content</c> of DeepSeek-style servers (beside it Copilot may send <c>reasoning_opaque</c>, an
+    /// encrypted state the simulator does not produce).
+    /// </summary>
+    public const string ReasoningField = "reasoning_text";
+
     /// <summary>Headers the Copilot API refuses calls without (editor-authenticated tokens).</summary>
     public static readonly string[] RequiredHeaders = ["Editor-Version", "Editor-Plugin-Version", "Copilot-Integration-Id"];
 
@@ -108,6 +116,12 @@ public sealed class CopilotSimulator : IAsyncDisposable
 
     /// <summary>Queues the answer to a coming chat call instead of the default responder's.</summary>
     public void Enqueue(OpenAiAnswer answer) => _answers.Enqueue(answer);
+
+    /// <summary>Forgets the requests recorded so far (sign-ins and exchanges included).</summary>
+    public void ClearRequests() => _requests.Clear();
+
+    /// <summary>Drops queued answers not yet used; chat calls get the default responder's again.</summary>
+    public void ClearScenarios() => _answers.Clear();
 
     private string NextId() => Interlocked.Increment(ref _ids).ToString("x12", System.Globalization.CultureInfo.InvariantCulture);
 
@@ -385,13 +399,13 @@ public sealed class CopilotSimulator : IAsyncDisposable
             string CallId() => "call_" + NextId();
             if (!stream)
             {
-                await WriteJson(context, 200, OpenAiWireWriter.ChatCompletion(answer, model, id, created, CallId));
+                await WriteJson(context, 200, OpenAiWireWriter.ChatCompletion(answer, model, id, created, CallId, ReasoningField));
                 return;
             }
             context.Response.StatusCode = 200;
             context.Response.ContentType = "text/event-stream";
             await context.Response.StartAsync(context.RequestAborted);
-            foreach (var e in OpenAiWireWriter.ChatChunks(answer, model, id, created, includeUsage, CallId))
+            foreach (var e in OpenAiWireWriter.ChatChunks(answer, model, id, created, includeUsage, CallId, ReasoningField))
             {
                 await context.Response.Body.WriteAsync(Encoding.UTF8.GetBytes(e.Encode()), context.RequestAborted);
                 await context.Response.Body.FlushAsync(context.RequestAborted);

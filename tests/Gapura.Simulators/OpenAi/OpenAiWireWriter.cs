@@ -17,7 +17,10 @@ public static class OpenAiWireWriter
 {
     // ---- chat completions ------------------------------------------------------------------------
 
-    public static List<SseEvent> ChatChunks(OpenAiAnswer answer, string model, string id, long created, bool includeUsage, Func<string> newCallId)
+    /// <param name="reasoningField">The delta field reasoning goes in: <c>reasoning_content</c> as the compatible servers
+    /// send it, or another server's own (Copilot's <c>reasoning_text</c>).</param>
+    public static List<SseEvent> ChatChunks(OpenAiAnswer answer, string model, string id, long created, bool includeUsage, Func<string> newCallId,
+        string reasoningField = "reasoning_content")
     {
         var events = new List<SseEvent>();
         JsonObject Chunk(JsonObject? delta, string? finish)
@@ -38,7 +41,7 @@ public static class OpenAiWireWriter
         void Add(JsonObject chunk) => events.Add(new SseEvent(null, chunk.ToJsonString()));
 
         Add(Chunk(new JsonObject { ["role"] = "assistant", ["content"] = "", ["refusal"] = null }, null));
-        foreach (var r in answer.Reasoning) Add(Chunk(new JsonObject { ["reasoning_content"] = r }, null));
+        foreach (var r in answer.Reasoning) Add(Chunk(new JsonObject { [reasoningField] = r }, null));
         foreach (var t in answer.Text) Add(Chunk(new JsonObject { ["content"] = t }, null));
         for (var i = 0; i < answer.ToolCalls.Count; i++)
         {
@@ -64,7 +67,8 @@ public static class OpenAiWireWriter
         return events;
     }
 
-    public static JsonObject ChatCompletion(OpenAiAnswer answer, string model, string id, long created, Func<string> newCallId)
+    public static JsonObject ChatCompletion(OpenAiAnswer answer, string model, string id, long created, Func<string> newCallId,
+        string reasoningField = "reasoning_content")
     {
         var message = new JsonObject
         {
@@ -73,7 +77,7 @@ public static class OpenAiWireWriter
             ["refusal"] = null,
             ["annotations"] = new JsonArray(),
         };
-        if (answer.Reasoning.Count > 0) message["reasoning_content"] = string.Concat(answer.Reasoning);
+        if (answer.Reasoning.Count > 0) message[reasoningField] = string.Concat(answer.Reasoning);
         if (answer.ToolCalls.Count > 0)
         {
             var calls = new JsonArray();

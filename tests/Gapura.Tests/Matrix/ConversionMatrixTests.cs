@@ -46,7 +46,7 @@ public sealed class ConversionMatrixTests(MatrixFixture matrix) : IClassFixture<
         Assert.StartsWith(provider.Name, response.Headers.GetValues("x-gapura-provider").Single());
 
         AssertUpstreamSide(door, provider, conversation, provider.Read(provider.ReceivedBody()));
-        var answer = door.Read(body, stream);
+        var answer = door.Read(body, stream, provider.PassesThrough(door) ? provider.ChatReasoningField : MatrixProvider.GatewayReasoningField);
         AssertClientSide(door, provider, conversation, answer);
 
         // The whole answer and the streamed one of the same case say the same (checked by whichever runs second).

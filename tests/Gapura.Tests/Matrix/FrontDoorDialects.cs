@@ -42,7 +42,9 @@ public abstract class FrontDoorDialect
     public abstract string StopName(Stop stop);
 
     /// <summary>Reads a whole JSON answer, or an SSE stream asserting it ended the format's proper way.</summary>
-    public abstract ClientAnswer Read(string body, bool stream);
+    /// <param name="chatReasoningField">Where a chat-completions answer carries reasoning: the gateway's
+    /// <c>reasoning_content</c>, or on the passthrough path the upstream's own field, relayed as it came.</param>
+    public abstract ClientAnswer Read(string body, bool stream, string chatReasoningField);
 
     public override string ToString() => Name;
 
@@ -115,7 +117,7 @@ internal sealed class OpenAiChatDialect : FrontDoorDialect
 
     public override string StopName(Stop stop) => stop switch { Stop.EndTurn => "stop", Stop.ToolUse => "tool_calls", _ => "length" };
 
-    public override ClientAnswer Read(string body, bool stream)
+    public override ClientAnswer Read(string body, bool stream, string chatReasoningField)
     {
         if (!stream)
         {
@@ -125,7 +127,7 @@ internal sealed class OpenAiChatDialect : FrontDoorDialect
             var message = choice["message"]!;
             var calls = (message["tool_calls"] as JsonArray ?? []).Select(k => new CallPart(
                 (string)k!["id"]!, (string)k["function"]!["name"]!, (string)k["function"]!["arguments"]!)).ToList();
-            return new ClientAnswer((string?)message["reasoning_content"] ?? "", (string?)message["content"] ?? "", calls,
+            return new ClientAnswer((string?)message[chatReasoningField] ?? "", (string?)message["content"] ?? "", calls,
                 (string)choice["finish_reason"]!, Int(root["usage"]?["prompt_tokens"]), Int(root["usage"]?["completion_tokens"]));
         }
         var items = Wire.ParseSse(body).Where(i => i.Data is not null).ToList();
@@ -142,7 +144,7 @@ internal sealed class OpenAiChatDialect : FrontDoorDialect
             if (chunk["usage"] is JsonObject u) usage = u;
             if (chunk["choices"] is not JsonArray { Count: > 0 } choices) continue;
             var delta = choices[0]!["delta"]!;
-            reasoning += (string?)delta["reasoning_content"];
+            reasoning += (string?)delta[chatReasoningField];
             text += (string?)delta["content"];
             foreach (var k in delta["tool_calls"] as JsonArray ?? [])
             {
@@ -214,7 +216,7 @@ internal sealed class ResponsesDialect : FrontDoorDialect
 
     public override string StopName(Stop stop) => stop == Stop.MaxTokens ? "incomplete:max_output_tokens" : "completed";
 
-    public override ClientAnswer Read(string body, bool stream)
+    public override ClientAnswer Read(string body, bool stream, string chatReasoningField)
     {
         if (!stream) return FromResponse(JsonNode.Parse(body)!);
 
@@ -321,7 +323,7 @@ internal sealed class AnthropicDialect : FrontDoorDialect
 
     public override string StopName(Stop stop) => stop switch { Stop.EndTurn => "end_turn", Stop.ToolUse => "tool_use", _ => "max_tokens" };
 
-    public override ClientAnswer Read(string body, bool stream)
+    public override ClientAnswer Read(string body, bool stream, string chatReasoningField)
     {
         if (!stream)
         {

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Gapura.Simulators.Anthropic;
 using Gapura.Simulators.Bedrock;
+using Gapura.Simulators.Copilot;
 using Gapura.Simulators.Kiro;
 using Gapura.Simulators.OpenAi;
 using Gapura.Tests.Integration;
@@ -201,6 +202,56 @@ internal sealed class OpenAiRow(string name, string model, string upstreamModel,
     }
 
     public override JsonObject ReceivedBody() => Single(_sim.ChatRequests);
+
+    public override UpstreamView Read(JsonObject body) => ChatCompletions.Read(body);
+
+    public override async ValueTask DisposeAsync() => await _sim.DisposeAsync();
+}
+
+/// <summary>
+/// GitHub Copilot: chat completions behind a GitHub-token exchange, so the chat-completions wire is the shared
+/// one. Each call must carry the exchanged token and the editor headers, and image parts go only with
+/// <c>Copilot-Vision-Request</c> (the simulator refuses them otherwise); both are checked on every request read back.
+/// A reasoning model, so a thinking request goes as <c>reasoning_effort</c>; its reasoning comes back in Copilot's
+/// <c>reasoning_text</c>, which chat-door clients get as it is on the passthrough path.
+/// </summary>
+internal sealed class CopilotRow : MatrixProvider
+{
+    private CopilotSimulator _sim = null!;
+
+    public override string Name => "copilot";
+    public override string Model => "copilot/gpt-5-mini";
+    public override bool HasToolErrorFlag => false;
+    public override bool ResendsThinking => false;
+    public override bool PassesThrough(FrontDoorDialect door) => door == FrontDoorDialect.OpenAiChat;
+    public override string CallId(int index) => $"call_Matrix{index}CopilotZq";
+    public override string ChatReasoningField => CopilotSimulator.ReasoningField;
+
+    public override async Task<IEnumerable<string>> StartAsync(GatewayFixture gateway)
+    {
+        _sim = await CopilotSimulator.StartAsync();
+        return Providers.Copilot.CopilotGateway.Settings(_sim, _sim.IssueGitHubToken());
+    }
+
+    public override void Script(Reply reply)
+    {
+        _sim.ClearRequests();
+        _sim.ClearScenarios();
+        _sim.Enqueue(ChatCompletions.Answer(reply, Calls(reply)));
+    }
+
+    public override JsonObject ReceivedBody()
+    {
+        var body = Single(_sim.ChatRequests);
+        var call = _sim.ChatRequests[0];
+        Assert.StartsWith("Bearer tid=", call.Header("Authorization"));
+        foreach (var header in CopilotSimulator.RequiredHeaders) Assert.False(string.IsNullOrEmpty(call.Header(header)), header);
+        var images = body["messages"]!.AsArray().Any(m => m!["content"] is JsonArray parts && parts.Any(p => (string?)p!["type"] == "image_url"));
+        Assert.Equal(images ? "true" : null, call.Header("Copilot-Vision-Request"));
+        // A premium request per user turn: a follow-up after tool results is the agent's.
+        Assert.Equal((string?)body["messages"]!.AsArray()[^1]!["role"] == "user" ? "user" : "agent", call.Header("X-Initiator"));
+        return body;
+    }
 
     public override UpstreamView Read(JsonObject body) => ChatCompletions.Read(body);
 

@@ -35,6 +35,7 @@ public abstract class MatrixProvider : IAsyncDisposable
         new OpenAiRow("openai", "openai/gpt-5", "gpt-5", compatible: false),
         new OpenAiRow("ollama", "ollama/llama3.2", "llama3.2", compatible: true),
         new BedrockRow(),
+        new CopilotRow(),
     ];
 
     public abstract string Name { get; }
@@ -58,6 +59,15 @@ public abstract class MatrixProvider : IAsyncDisposable
     public virtual bool ResendsThinking => true;
 
     public virtual bool NeedsThinkingSignature => false;
+
+    /// <summary>Where the gateway's chat-completions answers carry reasoning.</summary>
+    public const string GatewayReasoningField = "reasoning_content";
+
+    /// <summary>
+    /// Where this upstream's chat completions carry reasoning (Copilot: <c>reasoning_text</c>); the gateway reads it
+    /// into its own field, and relays it unchanged to chat-door clients on the passthrough path.
+    /// </summary>
+    public virtual string ChatReasoningField => GatewayReasoningField;
 
     /// <summary>Whether requests from <paramref name="door"/> go up unchanged but for the model (same wire format).</summary>
     public virtual bool PassesThrough(FrontDoorDialect door) => false;

@@ -67,6 +67,29 @@ public class CopilotSimulatorTests
     }
 
     [Fact]
+    public async Task Scripted_answers_carry_reasoning_in_reasoning_text_and_clearing_forgets_them()
+    {
+        await using var sim = await CopilotSimulator.StartAsync();
+        using var http = new HttpClient();
+        var token = await CopilotToken(http, sim);
+        sim.Enqueue(new Gapura.Simulators.OpenAi.OpenAiAnswer { Reasoning = ["why ", "so"], Text = ["scripted"] });
+        using (var whole = await http.SendAsync(Chat(sim, token)))
+        {
+            var message = JsonNode.Parse(await whole.Content.ReadAsStringAsync())!["choices"]![0]!["message"]!;
+            Assert.Equal("scripted", (string?)message["content"]);
+            Assert.Equal("why so", (string?)message[CopilotSimulator.ReasoningField]);
+            Assert.Null(message["reasoning_content"]);
+        }
+
+        sim.Enqueue(new Gapura.Simulators.OpenAi.OpenAiAnswer { Text = ["never sent"] });
+        sim.ClearScenarios();
+        sim.ClearRequests();
+        using (var fresh = await http.SendAsync(Chat(sim, token)))
+            Assert.DoesNotContain("never sent", await fresh.Content.ReadAsStringAsync());
+        Assert.Single(sim.ChatRequests);
+    }
+
+    [Fact]
     public async Task Exchange_refuses_unknown_tokens_and_accounts_without_a_seat()
     {
         await using var sim = await CopilotSimulator.StartAsync();

@@ -73,8 +73,9 @@ internal sealed class ChatCompletionsStreamDecoder(string label, int estimatedIn
 
     private void TranslateDelta(JsonElement delta, List<StreamEvent> output)
     {
-        // Reasoning: reasoning_content (DeepSeek, vLLM, the gateway's own front door) or reasoning (Ollama, OpenRouter).
-        foreach (var field in (ReadOnlySpan<string>)["reasoning_content", "reasoning"])
+        // Reasoning: reasoning_content (DeepSeek, vLLM, the gateway's own front door), reasoning (Ollama, OpenRouter)
+        // or reasoning_text (GitHub Copilot, whose reasoning_opaque beside it is encrypted state, not text).
+        foreach (var field in (ReadOnlySpan<string>)["reasoning_content", "reasoning", "reasoning_text"])
         {
             if (delta.TryGetProperty(field, out var r) && r.ValueKind == JsonValueKind.String && r.GetString() is { Length: > 0 } reasoning)
             {

@@ -133,6 +133,21 @@ public class ChatCompletionsStreamDecoderTests
     }
 
     [Fact]
+    public void Copilot_style_reasoning_text_is_reasoning_and_its_opaque_state_is_not_text()
+    {
+        // GitHub Copilot's chat completions carry reasoning in reasoning_text, with an encrypted reasoning_opaque.
+        var stream = Chunk("""{"role":"assistant","content":null,"reasoning_text":"17 times 3 "}""")
+            + Chunk("""{"content":null,"reasoning_text":"is 51."}""")
+            + Chunk("""{"content":null,"reasoning_opaque":"EncR3as0n1ng=="}""")
+            + Chunk("""{"content":"51"}""")
+            + Chunk("{}", "stop")
+            + "data: [DONE]\n\n";
+        var events = Decode(Encoding.UTF8.GetBytes(stream), []);
+        Assert.Equal([new ReasoningDelta("17 times 3 "), new ReasoningDelta("is 51."), new TextDelta("51")], events[..^1]);
+        Assert.Equal(StopReason.EndTurn, Assert.IsType<MessageEnd>(events[^1]).StopReason);
+    }
+
+    [Fact]
     public void Going_back_to_an_ended_tool_call_is_refused()
     {
         var stream = Chunk("""{"tool_calls":[{"index":0,"id":"a","function":{"name":"f","arguments":""}}]}""")
