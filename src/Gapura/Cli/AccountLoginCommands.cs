@@ -85,14 +85,30 @@ internal static class AccountLoginCommands
         => LoginCommand.ForUserAsync(configuration, signIn.Provider, email, label, output, ct, async (store, user) =>
         {
             var started = signIn.Start();
-            await output.WriteLineAsync($"Sign in to {AccountKinds.DisplayName(signIn.Provider)} for {user.Email}: open this address, approve, then paste what the page shows (the code, or the address you land on):");
+            using var callback = LoopbackCallback.TryStart(signIn.Client.Options.RedirectUri);
+            await output.WriteLineAsync($"Sign in to {AccountKinds.DisplayName(signIn.Provider)} for {user.Email}: open this address and approve:");
             await output.WriteLineAsync("  " + started.AuthorizeUrl);
-            await output.WriteAsync("Code: ");
-            var pasted = await input.ReadLineAsync(ct);
+            await output.WriteAsync(callback is null
+                ? "then paste what the page shows (the code, or the whole address you land on): "
+                : "Waiting for the browser to come back here; if it runs on another machine, paste the address it lands on: ");
+            var pasted = await ReadCodeAsync(input, callback, ct);
             if (string.IsNullOrWhiteSpace(pasted)) throw GatewayException.BadRequest("no code was pasted.");
             var secret = await signIn.CompleteAsync(started, pasted, ct);
             return await UserLogins.SaveAsync(store, user.Id, signIn.Provider, label, secret.Serialize(), LoginCommand.CliAudit(), ct);
         });
+
+    /// <summary>Whichever comes first: the browser reaching the loopback listener, or a line pasted at the terminal.</summary>
+    private static async Task<string?> ReadCodeAsync(TextReader input, LoopbackCallback? callback, CancellationToken ct)
+    {
+        if (callback is null) return await input.ReadLineAsync(ct);
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // The terminal read may not end when cancelled (a console read blocks); the command returns regardless.
+        var typed = input.ReadLineAsync(cancel.Token).AsTask();
+        var caught = callback.WaitAsync(cancel.Token);
+        var first = await Task.WhenAny(typed, caught);
+        await cancel.CancelAsync();
+        return await first;
+    }
 
     internal static async Task<int> SaveKeyAsync(ParseResult parse, string provider, Option<string> user, Option<string> label, ConnectAccountRequest request, CancellationToken ct)
     {

@@ -104,6 +104,45 @@ public sealed class AccountLoginCliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_sign_in_redirecting_to_this_machine_is_caught_without_pasting()
+    {
+        await using var anthropic = await AnthropicSimulator.StartAsync();
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var redirect = $"http://127.0.0.1:{port}/auth/callback";
+        var configuration = LoginCommand.BuildConfiguration([.. Storage, $"--Providers:Anthropic:SignIn:RedirectUri={redirect}",
+            $"--Providers:Anthropic:SignIn:AuthorizeUrl={anthropic.BaseUrl}/oauth/authorize", $"--Providers:Anthropic:SignIn:TokenUrl={anthropic.BaseUrl}/v1/oauth/token"]);
+        var signIn = new OAuthSignIn(AnthropicProvider.ProviderName, new OAuthPkceClient(new HttpClient(), ClaudeSignIn.Read(configuration), "Claude"));
+        var output = new SyncWriter();
+        using var nobodyTypes = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var run = AccountLoginCommands.RunSignInAsync(configuration, signIn, "alice@example.com", "browser", new SilentTerminal(), output, nobodyTypes.Token);
+        string? url = null;
+        for (var i = 0; i < 200 && url is null; i++)
+        {
+            url = output.ToString().Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("http", StringComparison.Ordinal));
+            if (url is null) await Task.Delay(25);
+        }
+        Assert.NotNull(url);
+        Assert.Contains("Waiting for the browser", output.ToString());
+
+        // The browser lands on the redirect address with the code; a stray request elsewhere does not end the wait.
+        var approved = anthropic.Approve(url).Split('#');
+        var (code, state) = (approved[0], approved[1]);
+        using var browser = new HttpClient();
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, (await browser.GetAsync($"http://127.0.0.1:{port}/favicon.ico")).StatusCode);
+        var landed = await browser.GetAsync($"{redirect}?code={code}&state={state}");
+        Assert.Contains("You can close this tab", await landed.Content.ReadAsStringAsync());
+
+        Assert.True(await run == 0, output.ToString());
+        var (login, secret) = await StoredAsync("anthropic");
+        Assert.Equal("browser", login.Label);
+        Assert.StartsWith("sk-ant-oat01-sim-", secret.AccessToken);
+    }
+
+    [Fact]
     public async Task A_copilot_device_flow_for_a_user_stores_the_github_token_after_checking_the_seat()
     {
         await using var copilot = await CopilotSimulator.StartAsync();
@@ -120,6 +159,26 @@ public sealed class AccountLoginCliTests : IAsyncLifetime
         Assert.Equal("gh", login.Label);
         Assert.Equal(AccountSecret.GitHubKind, secret.Kind);
         Assert.StartsWith("gho_", secret.GitHubToken);
+    }
+
+    /// <summary>A terminal nobody types into: the read ends only when cancelled.</summary>
+    private sealed class SilentTerminal : TextReader
+    {
+        public override async ValueTask<string?> ReadLineAsync(CancellationToken ct)
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+            return null;
+        }
+    }
+
+    /// <summary>Output read by the test while the command writes it.</summary>
+    private sealed class SyncWriter : StringWriter
+    {
+        public override void Write(char value) { lock (this) base.Write(value); }
+        public override void Write(string? value) { lock (this) base.Write(value); }
+        public override Task WriteAsync(string? value) { Write(value); return Task.CompletedTask; }
+        public override Task WriteLineAsync(string? value) { lock (this) base.WriteLine(value); return Task.CompletedTask; }
+        public override string ToString() { lock (this) return base.ToString(); }
     }
 
     internal static string PrintedUrl(StringWriter output)
