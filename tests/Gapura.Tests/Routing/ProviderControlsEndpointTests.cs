@@ -41,7 +41,13 @@ public sealed class ProviderControlsEndpointTests : IAsyncLifetime
         using (var model = await admin.PutAsJsonAsync("/admin/api/models/claude-haiku-4.5", new { enabled = false }))
         {
             Assert.Equal(HttpStatusCode.OK, model.StatusCode);
-            Assert.Contains("\"enabled\":false", await model.Content.ReadAsStringAsync());
+            var view = System.Text.Json.Nodes.JsonNode.Parse(await model.Content.ReadAsStringAsync())!;
+            Assert.False((bool)view["enabled"]!);
+            // What the model can do travels with it (Kiro's Claude models: 200k context, images, tools, thinking).
+            Assert.True((int)view["contextWindow"]! >= 200_000, view.ToJsonString());
+            Assert.True((int)view["maxOutputTokens"]! > 0);
+            Assert.True((bool)view["supportsImages"]!);
+            Assert.True((bool)view["supportsTools"]!);
         }
         // Any name that resolves to the disabled id is refused, Claude Code's dated names included.
         await AssertRefusedAsync(await LoginsGateway.ChatAsync(admin, "claude-haiku-4-5-20251001"), 403, "permission_error", "'claude-haiku-4.5' is disabled", anthropic: false);

@@ -387,7 +387,8 @@ internal static class AdminUpstreamEndpoints
     }
 
     private static ModelView ModelView(RoutingState state, Routing.ModelInfo m)
-        => new(m.Id, m.Provider, m.DisplayName, !state.IsProviderDisabled(m.Provider) && !state.IsModelDisabled(m.Id), !state.IsModelDisabled(m.Id));
+        => new(m.Id, m.Provider, m.DisplayName, !state.IsProviderDisabled(m.Provider) && !state.IsModelDisabled(m.Id), !state.IsModelDisabled(m.Id),
+            m.ContextWindow, m.MaxOutputTokens, m.SupportsImages, m.SupportsTools, m.SupportsThinking);
 
     private static async Task<Routing.ModelInfo?> FindModelAsync(HttpContext http, string id, CancellationToken ct)
         => (await http.RequestServices.GetRequiredService<RequestRouter>().ListAllAsync(ct))
@@ -464,7 +465,9 @@ internal sealed record ProviderChange(string? Name, bool? Enabled);
 internal sealed record ProvidersRequest(List<ProviderChange>? Providers);
 
 /// <param name="Usable">Neither the model nor its provider is disabled.</param>
-internal sealed record ModelView(string Id, string Provider, string DisplayName, bool Usable, bool Enabled);
+/// <param name="SupportsImages">Null where the provider does not say (as for the three capability flags).</param>
+internal sealed record ModelView(string Id, string Provider, string DisplayName, bool Usable, bool Enabled, int ContextWindow, int MaxOutputTokens,
+    bool? SupportsImages, bool? SupportsTools, bool? SupportsThinking);
 
 internal sealed record ModelsView(IReadOnlyList<ModelView> Models);
 
