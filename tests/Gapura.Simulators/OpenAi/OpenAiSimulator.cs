@@ -15,9 +15,10 @@ namespace Gapura.Simulators.OpenAi;
 /// socket: <c>POST /v1/chat/completions</c> and <c>POST /v1/responses</c>, streamed or not, and
 /// <c>GET /v1/models</c>, behind bearer keys, with OpenAI's error shape. Every request is recorded with its
 /// headers and raw body bytes; answers come from queued <see cref="OpenAiScenario"/>s or the
-/// <see cref="OpenAiDefaultResponder"/>.
+/// <see cref="OpenAiDefaultResponder"/>. It also plays the ChatGPT Codex backend and the ChatGPT sign-in that
+/// feeds it (OAuth 2 + PKCE, in ChatGptSignIn.cs).
 /// </summary>
-public sealed class OpenAiSimulator : IAsyncDisposable
+public sealed partial class OpenAiSimulator : IAsyncDisposable
 {
     private readonly OpenAiSimulatorOptions _options;
     private readonly ConcurrentQueue<OpenAiScenario> _scenarios = new();
@@ -110,6 +111,7 @@ public sealed class OpenAiSimulator : IAsyncDisposable
         app.MapPost("/v1/chat/completions", ChatAsync);
         app.MapPost("/v1/responses", ResponsesAsync);
         app.MapPost(CodexBackendPath + "/responses", CodexBackendAsync);
+        app.MapPost(OAuthTokenPath, ChatGptTokenAsync);
         app.MapGet("/v1/models", ModelsAsync);
         app.MapGet("/v1/models/{id}", ModelAsync);
         app.MapFallback(context => Error(context, 404, $"Invalid URL ({context.Request.Method} {context.Request.Path})", "invalid_request_error"));
@@ -204,23 +206,16 @@ public sealed class OpenAiSimulator : IAsyncDisposable
 
     /// <summary>
     /// The ChatGPT Codex backend (what a ChatGPT sign-in talks to): the Responses API behind the sign-in's access
-    /// token and <c>chatgpt-account-id</c>, answering only <c>stream: true</c>, <c>store: false</c> requests with
+    /// token and <c>chatgpt-account-id</c> (see <see cref="CheckChatGptCaller"/>), answering only <c>stream: true</c>, <c>store: false</c> requests with
     /// <c>instructions</c>, and refusing <c>max_output_tokens</c> — each refusal a 400 with its FastAPI-style
     /// <c>{"detail": …}</c> body, as that backend sends.
     /// </summary>
     private async Task CodexBackendAsync(HttpContext context)
     {
         Interlocked.Increment(ref _responsesCalls);
-        var header = context.Request.Headers.Authorization.ToString();
-        var token = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : "";
-        if (!_options.ChatGptAccessTokens.Contains(token))
+        if (CheckChatGptCaller(context) is { } refused)
         {
-            await Detail(context, 401, "Could not parse your authentication token. Please try signing in again.");
-            return;
-        }
-        if (context.Request.Headers["chatgpt-account-id"].ToString() != _options.ChatGptAccountId)
-        {
-            await Detail(context, 403, "The chatgpt-account-id header is missing or does not match the signed-in account.");
+            await Detail(context, refused.Status, refused.Detail);
             return;
         }
         using var doc = await ParseAsync(context);

@@ -27,8 +27,28 @@ public sealed class OpenAiSimulatorOptions
     /// <summary>Access tokens the ChatGPT Codex backend (<c>/backend-api/codex</c>) accepts.</summary>
     public HashSet<string> ChatGptAccessTokens { get; set; } = new(StringComparer.Ordinal) { DefaultChatGptAccessToken };
 
-    /// <summary>The account the Codex backend expects in <c>chatgpt-account-id</c>.</summary>
+    /// <summary>
+    /// The account the Codex backend expects in <c>chatgpt-account-id</c> with the static
+    /// <see cref="ChatGptAccessTokens"/>, and the account a ChatGPT sign-in is approved for unless the test names another.
+    /// </summary>
     public string ChatGptAccountId { get; set; } = DefaultChatGptAccountId;
+
+    public const string DefaultChatGptEmail = "simulator@example.com";
+
+    /// <summary>The <c>email</c> claim of a sign-in's id_token unless the approval names another.</summary>
+    public string ChatGptEmail { get; set; } = DefaultChatGptEmail;
+
+    /// <summary>The <c>chatgpt_plan_type</c> the sign-in's tokens carry.</summary>
+    public string ChatGptPlanType { get; set; } = "plus";
+
+    /// <summary>
+    /// Lifetime of access tokens the ChatGPT sign-in issues (<c>expires_in</c> and the token's <c>exp</c>); the real
+    /// sign-in's last about a week to ten days. Short ones make the gateway renew.
+    /// </summary>
+    public int OAuthAccessTokenSeconds { get; set; } = 864_000;
+
+    /// <summary>The clock sign-in tokens are issued and checked by; a test's own clock can make them expire.</summary>
+    public TimeProvider Time { get; set; } = TimeProvider.System;
 
     public List<OpenAiModel> Models { get; set; } =
     [
