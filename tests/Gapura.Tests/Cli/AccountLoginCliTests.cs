@@ -2,6 +2,8 @@ using System.Text.Json.Nodes;
 using Gapura.Cli;
 using Gapura.Providers.Accounts;
 using Gapura.Providers.Anthropic;
+using Gapura.Providers.OpenAi;
+using Gapura.Simulators.OpenAi;
 using Gapura.Secrets;
 using Gapura.Simulators.Anthropic;
 using Gapura.Simulators.Copilot;
@@ -140,6 +142,41 @@ public sealed class AccountLoginCliTests : IAsyncLifetime
         var (login, secret) = await StoredAsync("anthropic");
         Assert.Equal("browser", login.Label);
         Assert.StartsWith("sk-ant-oat01-sim-", secret.AccessToken);
+    }
+
+    [Fact]
+    public async Task A_chatgpt_sign_in_lands_on_the_cli_and_keeps_the_account_id()
+    {
+        await using var openAi = await OpenAiSimulator.StartAsync();
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        var configuration = LoginCommand.BuildConfiguration([.. Storage, $"--Providers:OpenAI:SignIn:RedirectUri=http://localhost:{port}/auth/callback",
+            $"--Providers:OpenAI:SignIn:AuthorizeUrl={openAi.OAuthIssuer}{OpenAiSimulator.OAuthAuthorizePath}",
+            $"--Providers:OpenAI:SignIn:TokenUrl={openAi.OAuthIssuer}{OpenAiSimulator.OAuthTokenPath}"]);
+        var signIn = new OAuthSignIn(OpenAiProvider.ProviderName,
+            new OAuthPkceClient(new HttpClient(), ChatGptSignIn.Read(configuration), "ChatGPT"), ChatGptSignIn.Finish);
+        var output = new SyncWriter();
+        using var nobodyTypes = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+
+        var run = AccountLoginCommands.RunSignInAsync(configuration, signIn, "alice@example.com", null, new SilentTerminal(), output, nobodyTypes.Token);
+        string? url = null;
+        for (var i = 0; i < 200 && url is null; i++)
+        {
+            url = output.ToString().Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("http", StringComparison.Ordinal));
+            if (url is null) await Task.Delay(25);
+        }
+        Assert.NotNull(url);
+        using var browser = new HttpClient();
+        var landed = await browser.GetAsync(openAi.Approve(url, accountId: "acct-cli-3"));
+        Assert.Equal(System.Net.HttpStatusCode.OK, landed.StatusCode);
+
+        Assert.True(await run == 0, output.ToString());
+        var (login, secret) = await StoredAsync("openai");
+        Assert.Equal("default", login.Label);
+        Assert.Equal((AccountSecret.OAuthKind, "acct-cli-3"), (secret.Kind, secret.AccountId));
+        Assert.False(string.IsNullOrEmpty(secret.RefreshToken));
     }
 
     [Fact]

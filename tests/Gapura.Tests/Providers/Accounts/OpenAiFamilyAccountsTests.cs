@@ -28,7 +28,8 @@ public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        _openAi = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions { ApiKeys = new(StringComparer.Ordinal) { AliceOpenAiKey } });
+        // Sign-in tokens last 120 s here, under the gateway's 5-minute margin: every use renews first.
+        _openAi = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions { ApiKeys = new(StringComparer.Ordinal) { AliceOpenAiKey }, OAuthAccessTokenSeconds = 120 });
         _proxy = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions
         {
             ApiKeys = new(StringComparer.Ordinal) { OpenAiSimulatorOptions.DefaultApiKey, AliceProxyKey },
@@ -39,6 +40,8 @@ public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
         _gateway.Settings.Add($"--Providers:OpenAI:BaseUrl={_openAi.ApiBaseUrl}");
         _gateway.Settings.Add($"--Providers:OpenAI:ChatGptBaseUrl={_openAi.CodexBackendUrl}");
         _gateway.Settings.Add("--Providers:OpenAI:RetryBaseDelayMilliseconds=10");
+        _gateway.Settings.Add($"--Providers:OpenAI:SignIn:AuthorizeUrl={_openAi.OAuthIssuer}{OpenAiSimulator.OAuthAuthorizePath}");
+        _gateway.Settings.Add($"--Providers:OpenAI:SignIn:TokenUrl={_openAi.OAuthIssuer}{OpenAiSimulator.OAuthTokenPath}");
         _gateway.Settings.Add($"--Providers:Compatible:corp:BaseUrl={_proxy.ApiBaseUrl}");
         _gateway.Settings.Add($"--Providers:Compatible:corp:ApiKey={OpenAiSimulatorOptions.DefaultApiKey}");
         _gateway.Settings.Add("--Providers:Compatible:corp:Models=corp-coder");
@@ -147,6 +150,44 @@ public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
         Assert.True(responses.StatusCode == HttpStatusCode.OK, body);
         Assert.Contains("response.completed", body);
         Assert.Equal(7, (int)JsonNode.Parse(_openAi.CodexBackendRequests.Last().Body)!["x_client_field"]!);
+    }
+
+    [Fact]
+    public async Task ChatGPT_sign_in_through_the_admin_api_reads_the_account_renews_and_is_marked_dead_when_revoked()
+    {
+        var gina = await UserAsync("gina@example.com");
+        using var admin = Admin();
+        var started = await admin.PostAsync($"/admin/api/users/{gina.Id}/logins/openai/sign-in", new JsonObject { ["label"] = "pro" });
+        Assert.Equal(HttpStatusCode.OK, started.Status);
+        var authorizeUrl = (string)started.Json!["authorizeUrl"]!;
+        // The simulated sign-in page refuses an address missing what the real one needs (PKCE, offline_access, the Codex flags).
+        var landed = _openAi.Approve(authorizeUrl, accountId: "acct-gina-7");
+        Assert.StartsWith("http://localhost:1455/auth/callback?code=", landed);
+
+        var completed = await admin.PostAsync((string)started.Json["completeUrl"]!, new JsonObject { ["code"] = landed });
+        Assert.True(completed.Status == HttpStatusCode.Created, completed.ToString());
+        Assert.Equal("alive", (string?)completed.Json!["login"]!["status"]);
+        var stored = AccountSecret.Parse(await _gateway.Services.GetRequiredService<IGapuraStore>().UpstreamLogins.ReadSecretAsync(completed.Json["login"]!["id"]!.GetValue<long>()));
+        Assert.Equal("acct-gina-7", stored.AccountId);
+
+        for (var i = 0; i < 2; i++)
+        {
+            var (response, text) = await ChatAsync(gina.Key, "openai/gpt-5", stream: i == 1);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+            Assert.Equal("openai/pro", response.Headers.GetValues("x-gapura-provider").Single());
+            var sent = _openAi.CodexBackendRequests.Last();
+            Assert.Equal("acct-gina-7", sent.Header("chatgpt-account-id"));
+            Assert.NotEqual("Bearer " + OpenAiSimulatorOptions.DefaultChatGptAccessToken, sent.Header("Authorization"));
+        }
+        Assert.True(_openAi.Refreshes >= 2, $"renewed {_openAi.Refreshes} times");
+
+        // Revoked: the renewal is refused, the sign-in is marked dead, and Gina is told how to connect again.
+        _openAi.RevokeRefreshTokens();
+        var (refused, error) = await ChatAsync(gina.Key, "openai/gpt-5");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Contains("gapura login openai --user", (string?)JsonNode.Parse(error)!["error"]!["message"]);
+        var logins = (await admin.GetAsync($"/admin/api/users/{gina.Id}/logins")).Json!["logins"]!.AsArray();
+        Assert.Equal("dead", (string?)logins.Single(l => (string?)l!["label"] == "pro")!["status"]);
     }
 
     [Fact]
