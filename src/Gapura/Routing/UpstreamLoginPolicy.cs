@@ -41,7 +41,7 @@ internal static class UpstreamLoginPolicy
             var why = shared is null ? $"the gateway has no {provider} login of its own" : $"this gateway does not share its own {provider} login (setting {SharedLoginSetting(provider)})";
             throw new GatewayException(ErrorKind.UpstreamLogin,
                 $"No {provider} login can serve you: you have not connected one and {why}.{dead} " +
-                $"Connect yours with `gapura login {provider} --user <your email>` or the admin API (POST /admin/api/users/<id>/logins/{provider}/device).");
+                $"Connect yours with `gapura login {provider} --user <your email>` or the admin API (POST /admin/api/users/<id>/logins/{provider}{(provider == "kiro" ? "/device" : "")}).");
         }
         return [new LoginCandidate<T>("process", shared, true)];
     }

@@ -87,7 +87,7 @@ public sealed class ProviderControlsEndpointTests : IAsyncLifetime
         using (var bad = await http.PutAsJsonAsync($"/admin/api/users/{alice.Id}/providers", new { providers = new[] { "gemini" } }))
         {
             Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
-            Assert.Contains("Known: anthropic, kiro", await bad.Content.ReadAsStringAsync());
+            Assert.Contains("Known: anthropic, bedrock, kiro", await bad.Content.ReadAsStringAsync());
         }
         using (var providers = await http.GetAsync("/admin/api/providers"))
             Assert.Equal(HttpStatusCode.Forbidden, providers.StatusCode);
