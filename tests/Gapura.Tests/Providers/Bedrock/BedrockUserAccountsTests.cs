@@ -142,6 +142,13 @@ public sealed class BedrockUserAccountsTests : IAsyncLifetime
         using var admin = new AdminClient(Gateway.BaseUrl, LoginsGateway.BootstrapKey);
         var providers = (await admin.GetAsync("/admin/api/providers")).Json!["providers"]!.AsArray();
         Assert.False((bool)providers.Single(p => (string?)p!["name"] == "bedrock")!["shareProcessLogin"]!);
+
+        // The settings table wins over the configuration, at run time.
+        await Gateway.Store.Settings.SetAsync("bedrock:ShareProcessLogin", "true");
+        await Gateway.SyncAsync();
+        (response, body) = await AskAsync(bob.Key);
+        AssertServedBy(response, body, "process");
+        Assert.Equal((Own.Id, "us-east-1"), LastSigned);
     }
 
     [Fact]
