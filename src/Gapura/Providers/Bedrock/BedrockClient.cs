@@ -47,7 +47,7 @@ internal sealed class BedrockClient
         => !string.IsNullOrWhiteSpace(account.Region) ? account.Region.Trim()
             : !string.IsNullOrWhiteSpace(_options.Region) ? _options.Region.Trim()
             : throw new GatewayException(ErrorKind.UpstreamLogin,
-                "Bedrock has no region for this account: give the login a region (--region) or set Providers:Bedrock:Region.");
+                "Bedrock has no region for this account: connect the login again with a region (`--region`, or \"region\" in the admin API) or set Providers:Bedrock:Region.");
 
     private async Task<HttpResponseMessage> SendAsync(string modelId, string operation, string accept, byte[] body, AccountSecret account, CancellationToken ct)
     {
