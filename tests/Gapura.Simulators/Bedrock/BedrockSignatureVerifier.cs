@@ -28,8 +28,7 @@ public sealed class BedrockSignatureVerifier(BedrockSimulatorOptions options, Ti
         if (!auth.StartsWith(algorithm, StringComparison.Ordinal))
             return ("IncompleteSignatureException", $"Authorization header requires the AWS4-HMAC-SHA256 algorithm. Authorization={auth.Split(' ')[0]}");
 
-        var parts = auth[algorithm.Length..].Split(',', StringSplitOptions.TrimEntries)
-            .Select(p => p.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
+        var parts = Parts(auth[algorithm.Length..]);
         if (!parts.TryGetValue("Credential", out var credential) || !parts.TryGetValue("SignedHeaders", out var signedHeaders) || !parts.TryGetValue("Signature", out var signature))
             return ("IncompleteSignatureException", "Authorization header requires 'Credential', 'SignedHeaders' and 'Signature' parameters.");
 
@@ -39,7 +38,7 @@ public sealed class BedrockSignatureVerifier(BedrockSimulatorOptions options, Ti
         var (keyId, date, region, scopeService) = (scope[0], scope[1], scope[2], scope[3]);
         if (!options.Accounts.TryGetValue(keyId, out var secret))
             return ("UnrecognizedClientException", "The security token included in the request is invalid.");
-        if (region != options.Region)
+        if (!options.Regions.Contains(region))
             return ("InvalidSignatureException", $"Credential should be scoped to a valid region, not '{region}'.");
         if (scopeService != service)
             return ("InvalidSignatureException", $"Credential should be scoped to correct service: '{service}'.");
@@ -68,6 +67,23 @@ public sealed class BedrockSignatureVerifier(BedrockSimulatorOptions options, Ti
             return ("InvalidSignatureException", MismatchMessage);
         return null;
     }
+
+    /// <summary>
+    /// The access key id and region a request was signed with, read from its <c>Authorization</c> header's
+    /// credential scope; null when the header names none. What tests check to tell accounts and regions apart.
+    /// </summary>
+    public static (string AccessKeyId, string Region)? ScopeOf(string? authorization)
+    {
+        var space = authorization?.IndexOf(' ') ?? -1;
+        if (space < 0 || !Parts(authorization![(space + 1)..]).TryGetValue("Credential", out var credential)) return null;
+        var scope = credential.Split('/');
+        return scope.Length == 5 ? (scope[0], scope[2]) : null;
+    }
+
+    /// <summary><c>Credential=…, SignedHeaders=…, Signature=…</c> → name → value.</summary>
+    private static Dictionary<string, string> Parts(string parameters)
+        => parameters.Split(',', StringSplitOptions.TrimEntries)
+            .Select(p => p.Split('=', 2)).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1], StringComparer.Ordinal);
 
     private static string CanonicalRequest(HttpContext context, byte[] body, string[] signedHeaders)
     {

@@ -52,6 +52,10 @@ public sealed partial class BedrockSimulator : IAsyncDisposable
     /// <summary>Converse and ConverseStream requests only.</summary>
     public IReadOnlyList<RecordedRequest> ChatRequests => [.. _requests.Where(r => r.Path.StartsWith("/model/", StringComparison.Ordinal))];
 
+    /// <summary>The access key id and region a recorded request was signed with (null for an unsigned one).</summary>
+    public static (string AccessKeyId, string Region)? SignedWith(RecordedRequest request)
+        => BedrockSignatureVerifier.ScopeOf(request.Header("Authorization"));
+
     /// <summary>Requests refused for a missing or wrong signature.</summary>
     public int SignatureFailures => Volatile.Read(ref _signatureFailures);
 
@@ -110,7 +114,7 @@ public sealed partial class BedrockSimulator : IAsyncDisposable
 
         if (context.Request.Method == "GET" && rawPath == "/foundation-models")
         {
-            await WriteFoundationModelsAsync(context);
+            await WriteFoundationModelsAsync(context, BedrockSignatureVerifier.ScopeOf(context.Request.Headers.Authorization)!.Value.Region);
             return;
         }
         var route = ModelRoute().Match(rawPath);
@@ -472,13 +476,13 @@ public sealed partial class BedrockSimulator : IAsyncDisposable
         return new string(chars);
     }
 
-    private async Task WriteFoundationModelsAsync(HttpContext context)
+    private async Task WriteFoundationModelsAsync(HttpContext context, string region)
     {
         var summaries = new JsonArray();
         foreach (var id in _options.Models.Keys)
             summaries.Add(new JsonObject
             {
-                ["modelArn"] = $"arn:aws:bedrock:{_options.Region}::foundation-model/{id}",
+                ["modelArn"] = $"arn:aws:bedrock:{region}::foundation-model/{id}",
                 ["modelId"] = id,
                 ["modelName"] = id,
                 ["providerName"] = "Anthropic",

@@ -23,10 +23,13 @@ public sealed class BedrockSimulatorOptions
 
     public int MaxChunkBytes { get; set; } = 40;
 
-    /// <summary>The region the signature's credential scope must name.</summary>
-    public string Region { get; set; } = "us-east-1";
+    /// <summary>
+    /// The regions a signature's credential scope may name. AWS has one endpoint per region; the simulator
+    /// plays all of these on one address, so a test sees which region each request was signed for.
+    /// </summary>
+    public HashSet<string> Regions { get; set; } = new(StringComparer.Ordinal) { "us-east-1" };
 
-    /// <summary>Key id → secret of the accounts the simulator knows.</summary>
+    /// <summary>Key id → secret of the accounts the simulator knows (add more to tell accounts apart by key id).</summary>
     public Dictionary<string, string> Accounts { get; set; } = new(StringComparer.Ordinal) { [TestAccessKeyId] = TestSecretAccessKey };
 
     /// <summary>When set, requests must carry this <c>x-amz-security-token</c> (and sign it).</summary>

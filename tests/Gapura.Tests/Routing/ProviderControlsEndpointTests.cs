@@ -93,7 +93,7 @@ public sealed class ProviderControlsEndpointTests : IAsyncLifetime
         using (var bad = await http.PutAsJsonAsync($"/admin/api/users/{alice.Id}/providers", new { providers = new[] { "gemini" } }))
         {
             Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
-            Assert.Contains("Known: anthropic, copilot, kiro, openai", await bad.Content.ReadAsStringAsync());
+            Assert.Contains("Known: anthropic, bedrock, copilot, kiro, openai", await bad.Content.ReadAsStringAsync());
         }
         using (var providers = await http.GetAsync("/admin/api/providers"))
             Assert.Equal(HttpStatusCode.Forbidden, providers.StatusCode);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
 
 namespace Gapura.Providers.Accounts;
 
@@ -8,7 +9,7 @@ namespace Gapura.Providers.Accounts;
 /// the process-wide settings. One shape for every provider but Kiro (whose logins keep the Kiro IDE's file
 /// format): <see cref="Kind"/> says which fields are meaningful. Never logged, never returned by the API.
 /// </summary>
-internal sealed record AccountSecret
+internal sealed partial record AccountSecret
 {
     public const string ApiKeyKind = "api_key";
     public const string OAuthKind = "oauth";
@@ -67,10 +68,15 @@ internal sealed record AccountSecret
         ApiKeyKind => string.IsNullOrWhiteSpace(ApiKey) ? "api_key: an API key is required." : null,
         OAuthKind => string.IsNullOrWhiteSpace(AccessToken) && string.IsNullOrWhiteSpace(RefreshToken) ? "an OAuth sign-in needs an access or refresh token." : null,
         GitHubKind => string.IsNullOrWhiteSpace(GitHubToken) ? "github_token: a GitHub token is required." : null,
-        AwsKind => string.IsNullOrWhiteSpace(AccessKeyId) || string.IsNullOrWhiteSpace(SecretAccessKey)
-            ? "access_key_id and secret_access_key are required." : null,
+        AwsKind => string.IsNullOrWhiteSpace(AccessKeyId) || string.IsNullOrWhiteSpace(SecretAccessKey) ? "access_key_id and secret_access_key are required."
+            // The region becomes part of the endpoint's host name: only a region's shape may go there.
+            : Region is not null && !AwsRegion().IsMatch(Region) ? $"region: '{Region}' is not an AWS region name (e.g. us-east-1)."
+            : null,
         _ => $"kind: '{Kind}' is not a known kind of account (api_key, oauth, github, aws).",
     };
+
+    [GeneratedRegex("^[a-z]{2,}(-[a-z0-9]+){1,4}$")]
+    private static partial Regex AwsRegion();
 }
 
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]

@@ -1,5 +1,5 @@
 using Gapura.Conversations;
-using Microsoft.Extensions.Options;
+using Gapura.Providers.Accounts;
 
 namespace Gapura.Providers.Bedrock;
 
@@ -15,7 +15,7 @@ internal sealed class BedrockCredentialSource
     private readonly object _gate = new();
     private (DateTime WriteTime, AwsCredentials Credentials)? _cached;
 
-    public BedrockCredentialSource(IOptions<BedrockOptions> options) => _options = options.Value;
+    public BedrockCredentialSource(BedrockOptions options) => _options = options;
 
     public AwsCredentials Get()
     {
@@ -78,4 +78,29 @@ internal sealed class BedrockCredentialSource
         values.TryGetValue("aws_session_token", out var token);
         return new AwsCredentials(id, secret, string.IsNullOrEmpty(token) ? null : token);
     }
+}
+
+/// <summary>
+/// The gateway's own Bedrock account, from the settings. Its keys are read through
+/// <see cref="BedrockCredentialSource"/> on every call, so keys rotated in the credentials file are used
+/// without a restart; it has no region of its own, so calls go to <c>Providers:Bedrock:Region</c>.
+/// </summary>
+internal sealed class BedrockProcessAccount(BedrockCredentialSource credentials) : IUpstreamAccount
+{
+    public string Label => ProcessAccount.ProcessLabel;
+
+    public ValueTask<AccountSecret> GetSecretAsync(bool forceRefresh, CancellationToken ct)
+    {
+        var keys = credentials.Get();
+        return ValueTask.FromResult(new AccountSecret
+        {
+            Kind = AccountSecret.AwsKind,
+            AccessKeyId = keys.AccessKeyId,
+            SecretAccessKey = keys.SecretAccessKey,
+            SessionToken = keys.SessionToken,
+        });
+    }
+
+    /// <summary>The account the settings describe (a region and keys or a profile), or null when they give none.</summary>
+    public static BedrockProcessAccount? From(BedrockOptions options) => options.IsConfigured ? new(new BedrockCredentialSource(options)) : null;
 }

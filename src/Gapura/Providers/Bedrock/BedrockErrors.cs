@@ -23,9 +23,10 @@ internal static class BedrockErrors
                 => new GatewayException(ErrorKind.InvalidRequest, $"The conversation is too long for the model's context window. {text}", 400),
             400 or 413 or 422 => new GatewayException(ErrorKind.InvalidRequest, text, 400),
             404 => new GatewayException(ErrorKind.NotFound, text, 404),
-            // Bad keys or a missing model grant are the operator's to fix, not the caller's: not a 401.
+            // Bad keys are the account owner's to fix, not the caller's request: not a 401 they would read as
+            // "your gateway key is invalid". A user's own login is named by AccountFallback.WithSecretAsync.
             401 or 403 when type is "UnrecognizedClientException" or "ExpiredTokenException" or "InvalidSignatureException" || message?.Contains("signature", StringComparison.OrdinalIgnoreCase) == true
-                => new GatewayException(ErrorKind.UpstreamLogin, $"Bedrock refused the gateway's AWS credentials; check Providers:Bedrock. {text}", 503),
+                => new GatewayException(ErrorKind.UpstreamLogin, $"Bedrock refused the AWS credentials (the gateway's Providers:Bedrock keys or profile, or a user's own login). {text}", 503),
             401 or 403 => new GatewayException(ErrorKind.PermissionDenied, text, 403),
             // A model that failed while answering: Bedrock's own 424 is worth passing on as a bad gateway.
             424 => new GatewayException(ErrorKind.UpstreamUnavailable, text, 502),

@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Gapura.Conversations;
+using Gapura.Providers.Accounts;
 using Gapura.Routing;
 using Microsoft.Extensions.Options;
 
@@ -11,6 +12,7 @@ namespace Gapura.Providers.Bedrock;
 /// grants that ListFoundationModels does not show, so the operator's list is the truth.
 /// Resolution: optional <c>bedrock/</c> prefix → exact id → a cross-region inference profile id
 /// (<c>us.anthropic…</c>, sent as given) → a short name (<c>claude-sonnet-4-5</c>, <c>claude-sonnet-4.5</c>) → 400.
+/// While nobody has a Bedrock account (the gateway's own or a user's), it offers nothing.
 /// </summary>
 internal sealed partial class BedrockModelCatalog : IModelCatalog
 {
@@ -58,9 +60,11 @@ internal sealed partial class BedrockModelCatalog : IModelCatalog
 
     private readonly IReadOnlyList<ModelInfo> _models;
     private readonly string? _profilePrefix;
+    private readonly ProviderAccounts? _accounts;
 
-    public BedrockModelCatalog(IOptions<BedrockOptions> options)
+    public BedrockModelCatalog(IOptions<BedrockOptions> options, ProviderAccounts? accounts = null)
     {
+        _accounts = accounts;
         var o = options.Value;
         _profilePrefix = string.IsNullOrWhiteSpace(o.InferenceProfilePrefix) ? null : o.InferenceProfilePrefix.Trim().TrimEnd('.');
         _models = o.Models.Count == 0
@@ -68,11 +72,17 @@ internal sealed partial class BedrockModelCatalog : IModelCatalog
             : o.Models.Where(m => !string.IsNullOrWhiteSpace(m)).Select(m => Describe(m.Trim())).DistinctBy(m => m.Id, StringComparer.OrdinalIgnoreCase).ToList();
     }
 
-    public ValueTask<IReadOnlyList<ModelInfo>> ListAsync(CancellationToken ct) => ValueTask.FromResult(_models);
+    /// <summary>No account anywhere, no models: the provider is not in use on this gateway.</summary>
+    private bool InUse => _accounts is null || _accounts.HasAnyAccount;
+
+    public ValueTask<IReadOnlyList<ModelInfo>> ListAsync(CancellationToken ct) => ValueTask.FromResult(InUse ? _models : []);
+
+    public bool Serves(Identity.Caller? caller) => _accounts is null || _accounts.CanServe(caller);
 
     public ValueTask<ResolvedModel> ResolveAsync(string clientModelName, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(clientModelName)) throw GatewayException.BadRequest("model: a model name is required.");
+        if (!InUse) throw GatewayException.BadRequest($"model: '{clientModelName}' is not available: nobody has connected a Bedrock account to this gateway.");
         var name = clientModelName.Trim();
         var prefixed = name.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase);
         if (prefixed) name = name[Prefix.Length..];

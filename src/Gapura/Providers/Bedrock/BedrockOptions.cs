@@ -1,13 +1,15 @@
 namespace Gapura.Providers.Bedrock;
 
 /// <summary>
-/// Settings of the Amazon Bedrock provider (section <c>Providers:Bedrock</c>). The provider is registered
-/// only when a region and credentials (keys or a shared profile) are configured.
+/// Settings of the Amazon Bedrock provider (section <c>Providers:Bedrock</c>). A region and credentials (keys
+/// or a shared profile) make the gateway's own account; without them Bedrock serves only users who connected
+/// AWS keys of their own.
 /// </summary>
 public sealed class BedrockOptions
 {
     public const string Section = "Providers:Bedrock";
 
+    /// <summary>The gateway's region, and the region of users' accounts that name none.</summary>
     public string? Region { get; set; }
 
     public string? AccessKeyId { get; set; }
@@ -16,6 +18,9 @@ public sealed class BedrockOptions
 
     /// <summary>For temporary credentials (STS, SSO): sent as <c>x-amz-security-token</c>.</summary>
     public string? SessionToken { get; set; }
+
+    /// <summary>Whether users without a Bedrock account of their own may use the gateway's (changeable at run time in the settings table).</summary>
+    public bool ShareProcessLogin { get; set; } = true;
 
     /// <summary>A profile of the shared AWS credentials file, used when no keys are set.</summary>
     public string? Profile { get; set; }
@@ -52,9 +57,10 @@ public sealed class BedrockOptions
 
     public string UserAgent { get; set; } = "gapura/0.1";
 
-    public string ResolvedEndpoint => Endpoint.Replace("{region}", Region ?? "", StringComparison.Ordinal).TrimEnd('/');
+    /// <summary>The runtime endpoint of <paramref name="region"/> (an endpoint without <c>{region}</c> serves every region).</summary>
+    public string EndpointFor(string region) => Endpoint.Replace("{region}", region, StringComparison.Ordinal).TrimEnd('/');
 
-    /// <summary>Whether enough is configured to call Bedrock at all.</summary>
+    /// <summary>Whether the settings give the gateway an account of its own: a region and credentials.</summary>
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Region)
         && (!string.IsNullOrWhiteSpace(AccessKeyId) && !string.IsNullOrWhiteSpace(SecretAccessKey) || !string.IsNullOrWhiteSpace(Profile));
 }

@@ -1,3 +1,4 @@
+using Gapura.Providers.Accounts;
 using Gapura.Routing;
 using Microsoft.Extensions.Options;
 
@@ -6,17 +7,17 @@ namespace Gapura.Providers.Bedrock;
 internal static class BedrockServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers Bedrock (client, model catalog, provider) when <c>Providers:Bedrock</c> names a region and
-    /// credentials or a profile; otherwise does nothing, so an install without AWS sees no Bedrock models.
+    /// Registers Bedrock (client, model catalog, provider). Its accounts are the gateway's own from
+    /// <c>Providers:Bedrock</c> (a region and keys or a profile) and users' own AWS keys; always registered, so
+    /// users' keys work on a gateway without AWS credentials of its own. While nobody has an account the
+    /// provider offers no models, so an install without AWS is exactly the Kiro-only set-up.
     /// </summary>
     public static IServiceCollection AddBedrockProvider(this IServiceCollection services, IConfiguration configuration)
     {
         var section = configuration.GetSection(BedrockOptions.Section);
-        var probe = section.Get<BedrockOptions>() ?? new BedrockOptions();
-        if (!probe.IsConfigured) return services;
-
+        var settings = section.Get<BedrockOptions>() ?? new BedrockOptions();
         services.Configure<BedrockOptions>(section);
-        services.AddSingleton<BedrockCredentialSource>();
+        services.AddProviderAccounts(BedrockProvider.ProviderName, BedrockProcessAccount.From(settings), settings.ShareProcessLogin);
         services.AddSingleton(sp => new BedrockClient(
             new HttpClient(new SocketsHttpHandler
             {
@@ -27,11 +28,12 @@ internal static class BedrockServiceCollectionExtensions
                 // Answers stream for minutes; the pipeline's first-byte and idle timeouts bound the wait.
                 Timeout = Timeout.InfiniteTimeSpan,
             },
-            sp.GetRequiredService<BedrockCredentialSource>(),
             sp.GetRequiredService<IOptions<BedrockOptions>>(),
             sp.GetRequiredService<ILogger<BedrockClient>>(),
             sp.GetService<TimeProvider>()));
-        services.AddSingleton<BedrockModelCatalog>();
+        services.AddSingleton(sp => new BedrockModelCatalog(
+            sp.GetRequiredService<IOptions<BedrockOptions>>(),
+            sp.GetRequiredKeyedService<ProviderAccounts>(BedrockProvider.ProviderName)));
         services.AddSingleton<IModelCatalog>(sp => sp.GetRequiredService<BedrockModelCatalog>());
         services.AddSingleton<IChatProvider, BedrockProvider>();
         return services;

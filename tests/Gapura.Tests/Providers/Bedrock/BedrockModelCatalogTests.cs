@@ -1,9 +1,8 @@
 using Gapura.Conversations;
 using Gapura.Providers;
+using Gapura.Providers.Accounts;
 using Gapura.Providers.Bedrock;
 using Gapura.Routing;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace Gapura.Tests.Providers.Bedrock;
@@ -71,24 +70,25 @@ public sealed class BedrockModelCatalogTests
     }
 
     [Fact]
-    public void Registered_only_when_region_and_credentials_or_profile_are_configured()
+    public async Task Without_any_account_nothing_is_offered_and_names_are_a_400_saying_why()
     {
-        static ServiceProvider Build(Dictionary<string, string?> settings)
-        {
-            var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-            var services = new ServiceCollection().AddLogging();
-            services.AddBedrockProvider(configuration);
-            return services.BuildServiceProvider();
-        }
+        var unused = new BedrockModelCatalog(Options.Create(new BedrockOptions()), ProviderAccounts.ProcessOnly(BedrockProvider.ProviderName, null));
+        Assert.Empty(await unused.ListAsync(default));
+        Assert.False(unused.Serves(null));
+        var e = await Assert.ThrowsAsync<GatewayException>(async () => await unused.ResolveAsync("claude-sonnet-4-5", default));
+        Assert.Equal(400, e.Status);
+        Assert.Contains("nobody has connected a Bedrock account", e.Message);
 
-        using (var none = Build(new() { ["Providers:Bedrock:Region"] = "us-east-1" }))
-            Assert.Empty(none.GetServices<IChatProvider>());
-        using (var keys = Build(new() { ["Providers:Bedrock:Region"] = "us-east-1", ["Providers:Bedrock:AccessKeyId"] = "AKID", ["Providers:Bedrock:SecretAccessKey"] = "s" }))
-        {
-            Assert.Equal("bedrock", Assert.Single(keys.GetServices<IChatProvider>()).Name);
-            Assert.IsType<BedrockModelCatalog>(Assert.Single(keys.GetServices<IModelCatalog>()));
-        }
-        using (var profile = Build(new() { ["Providers:Bedrock:Region"] = "eu-west-1", ["Providers:Bedrock:Profile"] = "work" }))
-            Assert.Single(profile.GetServices<IChatProvider>());
+        var options = new BedrockOptions { Region = "us-east-1", AccessKeyId = "AKID", SecretAccessKey = "s" };
+        var own = new BedrockModelCatalog(Options.Create(options), ProviderAccounts.ProcessOnly(BedrockProvider.ProviderName, BedrockProcessAccount.From(options)));
+        Assert.NotEmpty(await own.ListAsync(default));
+        Assert.True(own.Serves(null));
+    }
+
+    [Fact]
+    public void Endpoints_are_per_region_unless_one_address_is_configured()
+    {
+        Assert.Equal("https://bedrock-runtime.eu-west-1.amazonaws.com", new BedrockOptions().EndpointFor("eu-west-1"));
+        Assert.Equal("http://127.0.0.1:9000", new BedrockOptions { Endpoint = "http://127.0.0.1:9000/" }.EndpointFor("eu-west-1"));
     }
 }

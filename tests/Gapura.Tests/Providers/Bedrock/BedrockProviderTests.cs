@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using Gapura.Conversations;
 using Gapura.Providers;
+using Gapura.Providers.Accounts;
 using Gapura.Providers.Bedrock;
 using Gapura.Routing;
 using Gapura.Simulators.Bedrock;
@@ -35,11 +36,13 @@ public sealed class BedrockProviderTests : IAsyncLifetime
         return o;
     }
 
+    /// <summary>The provider with only the gateway's own account, from <paramref name="options"/>.</summary>
     private static BedrockProvider Provider(BedrockOptions options)
     {
         var wrapped = Microsoft.Extensions.Options.Options.Create(options);
-        var client = new BedrockClient(new HttpClient(), new BedrockCredentialSource(wrapped), wrapped, NullLogger<BedrockClient>.Instance);
-        return new BedrockProvider(client, wrapped);
+        var client = new BedrockClient(new HttpClient(), wrapped, NullLogger<BedrockClient>.Instance);
+        return new BedrockProvider(client, wrapped, ProviderAccounts.ProcessOnly(BedrockProvider.ProviderName, BedrockProcessAccount.From(options)),
+            NullLogger<BedrockProvider>.Instance);
     }
 
     private static ResolvedModel Model(string id = ModelId) => new(id, new ModelInfo(id, id, 200_000, 64_000, "bedrock"));
@@ -301,6 +304,34 @@ public sealed class BedrockProviderTests : IAsyncLifetime
             var e = await Assert.ThrowsAsync<GatewayException>(() => Run(Provider(missing), Ask("x")));
             Assert.Equal(ErrorKind.UpstreamLogin, e.Kind);
             Assert.Contains("absent", e.Message);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_gateways_own_account_needs_a_region_and_keys_or_a_profile_and_follows_a_rotated_profile()
+    {
+        Assert.Null(BedrockProcessAccount.From(new BedrockOptions { Region = "us-east-1" }));
+        Assert.Null(BedrockProcessAccount.From(new BedrockOptions { AccessKeyId = "AKID", SecretAccessKey = "s" }));
+        var keys = await BedrockProcessAccount.From(new BedrockOptions { Region = "us-east-1", AccessKeyId = " AKID ", SecretAccessKey = "s", SessionToken = "t" })!
+            .GetSecretAsync(forceRefresh: false, default);
+        Assert.Equal((AccountSecret.AwsKind, "AKID", "s", "t"), (keys.Kind, keys.AccessKeyId, keys.SecretAccessKey, keys.SessionToken));
+
+        var dir = Directory.CreateTempSubdirectory("gapura-aws-");
+        try
+        {
+            var file = Path.Combine(dir.FullName, "credentials");
+            await File.WriteAllTextAsync(file, "[work]\naws_access_key_id = AKIDOLD\naws_secret_access_key = old\n");
+            var account = BedrockProcessAccount.From(new BedrockOptions { Region = "us-east-1", Profile = "work", CredentialsFile = file })!;
+            Assert.Equal("process", account.Label);
+            Assert.Equal("AKIDOLD", (await account.GetSecretAsync(false, default)).AccessKeyId);
+            // `aws configure` rewrites the file; the next call signs with the new keys, no restart.
+            await File.WriteAllTextAsync(file, "[work]\naws_access_key_id = AKIDNEW\naws_secret_access_key = new\n");
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddMinutes(1));
+            Assert.Equal("AKIDNEW", (await account.GetSecretAsync(false, default)).AccessKeyId);
         }
         finally
         {
