@@ -4,7 +4,7 @@ using Gapura.Conversations;
 namespace Gapura.Routing;
 
 /// <summary>
-/// Accounts that just failed a request for a reason of their own (throttled, out of quota, refused) rest for
+/// Accounts that just failed a request because they are throttled or out of quota rest for
 /// the upstream's <c>Retry-After</c> (30 s when it gave none): meanwhile the caller's other accounts are tried
 /// first, and the resting one last rather than never. Held per account object, so an account that is
 /// removed or reloaded takes its cooldown with it; nothing here is read from the database.

@@ -75,6 +75,15 @@ public class LoginCooldownsTests
     }
 
     [Fact]
+    public async Task A_refused_login_moves_on_but_does_not_rest_so_a_fresh_sign_in_is_used_at_once()
+    {
+        var cooldowns = new LoginCooldowns(new Clock(DateTimeOffset.Parse("2026-11-22T10:00:00Z")));
+        var moved = await SendAsync(cooldowns, Candidates(A, B), () => new GatewayException(ErrorKind.UpstreamLogin, "refused", 503), A);
+        Assert.Equal("b", moved.Answered);
+        Assert.False(cooldowns.IsResting(A));
+    }
+
+    [Fact]
     public async Task A_failure_of_the_request_itself_moves_on_to_nobody_and_rests_nobody()
     {
         var cooldowns = new LoginCooldowns(new Clock(DateTimeOffset.Parse("2026-11-22T10:00:00Z")));

@@ -33,7 +33,9 @@ internal static class AccountFallback
             }
             catch (GatewayException e) when (UpstreamLoginPolicy.MovesToNextLogin(e) && !ct.IsCancellationRequested)
             {
-                cooldowns?.CoolDown(candidate.Login, e);
+                // Throttled or out of quota: rest for the Retry-After. A refused sign-in is not rested but marked dead
+                // by its account, so a fresh sign-in under the same label is used at once.
+                if (e.Kind is ErrorKind.RateLimited or ErrorKind.QuotaExceeded) cooldowns?.CoolDown(candidate.Login, e);
                 if (i + 1 >= candidates.Count) throw;
                 log.LogWarning("{Provider} login '{Label}' could not serve the request ({Kind}: {Message}); trying login '{Next}'",
                     provider, candidate.Label, e.Kind, e.Message, candidates[i + 1].Label);
