@@ -269,21 +269,31 @@ internal static class AdminUpstreamEndpoints
         if (AuthorizeAdmin(http, out var caller) is { } refused) return refused;
         var body = await ReadAsync(http, AdminUpstreamJson.Default.ProvidersRequest, ct);
         if (body.Error is { } bad) return bad;
-        if (body.Value?.Providers is not { Count: > 0 } changes) return BadRequest("providers: a list of {\"name\", \"enabled\"} is required.");
+        if (body.Value?.Providers is not { Count: > 0 } changes) return BadRequest("providers: a list of {\"name\", \"enabled\"?, \"shareProcessLogin\"?} is required.");
         var known = KnownProviders(http);
         foreach (var change in changes)
         {
             if (string.IsNullOrWhiteSpace(change.Name) || !known.Contains(change.Name.Trim().ToLowerInvariant()))
                 return BadRequest($"providers: '{change.Name}' is not a provider of this gateway. Known: {string.Join(", ", known)}.");
-            if (change.Enabled is null) return BadRequest($"providers: 'enabled' (true or false) is required for '{change.Name}'.");
+            if (change.Enabled is null && change.ShareProcessLogin is null)
+                return BadRequest($"providers: give 'enabled' or 'shareProcessLogin' (true or false) for '{change.Name}'.");
         }
         await Store(http).InTransactionAsync(async tx =>
         {
             foreach (var change in changes)
             {
                 var name = change.Name!.Trim().ToLowerInvariant();
-                await RoutingSettings.SetProviderEnabledAsync(tx.Settings, name, change.Enabled!.Value, ct);
-                await tx.Audit.WriteAsync(Audit(http, caller, change.Enabled.Value ? "routing.provider_enable" : "routing.provider_disable", $"provider:{name}", null), ct);
+                if (change.Enabled is { } enabled)
+                {
+                    await RoutingSettings.SetProviderEnabledAsync(tx.Settings, name, enabled, ct);
+                    await tx.Audit.WriteAsync(Audit(http, caller, enabled ? "routing.provider_enable" : "routing.provider_disable", $"provider:{name}", null), ct);
+                }
+                if (change.ShareProcessLogin is { } share)
+                {
+                    // Stored even when it equals the configured default: the admin's choice then survives a config change.
+                    await tx.Settings.SetAsync(UpstreamLoginPolicy.SharedLoginSetting(name), share ? "true" : "false", ct);
+                    await tx.Audit.WriteAsync(Audit(http, caller, "routing.share_process_login", $"provider:{name}", $"shareProcessLogin={(share ? "true" : "false")}"), ct);
+                }
             }
         }, ct);
         await http.RequestServices.GetRequiredService<RoutingState>().ReloadAllAsync(ct);
@@ -460,7 +470,7 @@ internal sealed record ProviderView(string Name, bool Enabled, bool? ShareProces
 
 internal sealed record ProvidersView(IReadOnlyList<ProviderView> Providers);
 
-internal sealed record ProviderChange(string? Name, bool? Enabled);
+internal sealed record ProviderChange(string? Name, bool? Enabled, bool? ShareProcessLogin = null);
 
 internal sealed record ProvidersRequest(List<ProviderChange>? Providers);
 

@@ -206,7 +206,25 @@ public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
         var (refused, error) = await ChatAsync(erin.Key, "corp/corp-coder");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
         Assert.Contains("gapura login corp --user", (string?)JsonNode.Parse(error)!["error"]!["message"]);
+
+        // An admin opens the gateway's own proxy key to everyone at run time; only admins may.
+        using (var asErin = new AdminClient(_gateway.BaseUrl, erin.Key))
+            Assert.Equal(HttpStatusCode.Forbidden, (await asErin.PutAsync("/admin/api/providers", Share("corp", true))).Status);
+        using var admin = Admin();
+        var shared = await admin.PutAsync("/admin/api/providers", Share("corp", true));
+        Assert.Equal(HttpStatusCode.OK, shared.Status);
+        Assert.True((bool)shared.Json!["providers"]!.AsArray().Single(p => (string?)p!["name"] == "corp")!["shareProcessLogin"]!);
+        var (served, servedText) = await ChatAsync(erin.Key, "corp/corp-coder");
+        Assert.True(served.StatusCode == HttpStatusCode.OK, servedText);
+        Assert.Equal("corp/process", served.Headers.GetValues("x-gapura-provider").Single());
+        Assert.Equal("Bearer " + OpenAiSimulatorOptions.DefaultApiKey, _proxy.ChatRequests.Last().Header("Authorization"));
+        // Dana still uses her own key: the shared key is not a spill-over.
+        var (own, _) = await ChatAsync(dana.Key, "corp/corp-coder");
+        Assert.Equal("corp/default", own.Headers.GetValues("x-gapura-provider").Single());
     }
+
+    private static JsonObject Share(string provider, bool share)
+        => new() { ["providers"] = new JsonArray(new JsonObject { ["name"] = provider, ["shareProcessLogin"] = share }) };
 
     [Fact]
     public async Task A_users_github_token_gets_them_copilot()
