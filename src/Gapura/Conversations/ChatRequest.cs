@@ -74,6 +74,22 @@ public sealed record ToolDefinition(string Name, string? Description, JsonElemen
 {
     /// <summary>A prompt-cache breakpoint after this tool definition (<c>cache_control</c> on a tool).</summary>
     public bool CacheBreakpoint { get; init; }
+
+    /// <summary>The schema as given, or an empty object schema when the client sent none (upstreams require one).</summary>
+    public void WriteInputSchema(Utf8JsonWriter writer)
+    {
+        if (InputSchema.ValueKind == JsonValueKind.Object) InputSchema.WriteTo(writer);
+        else WriteEmptyObjectSchema(writer);
+    }
+
+    public static void WriteEmptyObjectSchema(Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("type", "object");
+        writer.WriteStartObject("properties");
+        writer.WriteEndObject();
+        writer.WriteEndObject();
+    }
 }
 
 public enum ToolChoiceKind { Auto, Any, None, Tool }

@@ -121,13 +121,7 @@ public sealed class AccountLoginCliTests : IAsyncLifetime
         using var nobodyTypes = new CancellationTokenSource(TimeSpan.FromSeconds(30));
 
         var run = AccountLoginCommands.RunSignInAsync(configuration, signIn, "alice@example.com", "browser", new SilentTerminal(), output, nobodyTypes.Token);
-        string? url = null;
-        for (var i = 0; i < 200 && url is null; i++)
-        {
-            url = output.ToString().Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("http", StringComparison.Ordinal));
-            if (url is null) await Task.Delay(25);
-        }
-        Assert.NotNull(url);
+        var url = await PrintedUrlAsync(output);
         Assert.Contains("Waiting for the browser", output.ToString());
 
         // The browser lands on the redirect address with the code; a stray request elsewhere does not end the wait.
@@ -161,13 +155,7 @@ public sealed class AccountLoginCliTests : IAsyncLifetime
         using var nobodyTypes = new CancellationTokenSource(TimeSpan.FromSeconds(30));
 
         var run = AccountLoginCommands.RunSignInAsync(configuration, signIn, "alice@example.com", null, new SilentTerminal(), output, nobodyTypes.Token);
-        string? url = null;
-        for (var i = 0; i < 200 && url is null; i++)
-        {
-            url = output.ToString().Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("http", StringComparison.Ordinal));
-            if (url is null) await Task.Delay(25);
-        }
-        Assert.NotNull(url);
+        var url = await PrintedUrlAsync(output);
         using var browser = new HttpClient();
         var landed = await browser.GetAsync(openAi.Approve(url, accountId: "acct-cli-3"));
         Assert.Equal(System.Net.HttpStatusCode.OK, landed.StatusCode);
@@ -220,6 +208,17 @@ public sealed class AccountLoginCliTests : IAsyncLifetime
 
     internal static string PrintedUrl(StringWriter output)
         => output.ToString().Split('\n').Select(l => l.Trim()).First(l => l.StartsWith("http", StringComparison.Ordinal));
+
+    /// <summary>The sign-in address, once the command running beside the test has printed it (5 s at most).</summary>
+    private static async Task<string> PrintedUrlAsync(StringWriter output)
+    {
+        for (var i = 0; i < 200; i++)
+        {
+            if (output.ToString().Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.StartsWith("http", StringComparison.Ordinal)) is { } url) return url;
+            await Task.Delay(25);
+        }
+        throw new TimeoutException("The sign-in address was not printed: " + output);
+    }
 
     /// <summary>Stands for the person at the terminal: reads nothing until asked, then pastes what the browser showed.</summary>
     internal sealed class BrowserUser(Func<string> paste) : TextReader

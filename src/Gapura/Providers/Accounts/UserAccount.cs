@@ -132,15 +132,7 @@ internal sealed class UserAccount : IUpstreamAccount
     private async Task MarkDeadAsync(string reason)
     {
         lock (_gate) Volatile.Write(ref _state, _state with { DeadReason = reason });
-        _pool.Log.LogError("{Login} is dead until it is connected anew: {Reason}", this, reason);
-        try
-        {
-            await _pool.Store.UpstreamLogins.MarkDeadAsync(Id, reason);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            _pool.Log.LogWarning("Could not mark {Login} dead in the database: {Error}", this, e.Message);
-        }
+        await UserLogins.RecordDeadAsync(_pool.Store, _pool.Log, this, Id, reason);
     }
 
     private GatewayException Dead(string label, string reason) => new(ErrorKind.UpstreamLogin,

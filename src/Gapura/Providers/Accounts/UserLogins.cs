@@ -20,6 +20,23 @@ internal static partial class UserLogins
             : "label: use 1–64 ASCII letters, digits, spaces or . _ - @ (e.g. 'work' or 'personal').";
     }
 
+    /// <summary>
+    /// Records that a login's sign-in was refused, for the admin API and the other instances. The login has
+    /// already stopped serving in memory; a database that cannot be reached only costs the record, logged.
+    /// </summary>
+    public static async Task RecordDeadAsync(IGapuraStore store, ILogger log, object login, long id, string reason)
+    {
+        log.LogError("{Login} is dead until it is connected anew: {Reason}", login, reason);
+        try
+        {
+            await store.UpstreamLogins.MarkDeadAsync(id, reason);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            log.LogWarning("Could not mark {Login} dead in the database: {Error}", login, e.Message);
+        }
+    }
+
     /// <returns>The stored login and whether it replaced one with the same label.</returns>
     public static async Task<(UpstreamLogin Login, bool Replaced)> SaveAsync(IGapuraStore store, long userId, string provider, string? label, string secret,
         NewAuditEntry audit, CancellationToken ct)

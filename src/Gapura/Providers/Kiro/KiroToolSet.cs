@@ -90,7 +90,7 @@ internal sealed class KiroToolSet
         writer.WriteStartObject("inputSchema");
         writer.WritePropertyName("json");
         if (schema is JsonElement s) ToolSchemaCleaner.Write(writer, s);
-        else ToolSchemaCleaner.WriteEmptyObjectSchema(writer);
+        else ToolDefinition.WriteEmptyObjectSchema(writer);
         writer.WriteEndObject();
         writer.WriteEndObject();
         writer.WriteEndObject();

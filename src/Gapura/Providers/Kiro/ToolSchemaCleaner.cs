@@ -1,3 +1,4 @@
+using Gapura.Conversations;
 using System.Text.Json;
 
 namespace Gapura.Providers.Kiro;
@@ -27,19 +28,10 @@ internal static class ToolSchemaCleaner
     {
         if (schema.ValueKind != JsonValueKind.Object)
         {
-            WriteEmptyObjectSchema(writer);
+            ToolDefinition.WriteEmptyObjectSchema(writer);
             return;
         }
         WriteSchema(writer, schema);
-    }
-
-    public static void WriteEmptyObjectSchema(Utf8JsonWriter writer)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("type", "object");
-        writer.WriteStartObject("properties");
-        writer.WriteEndObject();
-        writer.WriteEndObject();
     }
 
     private static void WriteSchema(Utf8JsonWriter writer, JsonElement element)

@@ -180,15 +180,7 @@ internal static class ChatCompletionsRequestBuilder
                 w.WriteString("name", tool.Name);
                 if (!string.IsNullOrEmpty(tool.Description)) w.WriteString("description", tool.Description);
                 w.WritePropertyName("parameters");
-                if (tool.InputSchema.ValueKind == JsonValueKind.Object) tool.InputSchema.WriteTo(w);
-                else
-                {
-                    w.WriteStartObject();
-                    w.WriteString("type", "object");
-                    w.WriteStartObject("properties");
-                    w.WriteEndObject();
-                    w.WriteEndObject();
-                }
+                tool.WriteInputSchema(w);
                 w.WriteEndObject();
                 w.WriteEndObject();
             }

@@ -157,15 +157,7 @@ internal static class ResponsesRequestBuilder
             w.WriteString("name", tool.Name);
             if (!string.IsNullOrEmpty(tool.Description)) w.WriteString("description", tool.Description);
             w.WritePropertyName("parameters");
-            if (tool.InputSchema.ValueKind == JsonValueKind.Object) tool.InputSchema.WriteTo(w);
-            else
-            {
-                w.WriteStartObject();
-                w.WriteString("type", "object");
-                w.WriteStartObject("properties");
-                w.WriteEndObject();
-                w.WriteEndObject();
-            }
+            tool.WriteInputSchema(w);
             // Client schemas are not written for strict mode (it demands every property be required).
             w.WriteBoolean("strict", false);
             w.WriteEndObject();

@@ -61,19 +61,7 @@ public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
 
     private AdminClient Admin() => new(_gateway.BaseUrl, GatewayFixture.ApiKey);
 
-    private async Task<(long Id, string Key)> UserAsync(string email)
-    {
-        using var admin = Admin();
-        var created = await admin.PostAsync("/admin/api/users", new JsonObject { ["email"] = email, ["display_name"] = email, ["role"] = "user", ["password"] = "Sturdy-password-2026" });
-        Assert.Equal(HttpStatusCode.Created, created.Status);
-        var id = created.Json!["id"]!.GetValue<long>();
-        using var user = new AdminClient(_gateway.BaseUrl);
-        Assert.Equal(HttpStatusCode.OK, (await user.SignInAsync(email, "Sturdy-password-2026")).Status);
-        var key = (await user.PostAsync("/admin/api/keys", new JsonObject { ["name"] = "cli" })).Json!["key"]!.GetValue<string>();
-        using var http = _gateway.Http(key);
-        for (var i = 0; i < 100 && (await http.GetAsync("/v1/models")).StatusCode != HttpStatusCode.OK; i++) await Task.Delay(100);
-        return (id, key);
-    }
+    private Task<(long Id, string Key)> UserAsync(string email) => AccountsTestKit.UserAsync(_gateway, email);
 
     private async Task ConnectAsync(long userId, string provider, JsonObject body)
     {

@@ -1,3 +1,4 @@
+using Gapura.Providers.Accounts;
 using System.Text.Json.Nodes;
 using Gapura.Conversations;
 using Gapura.Providers.Kiro.Auth;
@@ -162,15 +163,7 @@ internal sealed class KiroUserLogin : IKiroTokenSource
     private async Task MarkDeadAsync(State state, string reason)
     {
         lock (_gate) Volatile.Write(ref _state, _state with { DeadReason = reason });
-        _pool.Log.LogError("{Login} is dead and will not be refreshed again until it is connected anew: {Reason}", this, reason);
-        try
-        {
-            await _pool.Store.UpstreamLogins.MarkDeadAsync(Id, reason);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            _pool.Log.LogWarning("Could not mark {Login} dead in the database: {Error}", this, e.Message);
-        }
+        await UserLogins.RecordDeadAsync(_pool.Store, _pool.Log, this, Id, reason);
     }
 
     /// <summary>
