@@ -32,11 +32,13 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
     public static readonly byte[] OpenAiAnswer = RecordedAnswer.OpenAiSse(OpenAiModelId);
     public static readonly byte[] CompatibleAnswer = RecordedAnswer.OpenAiSse(ServerRoles.CompatibleModel);
     public static readonly byte[] BedrockAnswer = RecordedAnswer.BedrockStream();
+    public static readonly byte[] CopilotAnswer = RecordedAnswer.OpenAiSse(CopilotModelId);
 
     private const string KiroModel = "claude-sonnet-4.5";
     private const string AnthropicModelId = "claude-sonnet-4-5-20250929";
     private const string OpenAiModelId = "gpt-4o";
     private const string BedrockModelId = "anthropic.claude-sonnet-4-5-20250929-v1:0";
+    private const string CopilotModelId = "gpt-4.1";
     private const string AnthropicVersion = "2023-06-01";
     private const int MaxTokens = 4096;
 
@@ -118,11 +120,12 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
             ["--role", "gateway", "--upstreams", upstreams.ToString(), "--credentials", gatewayCredentials, "--data", work], environment, work, gapuraRuntimeConfig);
         var gatewayUrl = await gateway.WaitReadyAsync(TimeSpan.FromSeconds(60));
         var userKey = gateway.UserKey ?? throw new InvalidOperationException("the gateway child did not hand over the seeded user's API key");
-        report.Note($"simulators (kiro, anthropic, openai, compatible '{ServerRoles.CompatibleName}', bedrock; each a pre-encoded answer) in one child, gateway at {gatewayUrl} in another");
+        report.Note($"simulators (kiro, anthropic, openai, compatible '{ServerRoles.CompatibleName}', bedrock, copilot; each a pre-encoded answer) in one child, gateway at {gatewayUrl} in another");
 
         var login = JsonNode.Parse(await File.ReadAllTextAsync(simCredentials))!;
         var keys = new[] { ServerRoles.GatewayApiKey, userKey };
-        var groups = Groups(upstreams, (string)login["accessToken"]!, (string?)login["profileArn"], gatewayUrl, keys);
+        var copilot = await CopilotTokenAsync(upstreams);
+        var groups = Groups(upstreams, (string)login["accessToken"]!, (string?)login["profileArn"], copilot, gatewayUrl, keys);
         var targets = groups.SelectMany(g => g.Cases.Select(c => c.Gateway).Prepend(g.Direct)).ToList();
 
         using var client = NewClient();
@@ -166,7 +169,7 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         PublishAuth(groups, results);
     }
 
-    private static List<Group> Groups(Upstreams up, string kiroToken, string? profileArn, string gatewayUrl, string[] keys)
+    private static List<Group> Groups(Upstreams up, string kiroToken, string? profileArn, (string Api, string Token) copilot, string gatewayUrl, string[] keys)
     {
         Target OpenAiDoor(string name, string model, byte[]? passthroughAnswer) => new(name,
             [.. keys.Select(k => GatewayOpenAi(gatewayUrl, k, OpenAiBody(model)))],
@@ -192,6 +195,11 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
             ]),
             new("bedrock", Direct("bedrock direct", BedrockDirect(up.Bedrock), BedrockAnswer),
                 [new("bedrock", false, "anthropic", AnthropicDoor("bedrock via anthropic door", "bedrock/claude-sonnet-4-5", null))]),
+            new("copilot", Direct("copilot direct", CopilotDirect(copilot.Api, copilot.Token), CopilotAnswer),
+            [
+                new("copilot", false, "anthropic", AnthropicDoor("copilot via anthropic door", "copilot/" + CopilotModelId, null)),
+                new("copilot", true, "openai chat", OpenAiDoor("copilot via openai door", "copilot/" + CopilotModelId, CopilotAnswer)),
+            ]),
             new(ServerRoles.CompatibleName, Direct($"{ServerRoles.CompatibleName} direct", OpenAiDirect(up.Compatible, null, ServerRoles.CompatibleModel), CompatibleAnswer),
                 [new(ServerRoles.CompatibleName, true, "openai chat", OpenAiDoor($"{ServerRoles.CompatibleName} via openai door", $"{ServerRoles.CompatibleName}/{ServerRoles.CompatibleModel}", CompatibleAnswer))]),
         ];
@@ -340,6 +348,39 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
             var request = Post(url, body);
             request.Headers.TryAddWithoutValidation("x-api-key", up.AnthropicKey);
             request.Headers.TryAddWithoutValidation("anthropic-version", AnthropicVersion);
+            return request;
+        };
+    }
+
+    /// <summary>A Copilot token for the driver's direct calls, exchanged once as the gateway does for its own (the exchange is not measured).</summary>
+    private static async Task<(string Api, string Token)> CopilotTokenAsync(Upstreams up)
+    {
+        using var http = new HttpClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, up.Copilot + Gapura.Providers.Copilot.CopilotTokenService.ExchangePath);
+        request.Headers.TryAddWithoutValidation("Authorization", "token " + up.CopilotGitHubToken);
+        using var response = await http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        var answer = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        return (((string)answer["endpoints"]!["api"]!).TrimEnd('/'), (string)answer["token"]!);
+    }
+
+    /// <summary>The chat request the Copilot provider sends for the same conversation: its token and the editor headers it adds.</summary>
+    private static Func<HttpRequestMessage> CopilotDirect(string apiUrl, string token)
+    {
+        var options = new Gapura.Providers.Copilot.CopilotOptions();
+        var body = Encoding.UTF8.GetBytes(OpenAiBody(CopilotModelId));
+        var url = apiUrl + "/chat/completions";
+        return () =>
+        {
+            var request = Post(url, body);
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+            request.Headers.TryAddWithoutValidation("Editor-Version", options.EditorVersion);
+            request.Headers.TryAddWithoutValidation("Editor-Plugin-Version", options.EditorPluginVersion);
+            request.Headers.TryAddWithoutValidation("Copilot-Integration-Id", options.IntegrationId);
+            request.Headers.TryAddWithoutValidation("User-Agent", options.UserAgent);
+            request.Headers.TryAddWithoutValidation("Openai-Intent", "conversation-panel");
+            request.Headers.TryAddWithoutValidation("X-Request-Id", Guid.NewGuid().ToString());
+            request.Headers.TryAddWithoutValidation("X-Initiator", "user");
             return request;
         };
     }

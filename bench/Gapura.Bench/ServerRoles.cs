@@ -5,6 +5,7 @@ using Gapura.Api;
 using Gapura.Identity;
 using Gapura.Simulators.Anthropic;
 using Gapura.Simulators.Bedrock;
+using Gapura.Simulators.Copilot;
 using Gapura.Simulators.Kiro;
 using Gapura.Simulators.OpenAi;
 using Gapura.Storage;
@@ -69,6 +70,13 @@ internal static class ServerRoles
             Models = [new OpenAiModel(CompatibleModel, "library")],
         });
         await using var bedrock = await BedrockSimulator.StartAsync(new BedrockSimulatorOptions { Split = BedrockSplit.Frame, Padding = false });
+        // Copilot answers every streamed call with the same bytes itself (its checks of token and editor headers still run).
+        await using var copilot = await CopilotSimulator.StartAsync(new CopilotSimulatorOptions
+        {
+            RawStream = LatencyBench.CopilotAnswer,
+            CopilotTokenLifetime = TimeSpan.FromHours(1),
+        });
+        var githubToken = copilot.IssueGitHubToken();
 
         var login = kiro.IssueCredentials(KiroLoginKind.Social, TimeSpan.FromHours(12));
         await File.WriteAllTextAsync(credentialsPath, new JsonObject
@@ -113,7 +121,8 @@ internal static class ServerRoles
         });
 
         Console.WriteLine($"pid {Environment.ProcessId}, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC");
-        Console.WriteLine("READY " + new Upstreams(kiro.BaseUrl, anthropic.BaseUrl, anthropic.ApiKey, openAi.ApiBaseUrl, compatible.ApiBaseUrl, bedrock.BaseUrl));
+        Console.WriteLine("READY " + new Upstreams(kiro.BaseUrl, anthropic.BaseUrl, anthropic.ApiKey, openAi.ApiBaseUrl, compatible.ApiBaseUrl, bedrock.BaseUrl,
+            copilot.BaseUrl, githubToken));
         await WaitForStopAsync(stop);
         await topUp;
         return 0;
@@ -146,6 +155,9 @@ internal static class ServerRoles
             $"--Providers:Bedrock:AccessKeyId={BedrockSimulatorOptions.TestAccessKeyId}",
             $"--Providers:Bedrock:SecretAccessKey={BedrockSimulatorOptions.TestSecretAccessKey}",
             $"--Providers:Bedrock:Endpoint={upstreams.Bedrock}",
+            $"--Providers:Copilot:GitHubToken={upstreams.CopilotGitHubToken}",
+            $"--Providers:Copilot:GitHubBaseUrl={upstreams.Copilot}",
+            $"--Providers:Copilot:GitHubApiBaseUrl={upstreams.Copilot}",
             "--Logging:LogLevel:Default=Warning",
         ]);
         await app.StartAsync();
@@ -203,14 +215,16 @@ internal static class ServerRoles
 }
 
 /// <summary>Where each simulator listens (OpenAI ones with their <c>/v1</c>), as the simulator child hands them over on its READY line.</summary>
-internal sealed record Upstreams(string Kiro, string Anthropic, string AnthropicKey, string OpenAi, string Compatible, string Bedrock)
+/// <param name="CopilotGitHubToken">The GitHub token the simulated GitHub issued, exchanged for Copilot tokens by both the gateway and the driver.</param>
+internal sealed record Upstreams(string Kiro, string Anthropic, string AnthropicKey, string OpenAi, string Compatible, string Bedrock,
+    string Copilot, string CopilotGitHubToken)
 {
-    public override string ToString() => string.Join(' ', Kiro, Anthropic, AnthropicKey, OpenAi, Compatible, Bedrock);
+    public override string ToString() => string.Join(' ', Kiro, Anthropic, AnthropicKey, OpenAi, Compatible, Bedrock, Copilot, CopilotGitHubToken);
 
     public static Upstreams Parse(string line)
     {
         var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        if (parts.Length != 6) throw new FormatException($"expected six upstream fields, got {parts.Length}");
-        return new Upstreams(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]);
+        if (parts.Length != 8) throw new FormatException($"expected eight upstream fields, got {parts.Length}");
+        return new Upstreams(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6], parts[7]);
     }
 }

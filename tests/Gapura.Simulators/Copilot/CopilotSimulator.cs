@@ -393,6 +393,13 @@ public sealed class CopilotSimulator : IAsyncDisposable
             var stream = body.TryGetProperty("stream", out var s) && s.ValueKind == JsonValueKind.True;
             var includeUsage = stream && body.TryGetProperty("stream_options", out var o) && o.ValueKind == JsonValueKind.Object
                                && o.TryGetProperty("include_usage", out var iu) && iu.ValueKind == JsonValueKind.True;
+            if (stream && _options.RawStream is { } raw)
+            {
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = "text/event-stream";
+                await context.Response.Body.WriteAsync(raw, context.RequestAborted);
+                return;
+            }
             var answer = _answers.TryDequeue(out var queued) ? queued : OpenAiDefaultResponder.ForChat(body, Recorded(context).BodyBytes.Length);
             var id = "chatcmpl-" + NextId();
             var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();

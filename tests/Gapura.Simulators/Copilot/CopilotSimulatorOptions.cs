@@ -38,5 +38,11 @@ public sealed class CopilotSimulatorOptions
         new("text-embedding-3-small", "Embedding V3 small", "Azure OpenAI", "text-embedding-3-small", Type: "embeddings", ContextWindow: null, MaxOutput: null),
     ];
 
+    /// <summary>
+    /// A whole encoded stream every streamed chat call is answered with, in one write, once the checks passed (the
+    /// benchmark: the upstream then costs as little as it can, and the same for a direct and a gateway call).
+    /// </summary>
+    public byte[]? RawStream { get; set; }
+
     public bool Verbose { get; set; }
 }
