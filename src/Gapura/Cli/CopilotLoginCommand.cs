@@ -17,7 +17,7 @@ internal static class CopilotLoginCommand
 {
     public static Command Create(Option<string> user, Option<string> label)
     {
-        var copilot = new Command("copilot", "Sign in to GitHub Copilot (GitHub device flow). Takes --Providers:Copilot:…=… settings like serve.")
+        var copilot = new Command("copilot", "Sign in to GitHub Copilot (GitHub device flow), for the gateway (saved in ~/.gapura) or, with --user <email>, for one of its users. Takes --Providers:Copilot:…=…, --Storage:…, --Secrets:… settings like serve.")
         {
             TreatUnmatchedTokensAsErrors = false,
         };

@@ -16,7 +16,7 @@ internal static class LoginCommand
     /// <param name="args">The whole command line: <c>gapura login &lt;name&gt;</c> with the name of an OpenAI-compatible server adds that server's command.</param>
     public static Command Create(string[]? args = null)
     {
-        var login = new Command("login", "Sign in to an upstream provider.");
+        var login = new Command("login", "Sign in to an upstream provider, for the gateway itself or (--user <email>) for one of its users. A configured OpenAI-compatible server takes a user's key by its name: gapura login <name> --user <email> --api-key <key>.");
         var user = new Option<string>("--user")
         {
             Description = "Connect the login to this gateway user (email) and store it in the gateway database, encrypted, instead of ~/.gapura.",
