@@ -5,6 +5,7 @@ using Gapura.Conversations;
 using Gapura.Identity;
 using Gapura.Providers;
 using Gapura.Providers.Accounts;
+using Gapura.Providers.Copilot;
 using Gapura.Providers.Kiro.Logins;
 using Gapura.Routing;
 using Gapura.Storage;
@@ -26,6 +27,8 @@ internal static class AdminUpstreamEndpoints
         admin.MapGet("/users/{id:long}/logins", ListLoginsAsync);
         admin.MapPost("/users/{id:long}/logins/kiro/device", StartKiroDeviceAsync);
         admin.MapMethods("/users/{id:long}/logins/kiro/device/{flowId}/poll", ["GET", "POST"], PollKiroDeviceAsync);
+        admin.MapPost("/users/{id:long}/logins/copilot/device", StartCopilotDeviceAsync);
+        admin.MapMethods("/users/{id:long}/logins/copilot/device/{flowId}/poll", ["GET", "POST"], PollCopilotDeviceAsync);
         admin.MapPost("/users/{id:long}/logins/{provider}", ConnectAccountAsync);
         admin.MapPost("/users/{id:long}/logins/{provider}/sign-in", StartSignInAsync);
         admin.MapPost("/users/{id:long}/logins/{provider}/sign-in/{flowId}", CompleteSignInAsync);
@@ -54,53 +57,77 @@ internal static class AdminUpstreamEndpoints
         return Json(new LoginList(views), AdminUpstreamJson.Default.LoginList);
     }
 
-    private static async Task<IResult> StartKiroDeviceAsync(HttpContext http, long id, CancellationToken ct)
+    private static Task<IResult> StartKiroDeviceAsync(HttpContext http, long id, CancellationToken ct)
+        => StartDeviceAsync(http, id, KiroLoginPool.Provider, http.RequestServices.GetRequiredService<KiroDeviceFlows>(), ct);
+
+    private static Task<IResult> PollKiroDeviceAsync(HttpContext http, long id, string flowId, CancellationToken ct)
+        => PollDeviceAsync(http, id, flowId, http.RequestServices.GetRequiredService<KiroDeviceFlows>(), async (store, flow, credential, audit) =>
+        {
+            var saved = await KiroUserLogins.SaveAsync(store, id, flow.Label, credential, flow.Code.StartUrl, flow.Code.ClientSecretExpiresAt, audit, ct);
+            // This instance uses it at once; the others follow the change feed.
+            await http.RequestServices.GetRequiredService<KiroLoginPool>().ReloadLoginAsync(saved.Login.Id, ct);
+            return saved;
+        }, ct);
+
+    private static Task<IResult> StartCopilotDeviceAsync(HttpContext http, long id, CancellationToken ct)
+        => StartDeviceAsync(http, id, CopilotProvider.ProviderName, http.RequestServices.GetRequiredService<CopilotDeviceFlows>(), ct);
+
+    private static Task<IResult> PollCopilotDeviceAsync(HttpContext http, long id, string flowId, CancellationToken ct)
+        => PollDeviceAsync(http, id, flowId, http.RequestServices.GetRequiredService<CopilotDeviceFlows>(), async (store, flow, githubToken, audit) =>
+        {
+            // A sign-in without a Copilot seat would only fail at the first request: checked here, nothing stored if refused.
+            await http.RequestServices.GetRequiredService<CopilotTokenService>().ExchangeAsync(new CopilotAccount("new login", githubToken), ct);
+            var secret = new AccountSecret { Kind = AccountSecret.GitHubKind, GitHubToken = githubToken };
+            var saved = await UserLogins.SaveAsync(store, id, CopilotProvider.ProviderName, flow.Label, secret.Serialize(), audit, ct);
+            await http.RequestServices.GetRequiredService<AccountPool>().ReloadLoginAsync(saved.Login.Id, ct);
+            return saved;
+        }, ct);
+
+    /// <summary>Starts a device sign-in for a user: the code to show, and where to poll.</summary>
+    private static async Task<IResult> StartDeviceAsync<TCode, TResult>(HttpContext http, long id, string provider, DeviceFlows<TCode, TResult> flows, CancellationToken ct)
+        where TCode : IDeviceCode where TResult : class
     {
         if (Authorize(http, id, out var caller) is { } refused) return refused;
         var body = await ReadAsync(http, AdminUpstreamJson.Default.DeviceStartRequest, ct);
         if (body.Error is { } bad) return bad;
-        if (KiroUserLogins.ValidateLabel(body.Value?.Label) is { } problem) return BadRequest(problem);
+        if (UserLogins.ValidateLabel(body.Value?.Label) is { } problem) return BadRequest(problem);
         var store = Store(http);
         if (await store.Users.FindAsync(id, ct) is null) return NotFound($"There is no user with id {id}.");
-        KiroDeviceFlow flow;
+        DeviceFlow<TCode> flow;
         try
         {
-            flow = await http.RequestServices.GetRequiredService<KiroDeviceFlows>().StartAsync(id, body.Value?.Label?.Trim(), ct);
+            flow = await flows.StartAsync(id, body.Value?.Label?.Trim(), ct);
         }
         catch (GatewayException e)
         {
             return Error(e.Kind == ErrorKind.RateLimited ? 429 : 502, "sign_in_failed", e.Message);
         }
-        await store.Audit.WriteAsync(Audit(http, caller, "upstream_login.device_start", $"user:{id}", $"kiro sign-in {flow.Id} started"), ct);
+        await store.Audit.WriteAsync(Audit(http, caller, "upstream_login.device_start", $"user:{id}", $"{provider} sign-in {flow.Id} started"), ct);
         var code = flow.Code;
         return Json(new DeviceStartView(flow.Id, code.UserCode, code.VerificationUri, code.VerificationUriComplete, code.ExpiresAt,
             (int)Math.Ceiling(flow.Interval.TotalSeconds), $"{http.Request.PathBase}{http.Request.Path}/{flow.Id}/poll"), AdminUpstreamJson.Default.DeviceStartView);
     }
 
-    private static async Task<IResult> PollKiroDeviceAsync(HttpContext http, long id, string flowId, CancellationToken ct)
+    /// <summary>One poll of a user's device sign-in; once approved, <paramref name="save"/> stores the login.</summary>
+    private static async Task<IResult> PollDeviceAsync<TCode, TResult>(HttpContext http, long id, string flowId, DeviceFlows<TCode, TResult> flows,
+        Func<IGapuraStore, DeviceFlow<TCode>, TResult, NewAuditEntry, Task<(UpstreamLogin Login, bool Replaced)>> save, CancellationToken ct)
+        where TCode : IDeviceCode where TResult : class
     {
         if (Authorize(http, id, out var caller) is { } refused) return refused;
-        var flows = http.RequestServices.GetRequiredService<KiroDeviceFlows>();
         if (flows.Find(id, flowId) is not { } flow)
             return NotFound("No such sign-in is waiting (it finished, expired, or was started on another gateway instance).");
-        Providers.Kiro.Auth.KiroCredential? credential;
+        var store = Store(http);
         try
         {
-            credential = await flows.PollAsync(flow, ct);
+            if (await flows.PollAsync(flow, ct) is not { } result)
+                return Json(new DevicePollView("pending", (int)Math.Ceiling(flow.Interval.TotalSeconds), null, null), AdminUpstreamJson.Default.DevicePollView, 202);
+            var (saved, replaced) = await save(store, flow, result, Audit(http, caller, "upstream_login.connect", null, null));
+            return Json(new DevicePollView("connected", null, await ViewAsync(http, store, saved, ct), replaced), AdminUpstreamJson.Default.DevicePollView);
         }
         catch (GatewayException e)
         {
             return Error(e.Kind == ErrorKind.UpstreamLogin ? 400 : 502, "sign_in_failed", e.Message);
         }
-        if (credential is null)
-            return Json(new DevicePollView("pending", (int)Math.Ceiling(flow.Interval.TotalSeconds), null, null), AdminUpstreamJson.Default.DevicePollView, 202);
-
-        var store = Store(http);
-        var (saved, replaced) = await KiroUserLogins.SaveAsync(store, id, flow.Label, credential, flow.Code.StartUrl, flow.Code.ClientSecretExpiresAt,
-            Audit(http, caller, "upstream_login.connect", null, null), ct);
-        // This instance uses it at once; the others follow the change feed.
-        await http.RequestServices.GetRequiredService<KiroLoginPool>().ReloadLoginAsync(saved.Id, ct);
-        return Json(new DevicePollView("connected", null, await ViewAsync(http, store, saved, ct), replaced), AdminUpstreamJson.Default.DevicePollView);
     }
 
     /// <summary>Connects a key-based account (API key, GitHub token, AWS keys) for a provider other than Kiro.</summary>

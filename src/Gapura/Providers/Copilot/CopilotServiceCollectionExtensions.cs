@@ -28,6 +28,9 @@ internal static class CopilotServiceCollectionExtensions
             OpenAiServiceCollectionExtensions.CreateHttpClient(guarded: false), Account(options), Log(sp), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new CopilotTokenService(CreateExchangeHttpClient(), options,
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<CopilotTokenService>(), sp.GetRequiredService<TimeProvider>()));
+        // Users' seats connected from a browser (admin API): GitHub's device flow, polled by the page.
+        services.AddSingleton(sp => new CopilotDeviceFlows(
+            new GitHubDeviceFlow(CreateExchangeHttpClient(), options, sp.GetRequiredService<TimeProvider>()), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton(sp => new CopilotProvider(sp.GetRequiredKeyedService<ChatCompletionsClient>(CopilotProvider.ProviderName),
             sp.GetRequiredService<CopilotTokenService>(), options, sp.GetRequiredKeyedService<ProviderAccounts>(CopilotProvider.ProviderName), Log(sp)));
         services.AddSingleton<IModelCatalog>(sp =>

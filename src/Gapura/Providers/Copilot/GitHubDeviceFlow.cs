@@ -6,7 +6,11 @@ namespace Gapura.Providers.Copilot;
 
 /// <summary>What the user is shown to approve a sign-in, and what the poll needs.</summary>
 internal sealed record GitHubDeviceCode(string DeviceCode, string UserCode, string VerificationUri, TimeSpan Interval, DateTimeOffset ExpiresAt)
+    : Accounts.IDeviceCode
 {
+    /// <summary>GitHub has no address with the code filled in: the user types it at <see cref="VerificationUri"/>.</summary>
+    public string VerificationUriComplete => VerificationUri;
+
     /// <summary>Never prints the device code: it is what a token is claimed with.</summary>
     public override string ToString() => $"device code for {VerificationUri} ({UserCode})";
 }
@@ -49,29 +53,30 @@ internal sealed class GitHubDeviceFlow(HttpClient http, CopilotOptions options, 
         {
             if (_time.GetUtcNow() >= code.ExpiresAt) throw Expired();
             await _delay(interval, ct);
-            using var doc = await PostAsync("/login/oauth/access_token",
-                [new("client_id", options.ClientId), new("device_code", code.DeviceCode), new("grant_type", DeviceGrant)], ct);
-            var root = doc.RootElement;
-            if (Str(root, "access_token") is { Length: > 0 } token) return token;
-            switch (Str(root, "error"))
-            {
-                case "authorization_pending":
-                    continue;
-                case "slow_down":
-                    // GitHub may say the new interval itself; never poll faster than it asked.
-                    var asked = Int(root, "interval") is { } seconds ? TimeSpan.FromSeconds(seconds) : TimeSpan.Zero;
-                    interval = asked > interval + SlowDownStep ? asked : interval + SlowDownStep;
-                    continue;
-                case "expired_token":
-                    throw Expired();
-                case "access_denied":
-                    throw new GatewayException(ErrorKind.UpstreamLogin, "The GitHub sign-in was cancelled (access denied).");
-                case { } other:
-                    throw new GatewayException(ErrorKind.UpstreamLogin, $"GitHub refused the sign-in ({other}): {Str(root, "error_description") ?? "no description"}.");
-                default:
-                    throw new GatewayException(ErrorKind.UpstreamLogin, "GitHub's token answer holds neither an access_token nor an error.");
-            }
+            var (token, slowDownTo) = await PollOnceAsync(code, ct);
+            if (token is not null) return token;
+            // GitHub may say the new interval itself; never poll faster than it asked.
+            if (slowDownTo is { } asked) interval = asked > interval + SlowDownStep ? asked : interval + SlowDownStep;
         }
+    }
+
+    /// <summary>One poll: the GitHub token once approved, else null, with the interval GitHub asked for when it said slow_down.</summary>
+    /// <exception cref="GatewayException">UpstreamLogin when the user refused or the code expired.</exception>
+    public async Task<(string? Token, TimeSpan? SlowDownTo)> PollOnceAsync(GitHubDeviceCode code, CancellationToken ct)
+    {
+        using var doc = await PostAsync("/login/oauth/access_token",
+            [new("client_id", options.ClientId), new("device_code", code.DeviceCode), new("grant_type", DeviceGrant)], ct);
+        var root = doc.RootElement;
+        if (Str(root, "access_token") is { Length: > 0 } token) return (token, null);
+        return Str(root, "error") switch
+        {
+            "authorization_pending" => (null, null),
+            "slow_down" => (null, Int(root, "interval") is { } seconds ? TimeSpan.FromSeconds(seconds) : TimeSpan.Zero),
+            "expired_token" => throw Expired(),
+            "access_denied" => throw new GatewayException(ErrorKind.UpstreamLogin, "The GitHub sign-in was cancelled (access denied)."),
+            { } other => throw new GatewayException(ErrorKind.UpstreamLogin, $"GitHub refused the sign-in ({other}): {Str(root, "error_description") ?? "no description"}."),
+            null => throw new GatewayException(ErrorKind.UpstreamLogin, "GitHub's token answer holds neither an access_token nor an error."),
+        };
     }
 
     private static GatewayException Expired() => new(ErrorKind.UpstreamLogin, "The GitHub sign-in code expired before it was approved; run `gapura login copilot` again.");

@@ -35,7 +35,7 @@ public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
             ApiKeys = new(StringComparer.Ordinal) { OpenAiSimulatorOptions.DefaultApiKey, AliceProxyKey },
             AcceptAnyModel = true,
         });
-        _copilot = await CopilotSimulator.StartAsync();
+        _copilot = await CopilotSimulator.StartAsync(new CopilotSimulatorOptions { DeviceInterval = 1 });
         _gateway = new GatewayFixture();
         _gateway.Settings.Add($"--Providers:OpenAI:BaseUrl={_openAi.ApiBaseUrl}");
         _gateway.Settings.Add($"--Providers:OpenAI:ChatGptBaseUrl={_openAi.CodexBackendUrl}");
@@ -213,6 +213,58 @@ public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
 
     private static JsonObject Share(string provider, bool share)
         => new() { ["providers"] = new JsonArray(new JsonObject { ["name"] = provider, ["shareProcessLogin"] = share }) };
+
+    [Fact]
+    public async Task A_copilot_seat_is_connected_from_the_browser_with_githubs_device_flow_and_a_seatless_account_is_refused()
+    {
+        var hana = await UserAsync("hana@example.com");
+        var ivan = await UserAsync("ivan@example.com");
+        using var admin = Admin();
+
+        // No seat: the sign-in completes at GitHub, the seat check refuses it, and nothing is stored.
+        _copilot.Options.DeviceLoginsHaveSeat = false;
+        var refused = await DeviceSignInAsync(admin, hana.Id, "none");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.Status);
+        Assert.Empty((await admin.GetAsync($"/admin/api/users/{hana.Id}/logins")).Json!["logins"]!.AsArray());
+
+        _copilot.Options.DeviceLoginsHaveSeat = true;
+        _copilot.ScriptPolls(DevicePoll.Pending);
+        var started = await admin.PostAsync($"/admin/api/users/{hana.Id}/logins/copilot/device", new JsonObject { ["label"] = "seat" });
+        Assert.Equal(HttpStatusCode.OK, started.Status);
+        Assert.StartsWith(_copilot.BaseUrl, (string)started.Json!["verificationUri"]!);
+        Assert.False(string.IsNullOrEmpty((string?)started.Json["userCode"]));
+        var pollUrl = (string)started.Json["pollUrl"]!;
+        // Another user cannot poll (and so cannot claim) Hana's sign-in.
+        using (var asIvan = new AdminClient(_gateway.BaseUrl, ivan.Key))
+            Assert.Equal(HttpStatusCode.Forbidden, (await asIvan.GetAsync(pollUrl)).Status);
+        var connected = await PollUntilDoneAsync(admin, pollUrl);
+        Assert.True(connected.Status == HttpStatusCode.OK, connected.ToString());
+        Assert.Equal(("copilot", "seat", "alive"), ((string?)connected.Json!["login"]!["provider"], (string?)connected.Json["login"]!["label"], (string?)connected.Json["login"]!["status"]));
+
+        var (response, text) = await ChatAsync(hana.Key, "copilot/gpt-4.1");
+        Assert.True(response.StatusCode == HttpStatusCode.OK, text);
+        Assert.Equal("copilot/seat", response.Headers.GetValues("x-gapura-provider").Single());
+    }
+
+    private static async Task<AdminResponse> DeviceSignInAsync(AdminClient admin, long userId, string label)
+    {
+        var started = await admin.PostAsync($"/admin/api/users/{userId}/logins/copilot/device", new JsonObject { ["label"] = label });
+        Assert.Equal(HttpStatusCode.OK, started.Status);
+        return await PollUntilDoneAsync(admin, (string)started.Json!["pollUrl"]!);
+    }
+
+    /// <summary>Polls as the browser page does until the sign-in is no longer pending (15 s at most).</summary>
+    private static async Task<AdminResponse> PollUntilDoneAsync(AdminClient admin, string pollUrl)
+    {
+        for (var i = 0; i < 60; i++)
+        {
+            var poll = await admin.PostAsync(pollUrl, new JsonObject());
+            if (poll.Status != HttpStatusCode.Accepted) return poll;
+            Assert.Equal("pending", (string?)poll.Json!["status"]);
+            await Task.Delay(250);
+        }
+        throw new TimeoutException("the device sign-in stayed pending");
+    }
 
     [Fact]
     public async Task A_users_github_token_gets_them_copilot()

@@ -18,7 +18,7 @@ internal sealed record KiroDeviceCode(
     string ClientSecret,
     DateTimeOffset? ClientSecretExpiresAt,
     string DeviceCode,
-    string StartUrl)
+    string StartUrl) : Accounts.IDeviceCode
 {
     public override string ToString() => $"device code {UserCode} at {VerificationUri}";
 }

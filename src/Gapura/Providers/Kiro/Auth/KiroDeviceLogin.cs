@@ -93,9 +93,6 @@ internal sealed class KiroDeviceLogin
         }
     }
 
-    /// <summary>Time between polls after a slow_down.</summary>
-    public static TimeSpan SlowedDown(TimeSpan interval) => interval + SlowDownStep;
-
     private static GatewayException Expired()
         => new(ErrorKind.UpstreamLogin, "The sign-in code expired before it was approved. Start the sign-in again.");
 
