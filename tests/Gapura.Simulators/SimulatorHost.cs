@@ -29,3 +29,31 @@ public static class SimulatorHost
         await app.DisposeAsync();
     }
 }
+
+/// <summary>
+/// What every simulator shares: one web host on its own port, its address, and its stop. A simulator maps its
+/// endpoints and starts through <see cref="StartHostAsync"/>.
+/// </summary>
+public abstract class SimulatorServer : IAsyncDisposable
+{
+    private WebApplication? _app;
+
+    /// <summary>Where the simulator listens, without a trailing slash.</summary>
+    public string BaseUrl { get; private set; } = "";
+
+    protected async Task StartHostAsync(string url, bool verbose, Action<WebApplication> map, CancellationToken ct,
+        Action<WebApplicationBuilder>? configure = null)
+    {
+        _app = await SimulatorHost.StartAsync(url, verbose, map, ct, configure);
+        BaseUrl = SimulatorHost.BaseUrl(_app);
+    }
+
+    public Task WaitForShutdownAsync(CancellationToken ct = default) => _app?.WaitForShutdownAsync(ct) ?? Task.CompletedTask;
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_app is null) return;
+        await SimulatorHost.StopAsync(_app);
+        _app = null;
+    }
+}

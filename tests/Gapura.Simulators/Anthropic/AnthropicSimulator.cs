@@ -20,7 +20,7 @@ namespace Gapura.Simulators.Anthropic;
 /// statuses (400, 401, 403, 404, 413, 429 with retry-after, 500, 529). Every request is recorded with its
 /// headers and raw body bytes, so passthrough tests can compare bytes.
 /// </summary>
-public sealed class AnthropicSimulator : IAsyncDisposable
+public sealed class AnthropicSimulator : SimulatorServer
 {
     private readonly AnthropicSimulatorOptions _options;
     private readonly ConcurrentQueue<AnthropicScenario> _scenarios = new();
@@ -29,7 +29,6 @@ public sealed class AnthropicSimulator : IAsyncDisposable
     private readonly byte[] _signingKey = RandomNumberGenerator.GetBytes(32);
     private readonly Random _seeds;
     private readonly object _seedLock = new();
-    private WebApplication? _app;
     private int _messageCalls;
 
     private AnthropicSimulator(AnthropicSimulatorOptions options)
@@ -37,9 +36,6 @@ public sealed class AnthropicSimulator : IAsyncDisposable
         _options = options;
         _seeds = new Random(options.Seed);
     }
-
-    /// <summary>Base URL without a trailing slash (and without <c>/v1</c>), e.g. <c>http://127.0.0.1:41234</c>.</summary>
-    public string BaseUrl { get; private set; } = "";
 
     public AnthropicSimulatorOptions Options => _options;
 
@@ -59,20 +55,9 @@ public sealed class AnthropicSimulator : IAsyncDisposable
     public static async Task<AnthropicSimulator> StartAsync(AnthropicSimulatorOptions? options = null, CancellationToken ct = default)
     {
         var simulator = new AnthropicSimulator(options ?? new AnthropicSimulatorOptions());
-        var app = await SimulatorHost.StartAsync(simulator._options.Url, simulator._options.Verbose, a => simulator.Map(a), ct,
+        await simulator.StartHostAsync(simulator._options.Url, simulator._options.Verbose, a => simulator.Map(a), ct,
             b => b.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null));
-        simulator._app = app;
-        simulator.BaseUrl = SimulatorHost.BaseUrl(app);
         return simulator;
-    }
-
-    public Task WaitForShutdownAsync(CancellationToken ct = default) => _app?.WaitForShutdownAsync(ct) ?? Task.CompletedTask;
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_app is null) return;
-        await SimulatorHost.StopAsync(_app);
-        _app = null;
     }
 
     // ---- test controls ---------------------------------------------------------------------------

@@ -22,7 +22,7 @@ namespace Gapura.Simulators.Bedrock;
 /// then answered by a queued <see cref="BedrockScenario"/> or the default responder: an echo,
 /// <c>[[tool:NAME {json}]]</c> → a toolUse, a toolResult → "Tool said: …".
 /// </summary>
-public sealed partial class BedrockSimulator : IAsyncDisposable
+public sealed partial class BedrockSimulator : SimulatorServer
 {
     private readonly BedrockSimulatorOptions _options;
     private readonly BedrockSignatureVerifier _verifier;
@@ -31,7 +31,6 @@ public sealed partial class BedrockSimulator : IAsyncDisposable
     private readonly ConcurrentDictionary<string, bool> _cachedPrefixes = new(StringComparer.Ordinal);
     private readonly Random _seeds;
     private readonly object _seedLock = new();
-    private WebApplication? _app;
     private int _signatureFailures;
     private int _calls;
 
@@ -41,8 +40,6 @@ public sealed partial class BedrockSimulator : IAsyncDisposable
         _verifier = new BedrockSignatureVerifier(options, TimeProvider.System);
         _seeds = new Random(options.Seed);
     }
-
-    public string BaseUrl { get; private set; } = "";
 
     public BedrockSimulatorOptions Options => _options;
 
@@ -67,17 +64,8 @@ public sealed partial class BedrockSimulator : IAsyncDisposable
     public static async Task<BedrockSimulator> StartAsync(BedrockSimulatorOptions? options = null, CancellationToken ct = default)
     {
         var simulator = new BedrockSimulator(options ?? new BedrockSimulatorOptions());
-        var app = await SimulatorHost.StartAsync(simulator._options.Url, simulator._options.Verbose, a => a.Run(simulator.HandleAsync), ct);
-        simulator._app = app;
-        simulator.BaseUrl = SimulatorHost.BaseUrl(app);
+        await simulator.StartHostAsync(simulator._options.Url, simulator._options.Verbose, a => a.Run(simulator.HandleAsync), ct);
         return simulator;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_app is null) return;
-        await SimulatorHost.StopAsync(_app);
-        _app = null;
     }
 
     public void Enqueue(BedrockScenario scenario) => _scenarios.Enqueue(scenario);

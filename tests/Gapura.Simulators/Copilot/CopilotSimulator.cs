@@ -26,7 +26,7 @@ public enum DevicePoll { Pending, SlowDown, Approve, Deny, Expire }
 /// Answers come from the OpenAI simulator's responder and wire writer (reasoning in Copilot's <c>reasoning_text</c>);
 /// scripted ones are queued by <see cref="Enqueue"/>. Every request is recorded.
 /// </summary>
-public sealed class CopilotSimulator : IAsyncDisposable
+public sealed class CopilotSimulator : SimulatorServer
 {
     /// <summary>
     /// Where Copilot's chat completions carry reasoning, in deltas and messages: its own field, not the
@@ -45,7 +45,6 @@ public sealed class CopilotSimulator : IAsyncDisposable
     private readonly ConcurrentDictionary<string, DeviceGrant> _devices = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<DevicePoll> _polls = new();
     private readonly ConcurrentQueue<OpenAiAnswer> _answers = new();
-    private WebApplication? _app;
     private long _ids;
     private int _exchanges;
     private int _chatCalls;
@@ -58,9 +57,6 @@ public sealed class CopilotSimulator : IAsyncDisposable
     }
 
     private CopilotSimulator(CopilotSimulatorOptions options) => _options = options;
-
-    /// <summary>Without a trailing slash; GitHub, GitHub's API and the Copilot API all live here.</summary>
-    public string BaseUrl { get; private set; } = "";
 
     public CopilotSimulatorOptions Options => _options;
 
@@ -79,19 +75,8 @@ public sealed class CopilotSimulator : IAsyncDisposable
     public static async Task<CopilotSimulator> StartAsync(CopilotSimulatorOptions? options = null, CancellationToken ct = default)
     {
         var simulator = new CopilotSimulator(options ?? new CopilotSimulatorOptions());
-        var app = await SimulatorHost.StartAsync(simulator._options.Url, simulator._options.Verbose, a => simulator.Map(a), ct);
-        simulator._app = app;
-        simulator.BaseUrl = SimulatorHost.BaseUrl(app);
+        await simulator.StartHostAsync(simulator._options.Url, simulator._options.Verbose, a => simulator.Map(a), ct);
         return simulator;
-    }
-
-    public Task WaitForShutdownAsync(CancellationToken ct = default) => _app?.WaitForShutdownAsync(ct) ?? Task.CompletedTask;
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_app is null) return;
-        await SimulatorHost.StopAsync(_app);
-        _app = null;
     }
 
     /// <summary>A GitHub OAuth token the simulated GitHub knows; without a seat its Copilot token exchange is refused.</summary>

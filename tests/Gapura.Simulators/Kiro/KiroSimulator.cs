@@ -16,7 +16,7 @@ namespace Gapura.Simulators.Kiro;
 /// device authorization, token grants). One instance serves all of those paths, so tests point
 /// <c>Kiro:Endpoint</c>, <c>Kiro:AuthEndpoint</c> and <c>Kiro:OidcEndpoint</c> at the same <see cref="BaseUrl"/>.
 /// </summary>
-public sealed class KiroSimulator : IAsyncDisposable
+public sealed class KiroSimulator : SimulatorServer
 {
     public const string BearerInvalidMessage = "The bearer token included in the request is invalid.";
 
@@ -26,7 +26,6 @@ public sealed class KiroSimulator : IAsyncDisposable
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
     private readonly Random _seeds;
     private readonly object _seedLock = new();
-    private WebApplication? _app;
     private long _credits;
     private int _desktopRefreshCalls;
     private int _oidcRefreshCalls;
@@ -39,9 +38,6 @@ public sealed class KiroSimulator : IAsyncDisposable
         _authority = new KiroTokenAuthority(options, TimeProvider.System);
         _seeds = new Random(options.Seed);
     }
-
-    /// <summary>Base URL without a trailing slash, e.g. <c>http://127.0.0.1:41234</c>.</summary>
-    public string BaseUrl { get; private set; } = "";
 
     public KiroSimulatorOptions Options => _options;
 
@@ -68,22 +64,11 @@ public sealed class KiroSimulator : IAsyncDisposable
     public static async Task<KiroSimulator> StartAsync(KiroSimulatorOptions? options = null, CancellationToken ct = default)
     {
         var simulator = new KiroSimulator(options ?? new KiroSimulatorOptions());
-        var app = await SimulatorHost.StartAsync(simulator._options.Url, simulator._options.Verbose, a => simulator.Map(a), ct);
-        simulator._app = app;
-        simulator.BaseUrl = SimulatorHost.BaseUrl(app);
+        await simulator.StartHostAsync(simulator._options.Url, simulator._options.Verbose, a => simulator.Map(a), ct);
         return simulator;
     }
 
     /// <summary>Completes when the host is asked to stop (Ctrl+C, SIGTERM): for the standalone runner.</summary>
-    public Task WaitForShutdownAsync(CancellationToken ct = default) => _app?.WaitForShutdownAsync(ct) ?? Task.CompletedTask;
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_app is null) return;
-        await SimulatorHost.StopAsync(_app);
-        _app = null;
-    }
-
     // ---- test controls ---------------------------------------------------------------------------
 
     /// <summary>Queues a scripted answer for a coming chat call (first in, first out).</summary>

@@ -18,14 +18,13 @@ namespace Gapura.Simulators.OpenAi;
 /// <see cref="OpenAiDefaultResponder"/>. It also plays the ChatGPT Codex backend and the ChatGPT sign-in that
 /// feeds it (OAuth 2 + PKCE, in ChatGptSignIn.cs).
 /// </summary>
-public sealed partial class OpenAiSimulator : IAsyncDisposable
+public sealed partial class OpenAiSimulator : SimulatorServer
 {
     private readonly OpenAiSimulatorOptions _options;
     private readonly ConcurrentQueue<OpenAiScenario> _scenarios = new();
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
     private readonly Random _seeds;
     private readonly object _seedLock = new();
-    private WebApplication? _app;
     private long _ids;
     private int _chatCalls;
     private int _responsesCalls;
@@ -35,9 +34,6 @@ public sealed partial class OpenAiSimulator : IAsyncDisposable
         _options = options;
         _seeds = new Random(options.Seed);
     }
-
-    /// <summary>Without a trailing slash, e.g. <c>http://127.0.0.1:41234</c>; the API is under <c>/v1</c>.</summary>
-    public string BaseUrl { get; private set; } = "";
 
     /// <summary><see cref="BaseUrl"/> + <c>/v1</c>: what OpenAI SDKs and the gateway's settings take.</summary>
     public string ApiBaseUrl => BaseUrl + "/v1";
@@ -69,19 +65,8 @@ public sealed partial class OpenAiSimulator : IAsyncDisposable
     public static async Task<OpenAiSimulator> StartAsync(OpenAiSimulatorOptions? options = null, CancellationToken ct = default)
     {
         var simulator = new OpenAiSimulator(options ?? new OpenAiSimulatorOptions());
-        var app = await SimulatorHost.StartAsync(simulator._options.Url, simulator._options.Verbose, a => simulator.Map(a), ct);
-        simulator._app = app;
-        simulator.BaseUrl = SimulatorHost.BaseUrl(app);
+        await simulator.StartHostAsync(simulator._options.Url, simulator._options.Verbose, a => simulator.Map(a), ct);
         return simulator;
-    }
-
-    public Task WaitForShutdownAsync(CancellationToken ct = default) => _app?.WaitForShutdownAsync(ct) ?? Task.CompletedTask;
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_app is null) return;
-        await SimulatorHost.StopAsync(_app);
-        _app = null;
     }
 
     /// <summary>Queues a scripted answer for a coming chat or responses call (first in, first out).</summary>
