@@ -67,8 +67,11 @@ internal static class AccountFallback
                 return await send(secret, ct);
             }
         }
-        catch (GatewayException e) when (e.Kind == ErrorKind.UpstreamLogin && account is UserAccount)
+        catch (GatewayException e) when (e.Kind == ErrorKind.UpstreamLogin && account is UserAccount user)
         {
+            // A key the upstream refuses (or a sign-in refused even fresh) will not work on the next request
+            // either: the login is marked dead, shown so by the admin API, and skipped until connected anew.
+            if (!user.IsDead) await user.MarkRefusedAsync(e.Message);
             throw new GatewayException(ErrorKind.UpstreamLogin,
                 $"Your {provider} login '{account.Label}' was refused; connect it again (`gapura login {provider} --user <your email>`). {e.Message}", e.Status, inner: e);
         }

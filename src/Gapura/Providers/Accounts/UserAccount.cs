@@ -129,6 +129,9 @@ internal sealed class UserAccount : IUpstreamAccount
         lock (_gate) Volatile.Write(ref _state, _state with { Secret = secret });
     }
 
+    /// <summary>The upstream refused this login's credential outright: it is dead until connected anew.</summary>
+    public Task MarkRefusedAsync(string reason) => MarkDeadAsync("refused by the upstream: " + reason);
+
     private async Task MarkDeadAsync(string reason)
     {
         lock (_gate) Volatile.Write(ref _state, _state with { DeadReason = reason });

@@ -99,6 +99,17 @@ public sealed class UserAccountsTests : IAsyncLifetime
         Assert.True(response.StatusCode == HttpStatusCode.OK, text);
         Assert.Equal("anthropic/new", response.Headers.GetValues("x-gapura-provider").Single());
         Assert.Contains(_gateway.Logs.Lines, l => l.Contains("login 'old' could not serve the request"));
+
+        // The refused key is marked dead (the admin API says why) and not knocked on again.
+        using var admin = Admin();
+        var old = (await admin.GetAsync($"/admin/api/users/{carol.Id}/logins")).Json!["logins"]!.AsArray().Single(l => (string?)l!["label"] == "old")!;
+        Assert.Equal("dead", (string?)old["status"]);
+        Assert.Contains("refused by the upstream", (string?)old["lastError"]);
+        var refusedCalls = _anthropic.MessageRequests.Count(r => r.Header("x-api-key") == "sk-ant-api03-revoked");
+        var (second, secondText) = await AskAsync(carol.Key);
+        Assert.True(second.StatusCode == HttpStatusCode.OK, secondText);
+        Assert.Equal("anthropic/new", second.Headers.GetValues("x-gapura-provider").Single());
+        Assert.Equal(refusedCalls, _anthropic.MessageRequests.Count(r => r.Header("x-api-key") == "sk-ant-api03-revoked"));
     }
 
     [Fact]
