@@ -126,8 +126,10 @@ internal abstract class ChatCompletionsProvider(ChatCompletionsClient client, Pr
         var (response, endpoint) = await SendAsync(accounts.For(request.Context.Caller), request.Context, endpoint =>
         {
             if (!endpoint.StreamOnly) return (path, spliced);
-            // The only request shape the endpoint takes; the answer is the same either way.
-            return (path, ModelNameSplice.Set(ModelNameSplice.Set(spliced, "stream", "true"u8), "store", "false"u8));
+            // The only request shape the endpoint takes; the answer is the same either way. It also requires
+            // instructions, which clients of other Responses servers (Codex CLI with a custom provider) put in input.
+            var shaped = ModelNameSplice.Set(ModelNameSplice.Set(spliced, "stream", "true"u8), "store", "false"u8);
+            return (path, ModelNameSplice.SetIfAbsent(shaped, "instructions", "\"\""u8));
         }, ct);
         try
         {

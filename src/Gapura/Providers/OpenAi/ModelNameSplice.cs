@@ -33,9 +33,18 @@ internal static class ModelNameSplice
     /// </summary>
     public static ReadOnlyMemory<byte> Set(ReadOnlyMemory<byte> body, string name, ReadOnlySpan<byte> json)
     {
-        var utf8Name = System.Text.Encoding.UTF8.GetBytes(name);
-        var (start, length, _) = Find(body.Span, utf8Name);
+        var (start, length, _) = Find(body.Span, System.Text.Encoding.UTF8.GetBytes(name));
         if (start >= 0) return body.Span.Slice(start, length).SequenceEqual(json) ? body : Splice(body, start, length, json);
+        return Insert(body, name, json);
+    }
+
+    /// <summary>Adds a top-level field when the body has none of that name; a present one is left as the client wrote it.</summary>
+    public static ReadOnlyMemory<byte> SetIfAbsent(ReadOnlyMemory<byte> body, string name, ReadOnlySpan<byte> json)
+        => Find(body.Span, System.Text.Encoding.UTF8.GetBytes(name)).Start >= 0 ? body : Insert(body, name, json);
+
+    /// <summary>The field first in the object, so nothing after it moves.</summary>
+    private static ReadOnlyMemory<byte> Insert(ReadOnlyMemory<byte> body, string name, ReadOnlySpan<byte> json)
+    {
         var open = body.Span.IndexOf((byte)'{');
         var empty = body.Span[(open + 1)..].TrimStart(" \t\r\n"u8)[0] == (byte)'}';
         var field = new List<byte>(name.Length + json.Length + 4) { (byte)'"' };

@@ -207,6 +207,16 @@ public class ResponsesCodecTests
         Assert.Equal("""{"store":false,"a":[1,{"b":2}]}""", Set("""{"store":{"deep":[true]},"a":[1,{"b":2}]}""", "store", "false"));
     }
 
+    [Fact]
+    public void SetIfAbsent_adds_a_missing_field_and_leaves_a_present_one_as_the_client_wrote_it()
+    {
+        static string Add(string body) => Encoding.UTF8.GetString(ModelNameSplice.SetIfAbsent(Encoding.UTF8.GetBytes(body), "instructions", "\"\""u8).Span);
+        Assert.Equal("""{"instructions":"","model":"gpt-5", "input":[{"role":"developer"}]}""", Add("""{"model":"gpt-5", "input":[{"role":"developer"}]}"""));
+        Assert.Equal("""{"model":"gpt-5","instructions" : "Be Codex."}""", Add("""{"model":"gpt-5","instructions" : "Be Codex."}"""));
+        // Only a top-level field counts: one nested deeper does not stop the addition.
+        Assert.Equal("""{"instructions":"","x":{"instructions":1}}""", Add("""{"x":{"instructions":1}}"""));
+    }
+
     private static ChatResult Fold(IEnumerable<StreamEvent> events)
     {
         var builder = new ChatResultBuilder();
