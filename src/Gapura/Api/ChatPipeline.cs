@@ -7,6 +7,7 @@ using Gapura.Identity;
 using Gapura.Providers;
 using Gapura.Routing;
 using Gapura.Storage;
+using Gapura.Ledger;
 using Microsoft.Extensions.Options;
 
 namespace Gapura.Api;
@@ -18,10 +19,15 @@ namespace Gapura.Api;
 internal sealed class ChatPipeline(
     RequestRouter router,
     ProviderChain chain,
+    UsageLedger ledger,
+    PriceTable prices,
     IOptions<GatewayOptions> options,
     ILogger<ChatPipeline> log,
     TimeProvider time)
 {
+    /// <summary>The request's id in the usage ledger, on every answer, so a user can point at one request.</summary>
+    public const string RequestIdHeader = "x-gapura-request-id";
+
     private const int MaxEventsPerFlush = 64;
 
     private readonly GatewayOptions _options = options.Value;
@@ -30,15 +36,24 @@ internal sealed class ChatPipeline(
     public async Task HandleAsync(HttpContext http, IFrontDoor door, string frontDoor)
     {
         var started = Stopwatch.GetTimestamp();
+        var arrivedAt = time.GetUtcNow();
+        var requestId = Guid.CreateVersion7(arrivedAt).ToString("N");
+        http.Response.Headers[RequestIdHeader] = requestId;
         var ct = http.RequestAborted;
         string model = "?";
+        var stream = false;
+        string? sessionId = null;
         Usage? usage = null;
+        GatewayException? failure = null;
+        var finished = false;
         ChatContext? context = null;
         try
         {
             using var body = await ReadJsonBodyAsync(http.Request, _options.MaxRequestBodyBytes, ct);
+            sessionId = ClientApps.SessionId(http.Request.Headers, body.Json.RootElement);
             var request = door.ParseRequest(body.Json.RootElement);
             model = request.Model;
+            stream = request.Stream;
             var caller = http.FindCaller();
             var candidates = chain.Order(await router.ResolveCandidatesAsync(request.Model, caller, ct));
 
@@ -53,28 +68,33 @@ internal sealed class ChatPipeline(
             {
                 // The best candidate spoke the caller's own dialect and answered; its bytes went through unchanged.
                 usage = relayed;
-                return;
             }
-            if (passthrough.FailedFirst) candidates = candidates.Skip(1).ToList();
-            usage = request.Stream
-                ? await StreamAsync(http, door, request, candidates, context, response, ct)
-                : await CompleteAsync(http, door, request, candidates, context, response, ct);
+            else
+            {
+                if (passthrough.FailedFirst) candidates = candidates.Skip(1).ToList();
+                usage = request.Stream
+                    ? await StreamAsync(http, door, request, candidates, context, response, ct)
+                    : await CompleteAsync(http, door, request, candidates, context, response, ct);
+            }
+            finished = true;
         }
         catch (GatewayException e) when (!http.Response.HasStarted)
         {
+            failure = e;
             log.LogWarning("{Path} model={Model} failed before the first byte: {Status} {Kind}: {Message}", http.Request.Path, model, e.Status, e.Kind, e.Message);
             await door.WriteErrorAsync(http.Response, e);
         }
         catch (DatabaseUnavailableException e) when (!http.Response.HasStarted)
         {
             log.LogError("{Path}: the gateway's database is unavailable: {Error}", http.Request.Path, e.Message);
-            await door.WriteErrorAsync(http.Response, new GatewayException(ErrorKind.UpstreamUnavailable,
-                "The gateway's database is unavailable; try again shortly.", 503));
+            failure = new GatewayException(ErrorKind.UpstreamUnavailable, "The gateway's database is unavailable; try again shortly.", 503);
+            await door.WriteErrorAsync(http.Response, failure);
         }
         catch (Exception e) when (e is not GatewayException && e is not OperationCanceledException && !http.Response.HasStarted)
         {
             log.LogError(e, "{Path} model={Model}: unexpected failure", http.Request.Path, model);
-            await door.WriteErrorAsync(http.Response, new GatewayException(ErrorKind.Internal, "The gateway failed to process the request."));
+            failure = new GatewayException(ErrorKind.Internal, "The gateway failed to process the request.");
+            await door.WriteErrorAsync(http.Response, failure);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -82,11 +102,64 @@ internal sealed class ChatPipeline(
         }
         finally
         {
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            // A stream that failed mid-way answered 200 but still failed; a client that left was not served whole.
+            failure ??= context?.Failure;
+            var status = failure is not null ? UsageStatus.Error
+                : finished ? UsageStatus.Ok
+                : ct.IsCancellationRequested ? UsageStatus.ClientClosed
+                : UsageStatus.Error;
+            if (status == UsageStatus.Error) failure ??= new GatewayException(ErrorKind.Internal, "unrecorded failure");
+            usage ??= context?.PartialUsage;
+            Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, context, usage, status, failure, started, elapsed);
             if (usage is not null)
                 log.LogInformation("{Path} model={Model} provider={Provider} status={Status} in={In} out={Out} credits={Credits} estimated={Estimated} ms={Ms:F0}",
                     http.Request.Path, model, context?.ResponseHeaders.GetValueOrDefault(ProviderChain.ProviderHeader) ?? "?", http.Response.StatusCode, usage.InputTokens, usage.OutputTokens, usage.Credits, usage.Estimated,
-                    Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                    elapsed.TotalMilliseconds);
         }
+    }
+
+    /// <summary>Hands the finished request to the usage ledger: values already at hand, no database on this path.</summary>
+    private void Record(HttpContext http, string requestId, DateTimeOffset arrivedAt, string frontDoor, string model, bool stream, string? sessionId,
+        ChatContext? context, Usage? usage, string status, GatewayException? failure, long started, TimeSpan elapsed)
+    {
+        var caller = http.FindCaller();
+        var client = ClientApps.Recognize(http.Request.Headers);
+        var served = context?.ServedModel;
+        usage ??= Usage.Zero;
+        ledger.Record(new UsageRecord
+        {
+            RequestId = requestId,
+            At = arrivedAt,
+            UserId = caller?.UserId,
+            KeyId = caller?.KeyId,
+            KeyPrefix = caller?.KeyPrefix,
+            Client = client.Name,
+            ClientVersion = client.Version,
+            UserAgent = client.UserAgent,
+            SessionId = sessionId,
+            FrontDoor = frontDoor,
+            RequestedModel = model,
+            Provider = context?.ServedBy,
+            Login = context?.ResponseHeaders.GetValueOrDefault(ProviderChain.LoginHeader),
+            UpstreamModel = served,
+            Fallbacks = context?.Fallbacks ?? 0,
+            FailedAttempts = context?.FailedAttempts,
+            Stream = stream,
+            InputTokens = usage.InputTokens,
+            OutputTokens = usage.OutputTokens,
+            CacheReadTokens = usage.CacheReadTokens,
+            CacheWriteTokens = usage.CacheWriteTokens,
+            ReasoningTokens = usage.ReasoningTokens,
+            Estimated = usage.Estimated,
+            Credits = usage.Credits,
+            CostUsd = served is null ? null : prices.CostOf(context!.ServedBy, served, usage),
+            TimeToFirstByteMs = context?.FirstByteAt is > 0 and var first ? Stopwatch.GetElapsedTime(started, first).TotalMilliseconds : null,
+            DurationMs = elapsed.TotalMilliseconds,
+            HttpStatus = http.Response.StatusCode,
+            Status = status,
+            ErrorKind = failure is null ? null : UsageRecord.KindName(failure.Kind),
+        });
     }
 
     private async Task<Usage> CompleteAsync(HttpContext http, IFrontDoor door, ChatRequest request, IReadOnlyList<ResolvedModel> candidates, ChatContext context, ResponseContext response, CancellationToken ct)
@@ -110,6 +183,7 @@ internal sealed class ChatPipeline(
         }
         var result = builder.Build();
         CopyHeaders(http, context);
+        context.FirstByteAt = Stopwatch.GetTimestamp();
         await door.WriteResultAsync(http.Response, result, response, ct);
         return result.Usage;
     }
@@ -134,6 +208,7 @@ internal sealed class ChatPipeline(
         Usage? usage = null;
         var gotFirst = false;
         var unflushed = 0;
+        var sentChars = 0;
         try
         {
             while (true)
@@ -172,11 +247,17 @@ internal sealed class ChatPipeline(
                     pending = null;
                 }
                 if (!hasEvent) break;
-                gotFirst = true;
+                if (!gotFirst) { gotFirst = true; context.FirstByteAt = Stopwatch.GetTimestamp(); }
                 lastEventAt = lastWriteAt = time.GetTimestamp();
                 if (!http.Response.HasStarted) await StartStreamAsync(http, context);
                 var e = events.Current;
-                if (e is MessageEnd end) usage = end.Usage;
+                switch (e)
+                {
+                    case MessageEnd end: usage = end.Usage; break;
+                    case TextDelta t: sentChars += t.Text.Length; break;
+                    case ReasoningDelta r: sentChars += r.Text.Length; break;
+                    case ToolCallDelta d: sentChars += d.ArgumentsFragment.Length; break;
+                }
                 writer.Write(e);
                 // A burst of already-decoded frames still goes out in bounded slices.
                 if (++unflushed == MaxEventsPerFlush) { unflushed = 0; await writer.FlushAsync(ct); }
@@ -189,17 +270,23 @@ internal sealed class ChatPipeline(
         {
             var error = e as GatewayException ?? Unexpected(e);
             log.LogWarning("{Path} stream failed after the first byte: {Kind}: {Message}", http.Request.Path, error.Kind, error.Message);
+            context.Failure = error;
             await writer.WriteErrorAsync(error, ct);
-            return usage ?? Usage.Zero;
+            return usage ?? SentSoFar(context, sentChars);
         }
         finally
         {
+            // A client that leaves mid-answer is charged what it was sent: the input and the output written so far.
+            if (usage is null && gotFirst) context.PartialUsage = SentSoFar(context, sentChars);
             // An async iterator cannot be disposed while a MoveNextAsync is in flight: cancel it and let it settle.
             upstreamCts.Cancel();
             if (pending is not null) { try { await pending; } catch { /* already reported or cancelled */ } }
             await events.DisposeAsync();
         }
     }
+
+    private static Usage SentSoFar(ChatContext context, int sentChars)
+        => new(context.EstimatedInputTokens, TokenEstimator.FromCharCount(sentChars), Estimated: true);
 
     private static async Task StartStreamAsync(HttpContext http, ChatContext context)
     {
@@ -239,6 +326,7 @@ internal sealed class ChatPipeline(
             log.LogWarning("Falling back from {Provider} ({Model}) to {Next}: {Kind} {Status}: {Reason}",
                 provider.Name, best.Model.Id, candidates[1].Model.Provider, e.Kind, e.Status, e.Message);
             context.ResponseHeaders.Clear();
+            context.RecordFailedAttempt(provider.Name, e.Kind);
             return (null, true);
         }
         await using (upstream)
@@ -250,28 +338,33 @@ internal sealed class ChatPipeline(
             CopyHeaders(http, context);
             var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
             var tap = new UsageTap(stream);
+            var relayed = false;
             try
             {
                 int read;
                 while ((read = await upstream.Body.ReadAsync(buffer, ct)) > 0)
                 {
+                    if (context.FirstByteAt == 0) context.FirstByteAt = Stopwatch.GetTimestamp();
                     await http.Response.Body.WriteAsync(buffer.AsMemory(0, read), ct);
                     await http.Response.Body.FlushAsync(ct);
                     tap.Observe(buffer.AsSpan(0, read));
                 }
                 tap.Complete();
+                relayed = true;
             }
             catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
             {
                 // The upstream broke off mid-answer: a stream ends with the dialect's error event, never a clean stop.
                 log.LogWarning("{Path} passthrough from {Provider} broke off: {Error}", http.Request.Path, provider.Name, e.Message);
-                if (stream) await door.CreateStreamWriter(http.Response.BodyWriter, response).WriteErrorAsync(
-                    new GatewayException(ErrorKind.UpstreamUnavailable, $"The {provider.Name} upstream broke off mid-answer."), ct);
+                context.Failure = new GatewayException(ErrorKind.UpstreamUnavailable, $"The {provider.Name} upstream broke off mid-answer.");
+                if (stream) await door.CreateStreamWriter(http.Response.BodyWriter, response).WriteErrorAsync(context.Failure, ct);
                 else http.Abort();
             }
             finally
             {
                 ArrayPool<byte>.Shared.Return(buffer);
+                // The client left mid-answer: what the relayed bytes said so far is what it was charged.
+                if (!relayed) context.PartialUsage = tap.Usage ?? new Usage(context.EstimatedInputTokens, 0, Estimated: true);
             }
             // Usage as the upstream reported it in the relayed bytes; the gateway's input estimate only if it said nothing.
             return (tap.Usage ?? new Usage(context.EstimatedInputTokens, 0, Estimated: true), false);

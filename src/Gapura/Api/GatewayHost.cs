@@ -12,6 +12,7 @@ using Gapura.Providers.Kiro;
 using Gapura.Providers.OpenAi;
 using Gapura.Routing;
 using Gapura.Storage;
+using Gapura.Ledger;
 using Microsoft.Extensions.Options;
 
 namespace Gapura.Api;
@@ -50,6 +51,7 @@ public static class GatewayHost
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiResponses, Gapura.Formats.Responses.ResponsesFrontDoor.Instance);
         builder.Services.AddGapuraRouting(builder.Configuration);
+        builder.Services.AddGapuraUsage(builder.Configuration);
         builder.Services.AddUpstreamAccounts();
         // Upstreams, each registered only when configured. Catalog order is the default provider priority
         // (a caller's own priority list comes first): Kiro, then the others.

@@ -34,4 +34,7 @@ public static class TokenEstimator
     internal static int DigitRunTokens(int digits) => (digits + 2) / 3;
 
     public static int Count(string? text) => text is null ? 0 : Count(text.AsSpan());
+
+    /// <summary>Tokens in text known only by its length (what was streamed before a client left): 3.5 characters a token.</summary>
+    public static int FromCharCount(long chars) => (int)Math.Min(int.MaxValue, (chars * 2 + 6) / 7);
 }

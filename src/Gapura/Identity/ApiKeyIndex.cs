@@ -26,9 +26,9 @@ internal sealed class ApiKeyIndex
     {
         var map = new Dictionary<string, Entry>(keys.Count + 1, StringComparer.Ordinal);
         foreach (var k in keys)
-            map[k.Key.Hash] = new Entry(new Caller(k.Key.UserId, k.OwnerEmail, k.OwnerRole, k.Key.Id), k.Key.ExpiresAt);
+            map[k.Key.Hash] = new Entry(new Caller(k.Key.UserId, k.OwnerEmail, k.OwnerRole, k.Key.Id, k.Key.Prefix), k.Key.ExpiresAt);
         if (bootstrapHash is not null && bootstrapOwner is not null)
-            map[bootstrapHash] = new Entry(new Caller(bootstrapOwner.Id, bootstrapOwner.Email, bootstrapOwner.Role, null), null);
+            map[bootstrapHash] = new Entry(new Caller(bootstrapOwner.Id, bootstrapOwner.Email, bootstrapOwner.Role, null, "bootstrap"), null);
         _snapshot = new Snapshot(map.ToFrozenDictionary(StringComparer.Ordinal), version,
             bootstrapOwner is null ? bootstrapHash : null);
     }

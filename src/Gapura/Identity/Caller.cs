@@ -2,8 +2,11 @@ using Gapura.Storage;
 
 namespace Gapura.Identity;
 
-/// <summary>Who is calling: the user behind the API key (or session). <see cref="KeyId"/> is null for the bootstrap key.</summary>
-internal sealed record Caller(long UserId, string Email, UserRole Role, long? KeyId)
+/// <summary>
+/// Who is calling: the user behind the API key (or session). <see cref="KeyId"/> is null for the bootstrap key;
+/// <see cref="KeyPrefix"/> is the key's public prefix (<c>bootstrap</c> for the bootstrap key), for the usage ledger.
+/// </summary>
+internal sealed record Caller(long UserId, string Email, UserRole Role, long? KeyId, string? KeyPrefix = null)
 {
     public bool IsAdmin => Role == UserRole.Admin;
 }

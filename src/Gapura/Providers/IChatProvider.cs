@@ -27,4 +27,28 @@ public sealed class ChatContext
 
     /// <summary>Input tokens estimated by the gateway, for formats that announce usage up front.</summary>
     public int EstimatedInputTokens { get; set; }
+
+    // What the usage ledger records about where the request went; set by ProviderChain as it tries candidates.
+
+    /// <summary>The provider of the attempt that answered (or the last one tried).</summary>
+    internal string? ServedBy { get; set; }
+
+    /// <summary>The catalog id of that attempt's model.</summary>
+    internal string? ServedModel { get; set; }
+
+    /// <summary>Upstream attempts that failed before the one that answered: provider and error kind, in order.</summary>
+    internal List<(string Provider, ErrorKind Kind)>? FailedAttempts { get; set; }
+
+    internal int Fallbacks => FailedAttempts?.Count ?? 0;
+
+    /// <summary><see cref="System.Diagnostics.Stopwatch"/> timestamp of the first answer byte sent to the client; 0 until then.</summary>
+    internal long FirstByteAt { get; set; }
+
+    /// <summary>A failure that ended the answer after it had started (the client saw a 200 and an error event).</summary>
+    internal GatewayException? Failure { get; set; }
+
+    /// <summary>Usage of an answer that did not complete (the client left): what had been sent by then.</summary>
+    internal Usage? PartialUsage { get; set; }
+
+    internal void RecordFailedAttempt(string provider, ErrorKind kind) => (FailedAttempts ??= []).Add((provider, kind));
 }

@@ -54,6 +54,7 @@ internal sealed class ProviderChain(IEnumerable<IChatProvider> providers, ILogge
             {
                 await events.DisposeAsync();
                 CoolDown(candidate.Model.Provider, e);
+                context.RecordFailedAttempt(provider.Name, e.Kind);
                 log.LogWarning("Falling back from {Provider} ({Model}) to {Next}: {Kind} {Status}: {Reason}",
                     provider.Name, candidate.Model.Id, ordered[i + 1].Model.Provider, e.Kind, e.Status, e.Message);
                 // Headers the failed attempt set (its login, trimmed history…) do not describe the answer.
@@ -86,6 +87,8 @@ internal sealed class ProviderChain(IEnumerable<IChatProvider> providers, ILogge
     {
         context.ResponseHeaders[ProviderHeader] = context.ResponseHeaders.TryGetValue(LoginHeader, out var login) ? $"{provider.Name}/{login}" : provider.Name;
         context.ResponseHeaders[ModelHeader] = model.Model.Id;
+        context.ServedBy = provider.Name;
+        context.ServedModel = model.Model.Id;
     }
 
     private void CoolDown(string provider, GatewayException e)

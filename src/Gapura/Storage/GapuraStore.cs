@@ -18,6 +18,7 @@ internal interface IGapuraStore
     IChangeFeed Changes { get; }
     IStoredSecrets Secrets { get; }
     ISessionRepository Sessions { get; }
+    IUsageRepository Usage { get; }
 
     /// <summary>
     /// Runs <paramref name="work"/> in one transaction over the store it is given: all of it commits, or
@@ -51,6 +52,7 @@ internal sealed class GapuraStore : IGapuraStore
         Changes = new ChangeFeed(scope);
         Secrets = new StoredSecrets(scope);
         Sessions = new SessionRepository(scope, time);
+        Usage = new UsageRepository(scope);
     }
 
     public Database Database => _scope.Database;
@@ -62,6 +64,7 @@ internal sealed class GapuraStore : IGapuraStore
     public IChangeFeed Changes { get; }
     public IStoredSecrets Secrets { get; }
     public ISessionRepository Sessions { get; }
+    public IUsageRepository Usage { get; }
 
     public Task<T> InTransactionAsync<T>(Func<IGapuraStore, Task<T>> work, CancellationToken ct = default)
     {

@@ -4,7 +4,9 @@ namespace Gapura.Storage.Migrations;
 /// The schema history. Conventions: ids are 64-bit integers; times are epoch milliseconds in SQLite and
 /// <c>timestamptz</c> in PostgreSQL (the dialect converts); flags are 0/1 in SQLite and booleans in
 /// PostgreSQL; emails are unique on <c>lower(email)</c> in both. Every column ending in <c>_enc</c> holds
-/// a <see cref="Secrets.SecretBox"/> value, never plaintext.
+/// a <see cref="Secrets.SecretBox"/> value, never plaintext. The usage rollups keep time as whole hours
+/// (<c>usage_hourly.hour</c>) or days (<c>usage_daily.day</c>) since the Unix epoch in UTC, the same integers on
+/// both back ends, so one report query serves both; a rollup's absent user, key or provider is 0 or ''.
 /// </summary>
 internal static class Schema
 {
@@ -207,6 +209,191 @@ internal static class Schema
             );
             CREATE INDEX sessions_user ON sessions (user_id);
             CREATE INDEX sessions_expires ON sessions (expires_at);
+            """),
+        new(3, "usage ledger: one row per request, hourly and daily rollups", Sqlite: """
+            CREATE TABLE usage_records (
+                id                 INTEGER PRIMARY KEY,
+                request_id         TEXT NOT NULL UNIQUE,
+                at                 INTEGER NOT NULL,
+                user_id            INTEGER,
+                key_id             INTEGER,
+                key_prefix         TEXT,
+                client             TEXT NOT NULL,
+                client_version     TEXT,
+                user_agent         TEXT,
+                session_id         TEXT,
+                front_door         TEXT NOT NULL,
+                requested_model    TEXT NOT NULL,
+                model              TEXT NOT NULL,
+                provider           TEXT,
+                login              TEXT,
+                upstream_model     TEXT,
+                fallbacks          INTEGER NOT NULL,
+                stream             INTEGER NOT NULL,
+                task               TEXT NOT NULL,
+                input_tokens       INTEGER NOT NULL,
+                output_tokens      INTEGER NOT NULL,
+                cache_read_tokens  INTEGER NOT NULL,
+                cache_write_tokens INTEGER NOT NULL,
+                reasoning_tokens   INTEGER NOT NULL,
+                estimated          INTEGER NOT NULL,
+                credits            REAL,
+                cost_usd           REAL,
+                ttfb_ms            REAL,
+                duration_ms        REAL NOT NULL,
+                http_status        INTEGER NOT NULL,
+                status             TEXT NOT NULL,
+                error_kind         TEXT
+            );
+            CREATE INDEX usage_records_at ON usage_records (at);
+            CREATE INDEX usage_records_user_at ON usage_records (user_id, at);
+            CREATE INDEX usage_records_session ON usage_records (session_id) WHERE session_id IS NOT NULL;
+
+            CREATE TABLE usage_hourly (
+                hour               INTEGER NOT NULL,
+                user_id            INTEGER NOT NULL,
+                key_id             INTEGER NOT NULL,
+                client             TEXT NOT NULL,
+                model              TEXT NOT NULL,
+                provider           TEXT NOT NULL,
+                task               TEXT NOT NULL,
+                requests           INTEGER NOT NULL,
+                errors             INTEGER NOT NULL,
+                client_closed      INTEGER NOT NULL,
+                input_tokens       INTEGER NOT NULL,
+                output_tokens      INTEGER NOT NULL,
+                cache_read_tokens  INTEGER NOT NULL,
+                cache_write_tokens INTEGER NOT NULL,
+                reasoning_tokens   INTEGER NOT NULL,
+                estimated          INTEGER NOT NULL,
+                credits            REAL NOT NULL,
+                cost_usd           REAL NOT NULL,
+                unpriced           INTEGER NOT NULL,
+                duration_ms        REAL NOT NULL,
+                ttfb_ms            REAL NOT NULL,
+                ttfb_count         INTEGER NOT NULL,
+                PRIMARY KEY (hour, user_id, key_id, client, model, provider, task)
+            );
+            CREATE INDEX usage_hourly_user ON usage_hourly (user_id, hour);
+
+            CREATE TABLE usage_daily (
+                day                INTEGER NOT NULL,
+                user_id            INTEGER NOT NULL,
+                key_id             INTEGER NOT NULL,
+                client             TEXT NOT NULL,
+                model              TEXT NOT NULL,
+                provider           TEXT NOT NULL,
+                task               TEXT NOT NULL,
+                requests           INTEGER NOT NULL,
+                errors             INTEGER NOT NULL,
+                client_closed      INTEGER NOT NULL,
+                input_tokens       INTEGER NOT NULL,
+                output_tokens      INTEGER NOT NULL,
+                cache_read_tokens  INTEGER NOT NULL,
+                cache_write_tokens INTEGER NOT NULL,
+                reasoning_tokens   INTEGER NOT NULL,
+                estimated          INTEGER NOT NULL,
+                credits            REAL NOT NULL,
+                cost_usd           REAL NOT NULL,
+                unpriced           INTEGER NOT NULL,
+                duration_ms        REAL NOT NULL,
+                ttfb_ms            REAL NOT NULL,
+                ttfb_count         INTEGER NOT NULL,
+                PRIMARY KEY (day, user_id, key_id, client, model, provider, task)
+            );
+            CREATE INDEX usage_daily_user ON usage_daily (user_id, day);
+            """, Postgres: """
+            CREATE TABLE usage_records (
+                id                 bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                request_id         text NOT NULL UNIQUE,
+                at                 timestamptz NOT NULL,
+                user_id            bigint,
+                key_id             bigint,
+                key_prefix         text,
+                client             text NOT NULL,
+                client_version     text,
+                user_agent         text,
+                session_id         text,
+                front_door         text NOT NULL,
+                requested_model    text NOT NULL,
+                model              text NOT NULL,
+                provider           text,
+                login              text,
+                upstream_model     text,
+                fallbacks          integer NOT NULL,
+                stream             boolean NOT NULL,
+                task               text NOT NULL,
+                input_tokens       integer NOT NULL,
+                output_tokens      integer NOT NULL,
+                cache_read_tokens  integer NOT NULL,
+                cache_write_tokens integer NOT NULL,
+                reasoning_tokens   integer NOT NULL,
+                estimated          boolean NOT NULL,
+                credits            double precision,
+                cost_usd           double precision,
+                ttfb_ms            double precision,
+                duration_ms        double precision NOT NULL,
+                http_status        integer NOT NULL,
+                status             text NOT NULL,
+                error_kind         text
+            );
+            CREATE INDEX usage_records_at ON usage_records (at);
+            CREATE INDEX usage_records_user_at ON usage_records (user_id, at);
+            CREATE INDEX usage_records_session ON usage_records (session_id) WHERE session_id IS NOT NULL;
+
+            CREATE TABLE usage_hourly (
+                hour               bigint NOT NULL,
+                user_id            bigint NOT NULL,
+                key_id             bigint NOT NULL,
+                client             text NOT NULL,
+                model              text NOT NULL,
+                provider           text NOT NULL,
+                task               text NOT NULL,
+                requests           bigint NOT NULL,
+                errors             bigint NOT NULL,
+                client_closed      bigint NOT NULL,
+                input_tokens       bigint NOT NULL,
+                output_tokens      bigint NOT NULL,
+                cache_read_tokens  bigint NOT NULL,
+                cache_write_tokens bigint NOT NULL,
+                reasoning_tokens   bigint NOT NULL,
+                estimated          bigint NOT NULL,
+                credits            double precision NOT NULL,
+                cost_usd           double precision NOT NULL,
+                unpriced           bigint NOT NULL,
+                duration_ms        double precision NOT NULL,
+                ttfb_ms            double precision NOT NULL,
+                ttfb_count         bigint NOT NULL,
+                PRIMARY KEY (hour, user_id, key_id, client, model, provider, task)
+            );
+            CREATE INDEX usage_hourly_user ON usage_hourly (user_id, hour);
+
+            CREATE TABLE usage_daily (
+                day                bigint NOT NULL,
+                user_id            bigint NOT NULL,
+                key_id             bigint NOT NULL,
+                client             text NOT NULL,
+                model              text NOT NULL,
+                provider           text NOT NULL,
+                task               text NOT NULL,
+                requests           bigint NOT NULL,
+                errors             bigint NOT NULL,
+                client_closed      bigint NOT NULL,
+                input_tokens       bigint NOT NULL,
+                output_tokens      bigint NOT NULL,
+                cache_read_tokens  bigint NOT NULL,
+                cache_write_tokens bigint NOT NULL,
+                reasoning_tokens   bigint NOT NULL,
+                estimated          bigint NOT NULL,
+                credits            double precision NOT NULL,
+                cost_usd           double precision NOT NULL,
+                unpriced           bigint NOT NULL,
+                duration_ms        double precision NOT NULL,
+                ttfb_ms            double precision NOT NULL,
+                ttfb_count         bigint NOT NULL,
+                PRIMARY KEY (day, user_id, key_id, client, model, provider, task)
+            );
+            CREATE INDEX usage_daily_user ON usage_daily (user_id, day);
             """),
     ];
 }
