@@ -19,6 +19,7 @@ internal interface IGapuraStore
     IStoredSecrets Secrets { get; }
     ISessionRepository Sessions { get; }
     IUsageRepository Usage { get; }
+    IUsageReports UsageReports { get; }
 
     /// <summary>
     /// Runs <paramref name="work"/> in one transaction over the store it is given: all of it commits, or
@@ -53,6 +54,7 @@ internal sealed class GapuraStore : IGapuraStore
         Secrets = new StoredSecrets(scope);
         Sessions = new SessionRepository(scope, time);
         Usage = new UsageRepository(scope);
+        UsageReports = new UsageReports(scope);
     }
 
     public Database Database => _scope.Database;
@@ -65,6 +67,7 @@ internal sealed class GapuraStore : IGapuraStore
     public IStoredSecrets Secrets { get; }
     public ISessionRepository Sessions { get; }
     public IUsageRepository Usage { get; }
+    public IUsageReports UsageReports { get; }
 
     public Task<T> InTransactionAsync<T>(Func<IGapuraStore, Task<T>> work, CancellationToken ct = default)
     {
