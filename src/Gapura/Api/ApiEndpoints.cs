@@ -32,6 +32,9 @@ internal static class ApiEndpoints
             .AddEndpointFilter(new RequireApiKey(DialectOf));
         v1.MapGet("/models/{**id}", (HttpContext http, string id, RequestRouter router, CancellationToken ct) => GetModelAsync(http, id, router, ct))
             .AddEndpointFilter(new RequireApiKey(DialectOf));
+        v1.MapGet("/usage", (HttpContext http, Storage.IGapuraStore store, TimeProvider time, CancellationToken ct)
+                => CallerUsageEndpoint.HandleAsync(http, DialectOf(http), store, time, ct))
+            .AddEndpointFilter(new RequireApiKey(DialectOf));
         // Anything else under /v1 is a 404 in the caller's dialect rather than an empty page.
         v1.Map("/{**rest}", (HttpContext http) => DialectOf(http).WriteErrorAsync(http.Response,
             new GatewayException(ErrorKind.NotFound, $"No endpoint {http.Request.Method} {http.Request.Path}.")));

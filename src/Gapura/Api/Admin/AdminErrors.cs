@@ -79,6 +79,7 @@ internal sealed class AdminErrorFilter(IGapuraStore store, ILogger<AdminErrorFil
     private static AdminApiException? Translate(Exception e) => e switch
     {
         AdminApiException a => a,
+        Ledger.UsageQueryException q => AdminApiException.Invalid(q.Param, q.Message),
         InvalidEmailException => AdminApiException.Invalid("email", e.Message),
         WeakPasswordException => AdminApiException.Invalid("password", e.Message),
         DuplicateEmailException or LastAdminException or DuplicateApiKeyException => AdminApiException.Conflict(e.Message),

@@ -71,6 +71,28 @@ internal sealed record AuditView(long Id, DateTimeOffset At, string Actor, strin
 
 internal sealed record AuditList(IReadOnlyList<AuditView> Data, long? NextBeforeId);
 
+/// <summary>
+/// One row of a usage report. The group values appear only for the dimensions grouped by; <c>cost_usd</c> is
+/// null when no request of the row had a price (never a made-up 0).
+/// </summary>
+internal sealed record UsageRowView(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? Day,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? Hour,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? UserId,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? UserEmail,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? KeyId,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? KeyPrefix,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Client,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Model,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Provider,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Task,
+    long Requests, long Errors, long ClientClosed, long InputTokens, long OutputTokens, long CacheReadTokens, long CacheWriteTokens,
+    long ReasoningTokens, double Credits, double? CostUsd, long UnpricedRequests, double? AvgDurationMs, double? AvgTtfbMs);
+
+/// <summary>A usage report: the window actually read (bucket starts in [from, to)), the grouping, which rollup answered, rows and their total.</summary>
+internal sealed record UsageReportView(DateTimeOffset From, DateTimeOffset To, IReadOnlyList<string> GroupBy, string Source,
+    IReadOnlyList<UsageRowView> Data, UsageRowView Totals);
+
 [JsonSerializable(typeof(ErrorBody))]
 [JsonSerializable(typeof(SetupRequest))]
 [JsonSerializable(typeof(SignInRequest))]
@@ -94,6 +116,8 @@ internal sealed record AuditList(IReadOnlyList<AuditView> Data, long? NextBefore
 [JsonSerializable(typeof(SettingList))]
 [JsonSerializable(typeof(AuditView))]
 [JsonSerializable(typeof(AuditList))]
+[JsonSerializable(typeof(UsageRowView))]
+[JsonSerializable(typeof(UsageReportView))]
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]

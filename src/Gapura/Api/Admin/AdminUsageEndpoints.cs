@@ -1,0 +1,140 @@
+using System.Globalization;
+using System.Text;
+using Gapura.Ledger;
+using Gapura.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Gapura.Api.Admin;
+
+/// <summary>
+/// Usage reports for admins: any grouping of the ledger's rollups over a window, as JSON or CSV. Read-only and
+/// answered from the rollups, so a report over months costs the same as one over a day.
+/// </summary>
+internal static class AdminUsageEndpoints
+{
+    private const int MaxModelLength = 200;
+
+    public static void MapAdminUsageEndpoints(this RouteGroupBuilder admin)
+    {
+        const string parameters = " Query: from, to (ISO 8601 dates or times, UTC; a date as 'to' includes that day; default the last 7 days " +
+            "with today), groupBy (comma list or repeated: day, hour, user, key, client, model, provider, task), user (email or id), model, key (id).";
+        admin.MapGet("/usage", (HttpContext http, IGapuraStore store, TimeProvider time, IOptions<UsageOptions> options, CancellationToken ct)
+                => ReportAsync(http, store, time, options.Value, csv: http.Request.Query["format"].ToString().Equals("csv", StringComparison.OrdinalIgnoreCase), ct))
+            .Produces<UsageReportView>().Produces<string>(StatusCodes.Status200OK, "text/csv").ProducesAdminErrors(400, 401, 403)
+            .WithSummary("Usage report (admins): requests, tokens, cost per group; ?format=csv for CSV." + parameters);
+        admin.MapGet("/usage.csv", (HttpContext http, IGapuraStore store, TimeProvider time, IOptions<UsageOptions> options, CancellationToken ct)
+                => ReportAsync(http, store, time, options.Value, csv: true, ct))
+            .Produces<string>(StatusCodes.Status200OK, "text/csv").ProducesAdminErrors(400, 401, 403)
+            .WithSummary("The same usage report as CSV, with a header row." + parameters);
+    }
+
+    private static async Task<IResult> ReportAsync(HttpContext http, IGapuraStore store, TimeProvider time, UsageOptions options, bool csv, CancellationToken ct)
+    {
+        http.RequireAdmin("read usage reports");
+        var q = http.Request.Query;
+        var format = q["format"].ToString();
+        if (format.Length > 0 && !format.Equals("csv", StringComparison.OrdinalIgnoreCase) && !format.Equals("json", StringComparison.OrdinalIgnoreCase))
+            throw AdminApiException.Invalid("format", "'format' must be \"json\" or \"csv\".");
+        var groupParam = q.ContainsKey("group_by") && !q.ContainsKey("groupBy") ? "group_by" : "groupBy";
+        var groupBy = UsageReportParameters.ParseGroupBy([.. q["groupBy"], .. q["group_by"]], groupParam);
+        DateTimeOffset? from = Single(q, "from") is { } f ? UsageReportParameters.ParseTime(f, "from") : null;
+        DateTimeOffset? to = Single(q, "to") is { } t ? UsageReportParameters.ParseTime(t, "to", endOfDay: true) : null;
+        var (start, end) = UsageReportParameters.Window(from, to, time.GetUtcNow(), options.MaxReportDays);
+
+        long? userId = null;
+        if (Single(q, "user") is { } userText)
+        {
+            var user = long.TryParse(userText, NumberStyles.None, CultureInfo.InvariantCulture, out var id)
+                ? await store.Users.FindAsync(id, ct)
+                : await store.Users.FindByEmailAsync(userText, ct);
+            userId = user?.Id ?? throw AdminApiException.Invalid("user", $"There is no user '{Shorten(userText)}' (give an email or a user id).");
+        }
+        long? keyId = null;
+        if (Single(q, "key") is { } keyText)
+        {
+            if (!long.TryParse(keyText, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || await store.ApiKeys.FindAsync(id, ct) is null)
+                throw AdminApiException.Invalid("key", $"There is no API key with id '{Shorten(keyText)}' (give the id the keys list shows).");
+            keyId = id;
+        }
+        var model = Single(q, "model");
+        if (model is { Length: > MaxModelLength }) throw AdminApiException.Invalid("model", $"'model' is at most {MaxModelLength} characters.");
+
+        var query = new UsageQuery(start, end, groupBy, userId, model, keyId);
+        var rows = await store.UsageReports.QueryAsync(query, ct);
+        var emails = groupBy.Contains(UsageDimension.User) ? (await store.Users.ListAsync(ct)).ToDictionary(u => u.Id, u => u.Email) : [];
+        var prefixes = groupBy.Contains(UsageDimension.Key) ? (await store.ApiKeys.ListAsync(ct: ct)).ToDictionary(k => k.Id, k => k.Prefix) : [];
+        var views = rows.Select(r => View(r, emails, prefixes)).ToList();
+        var dimensions = groupBy.Distinct().Order().ToList();
+        if (csv)
+        {
+            http.Response.Headers.ContentDisposition = "attachment; filename=\"usage.csv\"";
+            return Results.Text(Csv(dimensions, views), "text/csv; charset=utf-8", Encoding.UTF8);
+        }
+        return Results.Json(new UsageReportView(start, end, [.. dimensions.Select(UsageReportParameters.NameOf)], query.UsesDaily ? "daily" : "hourly",
+            views, View(UsageReportRow.Total(rows), emails, prefixes)), AdminJsonContext.Default.UsageReportView);
+    }
+
+    /// <summary>One value per parameter: a repeated <c>from</c> is ambiguous, so it is refused rather than guessed.</summary>
+    private static string? Single(IQueryCollection q, string name)
+    {
+        var values = q[name];
+        if (values.Count > 1) throw AdminApiException.Invalid(name, $"'{name}' is given more than once.");
+        return values.Count == 0 || string.IsNullOrWhiteSpace(values[0]) ? null : values[0]!.Trim();
+    }
+
+    private static string Shorten(string text) => text.Length > 60 ? text[..60] + "…" : text;
+
+    private static UsageRowView View(UsageReportRow r, Dictionary<long, string> emails, Dictionary<long, string> prefixes) => new(
+        r.Day, r.Hour, r.UserId, r.UserId is { } u ? emails.GetValueOrDefault(u) : null, r.KeyId, r.KeyId is { } k ? prefixes.GetValueOrDefault(k) : null,
+        r.Client, r.Model, r.Provider, r.Task, r.Requests, r.Errors, r.ClientClosed, r.InputTokens, r.OutputTokens, r.CacheReadTokens,
+        r.CacheWriteTokens, r.ReasoningTokens, r.Credits, r.CostUsd, r.UnpricedRequests, r.AvgDurationMs, r.AvgTtfbMs);
+
+    /// <summary>RFC 4180: a header row, then one line per row; the group columns are those grouped by, the sums always.</summary>
+    internal static string Csv(IReadOnlyList<UsageDimension> dimensions, IEnumerable<UsageRowView> rows)
+    {
+        var columns = new List<(string Name, Func<UsageRowView, string> Value)>();
+        foreach (var d in dimensions)
+        {
+            switch (d)
+            {
+                case UsageDimension.Day: columns.Add(("day", r => r.Day?.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture) ?? "")); break;
+                case UsageDimension.Hour: columns.Add(("hour", r => r.Hour?.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture) ?? "")); break;
+                case UsageDimension.User:
+                    columns.Add(("user_id", r => Number(r.UserId)));
+                    columns.Add(("user_email", r => r.UserEmail ?? ""));
+                    break;
+                case UsageDimension.Key:
+                    columns.Add(("key_id", r => Number(r.KeyId)));
+                    columns.Add(("key_prefix", r => r.KeyPrefix ?? ""));
+                    break;
+                case UsageDimension.Client: columns.Add(("client", r => r.Client ?? "")); break;
+                case UsageDimension.Model: columns.Add(("model", r => r.Model ?? "")); break;
+                case UsageDimension.Provider: columns.Add(("provider", r => r.Provider ?? "")); break;
+                case UsageDimension.Task: columns.Add(("task", r => r.Task ?? "")); break;
+            }
+        }
+        columns.AddRange(
+        [
+            ("requests", r => Number(r.Requests)), ("errors", r => Number(r.Errors)), ("client_closed", r => Number(r.ClientClosed)),
+            ("input_tokens", r => Number(r.InputTokens)), ("output_tokens", r => Number(r.OutputTokens)),
+            ("cache_read_tokens", r => Number(r.CacheReadTokens)), ("cache_write_tokens", r => Number(r.CacheWriteTokens)),
+            ("reasoning_tokens", r => Number(r.ReasoningTokens)), ("credits", r => Number(r.Credits)), ("cost_usd", r => Number(r.CostUsd)),
+            ("unpriced_requests", r => Number(r.UnpricedRequests)), ("avg_duration_ms", r => Number(r.AvgDurationMs)), ("avg_ttfb_ms", r => Number(r.AvgTtfbMs)),
+        ]);
+        var text = new StringBuilder();
+        text.AppendJoin(',', columns.Select(c => c.Name)).Append("\r\n");
+        foreach (var row in rows) text.AppendJoin(',', columns.Select(c => Escape(c.Value(row)))).Append("\r\n");
+        return text.ToString();
+    }
+
+    private static string Number(long? value) => value?.ToString(CultureInfo.InvariantCulture) ?? "";
+
+    private static string Number(double? value) => value?.ToString("0.######", CultureInfo.InvariantCulture) ?? "";
+
+    /// <summary>Quotes a field that needs it; a leading formula character is defused so a spreadsheet shows text, not a formula.</summary>
+    private static string Escape(string value)
+    {
+        if (value.Length > 0 && value[0] is '=' or '+' or '@' or '\t') value = "'" + value;
+        return value.IndexOfAny([',', '"', '\r', '\n']) < 0 ? value : "\"" + value.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
+    }
+}
