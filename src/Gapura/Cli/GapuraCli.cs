@@ -4,7 +4,7 @@ namespace Gapura.Cli;
 
 /// <summary>
 /// The command line: <c>serve</c> runs the gateway; <c>login</c> signs in to upstreams; <c>users</c>,
-/// <c>keys</c> and <c>secrets</c> work directly on the database. Tokens the parser does not know
+/// <c>keys</c>, <c>secrets</c> and <c>usage</c> work directly on the database. Tokens the parser does not know
 /// (<c>--urls</c>, <c>--Section:Key=value</c>) are handed to ASP.NET configuration untouched.
 /// </summary>
 public static class GapuraCli
@@ -19,6 +19,7 @@ public static class GapuraCli
         root.Subcommands.Add(UsersCommand.Create());
         root.Subcommands.Add(KeysCommand.Create());
         root.Subcommands.Add(SecretsCommand.Create());
+        root.Subcommands.Add(UsageCommand.Create());
         var invocation = new InvocationConfiguration();
         if (output is not null) invocation.Output = output;
         if (error is not null) invocation.Error = error;

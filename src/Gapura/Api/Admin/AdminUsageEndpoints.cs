@@ -84,7 +84,7 @@ internal static class AdminUsageEndpoints
 
     private static string Shorten(string text) => text.Length > 60 ? text[..60] + "…" : text;
 
-    private static UsageRowView View(UsageReportRow r, Dictionary<long, string> emails, Dictionary<long, string> prefixes) => new(
+    internal static UsageRowView View(UsageReportRow r, Dictionary<long, string> emails, Dictionary<long, string> prefixes) => new(
         r.Day, r.Hour, r.UserId, r.UserId is { } u ? emails.GetValueOrDefault(u) : null, r.KeyId, r.KeyId is { } k ? prefixes.GetValueOrDefault(k) : null,
         r.Client, r.Model, r.Provider, r.Task, r.Requests, r.Errors, r.ClientClosed, r.InputTokens, r.OutputTokens, r.CacheReadTokens,
         r.CacheWriteTokens, r.ReasoningTokens, r.Credits, r.CostUsd, r.UnpricedRequests, r.AvgDurationMs, r.AvgTtfbMs);
