@@ -48,7 +48,7 @@ internal static class UsageCommand
                     ? UsageReportParameters.Since(sinceText, now, maxDays, "--since")
                     : UsageReportParameters.Window(
                         fromText is null ? null : UsageReportParameters.ParseTime(fromText, "--from"),
-                        toText is null ? null : UsageReportParameters.ParseTime(toText, "--to", endOfDay: true), now, maxDays, "--from", "--to");
+                        toText is null ? null : UsageReportParameters.ParseTime(toText, "--to", endOfDay: true), now, maxDays, "--from", "--to", toText);
                 query = new UsageQuery(start, end, groupBy, Model: parse.GetValue(model));
             }
             catch (UsageQueryException e)

@@ -71,12 +71,15 @@ internal static partial class UsageReportParameters
     /// The window of a report: both bounds given, one of them (the other 7 days away), or none — the last 7 whole
     /// UTC days, today included, which the daily rollup answers.
     /// </summary>
+    /// <param name="toAsWritten">The end as the caller wrote it: a date there is its midnight for the order check, so
+    /// <c>from=2026-12-02&amp;to=2026-12-01</c> is refused although the window would end at 12-02's midnight.</param>
     public static (DateTimeOffset From, DateTimeOffset To) Window(DateTimeOffset? from, DateTimeOffset? to, DateTimeOffset now, int maxDays,
-        string fromParam = "from", string toParam = "to")
+        string fromParam = "from", string toParam = "to", string? toAsWritten = null)
     {
         var end = to ?? (from is { } f && f > EndOfToday(now) ? f.AddDays(7) : EndOfToday(now));
         var start = from ?? end.AddDays(-7);
-        if (start > end) throw new UsageQueryException(fromParam, $"'{fromParam}' ({start:O}) is after '{toParam}' ({end:O}).");
+        if (start > end || (toAsWritten is not null && from is not null && from > ParseTime(toAsWritten, toParam)))
+            throw new UsageQueryException(fromParam, $"'{fromParam}' ({start:O}) is after '{toParam}' ({end:O}).");
         if (end - start > TimeSpan.FromDays(maxDays))
             throw new UsageQueryException(fromParam, $"The window from '{fromParam}' to '{toParam}' is {(end - start).TotalDays:0.#} days; at most {maxDays} (Usage:MaxReportDays).");
         return (start, end);

@@ -20,12 +20,41 @@ internal static class AdminUsageEndpoints
             "with today), groupBy (comma list or repeated: day, hour, user, key, client, model, provider, task), user (email or id), model, key (id).";
         admin.MapGet("/usage", (HttpContext http, IGapuraStore store, TimeProvider time, IOptions<UsageOptions> options, CancellationToken ct)
                 => ReportAsync(http, store, time, options.Value, csv: http.Request.Query["format"].ToString().Equals("csv", StringComparison.OrdinalIgnoreCase), ct))
-            .Produces<UsageReportView>().Produces<string>(StatusCodes.Status200OK, "text/csv").ProducesAdminErrors(400, 401, 403)
-            .WithSummary("Usage report (admins): requests, tokens, cost per group; ?format=csv for CSV." + parameters);
+            .Produces<UsageReportView>().ProducesAdminErrors(400, 401, 403).AddOpenApiOperationTransformer(DescribeParameters)
+            .WithSummary("Usage report (admins): requests, tokens, cost per group; ?format=csv for the CSV of /usage.csv." + parameters);
         admin.MapGet("/usage.csv", (HttpContext http, IGapuraStore store, TimeProvider time, IOptions<UsageOptions> options, CancellationToken ct)
                 => ReportAsync(http, store, time, options.Value, csv: true, ct))
-            .Produces<string>(StatusCodes.Status200OK, "text/csv").ProducesAdminErrors(400, 401, 403)
+            .Produces<string>(StatusCodes.Status200OK, "text/csv").ProducesAdminErrors(400, 401, 403).AddOpenApiOperationTransformer(DescribeParameters)
             .WithSummary("The same usage report as CSV, with a header row." + parameters);
+    }
+
+    /// <summary>
+    /// The query parameters, for the OpenAPI document. They are read from the query by hand (a repeated <c>from</c>
+    /// is refused, <c>groupBy</c> may repeat), so the document would not list them by itself.
+    /// </summary>
+    private static Task DescribeParameters(Microsoft.OpenApi.OpenApiOperation operation, Microsoft.AspNetCore.OpenApi.OpenApiOperationTransformerContext context, CancellationToken ct)
+    {
+        operation.Parameters ??= [];
+        foreach (var (name, description) in new[]
+        {
+            ("from", "Start: ISO 8601 date (UTC midnight) or time. Default: 7 days before 'to'."),
+            ("to", "End (exclusive): a time, or a date meaning the end of that day. Default: the end of today (UTC)."),
+            ("groupBy", "Comma list or repeated: day, hour, user, key, client, model, provider, task. None: one total row."),
+            ("user", "Only this user: email or id."),
+            ("model", "Only this model (as the report lists it)."),
+            ("key", "Only this API key (id)."),
+            ("format", "json (default) or csv."),
+        })
+        {
+            operation.Parameters.Add(new Microsoft.OpenApi.OpenApiParameter
+            {
+                Name = name,
+                In = Microsoft.OpenApi.ParameterLocation.Query,
+                Description = description,
+                Schema = new Microsoft.OpenApi.OpenApiSchema { Type = Microsoft.OpenApi.JsonSchemaType.String },
+            });
+        }
+        return Task.CompletedTask;
     }
 
     private static async Task<IResult> ReportAsync(HttpContext http, IGapuraStore store, TimeProvider time, UsageOptions options, bool csv, CancellationToken ct)
@@ -39,7 +68,7 @@ internal static class AdminUsageEndpoints
         var groupBy = UsageReportParameters.ParseGroupBy([.. q["groupBy"], .. q["group_by"]], groupParam);
         DateTimeOffset? from = Single(q, "from") is { } f ? UsageReportParameters.ParseTime(f, "from") : null;
         DateTimeOffset? to = Single(q, "to") is { } t ? UsageReportParameters.ParseTime(t, "to", endOfDay: true) : null;
-        var (start, end) = UsageReportParameters.Window(from, to, time.GetUtcNow(), options.MaxReportDays);
+        var (start, end) = UsageReportParameters.Window(from, to, time.GetUtcNow(), options.MaxReportDays, toAsWritten: Single(q, "to"));
 
         long? userId = null;
         if (Single(q, "user") is { } userText)
