@@ -9,6 +9,18 @@ internal sealed record BenchSettings
     public bool RunDecode { get; init; } = true;
     public bool RunLatency { get; init; } = true;
 
+    /// <summary><c>--ledger-reports</c>: the usage ledger at volume instead of parts 1 and 2.</summary>
+    public bool RunLedger { get; init; }
+
+    /// <summary>Records the ledger bench generates (<c>--ledger-records N</c>; <c>--quick</c> 100,000).</summary>
+    public int LedgerRecords { get; init; } = 1_000_000;
+
+    /// <summary>Records per AppendAsync (<c>--ledger-batch N</c>): the writer's default Usage:BatchSize.</summary>
+    public int LedgerBatch { get; init; } = 1000;
+
+    /// <summary>Batches of <see cref="LedgerBatch"/> timed through AppendAsync (and ten times as many of a tenth the size).</summary>
+    public int LedgerAppendBatches { get; init; } = 3;
+
     public TimeSpan DecodeWarmup { get; init; } = TimeSpan.FromSeconds(0.8);
     public TimeSpan DecodeRoundTime { get; init; } = TimeSpan.FromSeconds(0.6);
     public int DecodeRounds { get; init; } = 7;
@@ -41,6 +53,7 @@ internal sealed record BenchSettings
                 LoadWarmup = TimeSpan.FromSeconds(0.25),
                 LoadRounds = 3,
                 LoadBlockTime = TimeSpan.FromSeconds(0.4),
+                LedgerRecords = 100_000,
             }
             : new BenchSettings();
         for (var i = 0; i < args.Length; i++)
@@ -50,10 +63,17 @@ internal sealed record BenchSettings
                 case "--quick": break;
                 case "--decode-only": settings = settings with { RunLatency = false }; break;
                 case "--latency-only": settings = settings with { RunDecode = false }; break;
+                case "--ledger-reports": settings = settings with { RunLedger = true, RunDecode = false, RunLatency = false }; break;
+                case "--ledger-records" when i + 1 < args.Length:
+                    settings = settings with { LedgerRecords = int.Parse(args[++i], CultureInfo.InvariantCulture) };
+                    break;
+                case "--ledger-batch" when i + 1 < args.Length:
+                    settings = settings with { LedgerBatch = int.Parse(args[++i], CultureInfo.InvariantCulture) };
+                    break;
                 case "--concurrency" when i + 1 < args.Length:
                     settings = settings with { Concurrency = int.Parse(args[++i], CultureInfo.InvariantCulture) };
                     break;
-                default: throw new ArgumentException($"unknown argument {args[i]} (use --quick, --decode-only, --latency-only, --concurrency N)");
+                default: throw new ArgumentException($"unknown argument {args[i]} (use --quick, --decode-only, --latency-only, --concurrency N, --ledger-reports [--ledger-records N])");
             }
         }
         return settings;

@@ -39,6 +39,13 @@ if (settings.RunLatency)
     await new LatencyBench(settings, report).RunAsync();
 }
 
+if (settings.RunLedger)
+{
+    Console.WriteLine();
+    Console.WriteLine("== 3. Usage ledger: sustained appends and the admin report over a month of records, SQLite and PostgreSQL ==");
+    await new LedgerReportBench(settings, report).RunAsync();
+}
+
 report.Machine("loadavg_start", loadStart ?? "na");
 report.Machine("loadavg_end", Report.LoadAverage() ?? "na");
 report.Machine("quick", settings.Quick ? "1" : "0");

@@ -1,0 +1,318 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using Gapura.Ledger;
+using Gapura.Secrets;
+using Gapura.Storage;
+using Gapura.Storage.Migrations;
+using Npgsql;
+
+namespace Gapura.Bench;
+
+/// <summary>
+/// The usage ledger at volume, on SQLite and on PostgreSQL: writes a month of generated records (30 days, 50 users,
+/// 10 models over 4 providers, 5 clients, 3 tasks) through <see cref="IUsageRepository.AppendAsync"/> in the writer's
+/// batch size, so the rollups are the real ones, timing the sustained records per second; then times the admin
+/// report's query — day × model over the 30 days — from the daily rollup (whole days, as the default window is) and
+/// from the hourly one (a window off midnight). Figures: <c>ledger_append_records_s_*</c>, <c>ledger_report_ms_*</c>
+/// (median), <c>ledger_report_hourly_ms_*</c>.
+/// </summary>
+internal sealed class LedgerReportBench(BenchSettings settings, Report report)
+{
+    private const int Days = 30;
+    private const int Users = 50;
+    private const int ReportRuns = 15;
+
+    private static readonly (string Model, string Provider, double? InputPrice)[] Models =
+    [
+        ("claude-sonnet-4.5", "kiro", 3), ("claude-opus-4.5", "anthropic", 5), ("claude-haiku-4.5", "kiro", 1), ("gpt-5", "openai", 1.25),
+        ("gpt-5-mini", "openai", 0.25), ("gpt-4.1", "copilot", 2), ("claude-sonnet-4", "copilot", 3), ("o3", "openai", 2),
+        ("llama3.2", "compatible", null), ("qwen3-coder", "compatible", null),
+    ];
+
+    private static readonly string[] Clients = ["claude-code", "codex-cli", "opencode", "openai-sdk-python", "curl"];
+    private static readonly string[] Tasks = ["unknown", "chat", "agent"];
+
+    public async Task RunAsync()
+    {
+        var records = settings.LedgerRecords;
+        report.Note($"{records:N0} records over {Days} days, {Users} users, {Models.Length} models; batches of {BatchSize}");
+        var table = report.Table($"  {"back end",-12} {"append/s b1000/b100",14} {"report ms (daily) p50",22} {"p95",8} {"report ms (hourly) p50",23} {"p95",8} {"rows",6}");
+
+        var sqliteDir = Directory.CreateTempSubdirectory("gapura-bench-ledger-").FullName;
+        try
+        {
+            await using var sqlite = new SqliteDatabase(Path.Combine(sqliteDir, "gapura.db"));
+            await MeasureAsync("sqlite", sqlite, records, table);
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            try { Directory.Delete(sqliteDir, recursive: true); } catch (IOException) { }
+        }
+
+        await using var cluster = await BenchPostgres.StartAsync();
+        await using var postgres = new PostgresDatabase(cluster.ConnectionString);
+        await MeasureAsync("postgres", postgres, records, table);
+    }
+
+    private int BatchSize => settings.LedgerBatch;
+
+    private async Task MeasureAsync(string name, Database database, int count, SummaryTable table)
+    {
+        await new Migrator(database).MigrateAsync();
+        var store = new GapuraStore(database, new SecretBox(new KeyRing(SecretKey.Generate())));
+        var end = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        var start = end.AddDays(-Days);
+        var random = new Random(20261101);
+        var step = (end - start).Ticks / count;
+
+        // Writes through AppendAsync, timed: a few batches of the writer's size, then more of a tenth of it. On SQLite a
+        // batch's cost grows with the square of its size (see bench/README.md), so the month itself is loaded below.
+        var generated = 0;
+        async Task<double> AppendAsync(int records, int batchSize)
+        {
+            var clock = Stopwatch.StartNew();
+            var batch = new List<UsageRecord>(batchSize);
+            for (var n = 0; n < records && generated < count; n++, generated++)
+            {
+                batch.Add(Generate(random, generated, start.AddTicks(step * generated)));
+                if (batch.Count == batchSize) { await store.Usage.AppendAsync(batch); batch.Clear(); }
+            }
+            if (batch.Count > 0) await store.Usage.AppendAsync(batch);
+            return records / clock.Elapsed.TotalSeconds;
+        }
+        var appendPerSecond = await AppendAsync(settings.LedgerAppendBatches * BatchSize, BatchSize);
+        var appendSmallPerSecond = await AppendAsync(settings.LedgerAppendBatches * 10 * (BatchSize / 10), BatchSize / 10);
+        report.Note($"{name}: AppendAsync {appendPerSecond:N0} records/s in batches of {BatchSize}, {appendSmallPerSecond:N0} in batches of {BatchSize / 10}");
+
+        // The rest of the month: rolled up in memory exactly as AppendAsync rolls up a batch, written to the rollups
+        // directly (the raw rows are not read by the report).
+        var load = Stopwatch.StartNew();
+        var hourlyRows = new Dictionary<(long, long, long, string, string, string, string), Sum>();
+        var dailyRows = new Dictionary<(long, long, long, string, string, string, string), Sum>();
+        for (; generated < count; generated++)
+        {
+            var r = Generate(random, generated, start.AddTicks(step * generated));
+            Add(hourlyRows, (UsageBuckets.HourOf(r.At), r.UserId ?? 0, r.KeyId ?? 0, r.Client, r.Model, r.Provider ?? "", r.Task), r);
+            Add(dailyRows, (UsageBuckets.DayOf(r.At), r.UserId ?? 0, r.KeyId ?? 0, r.Client, r.Model, r.Provider ?? "", r.Task), r);
+        }
+        await UpsertAsync(database, "usage_hourly", "hour", hourlyRows);
+        await UpsertAsync(database, "usage_daily", "day", dailyRows);
+        report.Note($"{name}: the other {count - settings.LedgerAppendBatches * BatchSize * 2:N0} records rolled up and written in {load.Elapsed.TotalSeconds:F1} s");
+
+        var daily = new UsageQuery(start, end, [UsageDimension.Day, UsageDimension.Model]);
+        // The same 30 days, starting an hour after midnight: not whole days, so the hourly rollup answers.
+        var hourly = daily with { From = start.AddHours(1), To = end.AddHours(1) };
+        var (dailyTimes, rows) = await TimeAsync(store, daily);
+        var (hourlyTimes, _) = await TimeAsync(store, hourly);
+        var sum = (await store.UsageReports.QueryAsync(daily)).Sum(r => r.Requests);
+        if (sum != count) throw new InvalidOperationException($"{name}: the report adds up to {sum} requests, not {count}.");
+
+        table.Rows.Add(string.Create(CultureInfo.InvariantCulture,
+            $"  {name,-12} {appendPerSecond,7:N0}/{appendSmallPerSecond,6:N0} {Stats.Percentile(dailyTimes, 50),22:F1} {Stats.Percentile(dailyTimes, 95),8:F1} " +
+            $"{Stats.Percentile(hourlyTimes, 50),23:F1} {Stats.Percentile(hourlyTimes, 95),8:F1} {rows,6}"));
+        report.Machine($"ledger_append_records_s_{name}", appendPerSecond, "F0");
+        report.Machine($"ledger_append_b{BatchSize / 10}_records_s_{name}", appendSmallPerSecond, "F0");
+        report.Machine($"ledger_report_ms_{name}", Stats.Percentile(dailyTimes, 50), "F1");
+        report.Machine($"ledger_report_p95_ms_{name}", Stats.Percentile(dailyTimes, 95), "F1");
+        report.Machine($"ledger_report_hourly_ms_{name}", Stats.Percentile(hourlyTimes, 50), "F1");
+        report.Machine($"ledger_rollup_rows_{name}", await CountAsync(database, "usage_daily") + "/" + await CountAsync(database, "usage_hourly"));
+    }
+
+    private sealed class Sum
+    {
+        public long Requests, Errors, ClientClosed, Input, Output, CacheRead, CacheWrite, Reasoning, Estimated, Unpriced, TtfbCount;
+        public double Credits, CostUsd, DurationMs, TtfbMs;
+    }
+
+    /// <summary>The same sums as the repository's rollup (UsageRepository.RollupSum).</summary>
+    private static void Add(Dictionary<(long, long, long, string, string, string, string), Sum> rows, (long, long, long, string, string, string, string) key, UsageRecord r)
+    {
+        if (!rows.TryGetValue(key, out var s)) rows[key] = s = new Sum();
+        s.Requests++;
+        if (r.Status == UsageStatus.Error) s.Errors++;
+        if (r.Status == UsageStatus.ClientClosed) s.ClientClosed++;
+        s.Input += r.InputTokens; s.Output += r.OutputTokens; s.CacheRead += r.CacheReadTokens; s.CacheWrite += r.CacheWriteTokens;
+        s.Reasoning += r.ReasoningTokens;
+        if (r.Estimated) s.Estimated++;
+        s.Credits += r.Credits ?? 0;
+        if (r.CostUsd is { } cost) s.CostUsd += cost; else s.Unpriced++;
+        s.DurationMs += r.DurationMs;
+        if (r.TimeToFirstByteMs is { } ttfb) { s.TtfbMs += ttfb; s.TtfbCount++; }
+    }
+
+    /// <summary>Adds the sums to the rollup rows (created when new), 100 rows a statement, one transaction.</summary>
+    private static async Task UpsertAsync(Database database, string table, string time, Dictionary<(long, long, long, string, string, string, string), Sum> rows)
+    {
+        string[] sums = ["requests", "errors", "client_closed", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens",
+            "reasoning_tokens", "estimated", "credits", "cost_usd", "unpriced", "duration_ms", "ttfb_ms", "ttfb_count"];
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        await using var transaction = await database.BeginWriteAsync(connection, CancellationToken.None);
+        var session = new DbSession(database, connection, transaction);
+        var list = rows.ToList();
+        const int perStatement = 100;
+        for (var at = 0; at < list.Count; at += perStatement)
+        {
+            var chunk = list.Skip(at).Take(perStatement).ToList();
+            var sql = new System.Text.StringBuilder($"INSERT INTO {table} ({time}, user_id, key_id, client, model, provider, task, {string.Join(", ", sums)}) VALUES ");
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                sql.Append(i == 0 ? "(" : ", (");
+                for (var c = 0; c < 22; c++) sql.Append(c == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"@p{i}_{c}");
+                sql.Append(')');
+            }
+            sql.Append($" ON CONFLICT ({time}, user_id, key_id, client, model, provider, task) DO UPDATE SET ")
+                .AppendJoin(", ", sums.Select(c => $"{c} = {table}.{c} + excluded.{c}"));
+            var command = session.Sql(sql.ToString());
+            for (var i = 0; i < chunk.Count; i++)
+            {
+                var ((bucket, user, key, client, model, provider, task), s) = chunk[i];
+                object[] values = [bucket, user, key, client, model, provider, task, s.Requests, s.Errors, s.ClientClosed, s.Input, s.Output,
+                    s.CacheRead, s.CacheWrite, s.Reasoning, s.Estimated, s.Credits, s.CostUsd, s.Unpriced, s.DurationMs, s.TtfbMs, s.TtfbCount];
+                for (var c = 0; c < values.Length; c++) command.Param($"p{i}_{c}", values[c]);
+            }
+            await command.ExecuteAsync(CancellationToken.None);
+        }
+        await transaction.CommitAsync();
+    }
+
+    private static async Task<(double[] Times, int Rows)> TimeAsync(GapuraStore store, UsageQuery query)
+    {
+        var rows = (await store.UsageReports.QueryAsync(query)).Count; // warm-up: plan cache, page cache
+        var times = new List<double>(ReportRuns);
+        for (var i = 0; i < ReportRuns; i++)
+        {
+            var clock = Stopwatch.StartNew();
+            await store.UsageReports.QueryAsync(query);
+            times.Add(clock.Elapsed.TotalMilliseconds);
+        }
+        return ([.. times.Order()], rows);
+    }
+
+    private static async Task<string> CountAsync(Database database, string table)
+    {
+        await using var connection = await database.OpenAsync(CancellationToken.None);
+        var count = await new DbSession(database, connection, null).Sql($"SELECT count(*) FROM {table}").ScalarAsync<long>(CancellationToken.None);
+        return count.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
+    /// A plausible team: each user has one key and a main client (a second one a fifth of the time), models skewed
+    /// towards the first few, each model served by its own provider, a few errors and unpriced local models.
+    /// </summary>
+    private static UsageRecord Generate(Random random, int i, DateTimeOffset at)
+    {
+        var user = 1 + random.Next(Users);
+        var client = Clients[random.Next(5) == 0 ? (user + 1) % Clients.Length : user % Clients.Length];
+        var m = Math.Min(Models.Length - 1, (int)(random.NextDouble() * random.NextDouble() * Models.Length * 1.5));
+        var (model, provider, price) = Models[m];
+        var input = random.Next(200, 20_000);
+        var output = random.Next(20, 3_000);
+        var cacheRead = random.Next(3) == 0 ? random.Next(0, 40_000) : 0;
+        var status = random.Next(50) == 0 ? UsageStatus.Error : random.Next(100) == 0 ? UsageStatus.ClientClosed : UsageStatus.Ok;
+        return new UsageRecord
+        {
+            RequestId = "bench-" + i.ToString(CultureInfo.InvariantCulture),
+            At = at,
+            UserId = user,
+            KeyId = 1000 + user,
+            KeyPrefix = "sk-gp-bench",
+            Client = client,
+            ClientVersion = "1.0.0",
+            SessionId = $"s-{user}-{at.DayOfYear}",
+            FrontDoor = "anthropic-messages",
+            RequestedModel = model,
+            Provider = provider,
+            Login = "process",
+            UpstreamModel = model,
+            Stream = true,
+            Task = Tasks[random.Next(Tasks.Length)],
+            InputTokens = input,
+            OutputTokens = output,
+            CacheReadTokens = cacheRead,
+            ReasoningTokens = output / 5,
+            CostUsd = price is { } p ? (input * p + output * p * 5 + cacheRead * p / 10) / 1_000_000 : null,
+            Credits = provider == "kiro" ? 0.1 : null,
+            TimeToFirstByteMs = status == UsageStatus.Error ? null : random.Next(200, 2_000),
+            DurationMs = random.Next(1_000, 60_000),
+            HttpStatus = status == UsageStatus.Error ? 502 : 200,
+            Status = status,
+            ErrorKind = status == UsageStatus.Error ? "upstream_unavailable" : null,
+        };
+    }
+}
+
+/// <summary>
+/// A private PostgreSQL cluster for the bench, as the storage tests start theirs (<c>tests/…/PostgresCluster.cs</c>):
+/// initdb into a temporary folder, 127.0.0.1 on a free port, fsync off, stopped and deleted at the end; as root the
+/// server runs as the <c>postgres</c> user, which PostgreSQL requires.
+/// </summary>
+internal sealed class BenchPostgres : IAsyncDisposable
+{
+    private readonly string _bin;
+    private readonly string _dir;
+
+    private BenchPostgres(string bin, string dir, int port)
+    {
+        _bin = bin;
+        _dir = dir;
+        ConnectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Command Timeout=300";
+    }
+
+    public string ConnectionString { get; }
+
+    public static async Task<BenchPostgres> StartAsync()
+    {
+        var bin = FindBinaries();
+        var dir = Directory.CreateTempSubdirectory("gapura-bench-pg-").FullName;
+        if (Environment.IsPrivilegedProcess) await RunAsync("chown", ["postgres:postgres", dir]);
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        await RunAsync("/bin/sh", ["-c", SuWrap($"'{bin}/initdb' -D '{dir}/data' -U postgres --auth=trust --no-sync -E UTF8 --locale=C --no-instructions")]);
+        var cluster = new BenchPostgres(bin, dir, port);
+        // The data dies with the run: durability off, as in the tests; shared buffers big enough for the month.
+        await RunAsync("/bin/sh", ["-c", SuWrap($"'{bin}/pg_ctl' -D '{dir}/data' -l '{dir}/log' -w -t 30 -o \"-c listen_addresses=127.0.0.1 -p {port} -k '{dir}' " +
+            "-c fsync=off -c full_page_writes=off -c synchronous_commit=off -c shared_buffers=256MB\" start")]);
+        return cluster;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        NpgsqlConnection.ClearAllPools();
+        try { await RunAsync("/bin/sh", ["-c", SuWrap($"'{_bin}/pg_ctl' -D '{_dir}/data' -m fast -w stop")]); }
+        finally
+        {
+            try { Directory.Delete(_dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    private static string FindBinaries()
+    {
+        var candidates = new List<string>();
+        if (Environment.GetEnvironmentVariable("GAPURA_PG_BIN") is { Length: > 0 } env) candidates.Add(env);
+        if (Directory.Exists("/usr/lib/postgresql"))
+            candidates.AddRange(Directory.EnumerateDirectories("/usr/lib/postgresql").OrderByDescending(d => d).Select(d => Path.Combine(d, "bin")));
+        candidates.AddRange(["/usr/local/bin", "/usr/bin"]);
+        return candidates.FirstOrDefault(d => File.Exists(Path.Combine(d, "initdb")) && File.Exists(Path.Combine(d, "pg_ctl")))
+            ?? throw new InvalidOperationException("PostgreSQL server binaries (initdb, pg_ctl) not found; install postgresql or set GAPURA_PG_BIN.");
+    }
+
+    private static string SuWrap(string command)
+        => Environment.IsPrivilegedProcess ? $"cd / && su postgres -s /bin/sh -c \"{command.Replace("\"", "\\\"", StringComparison.Ordinal)}\"" : command;
+
+    private static async Task RunAsync(string file, IReadOnlyList<string> args)
+    {
+        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args) start.ArgumentList.Add(a);
+        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await process.WaitForExitAsync(timeout.Token);
+        if (process.ExitCode != 0) throw new InvalidOperationException($"`{string.Join(' ', args)}` exited with {process.ExitCode}: {await stderr}{await stdout}");
+    }
+}
