@@ -122,6 +122,8 @@ internal sealed class AnthropicRow : MatrixProvider
             StopReason = reply.Stop switch { Stop.EndTurn => "end_turn", Stop.ToolUse => "tool_use", _ => "max_tokens" },
             InputTokens = reply.InputTokens,
             OutputTokens = reply.OutputTokens,
+            CacheReadInputTokens = reply.CacheRead,
+            CacheCreationInputTokens = reply.CacheWrite,
         }));
     }
 
@@ -289,7 +291,7 @@ internal sealed class BedrockRow : MatrixProvider
         foreach (var (id, name, arguments) in Calls(reply))
             content.Add(new JsonObject { ["toolUse"] = new JsonObject { ["toolUseId"] = id, ["name"] = name, ["input"] = JsonNode.Parse(arguments) } });
         var stop = reply.Stop switch { Stop.EndTurn => "end_turn", Stop.ToolUse => "tool_use", _ => "max_tokens" };
-        _sim.Enqueue(BedrockScenario.Reply(new BedrockSimulator.Answer(content, stop, reply.InputTokens, reply.OutputTokens, 0, 0, null)));
+        _sim.Enqueue(BedrockScenario.Reply(new BedrockSimulator.Answer(content, stop, reply.InputTokens, reply.OutputTokens, reply.CacheRead, reply.CacheWrite, null)));
     }
 
     public override JsonObject ReceivedBody() => Single(_sim.ChatRequests);
@@ -336,7 +338,9 @@ internal static class ChatCompletions
         Text = [.. MatrixText.Pieces(reply.Text, 3)],
         ToolCalls = [.. calls.Select(k => new OpenAiToolCall(k.Name, k.Arguments, k.Id))],
         FinishReason = reply.Stop == Stop.MaxTokens ? "length" : null,
-        PromptTokens = reply.InputTokens,
+        // OpenAI's prompt_tokens includes the cached ones (it reports no cache writes).
+        PromptTokens = reply.InputTokens + reply.CacheRead,
+        CachedTokens = reply.CacheRead,
         CompletionTokens = reply.OutputTokens,
     };
 
