@@ -28,8 +28,7 @@ public sealed class LedgerTokenBucketsTests(MatrixFixture matrix) : IClassFixtur
         var door = FrontDoorDialect.All.Single(d => d.Name == doorName);
         var (cacheRead, cacheWrite) = providerName switch
         {
-            "anthropic" or "bedrock" => (700, 300),
-            "kiro" => (0, 0),          // Kiro reports no prompt-cache figures
+            "anthropic" or "bedrock" or "kiro" => (700, 300),
             _ => (700, 0),              // the OpenAI family reports cache reads only
         };
         var reply = new Reply(null, "The answer is 42.", [], Stop.EndTurn, InputTokens: 1234, OutputTokens: 56, cacheRead, cacheWrite);

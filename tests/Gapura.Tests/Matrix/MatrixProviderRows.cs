@@ -43,7 +43,7 @@ internal sealed partial class KiroRow : MatrixProvider
         frames.AddRange(MatrixText.Pieces(text, 3).Select(p => KiroFrame.Text(p)));
         foreach (var (id, name, arguments) in Calls(reply)) frames.AddRange(KiroFrame.ToolUse(id, name, arguments));
         frames.Add(KiroFrame.Metering());
-        frames.Add(KiroFrame.Metadata(reply.InputTokens, reply.OutputTokens));
+        frames.Add(KiroFrame.Metadata(reply.InputTokens, reply.OutputTokens, reply.CacheRead, reply.CacheWrite));
         frames.Add(KiroFrame.ContextUsage(1.5));
         _sim.Enqueue(KiroScenario.Stream(frames));
     }
