@@ -92,6 +92,9 @@ public sealed class GatewayFixture : IAsyncLifetime
         BaseUrl = _app.Urls.First();
     }
 
+    /// <summary>A graceful stop (as on SIGTERM): hosted services finish their work; <see cref="DisposeAsync"/> still cleans up.</summary>
+    public Task StopAsync() => _app?.StopAsync() ?? Task.CompletedTask;
+
     public async Task DisposeAsync()
     {
         if (_app is not null) await _app.DisposeAsync();
