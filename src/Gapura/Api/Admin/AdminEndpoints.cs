@@ -52,6 +52,7 @@ internal static class AdminEndpoints
         admin.MapAdminUserEndpoints();
         admin.MapAdminKeyEndpoints();
         admin.MapAdminSettingsEndpoints();
+        admin.MapAdminPricingEndpoints();
         admin.MapAdminUpstreamEndpoints();
 
         // What routing answers by itself under the prefix — no such endpoint (404), wrong method (405), a body
