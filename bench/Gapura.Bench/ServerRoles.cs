@@ -165,10 +165,16 @@ internal static class ServerRoles
         Console.WriteLine($"pid {Environment.ProcessId}, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC");
         Console.WriteLine(UserKeyLine + userKey);
         Console.WriteLine("READY " + app.Urls.First().TrimEnd('/'));
+        var serving = System.Diagnostics.Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(MaxLifetime);
         await WaitForStopAsync(stop);
         using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         await app.StopAsync(grace.Token);
+        // Every request the bench sent went through the usage ledger into this gateway's SQLite file.
+        var ledger = app.Services.GetRequiredService<Gapura.Ledger.UsageLedger>();
+        var written = app.Services.GetRequiredService<Gapura.Ledger.UsageWriter>().Written;
+        Console.WriteLine(FormattableString.Invariant(
+            $"ledger: {written} records written ({written / serving.Elapsed.TotalSeconds:F0}/s over {serving.Elapsed.TotalSeconds:F0} s of serving), {ledger.Dropped} dropped, {ledger.QueueDepth} still queued"));
         return 0;
     }
 
