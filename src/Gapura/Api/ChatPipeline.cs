@@ -109,9 +109,10 @@ internal sealed class ChatPipeline(
                 : finished ? UsageStatus.Ok
                 : ct.IsCancellationRequested ? UsageStatus.ClientClosed
                 : UsageStatus.Error;
-            if (status == UsageStatus.Error) failure ??= new GatewayException(ErrorKind.Internal, "unrecorded failure");
+            // An exception that escaped after the answer had started is the gateway's own failure.
+            var errorKind = failure is not null ? UsageRecord.KindName(failure.Kind) : status == UsageStatus.Error ? UsageRecord.KindName(ErrorKind.Internal) : null;
             usage ??= context?.PartialUsage;
-            Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, context, usage, status, failure, started, elapsed);
+            Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, context, usage, status, errorKind, started, elapsed);
             if (usage is not null)
                 log.LogInformation("{Path} model={Model} provider={Provider} status={Status} in={In} out={Out} credits={Credits} estimated={Estimated} ms={Ms:F0}",
                     http.Request.Path, model, context?.ResponseHeaders.GetValueOrDefault(ProviderChain.ProviderHeader) ?? "?", http.Response.StatusCode, usage.InputTokens, usage.OutputTokens, usage.Credits, usage.Estimated,
@@ -121,7 +122,7 @@ internal sealed class ChatPipeline(
 
     /// <summary>Hands the finished request to the usage ledger: values already at hand, no database on this path.</summary>
     private void Record(HttpContext http, string requestId, DateTimeOffset arrivedAt, string frontDoor, string model, bool stream, string? sessionId,
-        ChatContext? context, Usage? usage, string status, GatewayException? failure, long started, TimeSpan elapsed)
+        ChatContext? context, Usage? usage, string status, string? errorKind, long started, TimeSpan elapsed)
     {
         var caller = http.FindCaller();
         var client = ClientApps.Recognize(http.Request.Headers);
@@ -158,7 +159,7 @@ internal sealed class ChatPipeline(
             DurationMs = elapsed.TotalMilliseconds,
             HttpStatus = http.Response.StatusCode,
             Status = status,
-            ErrorKind = failure is null ? null : UsageRecord.KindName(failure.Kind),
+            ErrorKind = errorKind,
         });
     }
 
