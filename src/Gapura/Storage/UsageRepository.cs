@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Gapura.Ledger;
 
 namespace Gapura.Storage;
@@ -23,9 +22,6 @@ internal interface IUsageRepository
 
 internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
 {
-    /// <summary>Rows per INSERT statement: well under SQLite's 32,766 parameters at 31 columns.</summary>
-    private const int RowsPerStatement = 500;
-
     private static readonly string[] RecordColumns =
     [
         "request_id", "at", "user_id", "key_id", "key_prefix", "client", "client_version", "user_agent", "session_id",
@@ -46,11 +42,18 @@ internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
         return scope.WriteAsync(async session =>
         {
             var inserted = new List<UsageRecord>(records.Count);
-            for (var start = 0; start < records.Count; start += RowsPerStatement)
+            await using (var insert = new RowStatement(session, InsertSql(), RecordColumns.Length))
             {
-                var chunk = records.Skip(start).Take(RowsPerStatement).ToList();
-                var ids = (await InsertCommand(session, chunk).ListAsync(r => r.String("request_id"), ct)).ToHashSet(StringComparer.Ordinal);
-                inserted.AddRange(chunk.Where(r => ids.Contains(r.RequestId)));
+                foreach (var r in records)
+                {
+                    insert.Set(
+                        r.RequestId, r.At, r.UserId, r.KeyId, r.KeyPrefix, r.Client, r.ClientVersion, r.UserAgent, r.SessionId,
+                        r.FrontDoor, r.RequestedModel, r.Model, r.Provider, r.Login, r.UpstreamModel, r.Fallbacks, r.Stream, r.Task,
+                        r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.ReasoningTokens, r.Estimated,
+                        r.Credits, r.CostUsd, r.TimeToFirstByteMs, r.DurationMs, r.HttpStatus, r.Status, r.ErrorKind);
+                    // 0 rows: the request id is already stored (a retried batch); it must not grow the rollups again.
+                    if (await insert.ExecuteAsync(ct) == 1) inserted.Add(r);
+                }
             }
             if (inserted.Count > 0)
             {
@@ -67,31 +70,9 @@ internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
             DELETE FROM usage_records WHERE id IN (SELECT id FROM usage_records WHERE at < @before ORDER BY at LIMIT @limit)
             """).Param("before", before).Param("limit", limit).ExecuteAsync(ct), ct);
 
-    private static SqlCommand InsertCommand(DbSession session, List<UsageRecord> chunk)
-    {
-        var sql = new StringBuilder("INSERT INTO usage_records (").AppendJoin(", ", RecordColumns).Append(") VALUES ");
-        for (var i = 0; i < chunk.Count; i++)
-        {
-            sql.Append(i == 0 ? "(" : ", (");
-            for (var c = 0; c < RecordColumns.Length; c++) sql.Append(c == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"@r{i}c{c}");
-            sql.Append(')');
-        }
-        sql.Append(" ON CONFLICT (request_id) DO NOTHING RETURNING request_id");
-        var command = session.Sql(sql.ToString());
-        for (var i = 0; i < chunk.Count; i++)
-        {
-            var r = chunk[i];
-            object?[] values =
-            [
-                r.RequestId, r.At, r.UserId, r.KeyId, r.KeyPrefix, r.Client, r.ClientVersion, r.UserAgent, r.SessionId,
-                r.FrontDoor, r.RequestedModel, r.Model, r.Provider, r.Login, r.UpstreamModel, r.Fallbacks, r.Stream, r.Task,
-                r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.ReasoningTokens, r.Estimated,
-                r.Credits, r.CostUsd, r.TimeToFirstByteMs, r.DurationMs, r.HttpStatus, r.Status, r.ErrorKind,
-            ];
-            for (var c = 0; c < values.Length; c++) command.Param($"r{i}c{c}", values[c]);
-        }
-        return command;
-    }
+    private static string InsertSql() =>
+        $"INSERT INTO usage_records ({string.Join(", ", RecordColumns)}) VALUES ({string.Join(", ", RecordColumns.Select((_, i) => $"@p{i}"))}) " +
+        "ON CONFLICT (request_id) DO NOTHING";
 
     /// <summary>Sums the records per rollup key in memory, then adds each sum to its row (created when new).</summary>
     private static async Task UpsertRollupAsync(DbSession session, string table, string timeColumn, List<UsageRecord> records,
@@ -105,35 +86,57 @@ internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
             sum.Add(r);
         }
         string[] keyColumns = [timeColumn, "user_id", "key_id", "client", "model", "provider", "task"];
-        var rows = sums.ToList();
-        for (var start = 0; start < rows.Count; start += RowsPerStatement)
+        var sql = $"INSERT INTO {table} ({string.Join(", ", keyColumns.Concat(RollupSums))}) " +
+                  $"VALUES ({string.Join(", ", keyColumns.Concat(RollupSums).Select((_, i) => $"@p{i}"))}) " +
+                  $"ON CONFLICT ({string.Join(", ", keyColumns)}) DO UPDATE SET {string.Join(", ", RollupSums.Select(c => $"{c} = {table}.{c} + excluded.{c}"))}";
+        await using var upsert = new RowStatement(session, sql, keyColumns.Length + RollupSums.Length);
+        foreach (var (k, s) in sums)
         {
-            var chunk = rows.Skip(start).Take(RowsPerStatement).ToList();
-            var sql = new StringBuilder("INSERT INTO ").Append(table).Append(" (").AppendJoin(", ", keyColumns).Append(", ")
-                .AppendJoin(", ", RollupSums).Append(") VALUES ");
-            var width = keyColumns.Length + RollupSums.Length;
-            for (var i = 0; i < chunk.Count; i++)
-            {
-                sql.Append(i == 0 ? "(" : ", (");
-                for (var c = 0; c < width; c++) sql.Append(c == 0 ? "" : ", ").Append(CultureInfo.InvariantCulture, $"@g{i}c{c}");
-                sql.Append(')');
-            }
-            sql.Append(" ON CONFLICT (").AppendJoin(", ", keyColumns).Append(") DO UPDATE SET ")
-                .AppendJoin(", ", RollupSums.Select(c => $"{c} = {table}.{c} + excluded.{c}"));
-            var command = session.Sql(sql.ToString());
-            for (var i = 0; i < chunk.Count; i++)
-            {
-                var (k, s) = chunk[i];
-                object[] values =
-                [
-                    k.Bucket, k.UserId, k.KeyId, k.Client, k.Model, k.Provider, k.Task,
-                    s.Requests, s.Errors, s.ClientClosed, s.Input, s.Output, s.CacheRead, s.CacheWrite, s.Reasoning, s.Estimated,
-                    s.Credits, s.CostUsd, s.Unpriced, s.DurationMs, s.TtfbMs, s.TtfbCount,
-                ];
-                for (var c = 0; c < values.Length; c++) command.Param($"g{i}c{c}", values[c]);
-            }
-            await command.ExecuteAsync(ct);
+            upsert.Set(k.Bucket, k.UserId, k.KeyId, k.Client, k.Model, k.Provider, k.Task,
+                s.Requests, s.Errors, s.ClientClosed, s.Input, s.Output, s.CacheRead, s.CacheWrite, s.Reasoning, s.Estimated,
+                s.Credits, s.CostUsd, s.Unpriced, s.DurationMs, s.TtfbMs, s.TtfbCount);
+            await upsert.ExecuteAsync(ct);
         }
+    }
+
+    /// <summary>
+    /// One single-row statement executed once per row with new values, inside the batch's transaction: both back ends
+    /// reuse the parsed statement, and it avoids multi-row statements with thousands of named parameters, whose
+    /// binding costs grow with the square of their number on SQLite.
+    /// </summary>
+    private sealed class RowStatement : IAsyncDisposable
+    {
+        private readonly DbSession _session;
+        private readonly System.Data.Common.DbCommand _command;
+
+        public RowStatement(DbSession session, string sql, int parameters)
+        {
+            _session = session;
+            _command = session.Connection.CreateCommand();
+            _command.Transaction = session.Transaction;
+            _command.CommandText = sql;
+            for (var i = 0; i < parameters; i++)
+            {
+                var p = _command.CreateParameter();
+                p.ParameterName = "p" + i.ToString(CultureInfo.InvariantCulture);
+                _command.Parameters.Add(p);
+            }
+        }
+
+        public void Set(params object?[] values)
+        {
+            for (var i = 0; i < values.Length; i++)
+                _command.Parameters[i].Value = values[i] switch
+                {
+                    null => DBNull.Value,
+                    DateTimeOffset t => _session.Database.ToDb(t),
+                    var v => v,
+                };
+        }
+
+        public Task<int> ExecuteAsync(CancellationToken ct) => _command.ExecuteNonQueryAsync(ct);
+
+        public ValueTask DisposeAsync() => _command.DisposeAsync();
     }
 
     private readonly record struct RollupKey(long Bucket, long UserId, long KeyId, string Client, string Model, string Provider, string Task);

@@ -54,7 +54,7 @@ public sealed class LedgerDurabilityTests(PostgresCluster postgres)
             long rows = 0;
             for (var until = DateTime.UtcNow.AddSeconds(20); DateTime.UtcNow < until && rows < served.Count; await Task.Delay(100))
                 rows = await Count(db, "SELECT count(*) FROM usage_records");
-            Assert.Equal(served.Count, rows);
+            Assert.True(served.Count == rows, $"{rows} of {served.Count} stored; " + string.Join("\n", gateway.Logs.Lines.Where(l => l.Contains("Usage ledger")).Take(5)));
             Assert.Equal(served.Count, await Count(db, "SELECT count(DISTINCT request_id) FROM usage_records"));
             // The rollups grew once per stored record: a retried batch added nothing twice.
             Assert.Equal(served.Count, await Count(db, "SELECT sum(requests) FROM usage_hourly"));
