@@ -33,7 +33,16 @@ internal static class TelemetryServiceCollectionExtensions
                     if (string.IsNullOrWhiteSpace(configuration["OTEL_SERVICE_NAME"]))
                         resource.AddService("gapura", serviceVersion: typeof(GapuraTracing).Assembly.GetName().Version?.ToString(3));
                 })
-                .WithTracing(tracing => tracing.AddSource(GapuraTracing.SourceName).AddOtlpExporter());
+                .WithTracing(tracing =>
+                {
+                    tracing.AddSource(GapuraTracing.SourceName).AddOtlpExporter();
+                    // ASP.NET Core opens an activity per request that nobody records (it is there for log
+                    // correlation and to carry an incoming traceparent). The default parent-based sampler would
+                    // drop every request span beneath that unsampled local parent; a remote parent's decision
+                    // still counts. OTEL_TRACES_SAMPLER, when set, is the operator's choice and wins.
+                    if (string.IsNullOrWhiteSpace(configuration["OTEL_TRACES_SAMPLER"]))
+                        tracing.SetSampler(new ParentBasedSampler(new AlwaysOnSampler(), localParentNotSampled: new AlwaysOnSampler()));
+                });
         }
         return services;
     }
