@@ -130,12 +130,15 @@ internal sealed class GatewayMetrics : IUsageObserver
     /// <summary>States, read when a scraper asks: never on the request path.</summary>
     private void BeforeScrape()
     {
-        _ledger ??= _services.GetRequiredService<UsageLedger>();
-        _writer ??= _services.GetRequiredService<UsageWriter>();
-        _queueDepth.Set(_ledger.QueueDepth);
-        _activeStreams.Set(_ledger.ActiveStreams);
-        _dropped.IncTo(_ledger.Dropped);
-        _written.IncTo(_writer.Written);
+        _ledger ??= _services.GetService<UsageLedger>();
+        _writer ??= _services.GetService<UsageWriter>();
+        if (_ledger is not null)
+        {
+            _queueDepth.Set(_ledger.QueueDepth);
+            _activeStreams.Set(_ledger.ActiveStreams);
+            _dropped.IncTo(_ledger.Dropped);
+        }
+        if (_writer is not null) _written.IncTo(_writer.Written);
 
         var counts = new Dictionary<(string Provider, string State), int>();
         if (_services.GetService<KiroLoginPool>() is { } kiro)
