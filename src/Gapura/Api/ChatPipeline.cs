@@ -116,24 +116,24 @@ internal sealed class ChatPipeline(
                 : UsageStatus.Error;
             if (status == UsageStatus.Error) failure ??= new GatewayException(ErrorKind.Internal, "unrecorded failure");
             usage ??= context?.PartialUsage;
-            var record = Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, context, usage, status, failure, started, elapsed);
-            GapuraTracing.EndRequest(activity, record);
+            Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, context, usage, status, failure, started, elapsed);
             if (usage is not null)
                 log.LogInformation("{Path} model={Model} provider={Provider} status={Status} in={In} out={Out} credits={Credits} estimated={Estimated} ms={Ms:F0}",
                     http.Request.Path, model, context?.ResponseHeaders.GetValueOrDefault(ProviderChain.ProviderHeader) ?? "?", http.Response.StatusCode, usage.InputTokens, usage.OutputTokens, usage.Credits, usage.Estimated,
                     elapsed.TotalMilliseconds);
+            GapuraTracing.EndRequest(activity, http.Request, context, usage, status, failure);
         }
     }
 
     /// <summary>Hands the finished request to the usage ledger: values already at hand, no database on this path.</summary>
-    private UsageRecord Record(HttpContext http, string requestId, DateTimeOffset arrivedAt, string frontDoor, string model, bool stream, string? sessionId,
+    private void Record(HttpContext http, string requestId, DateTimeOffset arrivedAt, string frontDoor, string model, bool stream, string? sessionId,
         ChatContext? context, Usage? usage, string status, GatewayException? failure, long started, TimeSpan elapsed)
     {
         var caller = http.FindCaller();
         var client = ClientApps.Recognize(http.Request.Headers);
         var served = context?.ServedModel;
         usage ??= Usage.Zero;
-        var record = new UsageRecord
+        ledger.Record(new UsageRecord
         {
             RequestId = requestId,
             At = arrivedAt,
@@ -165,9 +165,7 @@ internal sealed class ChatPipeline(
             HttpStatus = http.Response.StatusCode,
             Status = status,
             ErrorKind = failure is null ? null : UsageRecord.KindName(failure.Kind),
-        };
-        ledger.Record(record);
-        return record;
+        });
     }
 
     private async Task<Usage> CompleteAsync(HttpContext http, IFrontDoor door, ChatRequest request, IReadOnlyList<ResolvedModel> candidates, ChatContext context, ResponseContext response, CancellationToken ct)

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Gapura.Conversations;
 using Gapura.Ledger;
+using Gapura.Providers;
 using Gapura.Routing;
 
 namespace Gapura.Telemetry;
@@ -42,21 +43,28 @@ internal static class GapuraTracing
         activity.SetTag("gapura.stream", request.Stream);
     }
 
-    /// <summary>Closes the request's span with what the usage ledger recorded about it.</summary>
-    public static void EndRequest(Activity? activity, UsageRecord record)
+    /// <summary>
+    /// Closes the request's span with what the usage ledger records about it, from the same values (passed
+    /// rather than the record, so the ledger's code stays as it is).
+    /// </summary>
+    /// <param name="status">A <see cref="UsageStatus"/>; an error without a <paramref name="failure"/> is the gateway's own (internal).</param>
+    public static void EndRequest(Activity? activity, HttpRequest request, ChatContext? context, Usage? usage, string status, GatewayException? failure)
     {
         if (activity is null) return;
-        activity.SetTag("gapura.client", record.Client);
-        activity.SetTag("gapura.status", record.Status);
-        if (record.Provider is { } provider)
+        activity.SetTag("gapura.client", ClientApps.Recognize(request.Headers).Name);
+        activity.SetTag("gapura.status", status);
+        if (context?.ServedBy is { } provider)
         {
             activity.SetTag("gen_ai.provider.name", provider);
             activity.SetTag("gen_ai.system", provider);
         }
-        if (record.UpstreamModel is { } served) activity.SetTag("gen_ai.response.model", served);
-        if (record.Fallbacks > 0) activity.SetTag("gapura.fallbacks", record.Fallbacks);
-        SetUsage(activity, record.InputTokens, record.OutputTokens, record.CacheReadTokens, record.CacheWriteTokens);
-        if (record.ErrorKind is { } kind)
+        if (context?.ServedModel is { } served) activity.SetTag("gen_ai.response.model", served);
+        if (context?.Fallbacks is > 0 and var fallbacks) activity.SetTag("gapura.fallbacks", fallbacks);
+        if (usage is not null) SetUsage(activity, usage.InputTokens, usage.OutputTokens, usage.CacheReadTokens, usage.CacheWriteTokens);
+        var kind = failure is not null ? UsageRecord.KindName(failure.Kind)
+            : status == UsageStatus.Error ? UsageRecord.KindName(ErrorKind.Internal)
+            : null;
+        if (kind is not null)
         {
             activity.SetTag("error.type", kind);
             activity.SetStatus(ActivityStatusCode.Error, kind);
