@@ -42,7 +42,8 @@ internal static class ServerRoles
         return options["--role"] switch
         {
             "sim" => await SimulatorsAsync(options["--credentials"]),
-            "gateway" => await GatewayAsync(Upstreams.Parse(options["--upstreams"]), options["--credentials"], options["--data"]),
+            "gateway" => await GatewayAsync(Upstreams.Parse(options["--upstreams"]), options["--credentials"], options["--data"],
+                options.GetValueOrDefault("--settings", "").Split('\n', StringSplitOptions.RemoveEmptyEntries)),
             var role => throw new ArgumentException($"unknown role {role}"),
         };
     }
@@ -128,7 +129,8 @@ internal static class ServerRoles
         return 0;
     }
 
-    private static async Task<int> GatewayAsync(Upstreams upstreams, string credentialsPath, string dataDirectory)
+    /// <param name="extraSettings"><c>Key=Value</c> settings from the driver's <c>--gateway-setting</c>, given last so they win.</param>
+    private static async Task<int> GatewayAsync(Upstreams upstreams, string credentialsPath, string dataDirectory, string[] extraSettings)
     {
         // On an empty database the bootstrap key belongs to nobody until a first admin exists. The admin's
         // password is random and never leaves this process: nothing in the bench logs in with it.
@@ -159,6 +161,7 @@ internal static class ServerRoles
             $"--Providers:Copilot:GitHubBaseUrl={upstreams.Copilot}",
             $"--Providers:Copilot:GitHubApiBaseUrl={upstreams.Copilot}",
             "--Logging:LogLevel:Default=Warning",
+            .. extraSettings.Select(s => "--" + s),
         ]);
         await app.StartAsync();
         var userKey = await SeedUserKeyAsync(app.Services);

@@ -8,6 +8,7 @@ using Gapura.Providers;
 using Gapura.Routing;
 using Gapura.Storage;
 using Gapura.Ledger;
+using Gapura.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Gapura.Api;
@@ -39,6 +40,7 @@ internal sealed class ChatPipeline(
         var arrivedAt = time.GetUtcNow();
         var requestId = Guid.CreateVersion7(arrivedAt).ToString("N");
         http.Response.Headers[RequestIdHeader] = requestId;
+        using var activity = GapuraTracing.StartRequest(requestId, frontDoor);
         var ct = http.RequestAborted;
         string model = "?";
         var stream = false;
@@ -54,6 +56,8 @@ internal sealed class ChatPipeline(
             var request = door.ParseRequest(body.Json.RootElement);
             model = request.Model;
             stream = request.Stream;
+            if (stream) ledger.StreamStarted();
+            GapuraTracing.RequestParsed(activity, request);
             var caller = http.FindCaller();
             var candidates = chain.Order(await router.ResolveCandidatesAsync(request.Model, caller, ct));
 
@@ -102,6 +106,7 @@ internal sealed class ChatPipeline(
         }
         finally
         {
+            if (stream) ledger.StreamEnded();
             var elapsed = Stopwatch.GetElapsedTime(started);
             // A stream that failed mid-way answered 200 but still failed; a client that left was not served whole.
             failure ??= context?.Failure;
@@ -117,6 +122,7 @@ internal sealed class ChatPipeline(
                 log.LogInformation("{Path} model={Model} provider={Provider} status={Status} in={In} out={Out} credits={Credits} estimated={Estimated} ms={Ms:F0}",
                     http.Request.Path, model, context?.ResponseHeaders.GetValueOrDefault(ProviderChain.ProviderHeader) ?? "?", http.Response.StatusCode, usage.InputTokens, usage.OutputTokens, usage.Credits, usage.Estimated,
                     elapsed.TotalMilliseconds);
+            GapuraTracing.EndRequest(activity, http.Request, context, usage, status, failure);
         }
     }
 
@@ -317,11 +323,13 @@ internal sealed class ChatPipeline(
         var provider = chain.For(best);
         if (provider is not IPassthroughProvider passthrough || !passthrough.CanPassThrough(frontDoor, context)) return (null, false);
         var headers = http.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+        using var attempt = GapuraTracing.StartAttempt(provider.Name, best, response.Request.MaxTokens);
         PassthroughResponse upstream;
         try
         {
             upstream = await passthrough.SendAsync(new PassthroughRequest(frontDoor, raw, headers, best, context, stream), ct);
         }
+        catch (Exception e) when (GapuraTracing.Failed(attempt, e)) { throw; /* never: the filter only marks the span */ }
         catch (GatewayException e) when (e.IsRetryable && candidates.Count > 1 && !ct.IsCancellationRequested)
         {
             log.LogWarning("Falling back from {Provider} ({Model}) to {Next}: {Kind} {Status}: {Reason}",
@@ -367,6 +375,7 @@ internal sealed class ChatPipeline(
                 // The client left mid-answer: what the relayed bytes said so far is what it was charged.
                 if (!relayed) context.PartialUsage = tap.Usage ?? new Usage(context.EstimatedInputTokens, 0, Estimated: true);
             }
+            GapuraTracing.AttemptUsage(attempt, tap.Usage);
             // Usage as the upstream reported it in the relayed bytes; the gateway's input estimate only if it said nothing.
             return (tap.Usage ?? new Usage(context.EstimatedInputTokens, 0, Estimated: true), false);
         }
