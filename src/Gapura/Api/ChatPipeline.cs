@@ -31,6 +31,8 @@ internal sealed class ChatPipeline(
 
     private const int MaxEventsPerFlush = 64;
 
+    private const int MaxRecordedModel = 200;
+
     private readonly GatewayOptions _options = options.Value;
 
     /// <param name="frontDoor">The dialect's name (<see cref="FrontDoors"/>), for providers that can pass it through unchanged.</param>
@@ -146,7 +148,7 @@ internal sealed class ChatPipeline(
             UserAgent = client.UserAgent,
             SessionId = sessionId,
             FrontDoor = frontDoor,
-            RequestedModel = model,
+            RequestedModel = model.Length <= MaxRecordedModel ? model : model[..MaxRecordedModel], // a client's name, not a catalog id: bounded
             Provider = context?.ServedBy,
             Login = context?.ResponseHeaders.GetValueOrDefault(ProviderChain.LoginHeader),
             UpstreamModel = served,
