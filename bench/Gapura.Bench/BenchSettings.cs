@@ -41,6 +41,9 @@ internal sealed record BenchSettings
     /// <summary>Hard cap of requests per block, whatever the speed.</summary>
     public int MaxRequestsPerBlock { get; init; } = 50_000;
 
+    /// <summary>Extra gateway settings (<c>--gateway-setting Metrics:Enabled=false</c>), to compare a feature on and off.</summary>
+    public IReadOnlyList<string> GatewaySettings { get; init; } = [];
+
     public static BenchSettings Parse(string[] args)
     {
         var settings = args.Contains("--quick")
@@ -73,7 +76,10 @@ internal sealed record BenchSettings
                 case "--concurrency" when i + 1 < args.Length:
                     settings = settings with { Concurrency = int.Parse(args[++i], CultureInfo.InvariantCulture) };
                     break;
-                default: throw new ArgumentException($"unknown argument {args[i]} (use --quick, --decode-only, --latency-only, --concurrency N, --ledger-reports [--ledger-records N])");
+                case "--gateway-setting" when i + 1 < args.Length && args[i + 1].Contains('=', StringComparison.Ordinal):
+                    settings = settings with { GatewaySettings = [.. settings.GatewaySettings, args[++i]] };
+                    break;
+                default: throw new ArgumentException($"unknown argument {args[i]} (use --quick, --decode-only, --latency-only, --concurrency N, --gateway-setting Key=Value, --ledger-reports [--ledger-records N] [--ledger-batch N])");
             }
         }
         return settings;

@@ -117,7 +117,8 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         // the simulators and this driver under the bench's (workstation GC, no thread-pool spinning).
         var gapuraRuntimeConfig = Path.Combine(AppContext.BaseDirectory, "gapura.runtimeconfig.json");
         await using var gateway = ChildProcess.Start("gateway",
-            ["--role", "gateway", "--upstreams", upstreams.ToString(), "--credentials", gatewayCredentials, "--data", work], environment, work, gapuraRuntimeConfig);
+            ["--role", "gateway", "--upstreams", upstreams.ToString(), "--credentials", gatewayCredentials, "--data", work,
+                "--settings", string.Join('\n', settings.GatewaySettings)], environment, work, gapuraRuntimeConfig);
         var gatewayUrl = await gateway.WaitReadyAsync(TimeSpan.FromSeconds(60));
         var userKey = gateway.UserKey ?? throw new InvalidOperationException("the gateway child did not hand over the seeded user's API key");
         report.Note($"simulators (kiro, anthropic, openai, compatible '{ServerRoles.CompatibleName}', bedrock, copilot; each a pre-encoded answer) in one child, gateway at {gatewayUrl} in another");
@@ -135,6 +136,7 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
             foreach (var c in group.Cases) sizes.Add($"{c.Door} {await c.Gateway.ProbeAsync(client):N0} B");
             report.Note($"{group.Provider,-10} one answer: {string.Join(", ", sizes)}");
         }
+        if (settings.GatewaySettings.Count > 0) report.Note("gateway settings: " + string.Join(", ", settings.GatewaySettings));
         report.Note($"concurrency {settings.Concurrency}; {settings.LoadRounds} rounds of {targets.Count} blocks × {settings.LoadBlockTime.TotalSeconds:0.##} s");
 
         // Warm-up: JIT tiering, connection pools, the gateway's model lists — every target, twice, with a pause

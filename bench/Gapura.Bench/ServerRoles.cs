@@ -42,7 +42,8 @@ internal static class ServerRoles
         return options["--role"] switch
         {
             "sim" => await SimulatorsAsync(options["--credentials"]),
-            "gateway" => await GatewayAsync(Upstreams.Parse(options["--upstreams"]), options["--credentials"], options["--data"]),
+            "gateway" => await GatewayAsync(Upstreams.Parse(options["--upstreams"]), options["--credentials"], options["--data"],
+                options.GetValueOrDefault("--settings", "").Split('\n', StringSplitOptions.RemoveEmptyEntries)),
             var role => throw new ArgumentException($"unknown role {role}"),
         };
     }
@@ -128,7 +129,8 @@ internal static class ServerRoles
         return 0;
     }
 
-    private static async Task<int> GatewayAsync(Upstreams upstreams, string credentialsPath, string dataDirectory)
+    /// <param name="extraSettings"><c>Key=Value</c> settings from the driver's <c>--gateway-setting</c>, given last so they win.</param>
+    private static async Task<int> GatewayAsync(Upstreams upstreams, string credentialsPath, string dataDirectory, string[] extraSettings)
     {
         // On an empty database the bootstrap key belongs to nobody until a first admin exists. The admin's
         // password is random and never leaves this process: nothing in the bench logs in with it.
@@ -159,16 +161,23 @@ internal static class ServerRoles
             $"--Providers:Copilot:GitHubBaseUrl={upstreams.Copilot}",
             $"--Providers:Copilot:GitHubApiBaseUrl={upstreams.Copilot}",
             "--Logging:LogLevel:Default=Warning",
+            .. extraSettings.Select(s => "--" + s),
         ]);
         await app.StartAsync();
         var userKey = await SeedUserKeyAsync(app.Services);
         Console.WriteLine($"pid {Environment.ProcessId}, {(System.Runtime.GCSettings.IsServerGC ? "server" : "workstation")} GC");
         Console.WriteLine(UserKeyLine + userKey);
         Console.WriteLine("READY " + app.Urls.First().TrimEnd('/'));
+        var serving = System.Diagnostics.Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(MaxLifetime);
         await WaitForStopAsync(stop);
         using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         await app.StopAsync(grace.Token);
+        // Every request the bench sent went through the usage ledger into this gateway's SQLite file.
+        var ledger = app.Services.GetRequiredService<Gapura.Ledger.UsageLedger>();
+        var written = app.Services.GetRequiredService<Gapura.Ledger.UsageWriter>().Written;
+        Console.WriteLine(FormattableString.Invariant(
+            $"ledger: {written} records written ({written / serving.Elapsed.TotalSeconds:F0}/s over {serving.Elapsed.TotalSeconds:F0} s of serving), {ledger.Dropped} dropped, {ledger.QueueDepth} still queued"));
         return 0;
     }
 

@@ -8,6 +8,7 @@ using Gapura.Providers;
 using Gapura.Routing;
 using Gapura.Storage;
 using Gapura.Ledger;
+using Gapura.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Gapura.Api;
@@ -30,6 +31,8 @@ internal sealed class ChatPipeline(
 
     private const int MaxEventsPerFlush = 64;
 
+    private const int MaxRecordedModel = 200;
+
     private readonly GatewayOptions _options = options.Value;
 
     /// <param name="frontDoor">The dialect's name (<see cref="FrontDoors"/>), for providers that can pass it through unchanged.</param>
@@ -39,6 +42,7 @@ internal sealed class ChatPipeline(
         var arrivedAt = time.GetUtcNow();
         var requestId = Guid.CreateVersion7(arrivedAt).ToString("N");
         http.Response.Headers[RequestIdHeader] = requestId;
+        using var activity = GapuraTracing.StartRequest(requestId, frontDoor);
         var ct = http.RequestAborted;
         string model = "?";
         var stream = false;
@@ -54,6 +58,8 @@ internal sealed class ChatPipeline(
             var request = door.ParseRequest(body.Json.RootElement);
             model = request.Model;
             stream = request.Stream;
+            if (stream) ledger.StreamStarted();
+            GapuraTracing.RequestParsed(activity, request);
             var caller = http.FindCaller();
             var candidates = chain.Order(await router.ResolveCandidatesAsync(request.Model, caller, ct));
 
@@ -102,6 +108,7 @@ internal sealed class ChatPipeline(
         }
         finally
         {
+            if (stream) ledger.StreamEnded();
             var elapsed = Stopwatch.GetElapsedTime(started);
             // A stream that failed mid-way answered 200 but still failed; a client that left was not served whole.
             failure ??= context?.Failure;
@@ -109,19 +116,21 @@ internal sealed class ChatPipeline(
                 : finished ? UsageStatus.Ok
                 : ct.IsCancellationRequested ? UsageStatus.ClientClosed
                 : UsageStatus.Error;
-            if (status == UsageStatus.Error) failure ??= new GatewayException(ErrorKind.Internal, "unrecorded failure");
+            // An exception that escaped after the answer had started is the gateway's own failure.
+            var errorKind = failure is not null ? UsageRecord.KindName(failure.Kind) : status == UsageStatus.Error ? UsageRecord.KindName(ErrorKind.Internal) : null;
             usage ??= context?.PartialUsage;
-            Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, context, usage, status, failure, started, elapsed);
+            Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, context, usage, status, errorKind, started, elapsed);
             if (usage is not null)
                 log.LogInformation("{Path} model={Model} provider={Provider} status={Status} in={In} out={Out} credits={Credits} estimated={Estimated} ms={Ms:F0}",
                     http.Request.Path, model, context?.ResponseHeaders.GetValueOrDefault(ProviderChain.ProviderHeader) ?? "?", http.Response.StatusCode, usage.InputTokens, usage.OutputTokens, usage.Credits, usage.Estimated,
                     elapsed.TotalMilliseconds);
+            GapuraTracing.EndRequest(activity, http.Request, context, usage, status, failure);
         }
     }
 
     /// <summary>Hands the finished request to the usage ledger: values already at hand, no database on this path.</summary>
     private void Record(HttpContext http, string requestId, DateTimeOffset arrivedAt, string frontDoor, string model, bool stream, string? sessionId,
-        ChatContext? context, Usage? usage, string status, GatewayException? failure, long started, TimeSpan elapsed)
+        ChatContext? context, Usage? usage, string status, string? errorKind, long started, TimeSpan elapsed)
     {
         var caller = http.FindCaller();
         var client = ClientApps.Recognize(http.Request.Headers);
@@ -139,7 +148,7 @@ internal sealed class ChatPipeline(
             UserAgent = client.UserAgent,
             SessionId = sessionId,
             FrontDoor = frontDoor,
-            RequestedModel = model,
+            RequestedModel = model.Length <= MaxRecordedModel ? model : model[..MaxRecordedModel], // a client's name, not a catalog id: bounded
             Provider = context?.ServedBy,
             Login = context?.ResponseHeaders.GetValueOrDefault(ProviderChain.LoginHeader),
             UpstreamModel = served,
@@ -158,7 +167,7 @@ internal sealed class ChatPipeline(
             DurationMs = elapsed.TotalMilliseconds,
             HttpStatus = http.Response.StatusCode,
             Status = status,
-            ErrorKind = failure is null ? null : UsageRecord.KindName(failure.Kind),
+            ErrorKind = errorKind,
         });
     }
 
@@ -316,11 +325,13 @@ internal sealed class ChatPipeline(
         var provider = chain.For(best);
         if (provider is not IPassthroughProvider passthrough || !passthrough.CanPassThrough(frontDoor, context)) return (null, false);
         var headers = http.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
+        using var attempt = GapuraTracing.StartAttempt(provider.Name, best, response.Request.MaxTokens);
         PassthroughResponse upstream;
         try
         {
             upstream = await passthrough.SendAsync(new PassthroughRequest(frontDoor, raw, headers, best, context, stream), ct);
         }
+        catch (Exception e) when (GapuraTracing.Failed(attempt, e)) { throw; /* never: the filter only marks the span */ }
         catch (GatewayException e) when (e.IsRetryable && candidates.Count > 1 && !ct.IsCancellationRequested)
         {
             log.LogWarning("Falling back from {Provider} ({Model}) to {Next}: {Kind} {Status}: {Reason}",
@@ -366,6 +377,7 @@ internal sealed class ChatPipeline(
                 // The client left mid-answer: what the relayed bytes said so far is what it was charged.
                 if (!relayed) context.PartialUsage = tap.Usage ?? new Usage(context.EstimatedInputTokens, 0, Estimated: true);
             }
+            GapuraTracing.AttemptUsage(attempt, tap.Usage);
             // Usage as the upstream reported it in the relayed bytes; the gateway's input estimate only if it said nothing.
             return (tap.Usage ?? new Usage(context.EstimatedInputTokens, 0, Estimated: true), false);
         }

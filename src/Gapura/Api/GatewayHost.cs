@@ -13,6 +13,7 @@ using Gapura.Providers.OpenAi;
 using Gapura.Routing;
 using Gapura.Storage;
 using Gapura.Ledger;
+using Gapura.Telemetry;
 using Microsoft.Extensions.Options;
 
 namespace Gapura.Api;
@@ -52,6 +53,7 @@ public static class GatewayHost
         builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiResponses, Gapura.Formats.Responses.ResponsesFrontDoor.Instance);
         builder.Services.AddGapuraRouting(builder.Configuration);
         builder.Services.AddGapuraUsage(builder.Configuration);
+        builder.Services.AddGapuraTelemetry(builder.Configuration);
         builder.Services.AddUpstreamAccounts();
         // Upstreams, each registered only when configured. Catalog order is the default provider priority
         // (a caller's own priority list comes first): Kiro, then the others.
@@ -71,6 +73,7 @@ public static class GatewayHost
         app.MapHealthEndpoints();
         app.MapApiEndpoints();
         app.MapAdminApi();
+        app.MapGapuraMetrics();
         return app;
     }
 

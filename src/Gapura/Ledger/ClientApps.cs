@@ -30,11 +30,11 @@ internal static class ClientApps
     public static ClientApp Recognize(IHeaderDictionary headers)
     {
         var ua = headers.UserAgent.ToString();
-        if (After(ua, "claude-cli/") is { } claude) return new(ClaudeCode, claude, null);
+        if (After(ua, "claude-cli/") is { } claude) return new(ClaudeCode, FirstToken(claude), null);
         var originator = headers["originator"].ToString();
         if (originator.StartsWith("codex", StringComparison.OrdinalIgnoreCase) || ua.StartsWith("codex", StringComparison.OrdinalIgnoreCase))
             return new(CodexCli, VersionAfterFirstSlash(ua), null);
-        if (After(ua, "opencode/") is { } opencode) return new(OpenCode, opencode, null);
+        if (After(ua, "opencode/") is { } opencode) return new(OpenCode, FirstToken(opencode), null);
         // The AI SDK and LangChain run on top of the official SDKs (or fetch), so they are looked for first.
         if (After(ua, "ai-sdk/") is { } aiSdk) return new(VercelAiSdk, LastVersion(aiSdk), null);
         if (After(ua, "langchain") is { } langchain) return new(LangChain, LastVersion(langchain.TrimStart('/', '-', '_')), null);

@@ -20,6 +20,7 @@ internal sealed class UsageLedger
     private readonly Channel<UsageRecord> _queue;
     private readonly IUsageObserver[] _observers;
     private long _dropped;
+    private long _activeStreams;
 
     public UsageLedger(IOptions<UsageOptions> options, IEnumerable<IUsageObserver> observers)
     {
@@ -40,6 +41,13 @@ internal sealed class UsageLedger
 
     /// <summary>Records lost because the queue was full, since start.</summary>
     public long Dropped => Interlocked.Read(ref _dropped);
+
+    /// <summary>Streamed requests in progress (a gauge for metrics; two interlocked operations per stream, so always kept).</summary>
+    public long ActiveStreams => Interlocked.Read(ref _activeStreams);
+
+    public void StreamStarted() => Interlocked.Increment(ref _activeStreams);
+
+    public void StreamEnded() => Interlocked.Decrement(ref _activeStreams);
 
     internal ChannelReader<UsageRecord> Reader => _queue.Reader;
 

@@ -96,8 +96,11 @@ internal sealed class UsageWriter(
                 // The database is up but refuses something in this batch: store the rest one by one and drop only the offender.
                 await WriteOneByOneAsync(ct);
             }
-            catch (Exception e) when (e is DatabaseUnavailableException or DbException or TimeoutException && !ct.IsCancellationRequested)
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
+                // Whatever the failure, the writer must live on: a dead writer would lose every record after it.
+                if (e is not (DatabaseUnavailableException or DbException or TimeoutException))
+                    log.LogError(e, "Usage ledger: unexpected failure writing {Count} records; retrying", _batch.Count);
                 if (_failingSince is null)
                 {
                     _failingSince = time.GetUtcNow();

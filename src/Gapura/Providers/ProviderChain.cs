@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Gapura.Conversations;
 using Gapura.Routing;
+using Gapura.Telemetry;
 
 namespace Gapura.Providers;
 
@@ -44,12 +45,16 @@ internal sealed class ProviderChain(IEnumerable<IChatProvider> providers, ILogge
             var provider = For(candidate);
             // Named before the first event too: a keep-alive may send the headers while this attempt is still silent.
             Describe(context, provider, candidate);
-            var events = provider.StreamAsync(ClampMaxTokens(request, candidate.Model), candidate, context, ct).GetAsyncEnumerator(ct);
+            // The attempt's span ends with this iteration: a fallback, a failure, or the end of the answer.
+            var sent = ClampMaxTokens(request, candidate.Model);
+            using var attempt = GapuraTracing.StartAttempt(provider.Name, candidate, sent.MaxTokens);
+            var events = provider.StreamAsync(sent, candidate, context, ct).GetAsyncEnumerator(ct);
             bool hasFirst;
             try
             {
                 hasFirst = await events.MoveNextAsync();
             }
+            catch (Exception e) when (GapuraTracing.Failed(attempt, e)) { throw; /* never: the filter only marks the span */ }
             catch (GatewayException e) when (e.IsRetryable && i < ordered.Count - 1 && !ct.IsCancellationRequested)
             {
                 await events.DisposeAsync();
@@ -71,8 +76,12 @@ internal sealed class ProviderChain(IEnumerable<IChatProvider> providers, ILogge
             try
             {
                 if (!hasFirst) yield break;
-                yield return events.Current;
-                while (await events.MoveNextAsync()) yield return events.Current;
+                do
+                {
+                    if (attempt is not null && events.Current is MessageEnd end) GapuraTracing.AttemptUsage(attempt, end.Usage);
+                    yield return events.Current;
+                }
+                while (await events.MoveNextAsync());
             }
             finally
             {

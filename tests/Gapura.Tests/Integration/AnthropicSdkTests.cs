@@ -40,6 +40,8 @@ public class AnthropicSdkTests(GatewayFixture gateway) : IClassFixture<GatewayFi
         Assert.Equal(2, message.Usage.OutputTokens);
         Assert.Equal("claude-sonnet-4-5-20250929", message.Model.Raw());
         Assert.Equal("claude-sonnet-4.5", gateway.Kiro.ChatRequests[^1].Json!["conversationState"]!["currentMessage"]!["userInputMessage"]!["modelId"]!.GetValue<string>());
+        Assert.Contains(gateway.UsageRecords.Values, r => r.Client.StartsWith("anthropic-sdk-", StringComparison.Ordinal) && r.ClientVersion is { Length: > 0 }
+            && (r.InputTokens, r.OutputTokens) == (80, 2));
     }
 
     [Fact]

@@ -31,6 +31,13 @@ public class ClaudeCodeEndToEndTests(GatewayFixture gateway) : IClassFixture<Gat
             Assert.Contains(marker, toolResult!.ToJsonString());
             // Claude Code's Bash tool definition crossed the gateway as a Kiro tool spec.
             Assert.Contains(chats, c => c.Body.Contains("\"name\":\"Bash\"", StringComparison.Ordinal));
+
+            // The ledger knows it was Claude Code, which version, and which of its sessions: every turn of the run in one.
+            var turns = gateway.UsageRecords.Values.Where(r => r.Client == Gapura.Ledger.ClientApps.ClaudeCode).ToList();
+            Assert.True(turns.Count >= 2, $"{turns.Count} Claude Code records");
+            Assert.All(turns, r => Assert.Matches(@"^\d+\.\d+\.\d+", r.ClientVersion));
+            Assert.Single(turns.Select(r => r.SessionId).Distinct());
+            Assert.NotNull(turns[0].SessionId);
         }
         finally
         {

@@ -18,6 +18,9 @@ public class CodexEndToEndTests(GatewayFixture gateway) : IClassFixture<GatewayF
         Assert.Contains("Hello from the Kiro simulator", stdout);
         Assert.Contains(marker, stdout);
         Assert.Contains(gateway.Kiro.ChatRequests, c => c.Body.Contains(marker, StringComparison.Ordinal));
+        // The ledger names Codex, its version and its session (the session-id header it sends).
+        Assert.Contains(gateway.UsageRecords.Values, r => r.Client == Gapura.Ledger.ClientApps.CodexCli && r.ClientVersion is { Length: > 0 }
+            && r.SessionId is { Length: > 0 } && r.FrontDoor == Gapura.Formats.FrontDoors.OpenAiResponses && r.Status == Gapura.Ledger.UsageStatus.Ok);
     }
 
     [Fact]

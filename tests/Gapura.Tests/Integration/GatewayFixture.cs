@@ -2,6 +2,7 @@ using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Gapura.Api;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Gapura.Simulators.Kiro;
 
@@ -39,6 +40,18 @@ public sealed class GatewayFixture : IAsyncLifetime
     /// <summary>Every log line the gateway wrote, formatted, for tests that check what reaches logs.</summary>
     public CapturedLogs Logs { get; } = new();
 
+    /// <summary>Every usage record the gateway's ledger was handed, by request id (as the <c>x-gapura-request-id</c> header names it).</summary>
+    internal System.Collections.Concurrent.ConcurrentDictionary<string, Gapura.Ledger.UsageRecord> UsageRecords { get; } = new();
+
+    /// <summary>The ledger's record of the request a response answered; the ledger gets it just after the last byte, hence the wait.</summary>
+    internal async Task<Gapura.Ledger.UsageRecord> UsageRecordOfAsync(HttpResponseMessage response)
+    {
+        var id = response.Headers.GetValues("x-gapura-request-id").Single();
+        for (var until = DateTime.UtcNow.AddSeconds(10); DateTime.UtcNow < until; await Task.Delay(10))
+            if (UsageRecords.TryGetValue(id, out var record)) return record;
+        throw new TimeoutException($"No usage record for request {id} within 10 s.");
+    }
+
     /// <summary>The Kiro login file the gateway uses (refreshed tokens are written back here).</summary>
     public string CredentialsFile => Path.Combine(DataDirectory, "kiro-auth-token.json");
 
@@ -70,10 +83,17 @@ public sealed class GatewayFixture : IAsyncLifetime
             "--Kiro:RetryBaseDelayMilliseconds=20",
             "--Logging:LogLevel:Default=Warning",
             .. Settings,
-        ], builder => builder.Logging.AddProvider(Logs));
+        ], builder =>
+        {
+            builder.Logging.AddProvider(Logs);
+            builder.Services.AddSingleton<Gapura.Ledger.IUsageObserver>(new CapturingUsageObserver(UsageRecords));
+        });
         await _app.StartAsync();
         BaseUrl = _app.Urls.First();
     }
+
+    /// <summary>A graceful stop (as on SIGTERM): hosted services finish their work; <see cref="DisposeAsync"/> still cleans up.</summary>
+    public Task StopAsync() => _app?.StopAsync() ?? Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
@@ -89,6 +109,12 @@ public sealed class GatewayFixture : IAsyncLifetime
         if (apiKey is not null) http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
         return http;
     }
+}
+
+/// <summary>Keeps what the ledger is handed, so a test can hold a response against its record.</summary>
+internal sealed class CapturingUsageObserver(System.Collections.Concurrent.ConcurrentDictionary<string, Gapura.Ledger.UsageRecord> records) : Gapura.Ledger.IUsageObserver
+{
+    public void Observe(Gapura.Ledger.UsageRecord record) => records[record.RequestId] = record;
 }
 
 /// <summary>A logger provider that keeps every formatted line (message and exception) in memory.</summary>

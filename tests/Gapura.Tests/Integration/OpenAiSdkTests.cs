@@ -31,6 +31,7 @@ public class OpenAiSdkTests(GatewayFixture gateway) : IClassFixture<GatewayFixtu
         var content = sent["conversationState"]!["currentMessage"]!["userInputMessage"]!["content"]!.GetValue<string>();
         Assert.StartsWith("Be brief.", content);
         Assert.Contains("Say hello", content);
+        Assert.Contains(gateway.UsageRecords.Values, r => r.Client == "openai-sdk-dotnet" && r.ClientVersion is { Length: > 0 } && (r.InputTokens, r.OutputTokens) == (120, 4));
     }
 
     [Fact]

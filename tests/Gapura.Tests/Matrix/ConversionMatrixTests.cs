@@ -49,6 +49,11 @@ public sealed class ConversionMatrixTests(MatrixFixture matrix) : IClassFixture<
         var answer = door.Read(body, stream, provider.PassesThrough(door) ? provider.ChatReasoningField : MatrixProvider.GatewayReasoningField);
         AssertClientSide(door, provider, conversation, answer);
 
+        // The ledger charged exactly what the client was told, to the provider that answered.
+        var record = await matrix.Gateway.UsageRecordOfAsync(response);
+        Assert.Equal((Gapura.Ledger.UsageStatus.Ok, provider.Name, stream, LedgerName(door)), (record.Status, record.Provider, record.Stream, record.FrontDoor));
+        Assert.Equal((answer.InputTokens, answer.OutputTokens), (record.InputTokens, record.OutputTokens));
+
         // The whole answer and the streamed one of the same case say the same (checked by whichever runs second).
         var twin = matrix.Answers.GetOrAdd(string.Join(Sep, names[..3]), answer);
         if (!ReferenceEquals(twin, answer))
@@ -59,6 +64,11 @@ public sealed class ConversionMatrixTests(MatrixFixture matrix) : IClassFixture<
             Assert.Equal((twin.Stop, twin.InputTokens, twin.OutputTokens, twin.Signature), (answer.Stop, answer.InputTokens, answer.OutputTokens, answer.Signature));
         }
     }
+
+    internal static string LedgerName(FrontDoorDialect door)
+        => door == FrontDoorDialect.Anthropic ? Gapura.Formats.FrontDoors.AnthropicMessages
+            : door == FrontDoorDialect.Responses ? Gapura.Formats.FrontDoors.OpenAiResponses
+            : Gapura.Formats.FrontDoors.OpenAiChat;
 
     private static void AssertUpstreamSide(FrontDoorDialect door, MatrixProvider provider, Conversation c, UpstreamView up)
     {

@@ -23,9 +23,11 @@ public enum Stop { EndTurn, ToolUse, MaxTokens }
 
 /// <summary>
 /// What the upstream answers (the simulator is told this), in no API's shape. Tool call ids are given per
-/// provider by <see cref="MatrixProvider"/>, in that upstream's own id style.
+/// provider by <see cref="MatrixProvider"/>, in that upstream's own id style. <paramref name="InputTokens"/> excludes
+/// the prompt-cache buckets, as Anthropic counts; upstreams that report cache writes carry <paramref name="CacheWrite"/>.
 /// </summary>
-public sealed record Reply(string? Thinking, string Text, (string Name, string Arguments)[] Calls, Stop Stop, int InputTokens, int OutputTokens);
+public sealed record Reply(string? Thinking, string Text, (string Name, string Arguments)[] Calls, Stop Stop, int InputTokens, int OutputTokens,
+    int CacheRead = 0, int CacheWrite = 0);
 
 /// <summary>One conversation of the matrix: what the client sends and what the upstream answers.</summary>
 public sealed record Conversation(string Name, string? System, Turn[] Turns, bool Tools, int MaxTokens, bool Thinking, Reply Reply)

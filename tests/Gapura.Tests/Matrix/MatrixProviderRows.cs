@@ -43,7 +43,7 @@ internal sealed partial class KiroRow : MatrixProvider
         frames.AddRange(MatrixText.Pieces(text, 3).Select(p => KiroFrame.Text(p)));
         foreach (var (id, name, arguments) in Calls(reply)) frames.AddRange(KiroFrame.ToolUse(id, name, arguments));
         frames.Add(KiroFrame.Metering());
-        frames.Add(KiroFrame.Metadata(reply.InputTokens, reply.OutputTokens));
+        frames.Add(KiroFrame.Metadata(reply.InputTokens, reply.OutputTokens, reply.CacheRead, reply.CacheWrite));
         frames.Add(KiroFrame.ContextUsage(1.5));
         _sim.Enqueue(KiroScenario.Stream(frames));
     }
@@ -122,6 +122,8 @@ internal sealed class AnthropicRow : MatrixProvider
             StopReason = reply.Stop switch { Stop.EndTurn => "end_turn", Stop.ToolUse => "tool_use", _ => "max_tokens" },
             InputTokens = reply.InputTokens,
             OutputTokens = reply.OutputTokens,
+            CacheReadInputTokens = reply.CacheRead,
+            CacheCreationInputTokens = reply.CacheWrite,
         }));
     }
 
@@ -289,7 +291,7 @@ internal sealed class BedrockRow : MatrixProvider
         foreach (var (id, name, arguments) in Calls(reply))
             content.Add(new JsonObject { ["toolUse"] = new JsonObject { ["toolUseId"] = id, ["name"] = name, ["input"] = JsonNode.Parse(arguments) } });
         var stop = reply.Stop switch { Stop.EndTurn => "end_turn", Stop.ToolUse => "tool_use", _ => "max_tokens" };
-        _sim.Enqueue(BedrockScenario.Reply(new BedrockSimulator.Answer(content, stop, reply.InputTokens, reply.OutputTokens, 0, 0, null)));
+        _sim.Enqueue(BedrockScenario.Reply(new BedrockSimulator.Answer(content, stop, reply.InputTokens, reply.OutputTokens, reply.CacheRead, reply.CacheWrite, null)));
     }
 
     public override JsonObject ReceivedBody() => Single(_sim.ChatRequests);
@@ -336,7 +338,9 @@ internal static class ChatCompletions
         Text = [.. MatrixText.Pieces(reply.Text, 3)],
         ToolCalls = [.. calls.Select(k => new OpenAiToolCall(k.Name, k.Arguments, k.Id))],
         FinishReason = reply.Stop == Stop.MaxTokens ? "length" : null,
-        PromptTokens = reply.InputTokens,
+        // OpenAI's prompt_tokens includes the cached ones (it reports no cache writes).
+        PromptTokens = reply.InputTokens + reply.CacheRead,
+        CachedTokens = reply.CacheRead,
         CompletionTokens = reply.OutputTokens,
     };
 

@@ -52,6 +52,7 @@ internal static class AdminEndpoints
         admin.MapAdminUserEndpoints();
         admin.MapAdminKeyEndpoints();
         admin.MapAdminSettingsEndpoints();
+        admin.MapAdminPricingEndpoints();
         admin.MapAdminUpstreamEndpoints();
         admin.MapAdminUsageEndpoints();
 

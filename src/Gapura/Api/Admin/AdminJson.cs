@@ -28,6 +28,14 @@ internal sealed record CreateKeyRequest(string? Name = null, long? UserId = null
 
 internal sealed record SetSettingRequest(string? Value);
 
+/// <summary>A model's price, USD per million tokens of each bucket.</summary>
+internal sealed record SetPriceRequest(double? Input, double? Output, double? CacheRead, double? CacheWrite);
+
+/// <summary><paramref name="Source"/>: builtin, config, admin (or none once an admin price is removed from a model nothing else prices).</summary>
+internal sealed record PriceView(string Model, double? Input, double? Output, double? CacheRead, double? CacheWrite, string Source);
+
+internal sealed record PriceList(IReadOnlyList<PriceView> Data, double? KiroUsdPerCredit);
+
 internal sealed record UserView(
     long Id, string Email, string DisplayName, string Role, bool Disabled, bool HasPassword, bool TotpEnabled,
     DateTimeOffset? LockedUntil, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
@@ -103,6 +111,9 @@ internal sealed record UsageReportView(DateTimeOffset From, DateTimeOffset To, I
 [JsonSerializable(typeof(DisableTotpRequest))]
 [JsonSerializable(typeof(CreateKeyRequest))]
 [JsonSerializable(typeof(SetSettingRequest))]
+[JsonSerializable(typeof(SetPriceRequest))]
+[JsonSerializable(typeof(PriceView))]
+[JsonSerializable(typeof(PriceList))]
 [JsonSerializable(typeof(UserView))]
 [JsonSerializable(typeof(UserList))]
 [JsonSerializable(typeof(KeyView))]

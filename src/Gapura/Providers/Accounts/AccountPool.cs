@@ -32,6 +32,12 @@ internal sealed class AccountPool(IGapuraStore store, IEnumerable<IAccountRefres
         lock (_gate) return _byId.GetValueOrDefault(loginId);
     }
 
+    /// <summary>Every account held, for the metrics' login states (read when scraped, not per request).</summary>
+    public IReadOnlyList<UserAccount> All
+    {
+        get { lock (_gate) return [.. _byId.Values]; }
+    }
+
     /// <summary>Any alive account of the provider: what reads a provider's model list when the gateway has no account of its own.</summary>
     public UserAccount? AnyAlive(string provider)
     {

@@ -246,7 +246,6 @@ internal static class Schema
                 error_kind         TEXT
             );
             CREATE INDEX usage_records_at ON usage_records (at);
-            CREATE INDEX usage_records_user_at ON usage_records (user_id, at);
             CREATE INDEX usage_records_session ON usage_records (session_id) WHERE session_id IS NOT NULL;
 
             CREATE TABLE usage_hourly (
@@ -338,7 +337,6 @@ internal static class Schema
                 error_kind         text
             );
             CREATE INDEX usage_records_at ON usage_records (at);
-            CREATE INDEX usage_records_user_at ON usage_records (user_id, at);
             CREATE INDEX usage_records_session ON usage_records (session_id) WHERE session_id IS NOT NULL;
 
             CREATE TABLE usage_hourly (
