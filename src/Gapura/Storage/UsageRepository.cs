@@ -61,7 +61,7 @@ internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
         {
             // Records whose request id was already stored (a batch retried after a lost commit) must not grow the rollups again.
             List<UsageRecord> inserted;
-            if (session.Database.Backend == StorageBackend.Sqlite) inserted = SqliteRows.Insert(session, SqliteInsert, records);
+            if (session.Database.Backend == StorageBackend.Sqlite) inserted = SqliteRows.Run(session, SqliteInsert, records, BindRecord);
             else
             {
                 var ids = await session.Sql(PostgresInsert).Param("batch", Serialize(records)).ListAsync(r => r.String("request_id"), ct);
@@ -82,6 +82,16 @@ internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
         => scope.WriteAsync(s => s.Sql("""
             DELETE FROM usage_records WHERE id IN (SELECT id FROM usage_records WHERE at < @before ORDER BY at LIMIT @limit)
             """).Param("before", before).Param("limit", limit).ExecuteAsync(ct), ct);
+
+    private static void BindRecord(ref SqliteBinder b, UsageRecord r)
+    {
+        b.Text(r.RequestId); b.Long(r.At.ToUnixTimeMilliseconds()); b.Long(r.UserId); b.Long(r.KeyId); b.Text(r.KeyPrefix); b.Text(r.Client);
+        b.Text(r.ClientVersion); b.Text(r.UserAgent); b.Text(r.SessionId); b.Text(r.FrontDoor); b.Text(r.RequestedModel); b.Text(r.Model);
+        b.Text(r.Provider); b.Text(r.Login); b.Text(r.UpstreamModel); b.Long(r.Fallbacks); b.Long(r.Stream ? 1 : 0); b.Text(r.Task);
+        b.Long(r.InputTokens); b.Long(r.OutputTokens); b.Long(r.CacheReadTokens); b.Long(r.CacheWriteTokens); b.Long(r.ReasoningTokens);
+        b.Long(r.Estimated ? 1 : 0); b.Double(r.Credits); b.Double(r.CostUsd); b.Double(r.TimeToFirstByteMs); b.Double(r.DurationMs);
+        b.Long(r.HttpStatus); b.Text(r.Status); b.Text(r.ErrorKind);
+    }
 
     /// <summary>The batch as <c>[[request_id, at, …], …]</c> in <see cref="RecordColumns"/> order, for PostgreSQL.</summary>
     private static string Serialize(IReadOnlyList<UsageRecord> records)
@@ -108,13 +118,7 @@ internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
         }
         return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
 
-        static void Text(System.Text.Json.Utf8JsonWriter json, string? value)
-        {
-            if (value is null) json.WriteNullValue();
-            // A lone surrogate (a client's "\ud800" in a model name) cannot be written as JSON: replaced, as UTF-8 does, rather than failing the batch.
-            else if (value.AsSpan().ContainsAnyInRange('\uD800', '\uDFFF')) json.WriteStringValue(System.Text.Encoding.UTF8.GetBytes(value));
-            else json.WriteStringValue(value);
-        }
+        static void Text(System.Text.Json.Utf8JsonWriter json, string? value) => JsonText(json, value);
 
         static void Id(System.Text.Json.Utf8JsonWriter json, long? value)
         {
@@ -129,6 +133,14 @@ internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
         }
     }
 
+    private static void JsonText(System.Text.Json.Utf8JsonWriter json, string? value)
+    {
+        if (value is null) json.WriteNullValue();
+        // A lone surrogate (a client's "\ud800" in a model name) cannot be written as JSON: replaced, as UTF-8 does, rather than failing the batch.
+        else if (value.AsSpan().ContainsAnyInRange('\uD800', '\uDFFF')) json.WriteStringValue(System.Text.Encoding.UTF8.GetBytes(value));
+        else json.WriteStringValue(value);
+    }
+
     /// <summary>Sums the records per rollup key in memory, then adds each sum to its row (created when new).</summary>
     private static async Task UpsertRollupAsync(DbSession session, string table, string timeColumn, List<UsageRecord> records,
         Func<DateTimeOffset, long> bucketOf, CancellationToken ct)
@@ -141,57 +153,44 @@ internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
             sum.Add(r);
         }
         string[] keyColumns = [timeColumn, "user_id", "key_id", "client", "model", "provider", "task"];
-        var sql = $"INSERT INTO {table} ({string.Join(", ", keyColumns.Concat(RollupSums))}) " +
-                  $"VALUES ({string.Join(", ", keyColumns.Concat(RollupSums).Select((_, i) => $"@p{i}"))}) " +
-                  $"ON CONFLICT ({string.Join(", ", keyColumns)}) DO UPDATE SET {string.Join(", ", RollupSums.Select(c => $"{c} = {table}.{c} + excluded.{c}"))}";
-        await using var upsert = new RowStatement(session, sql, keyColumns.Length + RollupSums.Length);
-        foreach (var (k, s) in sums)
+        var update = $"ON CONFLICT ({string.Join(", ", keyColumns)}) DO UPDATE SET {string.Join(", ", RollupSums.Select(c => $"{c} = {table}.{c} + excluded.{c}"))}";
+        var columns = string.Join(", ", keyColumns.Concat(RollupSums));
+        if (session.Database.Backend == StorageBackend.Sqlite)
         {
-            upsert.Set(k.Bucket, k.UserId, k.KeyId, k.Client, k.Model, k.Provider, k.Task,
-                s.Requests, s.Errors, s.ClientClosed, s.Input, s.Output, s.CacheRead, s.CacheWrite, s.Reasoning, s.Estimated,
-                s.Credits, s.CostUsd, s.Unpriced, s.DurationMs, s.TtfbMs, s.TtfbCount);
-            await upsert.ExecuteAsync(ct);
-        }
-    }
-
-    /// <summary>
-    /// One single-row statement executed once per row with new values, inside the batch's transaction: both back ends
-    /// reuse the parsed statement, and it avoids multi-row statements with thousands of named parameters, whose
-    /// binding costs grow with the square of their number on SQLite.
-    /// </summary>
-    private sealed class RowStatement : IAsyncDisposable
-    {
-        private readonly DbSession _session;
-        private readonly System.Data.Common.DbCommand _command;
-
-        public RowStatement(DbSession session, string sql, int parameters)
-        {
-            _session = session;
-            _command = session.Connection.CreateCommand();
-            _command.Transaction = session.Transaction;
-            _command.CommandText = sql;
-            for (var i = 0; i < parameters; i++)
+            var sql = $"INSERT INTO {table} ({columns}) VALUES ({string.Join(", ", keyColumns.Concat(RollupSums).Select((_, i) => $"?{i + 1}"))}) {update}";
+            SqliteRows.Run(session, sql, sums, static (ref SqliteBinder b, KeyValuePair<RollupKey, RollupSum> row) =>
             {
-                var p = _command.CreateParameter();
-                p.ParameterName = "@p" + i.ToString(CultureInfo.InvariantCulture); // with its prefix: Microsoft.Data.Sqlite otherwise tries @, $ and : in turn
-                _command.Parameters.Add(p);
-            }
+                var (k, s) = row;
+                b.Long(k.Bucket); b.Long(k.UserId); b.Long(k.KeyId); b.Text(k.Client); b.Text(k.Model); b.Text(k.Provider); b.Text(k.Task);
+                b.Long(s.Requests); b.Long(s.Errors); b.Long(s.ClientClosed); b.Long(s.Input); b.Long(s.Output); b.Long(s.CacheRead);
+                b.Long(s.CacheWrite); b.Long(s.Reasoning); b.Long(s.Estimated); b.Double(s.Credits); b.Double(s.CostUsd); b.Long(s.Unpriced);
+                b.Double(s.DurationMs); b.Double(s.TtfbMs); b.Long(s.TtfbCount);
+            });
+            return;
         }
-
-        public void Set(params object?[] values)
+        // PostgreSQL: every key of the batch in one statement (the keys are distinct, as ON CONFLICT DO UPDATE requires).
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>(sums.Count * 200);
+        using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
         {
-            for (var i = 0; i < values.Length; i++)
-                _command.Parameters[i].Value = values[i] switch
-                {
-                    null => DBNull.Value,
-                    DateTimeOffset t => _session.Database.ToDb(t),
-                    var v => v,
-                };
+            json.WriteStartArray();
+            foreach (var (k, s) in sums)
+            {
+                json.WriteStartArray();
+                json.WriteNumberValue(k.Bucket); json.WriteNumberValue(k.UserId); json.WriteNumberValue(k.KeyId);
+                JsonText(json, k.Client); JsonText(json, k.Model); JsonText(json, k.Provider); JsonText(json, k.Task);
+                foreach (var n in (ReadOnlySpan<long>)[s.Requests, s.Errors, s.ClientClosed, s.Input, s.Output, s.CacheRead, s.CacheWrite, s.Reasoning, s.Estimated])
+                    json.WriteNumberValue(n);
+                json.WriteNumberValue(s.Credits); json.WriteNumberValue(s.CostUsd); json.WriteNumberValue(s.Unpriced);
+                json.WriteNumberValue(s.DurationMs); json.WriteNumberValue(s.TtfbMs); json.WriteNumberValue(s.TtfbCount);
+                json.WriteEndArray();
+            }
+            json.WriteEndArray();
         }
-
-        public Task<int> ExecuteAsync(CancellationToken ct) => _command.ExecuteNonQueryAsync(ct);
-
-        public ValueTask DisposeAsync() => _command.DisposeAsync();
+        var types = keyColumns.Select((_, i) => i < 3 ? "bigint" : "text")
+            .Concat(RollupSums.Select(c => c is "credits" or "cost_usd" or "duration_ms" or "ttfb_ms" ? "double precision" : "bigint")).ToList();
+        await session.Sql($"INSERT INTO {table} ({columns}) SELECT {string.Join(", ", types.Select((t, i) => $"(r ->> {i})::{t}"))} " +
+                          $"FROM jsonb_array_elements(@rows::jsonb) AS r {update}")
+            .Param("rows", System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan)).ExecuteAsync(ct);
     }
 
     private readonly record struct RollupKey(long Bucket, long UserId, long KeyId, string Client, string Model, string Provider, string Task);
@@ -234,59 +233,62 @@ internal static class UsageBuckets
 }
 
 /// <summary>
-/// SQLite's raw-record insert through the SQLite API itself (SQLitePCLRaw, which Microsoft.Data.Sqlite is built on):
-/// a statement prepared once per batch, values bound by position, stepped and reset per record. Measured here,
-/// Microsoft.Data.Sqlite's own command spends ~15 µs a row resolving 31 named parameters and a JSON-unpacking
-/// statement ~20 µs; this costs what SQLite itself costs, a few µs — the writer's CPU is the request path's budget.
+/// SQLite statements run through the SQLite API itself (SQLitePCLRaw, which Microsoft.Data.Sqlite is built on): prepared
+/// once per batch, values bound by position, stepped and reset per row, inside the caller's open transaction. Measured
+/// here, Microsoft.Data.Sqlite's own command spent ~15 µs a row resolving 31 named parameters, and a JSON-unpacking
+/// statement ~20 µs; this costs what SQLite itself costs, a few µs — the ledger writer's CPU comes out of the same two
+/// cores that serve requests.
 /// </summary>
 internal static class SqliteRows
 {
-    public static List<UsageRecord> Insert(DbSession session, string sql, IReadOnlyList<UsageRecord> records)
+    public delegate void Bind<T>(ref SqliteBinder binder, T row);
+
+    /// <summary>Runs <paramref name="sql"/> once per row; returns the rows that changed the table (an ignored conflict does not).</summary>
+    public static List<T> Run<T>(DbSession session, string sql, IEnumerable<T> rows, Bind<T> bind)
     {
         var db = ((Microsoft.Data.Sqlite.SqliteConnection)session.Connection).Handle!;
         var rc = SQLitePCL.raw.sqlite3_prepare_v2(db, sql, out var stmt);
         Microsoft.Data.Sqlite.SqliteException.ThrowExceptionForRC(rc, db);
-        var inserted = new List<UsageRecord>(records.Count);
+        var changed = new List<T>();
         using (stmt)
         {
-            foreach (var r in records)
+            foreach (var row in rows)
             {
-                var i = 0;
-                Text(r.RequestId); Long(r.At.ToUnixTimeMilliseconds()); Long(r.UserId); Long(r.KeyId); Text(r.KeyPrefix); Text(r.Client);
-                Text(r.ClientVersion); Text(r.UserAgent); Text(r.SessionId); Text(r.FrontDoor); Text(r.RequestedModel); Text(r.Model);
-                Text(r.Provider); Text(r.Login); Text(r.UpstreamModel); Long(r.Fallbacks); Long(r.Stream ? 1 : 0); Text(r.Task);
-                Long(r.InputTokens); Long(r.OutputTokens); Long(r.CacheReadTokens); Long(r.CacheWriteTokens); Long(r.ReasoningTokens);
-                Long(r.Estimated ? 1 : 0); Double(r.Credits); Double(r.CostUsd); Double(r.TimeToFirstByteMs); Double(r.DurationMs);
-                Long(r.HttpStatus); Text(r.Status); Text(r.ErrorKind);
-
+                var binder = new SqliteBinder(stmt);
+                bind(ref binder, row);
                 rc = SQLitePCL.raw.sqlite3_step(stmt);
                 if (rc != SQLitePCL.raw.SQLITE_DONE) Microsoft.Data.Sqlite.SqliteException.ThrowExceptionForRC(rc, db);
-                // 0 changes: the request id was already stored (ON CONFLICT DO NOTHING).
-                if (SQLitePCL.raw.sqlite3_changes(db) == 1) inserted.Add(r);
+                if (SQLitePCL.raw.sqlite3_changes(db) == 1) changed.Add(row);
                 SQLitePCL.raw.sqlite3_reset(stmt);
-
-                void Text(string? value)
-                {
-                    i++;
-                    if (value is null) SQLitePCL.raw.sqlite3_bind_null(stmt, i);
-                    else SQLitePCL.raw.sqlite3_bind_text(stmt, i, value);
-                }
-
-                void Long(long? value)
-                {
-                    i++;
-                    if (value is { } v) SQLitePCL.raw.sqlite3_bind_int64(stmt, i, v);
-                    else SQLitePCL.raw.sqlite3_bind_null(stmt, i);
-                }
-
-                void Double(double? value)
-                {
-                    i++;
-                    if (value is { } v) SQLitePCL.raw.sqlite3_bind_double(stmt, i, v);
-                    else SQLitePCL.raw.sqlite3_bind_null(stmt, i);
-                }
             }
         }
-        return inserted;
+        return changed;
+    }
+}
+
+/// <summary>Binds a row's values to <c>?1</c>, <c>?2</c>… in order.</summary>
+internal ref struct SqliteBinder(SQLitePCL.sqlite3_stmt stmt)
+{
+    private int _index;
+
+    public void Text(string? value)
+    {
+        _index++;
+        if (value is null) SQLitePCL.raw.sqlite3_bind_null(stmt, _index);
+        else SQLitePCL.raw.sqlite3_bind_text(stmt, _index, value);
+    }
+
+    public void Long(long? value)
+    {
+        _index++;
+        if (value is { } v) SQLitePCL.raw.sqlite3_bind_int64(stmt, _index, v);
+        else SQLitePCL.raw.sqlite3_bind_null(stmt, _index);
+    }
+
+    public void Double(double? value)
+    {
+        _index++;
+        if (value is { } v) SQLitePCL.raw.sqlite3_bind_double(stmt, _index, v);
+        else SQLitePCL.raw.sqlite3_bind_null(stmt, _index);
     }
 }

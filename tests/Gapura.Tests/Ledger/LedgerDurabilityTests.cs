@@ -23,7 +23,7 @@ public sealed class LedgerDurabilityTests(PostgresCluster postgres)
         await using var relay = new TcpRelay(direct.Port);
         var viaRelay = new NpgsqlConnectionStringBuilder(direct.ConnectionString) { Port = relay.Port, Timeout = 2, CommandTimeout = 3 };
         var gateway = new GatewayFixture();
-        gateway.Settings.AddRange(["--Storage:Provider=postgres", $"--ConnectionStrings:Postgres={viaRelay.ConnectionString}", "--Usage:FlushMilliseconds=20", "--Usage:BatchSize=7"]);
+        gateway.Settings.AddRange(["--Storage:Provider=postgres", $"--ConnectionStrings:Postgres={viaRelay.ConnectionString}", "--Usage:FlushMilliseconds=20", "--Usage:BatchSize=25"]);
         await gateway.InitializeAsync();
         var served = new System.Collections.Concurrent.ConcurrentBag<string>();
         try
@@ -33,7 +33,8 @@ public sealed class LedgerDurabilityTests(PostgresCluster postgres)
             // Four clients keep sending while the database is cut and restored three times under them.
             var load = Enumerable.Range(0, 4).Select(async _ =>
             {
-                while (!stop.IsCancellationRequested)
+                // Bounded in count too: the point is many small batches cut mid-way, not volume.
+                while (!stop.IsCancellationRequested && served.Count < 1500)
                 {
                     using var response = await http.PostAsync("/v1/chat/completions", new StringContent(Ask, Encoding.UTF8, "application/json"));
                     Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
@@ -52,7 +53,7 @@ public sealed class LedgerDurabilityTests(PostgresCluster postgres)
 
             await using var db = new PostgresDatabase(direct.ConnectionString);
             long rows = 0;
-            for (var until = DateTime.UtcNow.AddSeconds(20); DateTime.UtcNow < until && rows < served.Count; await Task.Delay(100))
+            for (var until = DateTime.UtcNow.AddSeconds(30); DateTime.UtcNow < until && rows < served.Count; await Task.Delay(100))
                 rows = await Count(db, "SELECT count(*) FROM usage_records");
             Assert.True(served.Count == rows, $"{rows} of {served.Count} stored; " + string.Join("\n", gateway.Logs.Lines.Where(l => l.Contains("Usage ledger")).Take(5)));
             Assert.Equal(served.Count, await Count(db, "SELECT count(DISTINCT request_id) FROM usage_records"));
