@@ -36,6 +36,7 @@ internal sealed class LedgerReportBench(BenchSettings settings, Report report)
 
     public async Task RunAsync()
     {
+        MeasureHotPath();
         var records = settings.LedgerRecords;
         report.Note($"{records:N0} records over {Days} days, {Users} users, {Models.Length} models; batches of {BatchSize}");
         var table = report.Table($"  {"back end",-12} {"append/s b1000/b100",14} {"report ms (daily) p50",22} {"p95",8} {"report ms (hourly) p50",23} {"p95",8} {"rows",6}");
@@ -43,6 +44,7 @@ internal sealed class LedgerReportBench(BenchSettings settings, Report report)
         var sqliteDir = Directory.CreateTempSubdirectory("gapura-bench-ledger-").FullName;
         try
         {
+            await using (var steady = new SqliteDatabase(Path.Combine(sqliteDir, "steady.db"))) await MeasureSteadyWriterAsync("sqlite", steady);
             await using var sqlite = new SqliteDatabase(Path.Combine(sqliteDir, "gapura.db"));
             await MeasureAsync("sqlite", sqlite, records, table);
         }
@@ -54,10 +56,78 @@ internal sealed class LedgerReportBench(BenchSettings settings, Report report)
 
         await using var cluster = await BenchPostgres.StartAsync();
         await using var postgres = new PostgresDatabase(cluster.ConnectionString);
+        await MeasureSteadyWriterAsync("postgres", postgres);
+        await using (var connection = await postgres.OpenAsync(CancellationToken.None))
+            await new DbSession(postgres, connection, null).Sql("DROP SCHEMA public CASCADE; CREATE SCHEMA public").ExecuteAsync(CancellationToken.None);
         await MeasureAsync("postgres", postgres, records, table);
     }
 
     private int BatchSize => settings.LedgerBatch;
+
+    /// <summary>
+    /// What the ledger adds to the request path itself, one thread: naming the client and its session from Claude
+    /// Code's headers and body, building the record, and handing it to the queue (drained as the writer would).
+    /// </summary>
+    public void MeasureHotPath()
+    {
+        var http = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        http.Request.Headers.UserAgent = "claude-cli/2.1.197 (external, sdk-cli)";
+        http.Request.Headers["x-claude-code-session-id"] = "0b1c7a8e-4f5d-4c1a-9b2e-1f2e3d4c5b6a";
+        using var body = System.Text.Json.JsonDocument.Parse("{\"model\":\"claude-sonnet-4-5\",\"max_tokens\":32000,\"metadata\":{\"user_id\":\"x\"},\"messages\":[]}");
+        var ledger = new UsageLedger(Microsoft.Extensions.Options.Options.Create(new UsageOptions()), []);
+        const int n = 200_000;
+        var best = double.MaxValue;
+        long allocated = 0;
+        for (var round = 0; round < 5; round++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            var clock = Stopwatch.StartNew();
+            for (var i = 0; i < n; i++)
+            {
+                var client = ClientApps.Recognize(http.Request.Headers);
+                ledger.Record(new UsageRecord
+                {
+                    RequestId = Guid.CreateVersion7().ToString("N"), At = DateTimeOffset.UtcNow, UserId = 1, KeyId = 2, KeyPrefix = "gpr_abcdefgh",
+                    Client = client.Name, ClientVersion = client.Version, UserAgent = client.UserAgent,
+                    SessionId = ClientApps.SessionId(http.Request.Headers, body.RootElement), FrontDoor = "anthropic-messages",
+                    RequestedModel = "claude-sonnet-4-5", Provider = "kiro", UpstreamModel = "claude-sonnet-4.5", Stream = true,
+                    InputTokens = 1000, OutputTokens = 100, DurationMs = 12, HttpStatus = 200, Status = UsageStatus.Ok,
+                });
+                while (ledger.Reader.TryRead(out _)) { }
+            }
+            best = Math.Min(best, clock.Elapsed.TotalNanoseconds / n);
+            allocated = (GC.GetAllocatedBytesForCurrentThread() - before) / n;
+        }
+        report.Note($"ledger request path: {best:F0} ns and {allocated} bytes allocated per request");
+        report.Machine("ledger_hot_path_ns", best, "F0");
+        report.Machine("ledger_hot_path_alloc_bytes", allocated, "F0");
+    }
+
+    /// <summary>
+    /// The writer's CPU per record as a busy gateway makes it: batches of 300 (what 1,500 requests/s gather in
+    /// Usage:FlushMilliseconds) from a few users and one model, so a batch grows a handful of rollup rows.
+    /// </summary>
+    private async Task MeasureSteadyWriterAsync(string name, Database database)
+    {
+        await new Migrator(database).MigrateAsync();
+        var store = new GapuraStore(database, new SecretBox(new KeyRing(SecretKey.Generate())));
+        var at = new DateTimeOffset(2026, 11, 1, 9, 0, 0, TimeSpan.Zero);
+        List<UsageRecord> Batch(int round) => [.. Enumerable.Range(0, 300).Select(i => new UsageRecord
+        {
+            RequestId = Guid.CreateVersion7(at.AddMilliseconds(round * 300 + i)).ToString("N"), At = at.AddMilliseconds(round * 300 + i),
+            UserId = 1 + i % 4, KeyId = 10 + i % 4, KeyPrefix = "gpr_abcdefgh", Client = "claude-code", ClientVersion = "2.1.197",
+            SessionId = "0b1c7a8e-4f5d-4c1a-9b2e-1f2e3d4c5b6" + (i % 4), FrontDoor = "anthropic-messages", RequestedModel = "claude-sonnet-4-5",
+            Provider = "kiro", Login = "process", UpstreamModel = "claude-sonnet-4.5", Stream = true, InputTokens = 12_000 + i, OutputTokens = 300,
+            CacheReadTokens = 40_000, Credits = 0.1, CostUsd = 0.05, TimeToFirstByteMs = 800, DurationMs = 4000, HttpStatus = 200, Status = UsageStatus.Ok,
+        })];
+        for (var round = 0; round < 10; round++) await store.Usage.AppendAsync(Batch(round)); // warm-up
+        var batches = Enumerable.Range(10, 40).Select(Batch).ToList();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime;
+        foreach (var batch in batches) await store.Usage.AppendAsync(batch);
+        var perRecord = (Process.GetCurrentProcess().TotalProcessorTime - cpu).TotalMicroseconds / (40 * 300);
+        report.Note($"{name}: the writer at a gateway's pace spends {perRecord:F1} µs of this process's CPU per record");
+        report.Machine($"ledger_writer_cpu_us_per_record_steady_{name}", perRecord, "F1");
+    }
 
     private async Task MeasureAsync(string name, Database database, int count, SummaryTable table)
     {
@@ -68,21 +138,26 @@ internal sealed class LedgerReportBench(BenchSettings settings, Report report)
         var random = new Random(20261101);
         var step = (end - start).Ticks / count;
 
-        // Writes through AppendAsync, timed: a few batches of the writer's size, then more of a tenth of it. On SQLite a
-        // batch's cost grows with the square of its size (see bench/README.md), so the month itself is loaded below.
+        // Writes through AppendAsync, timed: a few batches of the writer's size, then more of a tenth of it; the month
+        // itself is loaded below, faster. The CPU this process spent per appended record is the writer's share of a
+        // request's CPU (all of it on SQLite; on PostgreSQL the server's own work is on top).
         var generated = 0;
+        var appendCpu = TimeSpan.Zero;
         async Task<double> AppendAsync(int records, int batchSize)
         {
+            // Made first, so only the writing is timed.
+            var all = new List<UsageRecord>(records);
+            for (; all.Count < records && generated < count; generated++) all.Add(Generate(random, generated, start.AddTicks(step * generated)));
+            var cpu = Process.GetCurrentProcess().TotalProcessorTime;
             var clock = Stopwatch.StartNew();
-            var batch = new List<UsageRecord>(batchSize);
-            for (var n = 0; n < records && generated < count; n++, generated++)
-            {
-                batch.Add(Generate(random, generated, start.AddTicks(step * generated)));
-                if (batch.Count == batchSize) { await store.Usage.AppendAsync(batch); batch.Clear(); }
-            }
-            if (batch.Count > 0) await store.Usage.AppendAsync(batch);
-            return records / clock.Elapsed.TotalSeconds;
+            for (var i = 0; i < all.Count; i += batchSize) await store.Usage.AppendAsync(all.GetRange(i, Math.Min(batchSize, all.Count - i)));
+            var elapsed = clock.Elapsed;
+            appendCpu += Process.GetCurrentProcess().TotalProcessorTime - cpu;
+            return all.Count / elapsed.TotalSeconds;
         }
+        // Warm-up, untimed: the first batches pay for JIT compilation of the whole write path (on other threads too).
+        await AppendAsync(BatchSize * 3, BatchSize);
+        appendCpu = TimeSpan.Zero;
         var appendPerSecond = await AppendAsync(settings.LedgerAppendBatches * BatchSize, BatchSize);
         var appendSmallPerSecond = await AppendAsync(settings.LedgerAppendBatches * 10 * (BatchSize / 10), BatchSize / 10);
         report.Note($"{name}: AppendAsync {appendPerSecond:N0} records/s in batches of {BatchSize}, {appendSmallPerSecond:N0} in batches of {BatchSize / 10}");
@@ -108,7 +183,7 @@ internal sealed class LedgerReportBench(BenchSettings settings, Report report)
             await new DbSession(database, connection, null).Sql("VACUUM ANALYZE usage_daily").ExecuteAsync(CancellationToken.None);
             await new DbSession(database, connection, null).Sql("VACUUM ANALYZE usage_hourly").ExecuteAsync(CancellationToken.None);
         }
-        report.Note($"{name}: the other {count - settings.LedgerAppendBatches * BatchSize * 2:N0} records rolled up and written in {load.Elapsed.TotalSeconds:F1} s");
+        report.Note($"{name}: the other {count - settings.LedgerAppendBatches * BatchSize * 2 - BatchSize * 3:N0} records rolled up and written in {load.Elapsed.TotalSeconds:F1} s");
 
         var daily = new UsageQuery(start, end, [UsageDimension.Day, UsageDimension.Model]);
         // The same 30 days, starting an hour after midnight: not whole days, so the hourly rollup answers.
@@ -122,6 +197,7 @@ internal sealed class LedgerReportBench(BenchSettings settings, Report report)
             $"  {name,-12} {appendPerSecond,7:N0}/{appendSmallPerSecond,6:N0} {Stats.Percentile(dailyTimes, 50),22:F1} {Stats.Percentile(dailyTimes, 95),8:F1} " +
             $"{Stats.Percentile(hourlyTimes, 50),23:F1} {Stats.Percentile(hourlyTimes, 95),8:F1} {rows,6}"));
         report.Machine($"ledger_append_records_s_{name}", appendPerSecond, "F0");
+        report.Machine($"ledger_append_cpu_us_per_record_{name}", appendCpu.TotalMicroseconds / (settings.LedgerAppendBatches * BatchSize * 2), "F1");
         report.Machine($"ledger_append_b{BatchSize / 10}_records_s_{name}", appendSmallPerSecond, "F0");
         report.Machine($"ledger_report_ms_{name}", Stats.Percentile(dailyTimes, 50), "F1");
         report.Machine($"ledger_report_client_cpu_ms_{name}", dailyCpu, "F1");
