@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using Gapura.Ledger;
 using Gapura.Secrets;
 using Gapura.Storage;
@@ -362,75 +360,21 @@ internal sealed class LedgerReportBench(BenchSettings settings, Report report)
     }
 }
 
-/// <summary>
-/// A private PostgreSQL cluster for the bench, as the storage tests start theirs (<c>tests/…/PostgresCluster.cs</c>):
-/// initdb into a temporary folder, 127.0.0.1 on a free port, fsync off, stopped and deleted at the end; as root the
-/// server runs as the <c>postgres</c> user, which PostgreSQL requires.
-/// </summary>
+/// <summary>The bench's PostgreSQL: a private cluster with shared buffers big enough for the month of rollups.</summary>
 internal sealed class BenchPostgres : IAsyncDisposable
 {
-    private readonly string _bin;
-    private readonly string _dir;
+    private readonly Gapura.Simulators.Postgres.PrivatePostgres _server;
 
-    private BenchPostgres(string bin, string dir, int port)
-    {
-        _bin = bin;
-        _dir = dir;
-        ConnectionString = $"Host=127.0.0.1;Port={port};Username=postgres;Database=postgres;Command Timeout=300";
-    }
+    private BenchPostgres(Gapura.Simulators.Postgres.PrivatePostgres server) => _server = server;
 
-    public string ConnectionString { get; }
+    public string ConnectionString => _server.ConnectionString("postgres") + ";Command Timeout=300";
 
     public static async Task<BenchPostgres> StartAsync()
-    {
-        var bin = FindBinaries();
-        var dir = Directory.CreateTempSubdirectory("gapura-bench-pg-").FullName;
-        if (Environment.IsPrivilegedProcess) await RunAsync("chown", ["postgres:postgres", dir]);
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        await RunAsync("/bin/sh", ["-c", SuWrap($"'{bin}/initdb' -D '{dir}/data' -U postgres --auth=trust --no-sync -E UTF8 --locale=C --no-instructions")]);
-        var cluster = new BenchPostgres(bin, dir, port);
-        // The data dies with the run: durability off, as in the tests; shared buffers big enough for the month.
-        await RunAsync("/bin/sh", ["-c", SuWrap($"'{bin}/pg_ctl' -D '{dir}/data' -l '{dir}/log' -w -t 30 -o \"-c listen_addresses=127.0.0.1 -p {port} -k '{dir}' " +
-            "-c fsync=off -c full_page_writes=off -c synchronous_commit=off -c shared_buffers=256MB\" start")]);
-        return cluster;
-    }
+        => new(await Gapura.Simulators.Postgres.PrivatePostgres.StartAsync("gapura-bench-pg-", "shared_buffers=256MB"));
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
         NpgsqlConnection.ClearAllPools();
-        try { await RunAsync("/bin/sh", ["-c", SuWrap($"'{_bin}/pg_ctl' -D '{_dir}/data' -m fast -w stop")]); }
-        finally
-        {
-            try { Directory.Delete(_dir, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-        }
-    }
-
-    private static string FindBinaries()
-    {
-        var candidates = new List<string>();
-        if (Environment.GetEnvironmentVariable("GAPURA_PG_BIN") is { Length: > 0 } env) candidates.Add(env);
-        if (Directory.Exists("/usr/lib/postgresql"))
-            candidates.AddRange(Directory.EnumerateDirectories("/usr/lib/postgresql").OrderByDescending(d => d).Select(d => Path.Combine(d, "bin")));
-        candidates.AddRange(["/usr/local/bin", "/usr/bin"]);
-        return candidates.FirstOrDefault(d => File.Exists(Path.Combine(d, "initdb")) && File.Exists(Path.Combine(d, "pg_ctl")))
-            ?? throw new InvalidOperationException("PostgreSQL server binaries (initdb, pg_ctl) not found; install postgresql or set GAPURA_PG_BIN.");
-    }
-
-    private static string SuWrap(string command)
-        => Environment.IsPrivilegedProcess ? $"cd / && su postgres -s /bin/sh -c \"{command.Replace("\"", "\\\"", StringComparison.Ordinal)}\"" : command;
-
-    private static async Task RunAsync(string file, IReadOnlyList<string> args)
-    {
-        var start = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args) start.ArgumentList.Add(a);
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {file}.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token);
-        if (process.ExitCode != 0) throw new InvalidOperationException($"`{string.Join(' ', args)}` exited with {process.ExitCode}: {await stderr}{await stdout}");
+        return _server.DisposeAsync();
     }
 }
