@@ -53,7 +53,7 @@ internal sealed class EventStreamDecoder
         uint preludeCrc = BinaryPrimitives.ReadUInt32BigEndian(prelude[8..]);
 
         // The prelude CRC comes first: a flipped length bit is corruption, not a reason to wait for 4 GB.
-        uint actualPreludeCrc = Crc32.Compute(prelude[..8]);
+        uint actualPreludeCrc = System.IO.Hashing.Crc32.HashToUInt32(prelude[..8]);
         if (actualPreludeCrc != preludeCrc)
             throw new EventStreamFormatException($"Event-stream prelude CRC mismatch (frame says {preludeCrc:x8}, computed {actualPreludeCrc:x8}).");
         if (totalLength < Overhead || totalLength > MaxFrameLength)
@@ -64,7 +64,7 @@ internal sealed class EventStreamDecoder
         if (buffer.Length < totalLength) return false;
 
         var whole = buffer.Slice(0, totalLength);
-        uint computed = Crc32.Compute(whole.Slice(0, totalLength - 4));
+        uint computed = Crc(whole.Slice(0, totalLength - 4));
         Span<byte> crcBytes = stackalloc byte[4];
         whole.Slice(totalLength - 4, 4).CopyTo(crcBytes);
         uint expected = BinaryPrimitives.ReadUInt32BigEndian(crcBytes);
@@ -132,5 +132,14 @@ internal sealed class EventStreamDecoder
         foreach (var (bytes, value) in _knownValues)
             if (bytes.Length == utf8.Length && utf8.SequenceEqual(bytes)) return value;
         return Encoding.UTF8.GetString(utf8);
+    }
+
+    /// <summary>CRC-32 (zlib's, as AWS frames carry it) over a frame that may span pipe segments, without a copy.</summary>
+    private static uint Crc(in ReadOnlySequence<byte> data)
+    {
+        if (data.IsSingleSegment) return System.IO.Hashing.Crc32.HashToUInt32(data.FirstSpan);
+        var crc = new System.IO.Hashing.Crc32();
+        foreach (var segment in data) crc.Append(segment.Span);
+        return crc.GetCurrentHashAsUInt32();
     }
 }

@@ -22,8 +22,8 @@ public class EventStreamDecoderTests(ITestOutputHelper output)
         Assert.Equal(124, Vector1.Length);
         Assert.Equal("0000007c0000005c3bddcf78", Convert.ToHexStringLower(Vector1.AsSpan(0, 12)));
         Assert.Equal("b02babdc", Convert.ToHexStringLower(Vector1.AsSpan(120, 4)));
-        Assert.Equal(0x3bddcf78u, Crc32.Compute(Vector1.AsSpan(0, 8)));
-        Assert.Equal(0xb02babdcu, Crc32.Compute(Vector1.AsSpan(0, 120)));
+        Assert.Equal(0x3bddcf78u, System.IO.Hashing.Crc32.HashToUInt32(Vector1.AsSpan(0, 8)));
+        Assert.Equal(0xb02babdcu, System.IO.Hashing.Crc32.HashToUInt32(Vector1.AsSpan(0, 120)));
 
         var frame = Assert.Single(DecodeChunks([Vector1]));
         Assert.Equal("event", frame.MessageType);
@@ -198,7 +198,7 @@ public class EventStreamDecoderTests(ITestOutputHelper output)
         var prelude = new byte[12];
         BinaryPrimitives.WriteUInt32BigEndian(prelude, total);
         BinaryPrimitives.WriteUInt32BigEndian(prelude.AsSpan(4), headers);
-        BinaryPrimitives.WriteUInt32BigEndian(prelude.AsSpan(8), Crc32.Compute(prelude.AsSpan(0, 8)));
+        BinaryPrimitives.WriteUInt32BigEndian(prelude.AsSpan(8), System.IO.Hashing.Crc32.HashToUInt32(prelude.AsSpan(0, 8)));
         Assert.Throws<EventStreamFormatException>(() => DecodeChunks([prelude]));
     }
 
@@ -311,7 +311,7 @@ public class EventStreamDecoderTests(ITestOutputHelper output)
         }
         var crcWatch = Stopwatch.StartNew();
         uint crc = 0;
-        for (int i = 0; i < 5; i++) crc ^= Crc32.Compute(data);
+        for (int i = 0; i < 5; i++) crc ^= System.IO.Hashing.Crc32.HashToUInt32(data);
         crcWatch.Stop();
         output.WriteLine($"crc-32: {5 * data.Length / 1e6 / crcWatch.Elapsed.TotalSeconds:F0} MB/s ({crc:x8})");
     }
@@ -363,10 +363,10 @@ public class EventStreamDecoderTests(ITestOutputHelper output)
         var frame = new byte[16 + block.Length + payload.Length];
         BinaryPrimitives.WriteUInt32BigEndian(frame, (uint)frame.Length);
         BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(4), (uint)block.Length);
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(8), Crc32.Compute(frame.AsSpan(0, 8)));
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(8), System.IO.Hashing.Crc32.HashToUInt32(frame.AsSpan(0, 8)));
         block.CopyTo(frame, 12);
         payload.CopyTo(frame, 12 + block.Length);
-        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(frame.Length - 4), Crc32.Compute(frame.AsSpan(0, frame.Length - 4)));
+        BinaryPrimitives.WriteUInt32BigEndian(frame.AsSpan(frame.Length - 4), System.IO.Hashing.Crc32.HashToUInt32(frame.AsSpan(0, frame.Length - 4)));
         return frame;
     }
 }
