@@ -48,12 +48,18 @@ internal static class ApiEndpoints
         {
             var limit = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
             using var body = await ChatPipeline.ReadJsonBodyAsync(http.Request, limit, ct);
-            var request = anthropic.ParseRequest(body.Json.RootElement);
+            var request = body.Parse(anthropic);
             await AnthropicMessagesFrontDoor.WriteCountTokensAsync(http.Response, request, ct);
         }
         catch (GatewayException e) when (!http.Response.HasStarted)
         {
             await anthropic.WriteErrorAsync(http.Response, e);
+        }
+        catch (Exception e) when (e is not OperationCanceledException && !http.Response.HasStarted)
+        {
+            // Never an empty 500: the caller gets the error in its own format.
+            http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Gapura.Api.CountTokens").LogError(e, "count_tokens: unexpected failure");
+            await anthropic.WriteErrorAsync(http.Response, new GatewayException(ErrorKind.Internal, "The gateway failed to count the tokens."));
         }
     }
 

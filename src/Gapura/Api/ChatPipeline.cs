@@ -55,7 +55,7 @@ internal sealed class ChatPipeline(
         {
             using var body = await ReadJsonBodyAsync(http.Request, _options.MaxRequestBodyBytes, ct);
             sessionId = ClientApps.SessionId(http.Request.Headers, body.Json.RootElement);
-            var request = door.ParseRequest(body.Json.RootElement);
+            var request = body.Parse(door);
             model = request.Model;
             stream = request.Stream;
             if (stream) ledger.StreamStarted();
@@ -438,4 +438,45 @@ internal sealed class ChatPipeline(
 internal sealed record RequestBody(byte[] Raw, JsonDocument Json) : IDisposable
 {
     public void Dispose() => Json.Dispose();
+
+    /// <summary>
+    /// The front door's reading of the body. JSON parsing leaves strings unchecked until they are read, so invalid
+    /// UTF-8 bytes or an escaped lone surrogate (<c>"\ud800"</c>) surface as an <see cref="InvalidOperationException"/>
+    /// from deep inside a parser: that is the client's bad text, a 400; any other such exception stays the gateway's bug.
+    /// </summary>
+    public ChatRequest Parse(IFrontDoor door)
+    {
+        try
+        {
+            return door.ParseRequest(Json.RootElement);
+        }
+        catch (InvalidOperationException) when (!JsonText.StringsAreValid(Raw))
+        {
+            throw GatewayException.BadRequest("The request body has a JSON string that is not valid text (invalid UTF-8, or a lone UTF-16 surrogate escape such as \\ud800).");
+        }
+    }
+}
+
+/// <summary>Whether every string in a JSON document is valid Unicode text. Only called when reading one has failed.</summary>
+internal static class JsonText
+{
+    public static bool StringsAreValid(ReadOnlySpan<byte> json)
+    {
+        if (!System.Text.Unicode.Utf8.IsValid(json)) return false;
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 256 });
+        try
+        {
+            while (reader.Read())
+                if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped) reader.GetString();
+            return true;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+        catch (JsonException)
+        {
+            return true; // not this kind of problem
+        }
+    }
 }
