@@ -19,6 +19,7 @@ internal sealed class IdentitySync(
     ILogger<IdentitySync> log) : BackgroundService
 {
     private readonly IdentityOptions _options = options.Value;
+    private readonly SemaphoreSlim _gate = new(1, 1);
     private DateTimeOffset _lastFlush;
     private bool _failing;
 
@@ -43,8 +44,14 @@ internal sealed class IdentitySync(
         }
     }
 
+    /// <summary>
+    /// One sync: reloads the key index if the database moved. The timer calls it every <c>Identity:RefreshSeconds</c>;
+    /// the admin API calls it right after creating or revoking a key, so this instance knows at once (others within
+    /// the interval). One at a time, so an older reload never lands after a newer one.
+    /// </summary>
     internal async Task TickAsync(CancellationToken ct)
     {
+        await _gate.WaitAsync(ct);
         try
         {
             var version = await store.Changes.GetVersionAsync(ct);
@@ -58,6 +65,10 @@ internal sealed class IdentitySync(
             // Keep serving with the last known keys; say so once, not every second.
             if (!_failing) log.LogWarning("Cannot refresh API keys from the database ({Error}); using the last known keys", e.Message);
             _failing = true;
+        }
+        finally
+        {
+            _gate.Release();
         }
     }
 

@@ -252,3 +252,26 @@ public sealed class AdminSetupTests : AdminTestBase
         Assert.Contains(audit, e => e.Action == "setup.failed" && e.Actor == "anonymous");
     }
 }
+
+/// <summary>Keys on the instance that made or revoked them: at once, not at the next refresh (30 s here, to tell them apart).</summary>
+public sealed class AdminKeySyncTests : AdminTestBase
+{
+    protected override IEnumerable<string> ExtraSettings => ["--Identity:RefreshSeconds=30"];
+
+    [Fact]
+    public async Task A_key_works_the_moment_it_is_created_and_stops_the_moment_it_is_revoked()
+    {
+        var bob = await CreateUserAsync("bob@example.com");
+        using var admin = AdminByKey();
+        var created = await admin.PostAsync("/admin/api/keys", new JsonObject { ["user_id"] = bob, ["name"] = "laptop" });
+        Assert.Equal(HttpStatusCode.Created, created.Status);
+        var key = (string)created.Json!["key"]!;
+        var id = (long)created.Json["info"]!["id"]!;
+        using var asBob = Gateway.Http(key);
+
+        Assert.Equal(HttpStatusCode.OK, (await asBob.GetAsync("/v1/models")).StatusCode);
+
+        Assert.Equal(HttpStatusCode.OK, (await admin.DeleteAsync($"/admin/api/keys/{id}")).Status);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await asBob.GetAsync("/v1/models")).StatusCode);
+    }
+}

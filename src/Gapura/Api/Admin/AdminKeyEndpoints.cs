@@ -42,7 +42,7 @@ internal static class AdminKeyEndpoints
         return Results.Json(new KeyList([.. keys.Select(k => KeyView.From(k, emails.GetValueOrDefault(k.UserId), now))]), AdminJsonContext.Default.KeyList);
     }
 
-    private static async Task<IResult> CreateAsync(HttpContext http, IGapuraStore store, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> CreateAsync(HttpContext http, IGapuraStore store, IdentitySync sync, TimeProvider time, CancellationToken ct)
     {
         var me = http.GetAdminPrincipal();
         var body = await AdminBody.ReadAsync(http.Request, AdminJsonContext.Default.CreateKeyRequest, ct);
@@ -74,11 +74,12 @@ internal static class AdminKeyEndpoints
                 $"for {user.Email}{(name.Length > 0 ? $", name '{name}'" : "")}{(expires is null ? "" : $", expires {expires:u}")}"), ct);
             return (stored, user);
         }, ct);
+        await sync.TickAsync(ct); // usable on this instance the moment its creator sees it
         return Results.Json(new CreatedKey(generated.Key, KeyView.From(key, owner.Email, now)), AdminJsonContext.Default.CreatedKey,
             statusCode: StatusCodes.Status201Created);
     }
 
-    private static async Task<IResult> RevokeAsync(long id, HttpContext http, IGapuraStore store, TimeProvider time, CancellationToken ct)
+    private static async Task<IResult> RevokeAsync(long id, HttpContext http, IGapuraStore store, IdentitySync sync, TimeProvider time, CancellationToken ct)
     {
         var me = http.GetAdminPrincipal();
         var key = await store.ApiKeys.FindAsync(id, ct);
@@ -96,6 +97,7 @@ internal static class AdminKeyEndpoints
             await s.Audit.WriteAsync(http.Audit("key.revoke", "key:" + key.Prefix, $"of {user?.Email}{(revoked ? "" : " (already revoked)")}"), ct);
             return user;
         }, ct);
+        await sync.TickAsync(ct); // refused on this instance from the moment the revocation is confirmed
         var after = await store.ApiKeys.FindAsync(id, ct) ?? key;
         return Results.Json(KeyView.From(after, owner?.Email, time.GetUtcNow()), AdminJsonContext.Default.KeyView);
     }
