@@ -119,24 +119,24 @@ internal sealed class ChatPipeline(
             // An exception that escaped after the answer had started is the gateway's own failure.
             var errorKind = failure is not null ? UsageRecord.KindName(failure.Kind) : status == UsageStatus.Error ? UsageRecord.KindName(ErrorKind.Internal) : null;
             usage ??= context?.PartialUsage;
-            Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, context, usage, status, errorKind, started, elapsed);
+            var record = Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, context, usage, status, errorKind, started, elapsed);
             if (usage is not null)
                 log.LogInformation("{Path} model={Model} provider={Provider} status={Status} in={In} out={Out} credits={Credits} estimated={Estimated} ms={Ms:F0}",
                     http.Request.Path, model, context?.ResponseHeaders.GetValueOrDefault(ProviderChain.ProviderHeader) ?? "?", http.Response.StatusCode, usage.InputTokens, usage.OutputTokens, usage.Credits, usage.Estimated,
                     elapsed.TotalMilliseconds);
-            GapuraTracing.EndRequest(activity, http.Request, context, usage, status, failure);
+            GapuraTracing.EndRequest(activity, record, hasUsage: usage is not null);
         }
     }
 
     /// <summary>Hands the finished request to the usage ledger: values already at hand, no database on this path.</summary>
-    private void Record(HttpContext http, string requestId, DateTimeOffset arrivedAt, string frontDoor, string model, bool stream, string? sessionId,
+    private UsageRecord Record(HttpContext http, string requestId, DateTimeOffset arrivedAt, string frontDoor, string model, bool stream, string? sessionId,
         ChatContext? context, Usage? usage, string status, string? errorKind, long started, TimeSpan elapsed)
     {
         var caller = http.FindCaller();
         var client = ClientApps.Recognize(http.Request.Headers);
         var served = context?.ServedModel;
         usage ??= Usage.Zero;
-        ledger.Record(new UsageRecord
+        var record = new UsageRecord
         {
             RequestId = requestId,
             At = arrivedAt,
@@ -168,7 +168,9 @@ internal sealed class ChatPipeline(
             HttpStatus = http.Response.StatusCode,
             Status = status,
             ErrorKind = errorKind,
-        });
+        };
+        ledger.Record(record);
+        return record;
     }
 
     private async Task<Usage> CompleteAsync(HttpContext http, IFrontDoor door, ChatRequest request, IReadOnlyList<ResolvedModel> candidates, ChatContext context, ResponseContext response, CancellationToken ct)

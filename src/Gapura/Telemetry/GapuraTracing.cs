@@ -43,28 +43,22 @@ internal static class GapuraTracing
         activity.SetTag("gapura.stream", request.Stream);
     }
 
-    /// <summary>
-    /// Closes the request's span with what the usage ledger records about it, from the same values (passed
-    /// rather than the record, so the ledger's code stays as it is).
-    /// </summary>
-    /// <param name="status">A <see cref="UsageStatus"/>; an error without a <paramref name="failure"/> is the gateway's own (internal).</param>
-    public static void EndRequest(Activity? activity, HttpRequest request, ChatContext? context, Usage? usage, string status, GatewayException? failure)
+    /// <summary>Closes the request's span with what the usage ledger recorded about it.</summary>
+    /// <param name="hasUsage">Whether the request got as far as counting tokens (a refused body did not).</param>
+    public static void EndRequest(Activity? activity, UsageRecord record, bool hasUsage)
     {
         if (activity is null) return;
-        activity.SetTag("gapura.client", ClientApps.Recognize(request.Headers).Name);
-        activity.SetTag("gapura.status", status);
-        if (context?.ServedBy is { } provider)
+        activity.SetTag("gapura.client", record.Client);
+        activity.SetTag("gapura.status", record.Status);
+        if (record.Provider is { } provider)
         {
             activity.SetTag("gen_ai.provider.name", provider);
             activity.SetTag("gen_ai.system", provider);
         }
-        if (context?.ServedModel is { } served) activity.SetTag("gen_ai.response.model", served);
-        if (context?.Fallbacks is > 0 and var fallbacks) activity.SetTag("gapura.fallbacks", fallbacks);
-        if (usage is not null) SetUsage(activity, usage.InputTokens, usage.OutputTokens, usage.CacheReadTokens, usage.CacheWriteTokens);
-        var kind = failure is not null ? UsageRecord.KindName(failure.Kind)
-            : status == UsageStatus.Error ? UsageRecord.KindName(ErrorKind.Internal)
-            : null;
-        if (kind is not null)
+        if (record.UpstreamModel is { } served) activity.SetTag("gen_ai.response.model", served);
+        if (record.Fallbacks > 0) activity.SetTag("gapura.fallbacks", record.Fallbacks);
+        if (hasUsage) SetUsage(activity, record.InputTokens, record.OutputTokens, record.CacheReadTokens, record.CacheWriteTokens);
+        if (record.ErrorKind is { } kind)
         {
             activity.SetTag("error.type", kind);
             activity.SetStatus(ActivityStatusCode.Error, kind);
