@@ -18,7 +18,7 @@ namespace Gapura.Api;
 /// call the provider, and write the answer — streamed event by event, or whole.
 /// </summary>
 internal sealed class ChatPipeline(
-    RequestRouter router,
+    TaskRouter router,
     ProviderChain chain,
     UsageLedger ledger,
     PriceTable prices,
@@ -51,6 +51,8 @@ internal sealed class ChatPipeline(
         GatewayException? failure = null;
         var finished = false;
         ChatContext? context = null;
+        RouteDecision? route = null;
+        var client = ClientApps.Recognize(http.Request.Headers);
         try
         {
             using var body = await ReadJsonBodyAsync(http.Request, _options.MaxRequestBodyBytes, ct);
@@ -61,15 +63,23 @@ internal sealed class ChatPipeline(
             if (stream) ledger.StreamStarted();
             GapuraTracing.RequestParsed(activity, request);
             var caller = http.FindCaller();
-            var candidates = chain.Order(await router.ResolveCandidatesAsync(request.Model, caller, ct));
+            var estimated = RequestTokenCounter.Count(request);
+            route = await router.DecideAsync(request, http.Request.Headers, client, caller, sessionId, estimated, ct);
+            var asked = request;
+            request = route.Request; // the profile's max_tokens / temperature, when routed
+            var candidates = chain.Order(route.Candidates);
+            if (route.Routed) http.Response.Headers[TaskRouter.RouteHeader] = route.Header(null, null);
 
-            context = new ChatContext { Caller = caller, EstimatedInputTokens = RequestTokenCounter.Count(request) };
+            context = new ChatContext { Caller = caller, EstimatedInputTokens = estimated, Route = route };
             // Before the passthrough decision, so a body forwarded unchanged is checked as well.
             candidates = CapabilityCheck.Filter(request, context.EstimatedInputTokens,
                 CapabilityCheck.AsksLongContext(http.Request.Headers["anthropic-beta"]), candidates);
             var response = new ResponseContext(door.NewResponseId(), request.Model, time.GetUtcNow(), request, context.EstimatedInputTokens);
 
-            var passthrough = await TryPassThroughAsync(http, door, frontDoor, body.Raw, request.Stream, candidates, context, response, ct);
+            // A body the profile changed (max_tokens, temperature) cannot be forwarded as received.
+            var passthrough = ReferenceEquals(asked, request)
+                ? await TryPassThroughAsync(http, door, frontDoor, body.Raw, request.Stream, candidates, context, response, ct)
+                : default;
             if (passthrough.Relayed is { } relayed)
             {
                 // The best candidate spoke the caller's own dialect and answered; its bytes went through unchanged.
@@ -86,9 +96,13 @@ internal sealed class ChatPipeline(
         }
         catch (GatewayException e) when (!http.Response.HasStarted)
         {
-            failure = e;
-            log.LogWarning("{Path} model={Model} failed before the first byte: {Status} {Kind}: {Message}", http.Request.Path, model, e.Status, e.Kind, e.Message);
-            await door.WriteErrorAsync(http.Response, e);
+            // A routed request that ran out of models is the profile's failure: say which, whatever the last upstream said.
+            var error = route is { Routed: true } && e.IsRetryable && context?.ServedBy is not null
+                ? new GatewayException(ErrorKind.UpstreamUnavailable, $"Routing profile '{route.Profile!.Name}': every model failed; the last ({context.ServedModel} on {context.ServedBy}): {e.Message}", 503, e.RetryAfter)
+                : e;
+            failure = error;
+            log.LogWarning("{Path} model={Model} failed before the first byte: {Status} {Kind}: {Message}", http.Request.Path, model, error.Status, error.Kind, error.Message);
+            await door.WriteErrorAsync(http.Response, error);
         }
         catch (DatabaseUnavailableException e) when (!http.Response.HasStarted)
         {
@@ -119,7 +133,7 @@ internal sealed class ChatPipeline(
             // An exception that escaped after the answer had started is the gateway's own failure.
             var errorKind = failure is not null ? UsageRecord.KindName(failure.Kind) : status == UsageStatus.Error ? UsageRecord.KindName(ErrorKind.Internal) : null;
             usage ??= context?.PartialUsage;
-            var record = Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, context, usage, status, errorKind, started, elapsed);
+            var record = Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, client, route, context, usage, status, errorKind, started, elapsed);
             if (usage is not null)
                 log.LogInformation("{Path} model={Model} provider={Provider} status={Status} in={In} out={Out} credits={Credits} estimated={Estimated} ms={Ms:F0}",
                     http.Request.Path, model, context?.ResponseHeaders.GetValueOrDefault(ProviderChain.ProviderHeader) ?? "?", http.Response.StatusCode, usage.InputTokens, usage.OutputTokens, usage.Credits, usage.Estimated,
@@ -130,10 +144,9 @@ internal sealed class ChatPipeline(
 
     /// <summary>Hands the finished request to the usage ledger: values already at hand, no database on this path.</summary>
     private UsageRecord Record(HttpContext http, string requestId, DateTimeOffset arrivedAt, string frontDoor, string model, bool stream, string? sessionId,
-        ChatContext? context, Usage? usage, string status, string? errorKind, long started, TimeSpan elapsed)
+        ClientApp client, RouteDecision? route, ChatContext? context, Usage? usage, string status, string? errorKind, long started, TimeSpan elapsed)
     {
         var caller = http.FindCaller();
-        var client = ClientApps.Recognize(http.Request.Headers);
         var served = context?.ServedModel;
         usage ??= Usage.Zero;
         var record = new UsageRecord
@@ -155,6 +168,10 @@ internal sealed class ChatPipeline(
             Fallbacks = context?.Fallbacks ?? 0,
             FailedAttempts = context?.FailedAttempts,
             Stream = stream,
+            Task = route?.Task ?? "unknown",
+            Profile = route?.Profile?.Name,
+            Variant = route?.Variant,
+            ToolErrors = route is null ? 0 : TaskRouter.ToolErrors(route.Request),
             InputTokens = usage.InputTokens,
             OutputTokens = usage.OutputTokens,
             CacheReadTokens = usage.CacheReadTokens,
@@ -388,6 +405,8 @@ internal sealed class ChatPipeline(
     private static void CopyHeaders(HttpContext http, ChatContext context)
     {
         foreach (var (name, value) in context.ResponseHeaders) http.Response.Headers[name] = value;
+        // The route as served: after a fallback, the model and provider that answered.
+        if (context.Route is { Routed: true } route) http.Response.Headers[TaskRouter.RouteHeader] = route.Header(context.ServedBy, context.ServedModel);
     }
 
     /// <summary>Reads the body under a size limit without trusting Content-Length, then parses it once.</summary>

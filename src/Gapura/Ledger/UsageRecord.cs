@@ -51,8 +51,14 @@ internal sealed record UsageRecord
     /// <summary>The failed attempts behind <see cref="Fallbacks"/> (for metrics; not stored).</summary>
     public IReadOnlyList<(string Provider, ErrorKind Kind)>? FailedAttempts { get; init; }
     public bool Stream { get; init; }
-    /// <summary>The routing task (filled with <c>unknown</c> until requests are classified).</summary>
+    /// <summary>The task the request was classified as (<c>Routing/Tasks/TaskTypes</c>); <c>unknown</c> with routing off.</summary>
     public string Task { get; init; } = "unknown";
+    /// <summary>The routing profile that served the request; null when it was served as named.</summary>
+    public string? Profile { get; init; }
+    /// <summary>Under a canary on <see cref="Profile"/>: <c>baseline</c> or <c>candidate</c>; null otherwise.</summary>
+    public string? Variant { get; init; }
+    /// <summary>Tool results in the request's latest turn that report a failed tool call (the client's <c>is_error</c>).</summary>
+    public int ToolErrors { get; init; }
 
     public int InputTokens { get; init; }
     public int OutputTokens { get; init; }

@@ -50,5 +50,8 @@ public sealed class ChatContext
     /// <summary>Usage of an answer that did not complete (the client left): what had been sent by then.</summary>
     internal Usage? PartialUsage { get; set; }
 
+    /// <summary>How routing chose the models (for the <c>x-gapura-route</c> header); null before routing.</summary>
+    internal Routing.RouteDecision? Route { get; init; }
+
     internal void RecordFailedAttempt(string provider, ErrorKind kind) => (FailedAttempts ??= []).Add((provider, kind));
 }

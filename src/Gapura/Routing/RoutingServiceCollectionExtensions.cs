@@ -14,6 +14,9 @@ internal static class RoutingServiceCollectionExtensions
         services.AddSingleton<LoginCooldowns>();
         services.AddSingleton<IStoreChangeListener>(sp => sp.GetRequiredService<RoutingState>());
         services.AddSingleton<RequestRouter>();
+        services.AddSingleton<Profiles.RoutingConfigSource>();
+        services.AddSingleton<IStoreChangeListener>(sp => sp.GetRequiredService<Profiles.RoutingConfigSource>());
+        services.AddSingleton<TaskRouter>();
         services.AddSingleton<StoreChangeSync>();
         services.AddHostedService(sp => sp.GetRequiredService<StoreChangeSync>());
         return services;

@@ -47,7 +47,7 @@ public sealed class LedgerGatewayTests : IAsyncLifetime
                    output_tokens || '|' || status || '|' || http_status || '|' || task AS v
             FROM usage_records WHERE request_id = @id
             """);
-        Assert.Equal($"{alice.Id}|{stored.Id}|{key.Prefix}|claude-code|2.1.197|9f1c2d3e-session|anthropic-messages|claude-sonnet-4-5|claude-sonnet-4.5|kiro|1|321|7|ok|200|unknown", row);
+        Assert.Equal($"{alice.Id}|{stored.Id}|{key.Prefix}|claude-code|2.1.197|9f1c2d3e-session|anthropic-messages|claude-sonnet-4-5|claude-sonnet-4.5|kiro|1|321|7|ok|200|interactiveChat", row); // a plain question with no tools
         var record = await _gateway.UsageRecordOfAsync(response);
         Assert.Equal(0.37, record.Credits);
         Assert.NotNull(record.CostUsd);

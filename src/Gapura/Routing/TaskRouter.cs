@@ -1,0 +1,194 @@
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
+using System.Text;
+using Gapura.Conversations;
+using Gapura.Identity;
+using Gapura.Ledger;
+using Gapura.Routing.Profiles;
+using Gapura.Routing.Tasks;
+
+namespace Gapura.Routing;
+
+/// <summary>
+/// Where a request goes and why: the routing mode for the caller, the task the request is classified as, the
+/// profile that task (or the model name) selects, the canary split, and the candidate upstream models in order.
+/// </summary>
+internal sealed record RouteDecision(
+    string Mode, TaskClassification? Classification, RoutingProfile? Profile, CanaryDefinition? Canary, string? Variant,
+    IReadOnlyList<ResolvedModel> Candidates, ChatRequest Request, string? Reason)
+{
+    /// <summary>Whether a profile chose the model (otherwise the request was served as named).</summary>
+    public bool Routed => Profile is not null;
+
+    public string Task => Classification?.Task ?? "unknown";
+
+    /// <summary>
+    /// <c>x-gapura-route</c>: <c>task=background; rule=claude-code-title; profile=fast; model=claude-haiku-4.5; provider=kiro</c>,
+    /// plus <c>canary=candidate</c> under a canary. The model and provider are those that served.
+    /// </summary>
+    public string Header(string? provider, string? model)
+    {
+        var b = new StringBuilder(128);
+        b.Append("task=").Append(Task).Append("; rule=").Append(Classification?.Rule ?? "none");
+        b.Append("; profile=").Append(Profile?.Name ?? "none");
+        if (Reason is not null) b.Append("; via=").Append(Reason);
+        b.Append("; model=").Append(model ?? Candidates[0].Model.Id).Append("; provider=").Append(provider ?? Candidates[0].Model.Provider);
+        if (Variant is not null) b.Append("; canary=").Append(Variant);
+        return b.ToString();
+    }
+}
+
+/// <summary>
+/// Routing by task: reads the caller's mode from the current <see cref="RoutingConfig"/>, classifies the request
+/// (<see cref="TaskRules"/>), and, when the request is to be routed, resolves the chosen profile's models — the
+/// canary's or the profile's own, then its fallbacks — through <see cref="RequestRouter"/>. Memory only: no database.
+/// </summary>
+internal sealed class TaskRouter(RequestRouter router, RoutingConfigSource source)
+{
+    public const string RouteHeader = "x-gapura-route";
+
+    /// <summary>Why a profile was used: the client named it, asked for <c>auto</c>, or the mode overrides its model.</summary>
+    public const string ViaModel = "model";
+    public const string ViaAuto = "auto";
+    public const string ViaOverride = "override";
+
+    public RoutingConfig Config => source.Current;
+
+    /// <summary>Decides for one request.</summary>
+    /// <exception cref="GatewayException">400 for an unknown model or task header; 503 naming the profile when none of its models is available.</exception>
+    public async ValueTask<RouteDecision> DecideAsync(ChatRequest request, IHeaderDictionary headers, ClientApp client, Caller? caller,
+        string? sessionId, int estimatedInputTokens, CancellationToken ct)
+    {
+        var config = source.Current;
+        var mode = config.ModeFor(caller);
+        if (mode == RoutingModes.Off)
+            return new RouteDecision(mode, null, null, null, null, await router.ResolveCandidatesAsync(request.Model, caller, ct), request, null);
+
+        var classification = config.Rules.Classify(RequestFacts.From(request, headers, client, estimatedInputTokens));
+        var (profile, via) = ChooseProfile(config, mode, request.Model, classification.Task);
+        if (profile is null)
+            return new RouteDecision(mode, classification, null, null, null, await router.ResolveCandidatesAsync(request.Model, caller, ct), request, null);
+
+        var canary = config.CanaryOf(profile.Name);
+        var variant = canary is null ? null : InCandidateCohort(canary, caller, sessionId) ? CanaryDefinition.Candidate : CanaryDefinition.Baseline;
+        var first = variant == CanaryDefinition.Candidate ? canary!.Choice : profile.FirstChoice;
+        var candidates = await ResolveProfileAsync(profile, first, request.Model, caller, ct);
+        return new RouteDecision(mode, classification, profile, canary, variant, candidates, Apply(profile, request), via);
+    }
+
+    /// <summary>The profile a request goes to, or null when it is served as named.</summary>
+    internal static (RoutingProfile? Profile, string? Via) ChooseProfile(RoutingConfig config, string mode, string model, string task)
+    {
+        var name = model.Trim();
+        if (name.Equals(RoutingModes.AutoModel, StringComparison.OrdinalIgnoreCase)) return (config.Profiles[config.Tasks[task]], ViaAuto);
+        if (config.FindProfile(name) is { } named) return (named, ViaModel);
+        if (mode == RoutingModes.Override) return (config.Profiles[config.Tasks[task]], ViaOverride);
+        return (null, null);
+    }
+
+    /// <summary>
+    /// The profile's models in order — <paramref name="first"/> (the profile's own model, or the canary's), then each
+    /// fallback — every one resolved as a client's model name would be, duplicates dropped. A bare family name
+    /// (<c>claude-sonnet</c>) is the newest model of that family the caller can reach; a name no catalog knows is matched
+    /// by family and version (the seed's <c>claude-sonnet-4-0</c> is Kiro's <c>claude-sonnet-4</c>). A pinned provider
+    /// is preferred: when it does not serve the model (or is not configured here), any upstream that does serves it.
+    /// </summary>
+    /// <exception cref="GatewayException">503 naming the profile when none of its models is available to the caller.</exception>
+    internal async ValueTask<IReadOnlyList<ResolvedModel>> ResolveProfileAsync(RoutingProfile profile, string first, string requestedName, Caller? caller, CancellationToken ct)
+    {
+        var result = new List<ResolvedModel>(4);
+        List<string>? missing = null;
+        foreach (var choice in profile.Fallbacks.Count == 0 ? [first] : (IEnumerable<string>)[first, .. profile.Fallbacks])
+        {
+            try
+            {
+                foreach (var r in await ResolveChoiceAsync(choice, caller, ct))
+                    if (!result.Exists(x => x.Model.Id == r.Model.Id && x.Model.Provider == r.Model.Provider))
+                        result.Add(r with { RequestedName = requestedName });
+            }
+            catch (GatewayException e) when (e.Kind is ErrorKind.InvalidRequest or ErrorKind.PermissionDenied)
+            {
+                (missing ??= []).Add($"{choice}: {e.Message}");
+            }
+        }
+        return result.Count > 0 ? result : throw new GatewayException(ErrorKind.UpstreamUnavailable,
+            $"Routing profile '{profile.Name}': none of its models is available ({string.Join("; ", missing ?? [])}).", 503);
+    }
+
+    /// <summary>One model name of a profile → the catalogs' candidates for it (see <see cref="ResolveProfileAsync"/>).</summary>
+    internal async ValueTask<IReadOnlyList<ResolvedModel>> ResolveChoiceAsync(string choice, Caller? caller, CancellationToken ct)
+    {
+        var (provider, model) = SplitProvider(choice);
+        if (ModelFamilies.BareFamily(model) is { } family)
+        {
+            var reachable = await router.ListAsync(caller, ct);
+            var newest = (provider is null ? null : ModelFamilies.Newest(family, reachable.Where(m => m.Provider.Equals(provider, StringComparison.OrdinalIgnoreCase))))
+                         ?? ModelFamilies.Newest(family, reachable)
+                         ?? throw GatewayException.BadRequest($"no Claude {family} model is offered by the upstreams this caller can use.");
+            return await router.ResolveCandidatesAsync($"{newest.Provider}/{newest.Id}", caller, ct);
+        }
+        if (provider is not null)
+        {
+            try { return await router.ResolveCandidatesAsync(choice, caller, ct); }
+            catch (GatewayException e) when (e.Kind == ErrorKind.InvalidRequest) { /* the provider does not serve it here: any upstream may */ }
+        }
+        try
+        {
+            return await router.ResolveCandidatesAsync(model, caller, ct);
+        }
+        catch (GatewayException e) when (e.Kind == ErrorKind.InvalidRequest)
+        {
+            if (ModelFamilies.SameVersion(model, await router.ListAsync(caller, ct)) is { } same)
+                return await router.ResolveCandidatesAsync(same.Id, caller, ct);
+            throw;
+        }
+    }
+
+    /// <summary>"anthropic/claude-sonnet-4-0" → (anthropic, claude-sonnet-4-0); a name without a slash has no provider.</summary>
+    private static (string? Provider, string Model) SplitProvider(string choice)
+    {
+        var slash = choice.IndexOf('/');
+        return slash > 0 ? (choice[..slash], choice[(slash + 1)..]) : (null, choice);
+    }
+
+    /// <summary>
+    /// The profile's parameters: <c>maxTokens</c> fills in a missing max_tokens and caps a larger one (never below a
+    /// thinking budget, which upstreams require to be under max_tokens); <c>temperature</c> applies when the client set
+    /// none and is not asking for thinking (Anthropic allows only 1 with thinking).
+    /// </summary>
+    internal static ChatRequest Apply(RoutingProfile profile, ChatRequest request)
+    {
+        var max = request.MaxTokens;
+        if (profile.MaxTokens is { } cap)
+        {
+            max = max is { } asked ? Math.Min(asked, cap) : cap;
+            if (request.Thinking?.BudgetTokens is { } budget && max <= budget) max = request.MaxTokens ?? budget + 1;
+        }
+        var temperature = request.Temperature;
+        if (temperature is null && profile.Temperature is { } t && request.Thinking is not { Mode: not ThinkingMode.Disabled }) temperature = t;
+        return max == request.MaxTokens && temperature == request.Temperature ? request : request with { MaxTokens = max, Temperature = temperature };
+    }
+
+    /// <summary>
+    /// Whether this caller's conversation is in the canary's share. Sticky: the same user and session (or key, when the
+    /// client sends no session) always land on the same side, so a conversation never switches model; the profile and
+    /// start time are mixed in so each canary draws its own cohort.
+    /// </summary>
+    internal static bool InCandidateCohort(CanaryDefinition canary, Caller? caller, string? sessionId)
+    {
+        if (canary.Percent <= 0) return false;
+        if (canary.Percent >= 100) return true;
+        var key = $"{canary.Profile}|{canary.StartedAt.ToUnixTimeSeconds()}|{caller?.UserId}|{sessionId ?? caller?.KeyId?.ToString() ?? ""}";
+        var hash = XxHash3.HashToUInt64(MemoryMarshal.AsBytes(key.AsSpan()));
+        return (int)(hash % 100) < canary.Percent;
+    }
+
+    /// <summary>Tool results in the latest user turn that report a failed call: the canary's tool-call failure signal.</summary>
+    internal static int ToolErrors(ChatRequest request)
+    {
+        if (request.Messages.Count == 0 || request.Messages[^1] is not { Role: Role.User } last) return 0;
+        var errors = 0;
+        foreach (var block in last.Content) if (block is ToolResultBlock { IsError: true }) errors++;
+        return errors;
+    }
+}
