@@ -118,7 +118,7 @@ internal static class ModelsCommand
         }
 
         await stderr.WriteLineAsync($"Comparing {plan.Baseline} (baseline) with {plan.Candidate} (candidate): {ModelComparisonReport.N(plan.RequestCount)} requests "
-            + $"({ModelComparisonReport.N(prompts.Count)} prompts × {ModelComparisonReport.N(plan.Runs)} runs × 2) through {settings.Url}");
+            + $"({ModelComparisonReport.Plural(prompts.Count, "prompt")} × {ModelComparisonReport.Plural(plan.Runs, "run")} × 2) through {settings.Url}");
         var started = DateTimeOffset.UtcNow;
         var results = await runner.RunAsync(plan, p => stderr.WriteLine(ProgressLine(p)), ct);
         var report = new ModelComparisonReport(settings.Url.ToString(), plan, results, started, DateTimeOffset.UtcNow);

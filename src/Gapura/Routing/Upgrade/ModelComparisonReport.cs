@@ -73,7 +73,7 @@ internal sealed class ModelComparisonReport
         var requests = Plan.RequestCount;
         w.WriteLine($"# Model comparison: `{Plan.Baseline}` → `{Plan.Candidate}`");
         w.WriteLine();
-        w.WriteLine($"{N(Plan.Prompts.Count)} prompt{(Plan.Prompts.Count == 1 ? "" : "s")} × {N(Plan.Runs)} run{(Plan.Runs == 1 ? "" : "s")} × 2 models = {N(requests)} requests "
+        w.WriteLine($"{Plural(Plan.Prompts.Count, "prompt")} × {Plural(Plan.Runs, "run")} × 2 models = {N(requests)} requests "
             + $"through the gateway at {Gateway}, {N(Plan.Concurrency)} at a time, "
             + $"from {StartedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}Z ({Seconds((FinishedAt - StartedAt).TotalMilliseconds)}).");
         w.WriteLine();
@@ -198,9 +198,16 @@ internal sealed class ModelComparisonReport
 
     internal static string Percent(double rate) => (rate * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
 
-    internal static string Seconds(double? ms) => ms is { } v
-        ? v < 10_000 ? (v / 1000).ToString("0.00", CultureInfo.InvariantCulture) + " s" : (v / 1000).ToString("0.0", CultureInfo.InvariantCulture) + " s"
-        : "—";
+    /// <summary>Milliseconds under a second (a simulator or a cache answers in a few), seconds above.</summary>
+    internal static string Seconds(double? ms) => ms switch
+    {
+        null => "—",
+        < 1000 => ms.Value.ToString("0", CultureInfo.InvariantCulture) + " ms",
+        < 10_000 => (ms.Value / 1000).ToString("0.00", CultureInfo.InvariantCulture) + " s",
+        _ => (ms.Value / 1000).ToString("0.0", CultureInfo.InvariantCulture) + " s",
+    };
+
+    internal static string Plural(int n, string noun) => $"{N(n)} {noun}{(n == 1 ? "" : "s")}";
 
     internal static string Tokens(double? n) => n is { } v ? v.ToString("#,0.#", CultureInfo.InvariantCulture) : "—";
 

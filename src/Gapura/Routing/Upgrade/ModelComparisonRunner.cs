@@ -185,6 +185,11 @@ internal sealed class ModelComparisonRunner(HttpClient http, Uri gateway, string
         {
             error = $"the stream broke: {e.Message}";
         }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // One odd answer must not throw away the other requests' measurements.
+            error = $"unexpected failure ({e.GetType().Name}): {e.Message}";
+        }
         var latency = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
 
         var usage = state.Usage;

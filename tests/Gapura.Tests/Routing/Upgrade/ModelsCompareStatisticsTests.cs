@@ -105,6 +105,8 @@ public sealed class ModelsCompareStatisticsTests
         Assert.Equal("$1.5000", Gapura.Routing.Upgrade.ModelComparisonReport.Usd(1.5));
         Assert.Equal("—", Gapura.Routing.Upgrade.ModelComparisonReport.Seconds(null));
         Assert.Equal("1.80 s", Gapura.Routing.Upgrade.ModelComparisonReport.Seconds(1800));
+        Assert.Equal("154 ms", Gapura.Routing.Upgrade.ModelComparisonReport.Seconds(154.4));
+        Assert.Equal("12.5 s", Gapura.Routing.Upgrade.ModelComparisonReport.Seconds(12_500));
         Assert.Equal("0.50×", Gapura.Routing.Upgrade.ModelComparisonReport.X(0.5));
     }
 
