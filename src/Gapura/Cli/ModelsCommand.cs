@@ -28,16 +28,16 @@ internal static class ModelsCommand
     {
         // Numbers are read as text and checked here: a bad value is a usage error (exit 2) with a message that
         // names the allowed range, not the parser's generic one.
-        var baseline = new Option<string?>("--baseline") { Description = "The model in use today (as clients name it)." };
-        var candidate = new Option<string?>("--candidate") { Description = "The model to compare it with." };
-        var prompts = new Option<string?>("--prompts") { Description = "JSON lines: {\"prompt\": \"…\"} or an Anthropic Messages body {\"messages\": […]} per line." };
-        var runs = new Option<string?>("--runs") { Description = "How many times each prompt goes to each model (1–20). Default 1." };
-        var concurrency = new Option<string?>("--concurrency") { Description = "Requests in flight at once (1–8). Default 1, which keeps latencies comparable." };
-        var maxTokens = new Option<string?>("--max-tokens") { Description = "max_tokens for prompts that do not set it. Default 1024." };
-        var timeout = new Option<string?>("--timeout-seconds") { Description = "Give up on one request after this long. Default 300." };
-        var url = new Option<string?>("--url") { Description = $"The gateway. Default ${UrlVariable}, else {GatewayHost.DefaultUrl}." };
-        var key = new Option<string?>("--key") { Description = $"API key. Default ${KeyVariable}, else Gateway:ApiKey, else the first-run key file data/api-key." };
-        var output = new Option<string?>("--out") { Description = "Report path prefix: writes PREFIX.md and PREFIX.json. Default compare-<UTC time>." };
+        var baseline = new Option<string?>("--baseline") { HelpName = "MODEL", Description = "The model in use today (as clients name it)." };
+        var candidate = new Option<string?>("--candidate") { HelpName = "MODEL", Description = "The model to compare it with." };
+        var prompts = new Option<string?>("--prompts") { HelpName = "FILE", Description = "JSON lines: {\"prompt\": \"…\"} or an Anthropic Messages body {\"messages\": […]} per line." };
+        var runs = new Option<string?>("--runs") { HelpName = "N", Description = "How many times each prompt goes to each model (1–20). Default 1." };
+        var concurrency = new Option<string?>("--concurrency") { HelpName = "N", Description = "Requests in flight at once (1–8). Default 1, which keeps latencies comparable." };
+        var maxTokens = new Option<string?>("--max-tokens") { HelpName = "N", Description = "max_tokens for prompts that do not set it. Default 1024." };
+        var timeout = new Option<string?>("--timeout-seconds") { HelpName = "SECONDS", Description = "Give up on one request after this long. Default 300." };
+        var url = new Option<string?>("--url") { HelpName = "URL", Description = $"The gateway. Default ${UrlVariable}, else {GatewayHost.DefaultUrl}." };
+        var key = new Option<string?>("--key") { HelpName = "KEY", Description = $"API key. Default ${KeyVariable}, else Gateway:ApiKey, else the first-run key file data/api-key." };
+        var output = new Option<string?>("--out") { HelpName = "PREFIX", Description = "Report path prefix: writes PREFIX.md and PREFIX.json. Default compare-<UTC time>." };
         var command = new Command("compare", "Send the same prompts through two models and write a side-by-side report (markdown and JSON): answers, tokens, cost, latency, errors.")
         {
             baseline, candidate, prompts, runs, concurrency, maxTokens, timeout, url, key, output,

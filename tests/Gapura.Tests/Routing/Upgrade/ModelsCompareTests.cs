@@ -176,6 +176,28 @@ public sealed class ModelsCompareTests(GatewayFixture gateway) : IClassFixture<G
     }
 
     [Fact]
+    public async Task A_failure_mid_stream_is_an_error_that_keeps_the_partial_answer()
+    {
+        gateway.Kiro.Enqueue(KiroScenario.Text("fine"));
+        gateway.Kiro.Enqueue(new KiroScenario
+        {
+            Frames = [KiroFrame.Text("half an "), KiroFrame.Text("answer"), KiroFrame.Metering(), KiroFrame.ContextUsage(1)],
+            CutInsideFrame = 1,
+            Split = KiroSplit.Whole,
+        });
+
+        var (code, _, error) = await CompareAsync(Prompts("""{"prompt": "hi"}"""));
+
+        Assert.True(code == 0, error);
+        var candidate = Json().GetProperty("results").EnumerateArray().Single(r => r.GetProperty("side").GetString() == "candidate");
+        Assert.False(candidate.GetProperty("ok").GetBoolean());
+        Assert.Equal(200, candidate.GetProperty("http_status").GetInt32());
+        Assert.StartsWith("stream error", candidate.GetProperty("error").GetString());
+        Assert.Equal("half an ", candidate.GetProperty("answer").GetString());
+        Assert.Equal(1.0, Json().GetProperty("summary").GetProperty("candidate").GetProperty("error_rate").GetDouble());
+    }
+
+    [Fact]
     public async Task A_model_without_a_price_has_no_cost_rather_than_zero()
     {
         var prompts = Prompts("""{"prompt": "hi"}""");
