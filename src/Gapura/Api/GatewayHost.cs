@@ -41,27 +41,7 @@ public static class GatewayHost
 
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
 
-        builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection(GatewayOptions.Section));
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddGapuraStorage(builder.Configuration);
-        builder.Services.AddGapuraIdentity(builder.Configuration);
-        builder.Services.AddGapuraAdmin(builder.Configuration);
-        builder.Services.AddSingleton<ChatPipeline>();
-        builder.Services.AddSingleton<ProviderChain>();
-        builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiChat, OpenAiChatFrontDoor.Instance);
-        builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
-        builder.Services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiResponses, Gapura.Formats.Responses.ResponsesFrontDoor.Instance);
-        builder.Services.AddGapuraRouting(builder.Configuration);
-        builder.Services.AddGapuraUsage(builder.Configuration);
-        builder.Services.AddGapuraTelemetry(builder.Configuration);
-        builder.Services.AddUpstreamAccounts();
-        // Upstreams, each registered only when configured. Catalog order is the default provider priority
-        // (a caller's own priority list comes first): Kiro, then the others.
-        builder.Services.AddKiro(builder.Configuration);
-        builder.Services.AddAnthropicProvider(builder.Configuration);
-        builder.Services.AddOpenAiProviders(builder.Configuration);
-        builder.Services.AddBedrockProvider(builder.Configuration);
-        builder.Services.AddCopilotProvider(builder.Configuration);
+        AddGatewayServices(builder.Services, builder.Configuration);
         // Kestrel's own limit is a backstop above ours, so oversized bodies get an answer in the caller's format.
         var maxBody = builder.Configuration.GetValue<long?>($"{GatewayOptions.Section}:{nameof(GatewayOptions.MaxRequestBodyBytes)}") ?? new GatewayOptions().MaxRequestBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody + 1024 * 1024);
@@ -75,6 +55,35 @@ public static class GatewayHost
         app.MapAdminApi();
         app.MapGapuraMetrics();
         return app;
+    }
+
+    /// <summary>
+    /// Every service of the gateway but the web host: storage, identity, routing, the ledger and the configured upstreams.
+    /// The CLI verbs that must know what the upstreams offer (routing changes) build the same set.
+    /// </summary>
+    internal static void AddGatewayServices(IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<GatewayOptions>(configuration.GetSection(GatewayOptions.Section));
+        services.AddSingleton(TimeProvider.System);
+        services.AddGapuraStorage(configuration);
+        services.AddGapuraIdentity(configuration);
+        services.AddGapuraAdmin(configuration);
+        services.AddSingleton<ChatPipeline>();
+        services.AddSingleton<ProviderChain>();
+        services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiChat, OpenAiChatFrontDoor.Instance);
+        services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
+        services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiResponses, Gapura.Formats.Responses.ResponsesFrontDoor.Instance);
+        services.AddGapuraRouting(configuration);
+        services.AddGapuraUsage(configuration);
+        services.AddGapuraTelemetry(configuration);
+        services.AddUpstreamAccounts();
+        // Upstreams, each registered only when configured. Catalog order is the default provider priority
+        // (a caller's own priority list comes first): Kiro, then the others.
+        services.AddKiro(configuration);
+        services.AddAnthropicProvider(configuration);
+        services.AddOpenAiProviders(configuration);
+        services.AddBedrockProvider(configuration);
+        services.AddCopilotProvider(configuration);
     }
 
     /// <summary>Where the gateway keeps its files: beside the database (<c>Storage:Path</c>, default <c>data/gapura.db</c>).</summary>

@@ -20,6 +20,7 @@ public static class GapuraCli
         root.Subcommands.Add(KeysCommand.Create());
         root.Subcommands.Add(SecretsCommand.Create());
         root.Subcommands.Add(UsageCommand.Create());
+        root.Subcommands.Add(RoutingCommand.Create());
         root.Subcommands.Add(ModelsCommand.Create());
         var invocation = new InvocationConfiguration();
         if (output is not null) invocation.Output = output;

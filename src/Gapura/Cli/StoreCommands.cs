@@ -51,7 +51,11 @@ internal sealed class CliSession(ServiceProvider services, IGapuraStore store, T
     public async Task<User> UserByEmailAsync(string email, CancellationToken ct)
         => await Store.Users.FindByEmailAsync(email, ct) ?? throw new CliException($"There is no user with the email '{email.Trim()}' (see `gapura users list`).");
 
-    public static async Task<CliSession> OpenAsync(IConfiguration configuration, TextWriter output, TextWriter error, CancellationToken ct)
+    /// <param name="upstreams">
+    /// Also build the configured upstreams and their model catalogs (the gateway's whole service set, no web host), with
+    /// the database's logins and routing settings loaded: for verbs that must know what the upstreams offer.
+    /// </param>
+    public static async Task<CliSession> OpenAsync(IConfiguration configuration, TextWriter output, TextWriter error, CancellationToken ct, bool upstreams = false)
     {
         var services = new ServiceCollection();
         services.AddLogging(b =>
@@ -60,11 +64,19 @@ internal sealed class CliSession(ServiceProvider services, IGapuraStore store, T
             b.AddProvider(new CliLoggerProvider(error));
             b.SetMinimumLevel(LogLevel.Warning);
         });
-        services.AddGapuraStorage(configuration);
+        if (upstreams)
+        {
+            services.AddSingleton(configuration);
+            services.AddSingleton(TimeProvider.System);
+            Api.GatewayHost.AddGatewayServices(services, configuration);
+        }
+        else services.AddGapuraStorage(configuration);
         var provider = services.BuildServiceProvider();
         try
         {
             await provider.GetRequiredService<Migrator>().MigrateAsync(ct);
+            if (upstreams)
+                foreach (var listener in provider.GetServices<Routing.IStoreChangeListener>()) await listener.ReloadAllAsync(ct);
             return new CliSession(provider, provider.GetRequiredService<IGapuraStore>(), output, error);
         }
         catch
@@ -82,7 +94,7 @@ internal sealed class CliSession(ServiceProvider services, IGapuraStore store, T
     /// does not know must be settings (<c>--Section:Key=value</c>); anything else is a usage error, so a
     /// mistyped option is not silently taken for a setting.
     /// </summary>
-    public static void SetAction(Command command, Func<CliSession, ParseResult, CancellationToken, Task<int>> run)
+    public static void SetAction(Command command, Func<CliSession, ParseResult, CancellationToken, Task<int>> run, bool upstreams = false)
     {
         command.TreatUnmatchedTokensAsErrors = false;
         command.SetAction(async (parse, ct) =>
@@ -97,7 +109,7 @@ internal sealed class CliSession(ServiceProvider services, IGapuraStore store, T
             }
             try
             {
-                await using var session = await OpenAsync(LoginCommand.BuildConfiguration([.. parse.UnmatchedTokens]), output, error, ct);
+                await using var session = await OpenAsync(LoginCommand.BuildConfiguration([.. parse.UnmatchedTokens]), output, error, ct, upstreams);
                 return await run(session, parse, ct);
             }
             catch (Exception e) when (Describe(e) is { } failure)
@@ -111,6 +123,7 @@ internal sealed class CliSession(ServiceProvider services, IGapuraStore store, T
     private static (string Message, int Code)? Describe(Exception e) => e switch
     {
         CliException c => (c.Message, c.ExitCode),
+        Routing.RoutingConfigException => (e.Message, CliExit.Refused),
         DatabaseUnavailableException or MigrationException => (e.Message, CliExit.Unavailable),
         SecretKeyException or SecretDecryptionException => (e.Message, CliExit.Unavailable),
         StorageException or WeakPasswordException => (e.Message, CliExit.Refused),

@@ -144,6 +144,22 @@ internal sealed class TaskRouter(RequestRouter router, RoutingConfigSource sourc
         }
     }
 
+    /// <summary>
+    /// Refuses a model name no upstream offers (checked when a profile, fallback or canary is saved), naming the field.
+    /// Resolved as a request would be, for no particular caller: every configured upstream counts.
+    /// </summary>
+    public async Task EnsureOfferedAsync(string choice, string field, CancellationToken ct)
+    {
+        try
+        {
+            await ResolveChoiceAsync(choice, null, ct);
+        }
+        catch (GatewayException e) when (e.Kind is ErrorKind.InvalidRequest)
+        {
+            throw new RoutingConfigException(field, $"{field}: no upstream of this gateway offers '{choice}' ({e.Message})");
+        }
+    }
+
     /// <summary>"anthropic/claude-sonnet-4-0" → (anthropic, claude-sonnet-4-0); a name without a slash has no provider.</summary>
     private static (string? Provider, string Model) SplitProvider(string choice)
     {
