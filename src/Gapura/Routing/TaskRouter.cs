@@ -38,6 +38,9 @@ internal sealed record RouteDecision(
     }
 }
 
+/// <summary>A decision with its reasons, or the error the request would get.</summary>
+internal sealed record RouteExplanation(string Mode, RouteDecision? Decision, IReadOnlyList<RuleEvaluation> Rules, GatewayException? Error);
+
 /// <summary>
 /// Routing by task: reads the caller's mode from the current <see cref="RoutingConfig"/>, classifies the request
 /// (<see cref="TaskRules"/>), and, when the request is to be routed, resolves the chosen profile's models — the
@@ -74,6 +77,26 @@ internal sealed class TaskRouter(RequestRouter router, RoutingConfigSource sourc
         var first = variant == CanaryDefinition.Candidate ? canary!.Choice : profile.FirstChoice;
         var candidates = await ResolveProfileAsync(profile, first, request.Model, caller, ct);
         return new RouteDecision(mode, classification, profile, canary, variant, candidates, Apply(profile, request), via);
+    }
+
+    /// <summary>
+    /// The same decision as <see cref="DecideAsync"/>, for <c>POST /v1/route</c>: every rule evaluated with why it matched
+    /// or not, and a failure to resolve reported rather than thrown. Calls no upstream.
+    /// </summary>
+    public async ValueTask<RouteExplanation> ExplainAsync(ChatRequest request, IHeaderDictionary headers, ClientApp client, Caller? caller,
+        string? sessionId, int estimatedInputTokens, CancellationToken ct)
+    {
+        var config = source.Current;
+        var mode = config.ModeFor(caller);
+        IReadOnlyList<RuleEvaluation> rules = mode == RoutingModes.Off ? [] : config.Rules.Explain(RequestFacts.From(request, headers, client, estimatedInputTokens));
+        try
+        {
+            return new RouteExplanation(mode, await DecideAsync(request, headers, client, caller, sessionId, estimatedInputTokens, ct), rules, null);
+        }
+        catch (GatewayException e)
+        {
+            return new RouteExplanation(mode, null, rules, e);
+        }
     }
 
     /// <summary>The profile a request goes to, or null when it is served as named.</summary>

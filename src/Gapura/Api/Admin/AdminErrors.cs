@@ -80,6 +80,7 @@ internal sealed class AdminErrorFilter(IGapuraStore store, ILogger<AdminErrorFil
     {
         AdminApiException a => a,
         Ledger.UsageQueryException q => AdminApiException.Invalid(q.Param, q.Message),
+        Routing.RoutingConfigException r => AdminApiException.Invalid(r.Field, r.Message),
         InvalidEmailException => AdminApiException.Invalid("email", e.Message),
         WeakPasswordException => AdminApiException.Invalid("password", e.Message),
         DuplicateEmailException or LastAdminException or DuplicateApiKeyException => AdminApiException.Conflict(e.Message),

@@ -1,0 +1,141 @@
+using System.Text.Json;
+using Gapura.Conversations;
+using Gapura.Formats;
+using Gapura.Identity;
+using Gapura.Ledger;
+using Gapura.Routing;
+using Microsoft.Extensions.Options;
+
+namespace Gapura.Api;
+
+/// <summary>
+/// <c>POST /v1/route</c>: where a request would go and why, without calling any upstream. It takes the same body as a
+/// front door; which door is the path's suffix (<c>/v1/route/v1/messages</c>, <c>/v1/route/chat/completions</c>,
+/// <c>/v1/route/responses</c>) or <c>?door=anthropic|openai|responses</c> (default: Anthropic when
+/// <c>anthropic-version</c> is sent, else OpenAI chat).
+/// </summary>
+internal static class RouteExplainEndpoint
+{
+    public static async Task HandleAsync(HttpContext http, string? suffix, TaskRouter router, CancellationToken ct)
+    {
+        var (name, door) = Door(http, suffix);
+        if (door is null)
+        {
+            await DefaultDoor(http).WriteErrorAsync(http.Response, GatewayException.BadRequest(
+                $"door: '{name}' is not a front door; use the path suffix (v1/messages, chat/completions, responses) or ?door=anthropic|openai|responses."));
+            return;
+        }
+        try
+        {
+            var limit = http.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
+            using var body = await ChatPipeline.ReadJsonBodyAsync(http.Request, limit, ct);
+            var sessionId = ClientApps.SessionId(http.Request.Headers, body.Json.RootElement);
+            var request = body.Parse(door);
+            var client = ClientApps.Recognize(http.Request.Headers);
+            var estimated = RequestTokenCounter.Count(request);
+            var explanation = await router.ExplainAsync(request, http.Request.Headers, client, http.FindCaller(), sessionId, estimated, ct);
+            http.Response.ContentType = "application/json";
+            await using var w = new Utf8JsonWriter(http.Response.Body);
+            Write(w, name!, request, client, estimated, explanation);
+            await w.FlushAsync(ct);
+        }
+        catch (GatewayException e) when (!http.Response.HasStarted)
+        {
+            await door.WriteErrorAsync(http.Response, e);
+        }
+    }
+
+    private static void Write(Utf8JsonWriter w, string door, ChatRequest request, ClientApp client, int estimated, RouteExplanation e)
+    {
+        var d = e.Decision;
+        w.WriteStartObject();
+        w.WriteString("door", door);
+        w.WriteString("requested_model", request.Model);
+        w.WriteString("mode", e.Mode);
+        w.WriteStartObject("client");
+        w.WriteString("name", client.Name);
+        if (client.Version is { } v) w.WriteString("version", v); else w.WriteNull("version");
+        w.WriteEndObject();
+        w.WriteNumber("estimated_input_tokens", estimated);
+        w.WriteBoolean("routed", d?.Routed ?? false);
+        if (d?.Classification is { } c) { w.WriteString("task", c.Task); w.WriteString("rule", c.Rule); }
+        else { w.WriteNull("task"); w.WriteNull("rule"); }
+        if (d?.Reason is { } via) w.WriteString("via", via); else w.WriteNull("via");
+        if (d?.Profile is { } p)
+        {
+            w.WritePropertyName("profile");
+            w.WriteStartObject();
+            w.WriteString("name", p.Name);
+            w.WritePropertyName("settings");
+            p.WriteTo(w);
+            w.WriteEndObject();
+        }
+        else w.WriteNull("profile");
+        if (d?.Canary is { } canary)
+        {
+            w.WriteStartObject("canary");
+            w.WriteString("model", canary.Choice);
+            w.WriteNumber("percent", canary.Percent);
+            w.WriteString("variant", d.Variant);
+            w.WriteEndObject();
+        }
+        else w.WriteNull("canary");
+        if (d is not null)
+        {
+            if (d.Request.MaxTokens is { } max) w.WriteNumber("max_tokens", max); else w.WriteNull("max_tokens");
+            if (d.Request.Temperature is { } t) w.WriteNumber("temperature", t); else w.WriteNull("temperature");
+            w.WriteString("header", d.Routed ? d.Header(null, null) : null);
+        }
+        w.WriteStartArray("candidates");
+        foreach (var r in d?.Candidates ?? [])
+        {
+            w.WriteStartObject();
+            w.WriteString("provider", r.Model.Provider);
+            w.WriteString("model", r.Model.Id);
+            w.WriteString("display_name", r.Model.DisplayName);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteStartArray("rules");
+        foreach (var r in e.Rules)
+        {
+            w.WriteStartObject();
+            w.WriteString("rule", r.Rule);
+            w.WriteString("task", r.Task);
+            w.WriteBoolean("matched", r.Matched);
+            w.WriteString("why", r.Why);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        if (e.Error is { } error)
+        {
+            w.WriteStartObject("error");
+            w.WriteNumber("status", error.Status);
+            w.WriteString("type", error.Kind.ToString());
+            w.WriteString("message", error.Message);
+            w.WriteEndObject();
+        }
+        else w.WriteNull("error");
+        // Budgets are not enforced yet; the field is here so clients can rely on its place.
+        w.WriteNull("budget");
+        w.WriteEndObject();
+    }
+
+    private static (string? Name, IFrontDoor? Door) Door(HttpContext http, string? suffix)
+    {
+        var asked = (http.Request.Query["door"].ToString() is { Length: > 0 } q ? q : suffix ?? "").Trim('/').ToLowerInvariant();
+        if (asked.StartsWith("v1/", StringComparison.Ordinal)) asked = asked[3..];
+        var name = asked switch
+        {
+            "" => http.Request.Headers.ContainsKey("anthropic-version") ? FrontDoors.AnthropicMessages : FrontDoors.OpenAiChat,
+            "messages" or "anthropic" or FrontDoors.AnthropicMessages => FrontDoors.AnthropicMessages,
+            "chat/completions" or "openai" or "chat" or FrontDoors.OpenAiChat => FrontDoors.OpenAiChat,
+            "responses" or FrontDoors.OpenAiResponses => FrontDoors.OpenAiResponses,
+            _ => null,
+        };
+        return name is null ? (asked, null) : (name, http.RequestServices.GetRequiredKeyedService<IFrontDoor>(name));
+    }
+
+    private static IFrontDoor DefaultDoor(HttpContext http) => http.RequestServices.GetRequiredKeyedService<IFrontDoor>(
+        http.Request.Headers.ContainsKey("anthropic-version") ? FrontDoors.AnthropicMessages : FrontDoors.OpenAiChat);
+}
