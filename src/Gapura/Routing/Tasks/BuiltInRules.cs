@@ -13,7 +13,7 @@ namespace Gapura.Routing.Tasks;
 internal static partial class BuiltInRules
 {
     /// <summary>How much of the last user text the text rules read: an instruction says what it is near its start.</summary>
-    public const int InstructionHead = 2_000;
+    public const int InstructionHead = 1_000;
 
     /// <summary>How much of a system prompt the shape rules read: the dedicated prompts announce themselves in their first lines.</summary>
     private const int SystemHead = 1_000;
@@ -36,6 +36,23 @@ internal static partial class BuiltInRules
 
     private static RegexCondition Instruction(string pattern)
         => new(TextSource.LastUserText, pattern, new Regex(pattern, RegexCondition.Options, RegexCondition.MatchTimeout), InstructionHead);
+
+    /// <summary>
+    /// The four instruction patterns in one: most instructions name none of them, and one pass over the head of the
+    /// last user text (remembered in the facts) spares the four separate ones.
+    /// </summary>
+    private static readonly Regex AnyInstructionPattern = new(
+        $"{ReviewPattern}|{SpecPattern}|{DocsPattern}|{ExplainPattern}".Replace("(?i)", "", StringComparison.Ordinal),
+        RegexCondition.Options | RegexOptions.IgnoreCase, RegexCondition.MatchTimeout);
+
+    private static readonly ShapeCondition NamesAnInstructionKind = new("the last user text names a review, spec, docs or explanation request",
+        f => f.InstructionKind ??= Matches(AnyInstructionPattern, RequestFacts.Head(f.LastUserText, InstructionHead)));
+
+    private static bool Matches(Regex regex, ReadOnlySpan<char> text)
+    {
+        try { return regex.IsMatch(text); }
+        catch (RegexMatchTimeoutException) { RegexTimeouts.Report(regex.ToString()); return false; }
+    }
 
     public const string ReviewPattern = @"(?i)\b(review|reviews|reviewing|reviewer|audit)\b";
     public const string SpecPattern = @"(?i)\b(requirements? (document|doc|spec)|specification|spec (for|of)|(design|technical|feature|product) (doc|document|spec)|user stor(y|ies)|acceptance criteria)\b";
@@ -86,13 +103,13 @@ internal static partial class BuiltInRules
 
         // ---- what the instruction asks, for any client (the start of the last user text)
         Rule("review-request", TaskTypes.CodeReview, "The instruction asks for a review or an audit (Claude Code's /review, opencode's /review sub-session, \"review this diff\")",
-            Instruction(ReviewPattern)),
+            NamesAnInstructionKind, Instruction(ReviewPattern)),
         Rule("spec-request", TaskTypes.SpecGeneration, "The instruction asks for requirements, a specification, a design document, user stories or acceptance criteria",
-            Instruction(SpecPattern)),
+            NamesAnInstructionKind, Instruction(SpecPattern)),
         Rule("docs-request", TaskTypes.DocumentationUpdate, "The instruction is about documentation: README, docstrings, changelog, CLAUDE.md / AGENTS.md (/init), \"document the …\"",
-            Instruction(DocsPattern)),
+            NamesAnInstructionKind, Instruction(DocsPattern)),
         Rule("explain-request", TaskTypes.CodeExplanation, "The instruction asks for an explanation: \"explain\", \"walk me through\", \"how does …\", \"what does this … do\"",
-            Instruction(ExplainPattern)),
+            NamesAnInstructionKind, Instruction(ExplainPattern)),
 
         // ---- agents at work
         Rule("claude-code-subagent", TaskTypes.TaskExecution, "A Claude Code sub-agent (Agent/Task tool) at work: x-claude-code-agent-id or cc_is_subagent=true",

@@ -54,6 +54,9 @@ internal sealed class RequestFacts
 
     public string System => Request.System ?? "";
 
+    /// <summary>Whether the instruction names a kind of request the built-in text rules know (their shared pre-check, computed once).</summary>
+    internal bool? InstructionKind { get; set; }
+
     /// <summary>
     /// The text of the most recent user message that has text of its own — the instruction a tool loop is working on.
     /// Claude Code's <c>&lt;system-reminder&gt;</c> blocks and Codex's <c>&lt;environment_context&gt;</c> are not the

@@ -28,7 +28,10 @@ internal sealed class TaskRule
 
     public required string Name { get; init; }
     public required string Task { get; init; }
-    public IReadOnlyList<RuleCondition> Conditions { get; init; } = [];
+    private readonly RuleCondition[] _conditions = [];
+
+    /// <summary>All must hold. Kept as an array: the hot path walks it with an index, without an enumerator to allocate.</summary>
+    public IReadOnlyList<RuleCondition> Conditions { get => _conditions; init => _conditions = [.. value]; }
 
     /// <summary>What a built-in rule catches (README, explanations); null for configured rules.</summary>
     public string? Description { get; init; }
@@ -37,7 +40,8 @@ internal sealed class TaskRule
 
     public bool Matches(RequestFacts facts)
     {
-        foreach (var condition in Conditions) if (!condition.Test(facts)) return false;
+        var conditions = _conditions;
+        for (var i = 0; i < conditions.Length; i++) if (!conditions[i].Test(facts)) return false;
         return true;
     }
 
