@@ -92,7 +92,7 @@ internal sealed class RequestFacts
         {
             Request = request,
             Client = client,
-            TaskHeader = taskHeader.Length > 0 ? taskHeader : null,
+            TaskHeader = string.IsNullOrWhiteSpace(taskHeader) ? null : taskHeader,
             EstimatedInputTokens = estimatedInputTokens,
             LastTurnToolResult = lastTurnToolResult,
             Images = images,

@@ -175,6 +175,10 @@ public sealed class TaskRulesTests
     }
 
     [Fact]
+    public void A_blank_task_header_is_no_header()
+        => Assert.Equal("default-chat", TaskRules.Create([], false, 60_000).Classify(Facts(Request(), headers: ("x-gapura-task", "  "))).Rule);
+
+    [Fact]
     public void Explain_evaluates_every_rule_in_order_and_agrees_with_classify()
     {
         var rules = TaskRules.Create(Parse("""[{"name":"mine","task":"codeReview","client":"opencode"}]"""), true, 60_000);
