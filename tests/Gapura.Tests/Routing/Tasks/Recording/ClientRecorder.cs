@@ -25,6 +25,8 @@ public sealed class RecorderFactAttribute : FactAttribute
 /// Every request of a run is labelled with the run's task. The client's own housekeeping requests inside a run (a
 /// title, a hook check, a summary) are relabelled by hand afterwards, after reading them, before the files are copied to
 /// <c>tests/Gapura.Tests/Routing/Recordings/</c>: the label is what the request really is, never what the classifier says.
+/// To keep the folder small, Claude Code's tool descriptions were then cut to 300 characters, except in three files kept
+/// whole; a cut file says so in its <c>trimmed</c> field. A file's <c>note</c> field explains an unexpected label.
 /// </para>
 /// <code>GAPURA_RECORD_TO=/tmp/rec GAPURA_OPENCODE=/tmp/oc/node_modules/opencode-linux-x64/bin/opencode dotnet test tests/Gapura.Tests --filter "FullyQualifiedName~ClientRecorder"</code>
 /// </summary>
