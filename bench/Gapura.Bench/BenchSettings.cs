@@ -9,6 +9,9 @@ internal sealed record BenchSettings
     public bool RunDecode { get; init; } = true;
     public bool RunLatency { get; init; } = true;
 
+    /// <summary><c>--classifier</c>: the task classifier's cost per request instead of parts 1 and 2.</summary>
+    public bool RunClassifier { get; init; }
+
     /// <summary><c>--ledger-reports</c>: the usage ledger at volume instead of parts 1 and 2.</summary>
     public bool RunLedger { get; init; }
 
@@ -66,6 +69,7 @@ internal sealed record BenchSettings
                 case "--quick": break;
                 case "--decode-only": settings = settings with { RunLatency = false }; break;
                 case "--latency-only": settings = settings with { RunDecode = false }; break;
+                case "--classifier": settings = settings with { RunClassifier = true, RunDecode = false, RunLatency = false }; break;
                 case "--ledger-reports": settings = settings with { RunLedger = true, RunDecode = false, RunLatency = false }; break;
                 case "--ledger-records" when i + 1 < args.Length:
                     settings = settings with { LedgerRecords = int.Parse(args[++i], CultureInfo.InvariantCulture) };
@@ -79,7 +83,7 @@ internal sealed record BenchSettings
                 case "--gateway-setting" when i + 1 < args.Length && args[i + 1].Contains('=', StringComparison.Ordinal):
                     settings = settings with { GatewaySettings = [.. settings.GatewaySettings, args[++i]] };
                     break;
-                default: throw new ArgumentException($"unknown argument {args[i]} (use --quick, --decode-only, --latency-only, --concurrency N, --gateway-setting Key=Value, --ledger-reports [--ledger-records N] [--ledger-batch N])");
+                default: throw new ArgumentException($"unknown argument {args[i]} (use --quick, --decode-only, --latency-only, --concurrency N, --gateway-setting Key=Value, --ledger-reports [--ledger-records N] [--ledger-batch N], --classifier)");
             }
         }
         return settings;

@@ -46,6 +46,13 @@ if (settings.RunLedger)
     await new LedgerReportBench(settings, report).RunAsync();
 }
 
+if (settings.RunClassifier)
+{
+    Console.WriteLine();
+    Console.WriteLine("== 4. Task classifier: facts + classification per request, one thread ==");
+    new ClassifierBench(settings, report).Run();
+}
+
 report.Machine("loadavg_start", loadStart ?? "na");
 report.Machine("loadavg_end", Report.LoadAverage() ?? "na");
 report.Machine("quick", settings.Quick ? "1" : "0");
