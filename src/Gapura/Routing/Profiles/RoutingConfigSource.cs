@@ -138,7 +138,7 @@ internal sealed class RoutingConfigSource : IStoreChangeListener
             ProfileSources = profileSources.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase),
             Tasks = tasks.ToFrozenDictionary(StringComparer.Ordinal),
             TaskSources = taskSources.ToFrozenDictionary(StringComparer.Ordinal),
-            Rules = TaskRules.Create(rules ?? [], file.BuiltInRules, file.LongContextTokens),
+            Rules = TaskRules.Create(rules ?? [], file.BuiltInRules, file.LongContextTokens, log),
             RulesSource = rulesSource,
             BuiltInRules = file.BuiltInRules,
             LongContextTokens = file.LongContextTokens,
