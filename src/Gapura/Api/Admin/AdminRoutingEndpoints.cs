@@ -48,7 +48,7 @@ internal static class AdminRoutingEndpoints
     {
         http.RequireAdmin("change routing");
         using var doc = await ReadJsonAsync(http, ct);
-        var profile = RoutingProfile.Parse(name, doc.RootElement, "body");
+        var profile = RoutingProfile.Parse(name, doc.RootElement, $"profiles.{name}");
         await Changes(http).SaveProfileAsync(profile, ct);
         return Json(w => WriteProfile(w, profile, "admin"));
     }
