@@ -46,35 +46,8 @@ public class ClaudeCodeEndToEndTests(GatewayFixture gateway) : IClassFixture<Gat
         }
     }
 
-    private async Task<(int ExitCode, string Stdout, string Stderr)> RunClaudeAsync(string home, string work, string prompt, params string[] args)
-    {
-        var claude = Path.Combine(RepositoryRoot(), "tests", "e2e", "node_modules", ".bin", "claude");
-        Assert.True(File.Exists(claude), $"Claude Code is not installed at {claude}; the test build installs it with npm (tests/e2e).");
-        var start = new ProcessStartInfo(claude) { WorkingDirectory = work, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
-        start.ArgumentList.Add("-p");
-        start.ArgumentList.Add(prompt);
-        foreach (var a in args) start.ArgumentList.Add(a);
-        // A clean environment for the CLI: nothing of the caller's own Claude/Anthropic set-up leaks in.
-        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("ANTHROPIC_") || k.StartsWith("CLAUDE"))) start.Environment.Remove(key);
-        start.Environment["HOME"] = home;
-        start.Environment["ANTHROPIC_BASE_URL"] = gateway.BaseUrl;
-        start.Environment["ANTHROPIC_API_KEY"] = GatewayFixture.ApiKey;
-        start.Environment["DISABLE_AUTOUPDATER"] = "1";
-        start.Environment["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1";
-
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        try { await process.WaitForExitAsync(timeout.Token); }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"claude did not finish within 120 s. stdout: {await stdout}");
-        }
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    private Task<(int ExitCode, string Stdout, string Stderr)> RunClaudeAsync(string home, string work, string prompt, params string[] args)
+        => ClaudeCodeCli.RunAsync(gateway.BaseUrl, GatewayFixture.ApiKey, home, work, prompt, args);
 
     internal static string RepositoryRoot()
     {
