@@ -8,6 +8,7 @@ using Gapura.Formats.Responses;
 using Gapura.Ledger;
 using Gapura.Routing.Tasks;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Configuration;
 
 namespace Gapura.Bench;
 
@@ -60,6 +61,62 @@ internal sealed class ClassifierBench(BenchSettings settings, Report report)
         Console.WriteLine("  slowest recorded: " + string.Join(", ", slowest.Select(x => $"{x.c.Name} {x.us:F1} µs ({rules.Classify(RequestFacts.From(x.c.Request, x.c.Headers, x.c.Client, x.c.Tokens)).Rule})")));
         Measure($"synthetic Claude Code tool loop, {synthetic.Bytes / 1024} KB, built-ins", [synthetic], rules, iterations, "synthetic");
         Measure($"synthetic {synthetic.Bytes / 1024} KB, 5 configured regex rules + built-ins", [synthetic], configured, iterations, "synthetic_configured");
+        MeasureDecisions(real, iterations);
+    }
+
+    /// <summary>
+    /// The whole routing decision (<see cref="Gapura.Routing.TaskRouter.DecideAsync"/>) over the same requests and a Kiro
+    /// catalog of the built-in models, side by side: mode <c>off</c> (resolve the named model: what the gateway did before
+    /// routing), <c>virtual</c> with a named model (classify, then resolve as named: every request by default), and
+    /// <c>auto</c> (classify, pick the task's profile, resolve the newest model of its family). The differences are
+    /// what routing adds to a request.
+    /// </summary>
+    private void MeasureDecisions(List<Case> cases, int iterations)
+    {
+        Console.WriteLine($"  {"routing decision (classify + resolve), all requests",-58}{"p50 µs",9}{"p99 µs",9}{"B/call",9}");
+        foreach (var (label, mode, model) in new[] { ("mode off, named model (resolve only)", "off", (string?)null), ("mode virtual, named model (classify + resolve)", "virtual", null), ("model auto (classify + profile)", "virtual", "auto") })
+        {
+            var router = DecisionRouter(mode);
+            var items = cases.Select(c => c with { Request = c.Request with { Model = model ?? "claude-sonnet-4-5" } }).ToList();
+            ValueTask<Gapura.Routing.RouteDecision> Decide(Case c) => router.DecideAsync(c.Request, c.Headers, c.Client, null, "session-1", c.Tokens, CancellationToken.None);
+            for (var i = 0; i < 20_000; i++) Decide(items[i % items.Count]).AsTask().GetAwaiter().GetResult();
+            var samples = new double[iterations];
+            var ticksToUs = 1_000_000.0 / Stopwatch.Frequency;
+            for (var i = 0; i < iterations; i++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                var d = Decide(items[i % items.Count]);
+                if (!d.IsCompletedSuccessfully) d.AsTask().GetAwaiter().GetResult();
+                samples[i] = (Stopwatch.GetTimestamp() - start) * ticksToUs;
+            }
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 10_000; i++) Decide(items[i % items.Count]).AsTask().GetAwaiter().GetResult();
+            var bytes = (GC.GetAllocatedBytesForCurrentThread() - before) / 10_000.0;
+            Array.Sort(samples);
+            var (p50, p99) = (samples[samples.Length / 2], samples[(int)(samples.Length * 0.99)]);
+            Console.WriteLine($"  {label,-58}{p50,9:F2}{p99,9:F2}{bytes,9:F0}");
+            var key = mode == "off" ? "off" : model is null ? "virtual" : "auto";
+            report.Machine($"routing_decision_{key}_p50_us", p50, "F2");
+            report.Machine($"routing_decision_{key}_p99_us", p99, "F2");
+            report.Machine($"routing_decision_{key}_alloc_bytes", bytes, "F0");
+        }
+    }
+
+    private static Gapura.Routing.TaskRouter DecisionRouter(string mode)
+    {
+        var catalog = new Gapura.Providers.Kiro.KiroModelCatalog(new BuiltInKiroModels(),
+            Microsoft.Extensions.Options.Options.Create(new Gapura.Providers.Kiro.KiroOptions()), Microsoft.Extensions.Logging.Abstractions.NullLogger<Gapura.Providers.Kiro.KiroModelCatalog>.Instance);
+        // Neither reads the database until told to reload, which the bench never does.
+        var router = new Gapura.Routing.RequestRouter([catalog], new Gapura.Routing.RoutingState(null!));
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection([new KeyValuePair<string, string?>("Routing:Mode", mode)]).Build();
+        var source = new Gapura.Routing.Profiles.RoutingConfigSource(null!, configuration, Microsoft.Extensions.Logging.Abstractions.NullLogger<Gapura.Routing.Profiles.RoutingConfigSource>.Instance);
+        return new Gapura.Routing.TaskRouter(router, source);
+    }
+
+    private sealed class BuiltInKiroModels : Gapura.Providers.Kiro.IKiroModelSource
+    {
+        public Task<IReadOnlyList<Gapura.Routing.ModelInfo>> FetchModelsAsync(CancellationToken ct) => Task.FromResult(Gapura.Providers.Kiro.KiroModelCatalog.BuiltIn);
     }
 
     private static IEnumerable<(string Name, List<Case> Items)> Groups(List<Case> cases)

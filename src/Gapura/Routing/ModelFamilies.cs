@@ -31,7 +31,18 @@ internal static partial class ModelFamilies
         return n is Opus or Sonnet or Haiku ? n : null;
     }
 
+    // Catalog ids are few and asked about on every routed request: parse each once. Bounded against a flood of client names.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ModelVersion?> Parsed = new(StringComparer.Ordinal);
+
     public static ModelVersion? Parse(string modelId)
+    {
+        if (Parsed.TryGetValue(modelId, out var known)) return known;
+        var version = ParseUncached(modelId);
+        if (Parsed.Count < 4096) Parsed[modelId] = version;
+        return version;
+    }
+
+    private static ModelVersion? ParseUncached(string modelId)
     {
         var id = modelId.Trim().ToLowerInvariant();
         var slash = id.LastIndexOf('/');

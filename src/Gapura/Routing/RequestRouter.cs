@@ -115,6 +115,30 @@ internal sealed class RequestRouter(IEnumerable<IModelCatalog> catalogs, Routing
         return models;
     }
 
+    /// <summary>
+    /// The newest Claude model of <paramref name="family"/> the caller may use (of <paramref name="provider"/> when given),
+    /// as <see cref="ListAsync"/> would list it; null when there is none. Walks the cached lists without copying them:
+    /// routing asks this for every request sent to a default profile.
+    /// </summary>
+    public async ValueTask<ModelInfo?> NewestOfFamilyAsync(string family, string? provider, Caller? caller, CancellationToken ct)
+    {
+        ModelInfo? best = null;
+        ModelVersion bestVersion = default;
+        foreach (var catalog in _catalogs)
+        {
+            if (!catalog.Serves(caller)) continue;
+            foreach (var m in await catalog.ListAsync(ct))
+            {
+                if (provider is not null && !m.Provider.Equals(provider, StringComparison.OrdinalIgnoreCase)) continue;
+                if (ModelFamilies.Parse(m.Id) is not { } v || v.Family != family || (best is not null && v.CompareTo(bestVersion) <= 0)) continue;
+                if (state.IsProviderDisabled(m.Provider) || state.IsModelDisabled(m.Id)) continue;
+                best = m;
+                bestVersion = v;
+            }
+        }
+        return best;
+    }
+
     /// <summary>Every model of every catalog, disabled ones included (for the admin API).</summary>
     public async ValueTask<IReadOnlyList<ModelInfo>> ListAllAsync(CancellationToken ct)
     {

@@ -144,11 +144,12 @@ internal sealed class TaskRouter(RequestRouter router, RoutingConfigSource sourc
         var (provider, model) = SplitProvider(choice);
         if (ModelFamilies.BareFamily(model) is { } family)
         {
-            var reachable = await router.ListAsync(caller, ct);
-            var newest = (provider is null ? null : ModelFamilies.Newest(family, reachable.Where(m => m.Provider.Equals(provider, StringComparison.OrdinalIgnoreCase))))
-                         ?? ModelFamilies.Newest(family, reachable)
+            var newest = (provider is null ? null : await router.NewestOfFamilyAsync(family, provider, caller, ct))
+                         ?? await router.NewestOfFamilyAsync(family, null, caller, ct)
                          ?? throw GatewayException.BadRequest($"no Claude {family} model is offered by the upstreams this caller can use.");
-            return await router.ResolveCandidatesAsync($"{newest.Provider}/{newest.Id}", caller, ct);
+            // By id alone, so every upstream serving that id is a candidate, in the caller's provider order; pinned, that provider's first.
+            var all = await router.ResolveCandidatesAsync(newest.Id, caller, ct);
+            return provider is null || all.Count < 2 ? all : [.. all.OrderBy(r => r.Model.Provider.Equals(provider, StringComparison.OrdinalIgnoreCase) ? 0 : 1)];
         }
         if (provider is not null)
         {
