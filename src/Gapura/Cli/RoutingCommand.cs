@@ -16,6 +16,7 @@ internal static class RoutingCommand
         command.Subcommands.Add(Import());
         command.Subcommands.Add(Show());
         command.Subcommands.Add(Mode());
+        command.Subcommands.Add(RoutingCanaryCommand.Create());
         return command;
     }
 

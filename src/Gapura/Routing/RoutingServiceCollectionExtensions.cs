@@ -19,6 +19,8 @@ internal static class RoutingServiceCollectionExtensions
         services.AddSingleton<TaskRouter>();
         services.AddSingleton<StoreChangeSync>();
         services.AddHostedService(sp => sp.GetRequiredService<StoreChangeSync>());
+        services.Configure<Canary.CanaryOptions>(configuration.GetSection(Canary.CanaryOptions.Section));
+        services.AddHostedService<Canary.CanaryMonitor>();
         return services;
     }
 }

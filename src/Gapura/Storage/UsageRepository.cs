@@ -18,6 +18,23 @@ internal interface IUsageRepository
 
     /// <summary>Deletes up to <paramref name="limit"/> raw records older than <paramref name="before"/>; rollups stay.</summary>
     Task<int> DeleteRecordsBeforeAsync(DateTimeOffset before, int limit, CancellationToken ct = default);
+
+    /// <summary>
+    /// A canary's figures: the raw records of <paramref name="profile"/> at or after <paramref name="since"/> that were
+    /// on a side of a canary, summed per variant (<c>baseline</c>, <c>candidate</c>), with each side's median time to first byte.
+    /// </summary>
+    Task<IReadOnlyList<VariantFigures>> VariantFiguresAsync(string profile, DateTimeOffset since, CancellationToken ct = default);
+}
+
+/// <summary>
+/// One side of a canary as the ledger has it. <see cref="CostUsd"/> sums the priced requests only
+/// (<see cref="UnpricedRequests"/> were left out); the TTFB figures cover the <see cref="TtfbCount"/> requests that sent a byte.
+/// </summary>
+internal sealed record VariantFigures(
+    string Variant, long Requests, long Errors, long ClientClosed, long ToolErrorRequests, long ToolErrors,
+    long InputTokens, long OutputTokens, double CostUsd, long UnpricedRequests, long TtfbCount, double? TtfbMeanMs, double? TtfbP50Ms)
+{
+    public static VariantFigures None(string variant) => new(variant, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, null, null);
 }
 
 internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
@@ -31,7 +48,7 @@ internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
         ("task", "text"), ("input_tokens", "integer"), ("output_tokens", "integer"), ("cache_read_tokens", "integer"),
         ("cache_write_tokens", "integer"), ("reasoning_tokens", "integer"), ("estimated", "boolean"), ("credits", "double precision"),
         ("cost_usd", "double precision"), ("ttfb_ms", "double precision"), ("duration_ms", "double precision"), ("http_status", "integer"),
-        ("status", "text"), ("error_kind", "text"),
+        ("status", "text"), ("error_kind", "text"), ("profile", "text"), ("variant", "text"), ("tool_errors", "integer"),
     ];
 
     /// <summary>SQLite: one single-row statement, prepared once per batch and stepped per record (see <see cref="SqliteRows"/>).</summary>
@@ -83,6 +100,55 @@ internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
             DELETE FROM usage_records WHERE id IN (SELECT id FROM usage_records WHERE at < @before ORDER BY at LIMIT @limit)
             """).Param("before", before).Param("limit", limit).ExecuteAsync(ct), ct);
 
+    public Task<IReadOnlyList<VariantFigures>> VariantFiguresAsync(string profile, DateTimeOffset since, CancellationToken ct = default)
+        => scope.ReadAsync<IReadOnlyList<VariantFigures>>(async session =>
+        {
+            // "variant IS NOT NULL" is what the partial index usage_records_canary is defined on, so both back ends use it.
+            var sums = await session.Sql("""
+                SELECT variant,
+                       CAST(COUNT(*) AS BIGINT) AS requests,
+                       CAST(SUM(CASE WHEN status = 'error' THEN 1 ELSE 0 END) AS BIGINT) AS errors,
+                       CAST(SUM(CASE WHEN status = 'client_closed' THEN 1 ELSE 0 END) AS BIGINT) AS client_closed,
+                       CAST(SUM(CASE WHEN tool_errors > 0 THEN 1 ELSE 0 END) AS BIGINT) AS tool_error_requests,
+                       CAST(SUM(tool_errors) AS BIGINT) AS tool_errors,
+                       CAST(SUM(input_tokens) AS BIGINT) AS input_tokens,
+                       CAST(SUM(output_tokens) AS BIGINT) AS output_tokens,
+                       CAST(SUM(CASE WHEN cost_usd IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS unpriced,
+                       COALESCE(SUM(cost_usd), 0) AS cost_usd,
+                       CAST(COUNT(ttfb_ms) AS BIGINT) AS ttfb_count,
+                       COALESCE(SUM(ttfb_ms), 0) AS ttfb_ms
+                FROM usage_records
+                WHERE variant IS NOT NULL AND profile = @profile AND at >= @since
+                GROUP BY variant
+                ORDER BY variant
+                """).Param("profile", profile).Param("since", since).ListAsync(r =>
+                {
+                    var ttfbCount = r.Long("ttfb_count");
+                    return new VariantFigures(r.String("variant"), r.Long("requests"), r.Long("errors"), r.Long("client_closed"),
+                        r.Long("tool_error_requests"), r.Long("tool_errors"), r.Long("input_tokens"), r.Long("output_tokens"),
+                        ToDouble(r.Value("cost_usd")), r.Long("unpriced"), ttfbCount,
+                        ttfbCount == 0 ? null : ToDouble(r.Value("ttfb_ms")) / ttfbCount, null);
+                }, ct);
+            var result = new List<VariantFigures>(sums.Count);
+            foreach (var f in sums)
+            {
+                if (f.TtfbCount == 0) { result.Add(f); continue; }
+                // The median as the lower middle value: ORDER BY + OFFSET reads the same on both back ends (PostgreSQL's
+                // percentile_cont has no SQLite twin), over one canary's rows only.
+                var p50 = await session.Sql("""
+                    SELECT ttfb_ms FROM usage_records
+                    WHERE variant = @variant AND profile = @profile AND at >= @since AND ttfb_ms IS NOT NULL
+                    ORDER BY ttfb_ms LIMIT 1 OFFSET @offset
+                    """).Param("variant", f.Variant).Param("profile", profile).Param("since", since).Param("offset", (f.TtfbCount - 1) / 2)
+                    .ListAsync(r => ToDouble(r.Value("ttfb_ms")), ct);
+                result.Add(f with { TtfbP50Ms = p50.Count > 0 ? p50[0] : null });
+            }
+            return result;
+        }, ct);
+
+    /// <summary>SQLite returns an integer for a sum of whole numbers even from a REAL column; both become a double.</summary>
+    private static double ToDouble(object value) => Convert.ToDouble(value, CultureInfo.InvariantCulture);
+
     private static void BindRecord(ref SqliteBinder b, UsageRecord r)
     {
         b.Text(r.RequestId); b.Long(r.At.ToUnixTimeMilliseconds()); b.Long(r.UserId); b.Long(r.KeyId); b.Text(r.KeyPrefix); b.Text(r.Client);
@@ -90,7 +156,7 @@ internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
         b.Text(r.Provider); b.Text(r.Login); b.Text(r.UpstreamModel); b.Long(r.Fallbacks); b.Long(r.Stream ? 1 : 0); b.Text(r.Task);
         b.Long(r.InputTokens); b.Long(r.OutputTokens); b.Long(r.CacheReadTokens); b.Long(r.CacheWriteTokens); b.Long(r.ReasoningTokens);
         b.Long(r.Estimated ? 1 : 0); b.Double(r.Credits); b.Double(r.CostUsd); b.Double(r.TimeToFirstByteMs); b.Double(r.DurationMs);
-        b.Long(r.HttpStatus); b.Text(r.Status); b.Text(r.ErrorKind);
+        b.Long(r.HttpStatus); b.Text(r.Status); b.Text(r.ErrorKind); b.Text(r.Profile); b.Text(r.Variant); b.Long(r.ToolErrors);
     }
 
     /// <summary>The batch as <c>[[request_id, at, …], …]</c> in <see cref="RecordColumns"/> order, for PostgreSQL.</summary>
@@ -112,6 +178,7 @@ internal sealed class UsageRepository(IDbScope scope) : IUsageRepository
                 json.WriteNumberValue(r.CacheReadTokens); json.WriteNumberValue(r.CacheWriteTokens); json.WriteNumberValue(r.ReasoningTokens);
                 json.WriteBooleanValue(r.Estimated); Number(json, r.Credits); Number(json, r.CostUsd); Number(json, r.TimeToFirstByteMs);
                 json.WriteNumberValue(r.DurationMs); json.WriteNumberValue(r.HttpStatus); Text(json, r.Status); Text(json, r.ErrorKind);
+                Text(json, r.Profile); Text(json, r.Variant); json.WriteNumberValue(r.ToolErrors);
                 json.WriteEndArray();
             }
             json.WriteEndArray();

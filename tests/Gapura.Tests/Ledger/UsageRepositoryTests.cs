@@ -56,6 +56,15 @@ public abstract class UsageRepositoryTests : StoreTestBase
     }
 
     [Fact]
+    public async Task The_routing_profile_canary_variant_and_tool_errors_are_stored()
+    {
+        await Store.Usage.AppendAsync([Record("routed", T0) with { Profile = "primary", Variant = "candidate", ToolErrors = 2 }, Record("plain", T0)]);
+
+        Assert.Equal(1, await CountAsync("SELECT count(*) FROM usage_records WHERE request_id = 'routed' AND profile = 'primary' AND variant = 'candidate' AND tool_errors = 2"));
+        Assert.Equal(1, await CountAsync("SELECT count(*) FROM usage_records WHERE request_id = 'plain' AND profile IS NULL AND variant IS NULL AND tool_errors = 0"));
+    }
+
+    [Fact]
     public async Task Appending_a_batch_again_stores_and_counts_nothing_twice()
     {
         // A batch whose commit reached the database but whose acknowledgement was lost is retried whole.

@@ -56,6 +56,7 @@ internal static class AdminEndpoints
         admin.MapAdminUpstreamEndpoints();
         admin.MapAdminUsageEndpoints();
         admin.MapAdminRoutingEndpoints();
+        admin.MapAdminCanaryEndpoints();
 
         // What routing answers by itself under the prefix — no such endpoint (404), wrong method (405), a body
         // that is not JSON (415) — gets the admin API's error body too, rather than an empty page. Route

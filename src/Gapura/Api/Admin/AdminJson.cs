@@ -129,6 +129,11 @@ internal sealed record UsageReportView(DateTimeOffset From, DateTimeOffset To, I
 [JsonSerializable(typeof(AuditList))]
 [JsonSerializable(typeof(UsageRowView))]
 [JsonSerializable(typeof(UsageReportView))]
+[JsonSerializable(typeof(StartCanaryRequest))]
+[JsonSerializable(typeof(CanaryView))]
+[JsonSerializable(typeof(CanaryList))]
+[JsonSerializable(typeof(CanaryStatusView))]
+[JsonSerializable(typeof(CanaryEndedView))]
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]

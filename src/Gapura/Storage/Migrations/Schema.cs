@@ -403,5 +403,17 @@ internal static class Schema
             -- sums would turn every rollup update from HOT (no index write) into one that rewrites three indexes.
             SELECT 1;
             """),
+        // Routing by task: which profile served a request, which side of a canary it was on, and how many tool calls
+        // the client reported failed in it. The canary's status reads one profile since the canary started; only rows
+        // on a canary are indexed (variant set), so the index stays as small as canaries are rare.
+        new(5, "usage ledger: routing profile, canary variant and tool-call failures per request", Sqlite: """
+            ALTER TABLE usage_records ADD COLUMN profile TEXT;
+            ALTER TABLE usage_records ADD COLUMN variant TEXT;
+            ALTER TABLE usage_records ADD COLUMN tool_errors INTEGER NOT NULL DEFAULT 0;
+            CREATE INDEX usage_records_canary ON usage_records (profile, at) WHERE variant IS NOT NULL;
+            """, Postgres: """
+            ALTER TABLE usage_records ADD COLUMN profile text, ADD COLUMN variant text, ADD COLUMN tool_errors integer NOT NULL DEFAULT 0;
+            CREATE INDEX usage_records_canary ON usage_records (profile, at) WHERE variant IS NOT NULL;
+            """),
     ];
 }
