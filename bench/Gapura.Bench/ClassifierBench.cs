@@ -111,7 +111,7 @@ internal sealed class ClassifierBench(BenchSettings settings, Report report)
         var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
             .AddInMemoryCollection([new KeyValuePair<string, string?>("Routing:Mode", mode)]).Build();
         var source = new Gapura.Routing.Profiles.RoutingConfigSource(null!, configuration, Microsoft.Extensions.Logging.Abstractions.NullLogger<Gapura.Routing.Profiles.RoutingConfigSource>.Instance);
-        return new Gapura.Routing.TaskRouter(router, source);
+        return new Gapura.Routing.TaskRouter(router, source, Microsoft.Extensions.Logging.Abstractions.NullLogger<Gapura.Routing.TaskRouter>.Instance);
     }
 
     private sealed class BuiltInKiroModels : Gapura.Providers.Kiro.IKiroModelSource

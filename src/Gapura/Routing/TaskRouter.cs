@@ -46,8 +46,11 @@ internal sealed record RouteExplanation(string Mode, RouteDecision? Decision, IR
 /// (<see cref="TaskRules"/>), and, when the request is to be routed, resolves the chosen profile's models — the
 /// canary's or the profile's own, then its fallbacks — through <see cref="RequestRouter"/>. Memory only: no database.
 /// </summary>
-internal sealed class TaskRouter(RequestRouter router, RoutingConfigSource source)
+internal sealed class TaskRouter(RequestRouter router, RoutingConfigSource source, ILogger<TaskRouter> log)
 {
+    // Names already reported as substituted: each is logged once, not on every request of a client that keeps sending it.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _substitutionsLogged = new(StringComparer.Ordinal);
+
     public const string RouteHeader = "x-gapura-route";
 
     /// <summary>Why a profile was used: the client named it, asked for <c>auto</c>, or the mode overrides its model.</summary>
@@ -65,12 +68,12 @@ internal sealed class TaskRouter(RequestRouter router, RoutingConfigSource sourc
         var config = source.Current;
         var mode = config.ModeFor(caller);
         if (mode == RoutingModes.Off)
-            return new RouteDecision(mode, null, null, null, null, await router.ResolveCandidatesAsync(request.Model, caller, ct), request, null);
+            return new RouteDecision(mode, null, null, null, null, await ResolveNamedAsync(request.Model, caller, ct), request, null);
 
         var classification = config.Rules.Classify(RequestFacts.From(request, headers, client, estimatedInputTokens));
         var (profile, via) = ChooseProfile(config, mode, request.Model, classification.Task);
         if (profile is null)
-            return new RouteDecision(mode, classification, null, null, null, await router.ResolveCandidatesAsync(request.Model, caller, ct), request, null);
+            return new RouteDecision(mode, classification, null, null, null, await ResolveNamedAsync(request.Model, caller, ct), request, null);
 
         var canary = config.CanaryOf(profile.Name);
         var variant = canary is null ? null : InCandidateCohort(canary, caller, sessionId) ? CanaryDefinition.Candidate : CanaryDefinition.Baseline;
@@ -96,6 +99,42 @@ internal sealed class TaskRouter(RequestRouter router, RoutingConfigSource sourc
         catch (GatewayException e)
         {
             return new RouteExplanation(mode, null, rules, e);
+        }
+    }
+
+    /// <summary>
+    /// A model the client named, served as named — and when no upstream offers that exact model but the name is of a
+    /// known Claude family (<c>claude-opus-4-8</c>, <c>claude-sonnet-5-0-20270101</c>: clients move to new names faster
+    /// than any table), the newest model of that family the caller's upstreams offer, else the nearest tier's profile
+    /// (<c>primary</c> for Opus and Sonnet, <c>fast</c> for Haiku). The answer's <c>x-gapura-model</c> names the model that
+    /// served; each substituted name is logged once.
+    /// </summary>
+    internal async ValueTask<IReadOnlyList<ResolvedModel>> ResolveNamedAsync(string model, Caller? caller, CancellationToken ct)
+    {
+        try
+        {
+            return await router.ResolveCandidatesAsync(model, caller, ct);
+        }
+        catch (GatewayException e) when (e.Kind == ErrorKind.InvalidRequest && ModelFamilies.Parse(model) is { } version)
+        {
+            var slash = model.IndexOf('/');
+            var provider = slash > 0 ? model[..slash] : null;
+            IReadOnlyList<ResolvedModel> substitute;
+            var newest = (provider is null ? null : await router.NewestOfFamilyAsync(version.Family, provider, caller, ct))
+                         ?? await router.NewestOfFamilyAsync(version.Family, null, caller, ct);
+            if (newest is not null)
+                substitute = await router.ResolveCandidatesAsync(provider is not null && newest.Provider.Equals(provider, StringComparison.OrdinalIgnoreCase) ? $"{provider}/{newest.Id}" : newest.Id, caller, ct);
+            else
+            {
+                var tier = source.Current.FindProfile(version.Family == ModelFamilies.Haiku ? RoutingProfile.Fast : RoutingProfile.Primary);
+                if (tier is null) throw;
+                try { substitute = await ResolveProfileAsync(tier, tier.FirstChoice, model, caller, ct); }
+                catch (GatewayException) { throw e; }
+            }
+            if (_substitutionsLogged.Count < 1024 && _substitutionsLogged.TryAdd(model, 0))
+                log.LogWarning("Model {Requested} is not offered; serving it with {Substitute} ({Provider}), the newest of its family the upstreams offer or its tier's profile",
+                    model, substitute[0].Model.Id, substitute[0].Model.Provider);
+            return [.. substitute.Select(r => r with { RequestedName = model })];
         }
     }
 
