@@ -120,10 +120,11 @@ internal sealed class TaskRouter(RequestRouter router, RoutingConfigSource sourc
             var slash = model.IndexOf('/');
             var provider = slash > 0 ? model[..slash] : null;
             IReadOnlyList<ResolvedModel> substitute;
-            var newest = (provider is null ? null : await router.NewestOfFamilyAsync(version.Family, provider, caller, ct))
-                         ?? await router.NewestOfFamilyAsync(version.Family, null, caller, ct);
+            // A name that picks a provider ("bedrock/claude-sonnet-9") stays with that provider: never served elsewhere unasked.
+            var newest = await router.NewestOfFamilyAsync(version.Family, provider, caller, ct);
             if (newest is not null)
-                substitute = await router.ResolveCandidatesAsync(provider is not null && newest.Provider.Equals(provider, StringComparison.OrdinalIgnoreCase) ? $"{provider}/{newest.Id}" : newest.Id, caller, ct);
+                substitute = await router.ResolveCandidatesAsync(provider is null ? newest.Id : $"{newest.Provider}/{newest.Id}", caller, ct);
+            else if (provider is not null) throw;
             else
             {
                 var tier = source.Current.FindProfile(version.Family == ModelFamilies.Haiku ? RoutingProfile.Fast : RoutingProfile.Primary);
