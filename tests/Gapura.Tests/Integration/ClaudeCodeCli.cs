@@ -26,17 +26,6 @@ internal static class ClaudeCodeCli
         start.Environment["DISABLE_AUTOUPDATER"] = "1";
         start.Environment["CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC"] = "1";
 
-        using var process = Process.Start(start)!;
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(Timeout);
-        try { await process.WaitForExitAsync(timeout.Token); }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"claude did not finish within {Timeout.TotalSeconds:0} s. stdout: {await stdout}");
-        }
-        return (process.ExitCode, await stdout, await stderr);
+        return await ClientProcess.RunAsync(start, Timeout, "claude");
     }
 }

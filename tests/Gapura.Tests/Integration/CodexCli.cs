@@ -55,18 +55,7 @@ internal static class CodexCli
             start.Environment["NO_COLOR"] = "1";
             start.Environment["RUST_LOG"] = "error";
 
-            using var process = Process.Start(start)!;
-            process.StandardInput.Close();
-            var stdout = process.StandardOutput.ReadToEndAsync();
-            var stderr = process.StandardError.ReadToEndAsync();
-            using var timeout = new CancellationTokenSource(Timeout);
-            try { await process.WaitForExitAsync(timeout.Token); }
-            catch (OperationCanceledException)
-            {
-                process.Kill(entireProcessTree: true);
-                throw new TimeoutException($"codex did not finish within {Timeout.TotalSeconds} s. stdout: {await stdout}\nstderr: {await stderr}");
-            }
-            return (process.ExitCode, await stdout, await stderr);
+            return await ClientProcess.RunAsync(start, Timeout, "codex");
         }
         finally
         {

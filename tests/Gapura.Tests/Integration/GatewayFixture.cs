@@ -58,17 +58,8 @@ public sealed class GatewayFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Kiro = await KiroSimulator.StartAsync(SimulatorOptions);
-        var login = Kiro.IssueCredentials(KiroLoginKind.Social, TimeSpan.FromHours(1));
         var credentials = CredentialsFile;
-        await File.WriteAllTextAsync(credentials, new JsonObject
-        {
-            ["accessToken"] = login.AccessToken,
-            ["refreshToken"] = login.RefreshToken,
-            ["expiresAt"] = login.ExpiresAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'"),
-            ["profileArn"] = login.ProfileArn,
-            ["region"] = login.Region,
-            ["authMethod"] = "social",
-        }.ToJsonString());
+        await WriteKiroLoginAsync(Kiro, credentials);
 
         _app = GatewayHost.Build(
         [
@@ -90,6 +81,21 @@ public sealed class GatewayFixture : IAsyncLifetime
         });
         await _app.StartAsync();
         BaseUrl = _app.Urls.First();
+    }
+
+    /// <summary>Writes a fresh login of <paramref name="kiro"/> as the Kiro IDE's token file, the way the gateway reads it.</summary>
+    internal static async Task WriteKiroLoginAsync(KiroSimulator kiro, string path)
+    {
+        var login = kiro.IssueCredentials(KiroLoginKind.Social, TimeSpan.FromHours(1));
+        await File.WriteAllTextAsync(path, new JsonObject
+        {
+            ["accessToken"] = login.AccessToken,
+            ["refreshToken"] = login.RefreshToken,
+            ["expiresAt"] = login.ExpiresAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'"),
+            ["profileArn"] = login.ProfileArn,
+            ["region"] = login.Region,
+            ["authMethod"] = "social",
+        }.ToJsonString());
     }
 
     /// <summary>A graceful stop (as on SIGTERM): hosted services finish their work; <see cref="DisposeAsync"/> still cleans up.</summary>

@@ -1,6 +1,6 @@
-using System.Text.Json.Nodes;
 using Gapura.Cli;
 using Gapura.Simulators.Kiro;
+using Gapura.Tests.Integration;
 using Microsoft.Data.Sqlite;
 
 namespace Gapura.Tests.Routing;
@@ -18,17 +18,8 @@ public sealed class RoutingCliTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _kiro = await KiroSimulator.StartAsync();
-        var login = _kiro.IssueCredentials(KiroLoginKind.Social, TimeSpan.FromHours(1));
         _credentials = Path.Combine(_dir, "kiro-auth-token.json");
-        await File.WriteAllTextAsync(_credentials, new JsonObject
-        {
-            ["accessToken"] = login.AccessToken,
-            ["refreshToken"] = login.RefreshToken,
-            ["expiresAt"] = login.ExpiresAt.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'"),
-            ["profileArn"] = login.ProfileArn,
-            ["region"] = login.Region,
-            ["authMethod"] = "social",
-        }.ToJsonString());
+        await GatewayFixture.WriteKiroLoginAsync(_kiro, _credentials);
     }
 
     public async Task DisposeAsync()
