@@ -54,6 +54,8 @@ internal static class ApiEndpoints
             var limit = http.RequestServices.GetRequiredService<Microsoft.Extensions.Options.IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
             using var body = await ChatPipeline.ReadJsonBodyAsync(http.Request, limit, ct);
             var request = body.Parse(anthropic);
+            // The same model check as /v1/messages: a count for a model the caller cannot use would be a false promise.
+            await http.RequestServices.GetRequiredService<TaskRouter>().EnsureServableAsync(request.Model, http.FindCaller(), ct);
             await AnthropicMessagesFrontDoor.WriteCountTokensAsync(http.Response, request, ct);
         }
         catch (GatewayException e) when (!http.Response.HasStarted)
@@ -79,6 +81,8 @@ internal static class ApiEndpoints
     private static async Task GetModelAsync(HttpContext http, string id, RequestRouter router, CancellationToken ct)
     {
         var anthropicDialect = http.Request.Headers.ContainsKey("anthropic-version");
+        // Both SDKs percent-encode the id ("kiro%2Fclaude-sonnet-4.5"), and a catch-all route value keeps %2F encoded.
+        id = Uri.UnescapeDataString(id);
         try
         {
             var resolved = await router.ResolveAsync(id, http.FindCaller(), ct);

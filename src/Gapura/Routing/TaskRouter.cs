@@ -103,6 +103,20 @@ internal sealed class TaskRouter(RequestRouter router, RoutingConfigSource sourc
     }
 
     /// <summary>
+    /// Whether a model name would be served for this caller, as a chat request naming it would be (for endpoints that
+    /// take a model but call no upstream, such as count_tokens): <c>auto</c> and profile names while routing is on, any
+    /// name the catalogs resolve (family substitution included).
+    /// </summary>
+    /// <exception cref="GatewayException">400 for a name no upstream serves, 403 for a disabled one: what the chat request would get.</exception>
+    public async ValueTask EnsureServableAsync(string model, Caller? caller, CancellationToken ct)
+    {
+        var config = source.Current;
+        if (config.ModeFor(caller) != RoutingModes.Off
+            && (model.Trim().Equals(RoutingModes.AutoModel, StringComparison.OrdinalIgnoreCase) || config.FindProfile(model.Trim()) is not null)) return;
+        await ResolveNamedAsync(model, caller, ct);
+    }
+
+    /// <summary>
     /// A model the client named, served as named — and when no upstream offers that exact model but the name is of a
     /// known Claude family (<c>claude-opus-4-8</c>, <c>claude-sonnet-5-0-20270101</c>: clients move to new names faster
     /// than any table), the newest model of that family the caller's upstreams offer, else the nearest tier's profile
