@@ -20,11 +20,11 @@ internal static class AccountLoginCommands
         var apiKey = new Option<string>("--api-key") { Description = "Connect with this API key instead of signing in." };
         login.Subcommands.Add(KeyOrSignIn("anthropic", "Connect a user's Anthropic account: an API key (--api-key) or, without one, a Claude sign-in (Pro/Max).",
             user, label, apiKey, signIn: configuration => new OAuthSignIn(AnthropicProvider.ProviderName,
-                new OAuthPkceClient(new HttpClient { Timeout = TimeSpan.FromSeconds(60) }, ClaudeSignIn.Read(configuration), "Claude"))));
+                new OAuthPkceClient(Gapura.Providers.UpstreamHttp.Create(Gapura.Providers.UpstreamHttp.Handler(), TimeSpan.FromSeconds(60)), ClaudeSignIn.Read(configuration), "Claude"))));
 
         login.Subcommands.Add(KeyOrSignIn("openai", "Connect a user's OpenAI account: an API key (--api-key) or, without one, a ChatGPT sign-in (Plus/Pro/Team), whose calls go to the Codex backend.",
             user, label, apiKey, signIn: configuration => new OAuthSignIn(OpenAiProvider.ProviderName,
-                new OAuthPkceClient(new HttpClient { Timeout = TimeSpan.FromSeconds(60) }, ChatGptSignIn.Read(configuration), "ChatGPT"), ChatGptSignIn.Finish)));
+                new OAuthPkceClient(Gapura.Providers.UpstreamHttp.Create(Gapura.Providers.UpstreamHttp.Handler(), TimeSpan.FromSeconds(60)), ChatGptSignIn.Read(configuration), "ChatGPT"), ChatGptSignIn.Finish)));
 
         var accessKeyId = new Option<string>("--access-key-id") { Description = "AWS access key id." };
         var secretAccessKey = new Option<string>("--secret-access-key") { Description = "AWS secret access key." };

@@ -25,7 +25,7 @@ internal static class AccountsServiceCollectionExtensions
     public static IServiceCollection AddOAuthSignIn(this IServiceCollection services, string provider, string upstream, OAuthSignInOptions options,
         Func<AccountSecret, System.Text.Json.JsonElement, AccountSecret>? finish = null)
     {
-        services.AddSingleton(sp => new OAuthSignIn(provider, new OAuthPkceClient(new HttpClient { Timeout = TimeSpan.FromSeconds(60) }, options, upstream,
+        services.AddSingleton(sp => new OAuthSignIn(provider, new OAuthPkceClient(Gapura.Providers.UpstreamHttp.Create(Gapura.Providers.UpstreamHttp.Handler(), TimeSpan.FromSeconds(60)), options, upstream,
             sp.GetService<TimeProvider>()), finish));
         services.AddSingleton<IAccountRefresher>(sp => sp.GetServices<OAuthSignIn>().First(s => s.Provider == provider));
         return services;

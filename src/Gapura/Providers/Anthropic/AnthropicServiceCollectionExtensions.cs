@@ -44,13 +44,5 @@ internal static class AnthropicServiceCollectionExtensions
     /// No overall timeout: answers stream for minutes; the pipeline's first-byte and idle timeouts bound the
     /// wait. Connections are recycled so a moved upstream address is picked up.
     /// </summary>
-    private static HttpClient CreateStreamingHttpClient() => new(new SocketsHttpHandler
-    {
-        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-        ConnectTimeout = TimeSpan.FromSeconds(15),
-        AutomaticDecompression = System.Net.DecompressionMethods.All,
-    })
-    {
-        Timeout = Timeout.InfiniteTimeSpan,
-    };
+    private static HttpClient CreateStreamingHttpClient() => UpstreamHttp.Create(UpstreamHttp.Handler(), Timeout.InfiniteTimeSpan);
 }

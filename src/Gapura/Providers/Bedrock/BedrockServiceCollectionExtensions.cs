@@ -19,15 +19,8 @@ internal static class BedrockServiceCollectionExtensions
         services.Configure<BedrockOptions>(section);
         services.AddProviderAccounts(BedrockProvider.ProviderName, BedrockProcessAccount.From(settings), settings.ShareProcessLogin);
         services.AddSingleton(sp => new BedrockClient(
-            new HttpClient(new SocketsHttpHandler
-            {
-                PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-                ConnectTimeout = TimeSpan.FromSeconds(15),
-            })
-            {
-                // Answers stream for minutes; the pipeline's first-byte and idle timeouts bound the wait.
-                Timeout = Timeout.InfiniteTimeSpan,
-            },
+            // Answers stream for minutes; the pipeline's first-byte and idle timeouts bound the wait.
+            UpstreamHttp.Create(UpstreamHttp.Handler(decompress: false), Timeout.InfiniteTimeSpan),
             sp.GetRequiredService<IOptions<BedrockOptions>>(),
             sp.GetRequiredService<ILogger<BedrockClient>>(),
             sp.GetService<TimeProvider>()));

@@ -75,13 +75,5 @@ internal static class CopilotServiceCollectionExtensions
         new ChatCompletionsDialect(UseMaxCompletionTokens: false, OpenAiKnownModels.Reasons));
 
     /// <summary>The exchange is a small JSON answer: an overall timeout is right here, unlike for streams.</summary>
-    internal static HttpClient CreateExchangeHttpClient() => new(new SocketsHttpHandler
-    {
-        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-        ConnectTimeout = TimeSpan.FromSeconds(15),
-        AutomaticDecompression = System.Net.DecompressionMethods.All,
-    })
-    {
-        Timeout = TimeSpan.FromSeconds(30),
-    };
+    internal static HttpClient CreateExchangeHttpClient() => UpstreamHttp.Create(UpstreamHttp.Handler(), TimeSpan.FromSeconds(30));
 }

@@ -115,12 +115,7 @@ internal static class OpenAiServiceCollectionExtensions
     /// </summary>
     internal static HttpClient CreateHttpClient(bool guarded)
     {
-        var handler = new SocketsHttpHandler
-        {
-            PooledConnectionLifetime = TimeSpan.FromMinutes(5),
-            ConnectTimeout = TimeSpan.FromSeconds(15),
-            AutomaticDecompression = System.Net.DecompressionMethods.All,
-        };
-        return new HttpClient(guarded ? UpstreamAddressGuard.GuardedHandler(handler) : handler) { Timeout = Timeout.InfiniteTimeSpan };
+        var handler = UpstreamHttp.Handler();
+        return UpstreamHttp.Create(guarded ? UpstreamAddressGuard.GuardedHandler(handler) : handler, Timeout.InfiniteTimeSpan);
     }
 }

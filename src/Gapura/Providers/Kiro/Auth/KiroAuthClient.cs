@@ -51,10 +51,7 @@ internal sealed class KiroAuthClient
     }
 
     /// <summary>A client for the process: pooled connections recycled every few minutes so DNS moves are followed.</summary>
-    public static HttpClient CreateHttpClient() => new(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
-    {
-        Timeout = TimeSpan.FromSeconds(30),
-    };
+    public static HttpClient CreateHttpClient() => UpstreamHttp.Create(UpstreamHttp.Handler(decompress: false), TimeSpan.FromSeconds(30));
 
     private string Url(string configured, string? region, string path)
         => configured.Replace("{region}", string.IsNullOrEmpty(region) ? _options.Region : region, StringComparison.Ordinal).TrimEnd('/') + path;
