@@ -91,15 +91,21 @@ internal static class JsonFields
         // 32000.0 is still a whole number; some JSON encoders emit integers that way.
         if (value.ValueKind != JsonValueKind.Number || !value.TryGetDouble(out var d) || d != Math.Floor(d))
             throw Error(Path(parent, name), $"expected an integer, got {Describe(value.ValueKind)}");
+        // 1e400 reads as infinity, which would otherwise pass as "the largest integer".
+        if (!double.IsFinite(d)) throw Error(Path(parent, name), $"must be a finite integer, got {value.GetRawText()}");
         if (d <= 0) throw Error(Path(parent, name), $"must be a positive integer, got {value.GetRawText()}");
         return d >= int.MaxValue ? int.MaxValue : (int)d;
     }
 
-    public static double? OptionalNumber(JsonElement obj, string name, string parent)
+    /// <param name="min">The smallest value the API documents for the field; with <paramref name="max"/>, the range checked.</param>
+    public static double? OptionalNumber(JsonElement obj, string name, string parent, double min = double.MinValue, double max = double.MaxValue)
     {
         if (!TryGet(obj, name, out var value)) return null;
         if (value.ValueKind != JsonValueKind.Number) throw Error(Path(parent, name), $"expected a number, got {Describe(value.ValueKind)}");
-        return value.GetDouble();
+        var number = value.GetDouble();
+        if (!double.IsFinite(number)) throw Error(Path(parent, name), $"must be a finite number, got {value.GetRawText()}");
+        if (number < min || number > max) throw Error(Path(parent, name), $"must be from {min} to {max}, got {value.GetRawText()}");
+        return number;
     }
 
     public static bool? OptionalBool(JsonElement obj, string name, string parent)

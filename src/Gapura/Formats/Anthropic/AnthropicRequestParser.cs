@@ -36,8 +36,8 @@ internal static class AnthropicRequestParser
             // Anthropic requires max_tokens; the gateway accepts its absence as "the model's own cap"
             // (count_tokens bodies never carry it, and routing clamps to the model's limit anyway).
             MaxTokens = OptionalPositiveInt(body, "max_tokens", ""),
-            Temperature = OptionalNumber(body, "temperature", ""),
-            TopP = OptionalNumber(body, "top_p", ""),
+            Temperature = OptionalNumber(body, "temperature", "", 0, 1),
+            TopP = OptionalNumber(body, "top_p", "", 0, 1),
             StopSequences = StringOrStrings(body, "stop_sequences", "", allowSingleString: false),
             Thinking = ParseThinking(body),
             Stream = OptionalBool(body, "stream", "") ?? false,
@@ -154,7 +154,7 @@ internal static class AnthropicRequestParser
         var mediaType = RequiredString(source, "media_type", sourcePath);
         var data = RequiredString(source, "data", sourcePath);
         if (data.Length == 0) throw Error($"{sourcePath}.data", "must not be empty");
-        return new ImageBlock(mediaType, data);
+        return InlineImage.Create(mediaType, data, $"{sourcePath}.media_type", $"{sourcePath}.data");
     }
 
     private static ToolUseBlock ReadToolUse(JsonElement block, string path)

@@ -39,8 +39,8 @@ internal static class OpenAiChatRequestParser
             Tools = ParseTools(body, skipUnsupported),
             ToolChoice = ParseToolChoice(body),
             MaxTokens = maxTokens,
-            Temperature = OptionalNumber(body, "temperature", ""),
-            TopP = OptionalNumber(body, "top_p", ""),
+            Temperature = OptionalNumber(body, "temperature", "", 0, 2),
+            TopP = OptionalNumber(body, "top_p", "", 0, 1),
             StopSequences = StringOrStrings(body, "stop", "", allowSingleString: true),
             Thinking = ParseReasoningEffort(body),
             Stream = OptionalBool(body, "stream", "") ?? false,
@@ -141,7 +141,7 @@ internal static class OpenAiChatRequestParser
             url = RequiredString(imageUrl, "url", urlPath);
             urlPath += ".url";
         }
-        if (DataUrl.TryParse(url, out var mediaType, out var data)) return new ImageBlock(mediaType, data);
+        if (DataUrl.TryParse(url, out var mediaType, out var data)) return InlineImage.Create(mediaType, data, urlPath, urlPath);
         if (url.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
             throw Error(urlPath, "a data URL must look like data:<media type>;base64,<data>");
         if (skipUnsupported) return null;

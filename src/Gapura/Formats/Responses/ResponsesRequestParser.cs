@@ -62,8 +62,8 @@ internal static class ResponsesRequestParser
             Tools = ParseTools(body),
             ToolChoice = ParseToolChoice(body),
             MaxTokens = OptionalPositiveInt(body, "max_output_tokens", ""),
-            Temperature = OptionalNumber(body, "temperature", ""),
-            TopP = OptionalNumber(body, "top_p", ""),
+            Temperature = OptionalNumber(body, "temperature", "", 0, 2),
+            TopP = OptionalNumber(body, "top_p", "", 0, 1),
             Thinking = ParseReasoning(body),
             Stream = OptionalBool(body, "stream", "") ?? false,
         };
@@ -230,7 +230,7 @@ internal static class ResponsesRequestParser
         if (TryGet(part, "file_id", out _) && !TryGet(part, "image_url", out _))
             throw Error($"{path}.file_id", "uploaded files are not supported; send the image inline as a data URL in image_url");
         var url = RequiredString(part, "image_url", path);
-        if (DataUrl.TryParse(url, out var mediaType, out var data)) return new ImageBlock(mediaType, data);
+        if (DataUrl.TryParse(url, out var mediaType, out var data)) return InlineImage.Create(mediaType, data, $"{path}.image_url", $"{path}.image_url");
         if (url.StartsWith("data:", StringComparison.OrdinalIgnoreCase))
             throw Error($"{path}.image_url", "a data URL must look like data:<media type>;base64,<data>");
         throw Error($"{path}.image_url", "images must be inline (data:image/...;base64,...); the gateway does not fetch remote image URLs");
