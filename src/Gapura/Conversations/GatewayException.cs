@@ -45,6 +45,19 @@ public sealed class GatewayException : Exception
 
     public TimeSpan? RetryAfter { get; }
 
+    /// <summary>
+    /// The conversation is over the model's context window. Clients compact their history on exactly this: Codex CLI on
+    /// OpenAI's <c>code: "context_length_exceeded"</c>, Claude Code on a message containing "prompt is too long" (it
+    /// also reads the counts out of Anthropic's own wording, <c>prompt is too long: N tokens &gt; M maximum</c>).
+    /// </summary>
+    public bool IsContextOverflow { get; private init; }
+
+    /// <summary>A context overflow in the wording clients act on, with the counts when they are known.</summary>
+    public static GatewayException ContextTooLong(long? tokens, long? maximum, string? detail = null)
+        => new(ErrorKind.InvalidRequest, tokens is { } t && maximum is { } m
+            ? $"prompt is too long: {t} tokens > {m} maximum" // exactly Anthropic's wording: Claude Code parses the counts out of it
+            : $"prompt is too long for the model's context window: {detail}", 400) { IsContextOverflow = true };
+
     /// <summary>Whether trying again (same or another account) can help.</summary>
     public bool IsRetryable => Kind is ErrorKind.RateLimited or ErrorKind.UpstreamUnavailable or ErrorKind.Timeout or ErrorKind.QuotaExceeded or ErrorKind.UpstreamLogin;
 

@@ -44,7 +44,19 @@ internal static class CapabilityCheck
     /// the lambda's captured state is allocated only on this path, not on every request.
     /// </summary>
     private static GatewayException Refusal(RequestNeeds needs, IReadOnlyList<ResolvedModel> candidates)
-        => GatewayException.BadRequest(string.Join(" ", candidates.Select(c => Limitation(needs, c.Model)).Distinct()));
+    {
+        var reasons = string.Join(" ", candidates.Select(c => Limitation(needs, c.Model)).Distinct());
+        // Too long for every candidate: the overflow shape clients compact their history on, with the largest window.
+        if (candidates.All(c => TooLong(needs, c.Model)))
+            return GatewayException.ContextTooLong(needs.EstimatedInputTokens, candidates.Max(c => Window(needs, c.Model)), reasons);
+        return GatewayException.BadRequest(reasons);
+    }
+
+    private static int Window(in RequestNeeds needs, ModelInfo model)
+        => needs.LongContext && model.Id.Contains("claude", StringComparison.OrdinalIgnoreCase) ? Math.Max(model.ContextWindow, LongContextWindow) : model.ContextWindow;
+
+    private static bool TooLong(in RequestNeeds needs, ModelInfo model)
+        => !model.TrimsHistoryToFit && needs.EstimatedInputTokens > ContextLimit(Window(needs, model));
 
     /// <summary>Why <paramref name="model"/> cannot serve a request with these needs, or null when it can (or may).</summary>
     internal static string? Limitation(in RequestNeeds needs, ModelInfo model)
@@ -53,8 +65,8 @@ internal static class CapabilityCheck
             return $"Model '{Name(model)}' does not accept images (the request holds {Count(needs.Images, "image")}).";
         if (needs.Tools > 0 && model.SupportsTools == false)
             return $"Model '{Name(model)}' does not support tools (the request offers {Count(needs.Tools, "tool")}).";
-        var window = needs.LongContext && model.Id.Contains("claude", StringComparison.OrdinalIgnoreCase) ? Math.Max(model.ContextWindow, LongContextWindow) : model.ContextWindow;
-        if (!model.TrimsHistoryToFit && needs.EstimatedInputTokens > ContextLimit(window))
+        var window = Window(needs, model);
+        if (TooLong(needs, model))
             return $"Model '{Name(model)}' cannot take this conversation: it needs about {needs.EstimatedInputTokens.ToString("N0", CultureInfo.InvariantCulture)} tokens, "
                    + $"over the model's context window of {window.ToString("N0", CultureInfo.InvariantCulture)} tokens. Shorten the conversation or choose a model with a larger window.";
         return null;

@@ -111,7 +111,8 @@ public class CapabilityTests(CapabilityTests.Fixture fixture) : IClassFixture<Ca
         {
             Limit.Images => [$"'{model}' does not accept images", "1 image"],
             Limit.Tools => [$"'{model}' does not support tools", "1 tool"],
-            _ => [$"'{model}'", "context window of 2,000 tokens", "needs about"],
+            // Anthropic's own wording, which Claude Code parses and compacts on (and Codex keys on the OpenAI doors' code).
+            _ => ["prompt is too long: ", " tokens > 2000 maximum"],
         };
         var calls = fixture.Upstream.ChatCalls;
         using var http = fixture.Gateway.Http();
@@ -122,6 +123,8 @@ public class CapabilityTests(CapabilityTests.Fixture fixture) : IClassFixture<Ca
             ? Wire.AssertAnthropicError(response, text, HttpStatusCode.BadRequest, mentions)
             : Wire.AssertOpenAiError(response, text, HttpStatusCode.BadRequest, mentions);
         Assert.Equal("invalid_request_error", error["type"]!.GetValue<string>());
+        // Only an overflow carries the code clients compact on.
+        if (door != Door.Messages) Assert.Equal(limit == Limit.Context ? "context_length_exceeded" : null, error["code"]?.GetValue<string>());
         Assert.Equal(calls, fixture.Upstream.ChatCalls);
     }
 

@@ -22,6 +22,7 @@ internal static class OpenAiWire
     /// </summary>
     public static (string Type, string? Code) ErrorType(GatewayException error) => error.Kind switch
     {
+        ErrorKind.InvalidRequest when error.IsContextOverflow => ("invalid_request_error", "context_length_exceeded"),
         ErrorKind.InvalidRequest => ("invalid_request_error", null),
         ErrorKind.Authentication => ("authentication_error", "invalid_api_key"),
         ErrorKind.PermissionDenied => ("permission_error", null),

@@ -20,7 +20,7 @@ internal static class BedrockErrors
         {
             429 => new GatewayException(type == "ServiceQuotaExceededException" ? ErrorKind.QuotaExceeded : ErrorKind.RateLimited, text, 429, retryAfter),
             400 when type == "ValidationException" && message is not null && IsContextOverflow(message)
-                => new GatewayException(ErrorKind.InvalidRequest, $"The conversation is too long for the model's context window. {text}", 400),
+                => GatewayException.ContextTooLong(null, null, text),
             400 or 413 or 422 => new GatewayException(ErrorKind.InvalidRequest, text, 400),
             404 => new GatewayException(ErrorKind.NotFound, text, 404),
             // Bad keys are the account owner's to fix, not the caller's request: not a 401 they would read as
@@ -47,7 +47,7 @@ internal static class BedrockErrors
             "throttlingexception" => new GatewayException(ErrorKind.RateLimited, text, 429),
             "servicequotaexceededexception" => new GatewayException(ErrorKind.QuotaExceeded, text, 429),
             "validationexception" when message is not null && IsContextOverflow(message)
-                => new GatewayException(ErrorKind.InvalidRequest, $"The conversation is too long for the model's context window. {text}", 400),
+                => GatewayException.ContextTooLong(null, null, text),
             "validationexception" => new GatewayException(ErrorKind.InvalidRequest, text, 400),
             "accessdeniedexception" => new GatewayException(ErrorKind.PermissionDenied, text, 403),
             "resourcenotfoundexception" => new GatewayException(ErrorKind.NotFound, text, 404),

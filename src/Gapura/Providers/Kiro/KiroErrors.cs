@@ -26,7 +26,7 @@ internal static class KiroErrors
             return new GatewayException(ErrorKind.UpstreamUnavailable, text);
         // Context overflow is the client's conversation being too big: a 400, never retried.
         if (message is not null && message.Contains("Input is too long", StringComparison.OrdinalIgnoreCase))
-            return new GatewayException(ErrorKind.InvalidRequest, text);
+            return GatewayException.ContextTooLong(null, null, text);
 
         return type switch
         {
@@ -68,7 +68,7 @@ internal static class KiroErrors
             402 => new GatewayException(ErrorKind.QuotaExceeded, text, 429, retryAfter),
             429 => new GatewayException(quota ? ErrorKind.QuotaExceeded : ErrorKind.RateLimited, text, 429, retryAfter),
             400 when message is not null && message.Contains("too long", StringComparison.OrdinalIgnoreCase)
-                => new GatewayException(ErrorKind.InvalidRequest, $"The conversation is too long for the model's context window. {text}"),
+                => GatewayException.ContextTooLong(null, null, text),
             400 or 404 or 413 or 422 => new GatewayException(ErrorKind.InvalidRequest, text, 400),
             401 or 403 when IsInvalidBearer(status, message) => new GatewayException(ErrorKind.UpstreamLogin,
                 $"Kiro refused the login even after a token refresh; run `gapura login kiro`. {text}", 503),

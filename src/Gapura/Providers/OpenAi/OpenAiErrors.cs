@@ -21,7 +21,7 @@ internal static class OpenAiErrors
             429 when IsQuota(type, code) => new GatewayException(ErrorKind.QuotaExceeded, text, 429, retryAfter),
             429 => new GatewayException(ErrorKind.RateLimited, text, 429, retryAfter),
             400 when code == "context_length_exceeded"
-                => new GatewayException(ErrorKind.InvalidRequest, $"The conversation is too long for the model's context window. {text}", 400),
+                => GatewayException.ContextTooLong(null, null, text),
             400 or 409 or 422 => new GatewayException(ErrorKind.InvalidRequest, text, status),
             404 => new GatewayException(ErrorKind.NotFound, text, 404),
             413 => new GatewayException(ErrorKind.RequestTooLarge, text, 413),
