@@ -85,8 +85,9 @@ public class CapabilityCheckTests
     {
         var e = Refused(Request(), 9_000, Model("ollama", "small", window: 8_000));
         Assert.Equal(400, e.Status);
-        Assert.Contains("'ollama/small'", e.Message);
-        Assert.Contains("needs about 9,000 tokens, over the model's context window of 8,000", e.Message);
+        // Anthropic's own wording, which Claude Code parses (the counts) and compacts on.
+        Assert.Equal("prompt is too long: 9000 tokens > 8000 maximum", e.Message);
+        Assert.True(e.IsContextOverflow);
     }
 
     [Theory]

@@ -361,7 +361,8 @@ public sealed class BedrockProviderTests : IAsyncLifetime
         // The refusal lives in Routing.CapabilityCheck, which the pipeline runs before any provider is called.
         var e = Assert.Throws<GatewayException>(() => CapabilityCheck.Filter(Ask("x"), 250_000, longContext: false, [Model()]));
         Assert.Equal(400, e.Status);
-        Assert.Contains("context window", e.Message);
+        Assert.True(e.IsContextOverflow);
+        Assert.StartsWith("prompt is too long: 250000 tokens > ", e.Message);
         Assert.Empty(_sim.Requests);
     }
 
