@@ -25,6 +25,27 @@ internal sealed class SqliteDatabase : Database
 
     public string Path { get; }
 
+    /// <summary>
+    /// The database holds encrypted secrets and key hashes: its folder, when the gateway creates it, is mode 700, and the
+    /// file itself 600 — created so before SQLite first opens it, or tightened when an existing one is looser. SQLite
+    /// gives its journal files (<c>-wal</c>, <c>-shm</c>) the database file's mode; existing ones are tightened too.
+    /// A folder that already existed is left as it is: it may be shared (<c>/tmp</c>).
+    /// </summary>
+    internal static void KeepPrivate(string path)
+    {
+        var directory = System.IO.Path.GetDirectoryName(path)!;
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+            return;
+        }
+        if (!Directory.Exists(directory)) Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        if (!File.Exists(path)) Gapura.Hosting.PrivateFile.TryCreate(path, []);
+        foreach (var file in (ReadOnlySpan<string>)[path, path + "-wal", path + "-shm", path + "-journal"])
+            if (File.Exists(file) && (File.GetUnixFileMode(file) & ~Gapura.Hosting.PrivateFile.OwnerOnly) != 0)
+                File.SetUnixFileMode(file, Gapura.Hosting.PrivateFile.OwnerOnly);
+    }
+
     public override StorageBackend Backend => StorageBackend.Sqlite;
 
     public override string Target => $"file '{Path}'";
@@ -33,7 +54,7 @@ internal sealed class SqliteDatabase : Database
     {
         if (Volatile.Read(ref _prepared) == 0)
         {
-            try { Directory.CreateDirectory(System.IO.Path.GetDirectoryName(Path)!); }
+            try { KeepPrivate(Path); }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 throw new DatabaseUnavailableException(this, e);
