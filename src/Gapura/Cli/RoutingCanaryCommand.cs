@@ -92,7 +92,7 @@ internal static class RoutingCanaryCommand
     }
 
     private static CliException NoCanary(string profile, RoutingConfig config) => new(config.FindProfile(profile) is null
-        ? $"profile: no profile is named '{profile}' (profiles: {string.Join(", ", config.Profiles.Keys.Order(StringComparer.Ordinal))})."
+        ? Gapura.Routing.RoutingConfigException.NoProfile("profile", profile, config.Profiles.Keys).Message
         : $"No canary is running on profile '{profile}' (start one with `gapura routing canary start {profile} --model MODEL --percent N`).");
 
     /// <summary>Baseline and candidate side by side, the difference last.</summary>

@@ -8,4 +8,8 @@ namespace Gapura.Routing;
 internal sealed class RoutingConfigException(string field, string message) : Exception(message)
 {
     public string Field { get; } = field;
+
+    /// <summary>A profile name that names no profile, with the ones that exist.</summary>
+    public static RoutingConfigException NoProfile(string field, string name, IEnumerable<string> profiles)
+        => new(field, $"{field}: no profile is named '{name}' (profiles: {string.Join(", ", profiles.Order(StringComparer.Ordinal))}).");
 }

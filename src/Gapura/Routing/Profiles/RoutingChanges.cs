@@ -36,16 +36,16 @@ internal sealed class RoutingChanges(IGapuraStore store, RoutingConfigSource sou
 
     public async Task SetTaskAsync(string task, string profile, CancellationToken ct)
     {
-        var known = TaskTypes.Find(task) ?? throw new RoutingConfigException("task", $"task: '{task}' is not a task type; the task types are {string.Join(", ", TaskTypes.All)}.");
+        var known = TaskTypes.Valid(task, "task");
         var name = RoutingProfile.ValidName(profile, $"tasks.{known}");
         if (source.Current.FindProfile(name) is null)
-            throw new RoutingConfigException($"tasks.{known}", $"tasks.{known}: no profile is named '{name}' (profiles: {string.Join(", ", source.Current.Profiles.Keys)}).");
+            throw RoutingConfigException.NoProfile($"tasks.{known}", name, source.Current.Profiles.Keys);
         await WriteAsync(RoutingKeys.Task(known), name, "routing.task.set", "task:" + known, name, ct);
     }
 
     public Task<bool> ResetTaskAsync(string task, CancellationToken ct)
     {
-        var known = TaskTypes.Find(task) ?? throw new RoutingConfigException("task", $"task: '{task}' is not a task type.");
+        var known = TaskTypes.Valid(task, "task");
         return DeleteAsync(RoutingKeys.Task(known), "routing.task.reset", "task:" + known, ct);
     }
 
@@ -74,7 +74,7 @@ internal sealed class RoutingChanges(IGapuraStore store, RoutingConfigSource sou
     /// <summary>Starts (or replaces) a canary on a profile.</summary>
     public async Task<CanaryDefinition> StartCanaryAsync(string profile, string model, string? provider, int percent, DateTimeOffset now, string actor, CancellationToken ct)
     {
-        var p = source.Current.FindProfile(profile) ?? throw new RoutingConfigException("profile", $"profile: no profile is named '{profile}' (profiles: {string.Join(", ", source.Current.Profiles.Keys)}).");
+        var p = source.Current.FindProfile(profile) ?? throw RoutingConfigException.NoProfile("profile", profile, source.Current.Profiles.Keys);
         if (percent is < 1 or > 100) throw new RoutingConfigException("percent", "percent: a whole number from 1 to 100.");
         if (string.IsNullOrWhiteSpace(model) || model.Length > 200) throw new RoutingConfigException("model", "model: the candidate model's name.");
         var canary = new CanaryDefinition(p.Name, model.Trim(), string.IsNullOrWhiteSpace(provider) ? null : provider.Trim(), percent, now, actor);
@@ -136,7 +136,7 @@ internal sealed class RoutingChanges(IGapuraStore store, RoutingConfigSource sou
                     foreach (var t in p.Value.EnumerateObject())
                     {
                         var field = $"models.routing.{t.Name}";
-                        var task = TaskTypes.Find(t.Name) ?? throw new RoutingConfigException(field, $"{field}: '{t.Name}' is not a task type; the task types are {string.Join(", ", TaskTypes.All)}.");
+                        var task = TaskTypes.Valid(t.Name, field);
                         if (t.Value.ValueKind != JsonValueKind.String) throw new RoutingConfigException(field, $"{field}: a profile name.");
                         tasks.Add((task, RoutingProfile.ValidName(t.Value.GetString(), field)));
                     }
@@ -155,7 +155,7 @@ internal sealed class RoutingChanges(IGapuraStore store, RoutingConfigSource sou
         var known = new HashSet<string>(source.Current.Profiles.Keys.Concat(profiles.Select(p => p.Name)), StringComparer.OrdinalIgnoreCase);
         foreach (var (task, profile) in tasks)
             if (!known.Contains(profile))
-                throw new RoutingConfigException($"models.routing.{task}", $"models.routing.{task}: no profile is named '{profile}' (profiles: {string.Join(", ", known)}).");
+                throw RoutingConfigException.NoProfile($"models.routing.{task}", profile, known);
         foreach (var p in profiles) await EnsureModelsAsync(p, $"models.{p.Name}", ct);
 
         await store.InTransactionAsync(async s =>

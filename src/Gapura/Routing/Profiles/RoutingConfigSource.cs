@@ -47,7 +47,7 @@ internal sealed class RoutingConfigSource : IStoreChangeListener
             foreach (var t in routing.GetSection("Tasks").GetChildren())
             {
                 var field = $"Routing:Tasks:{t.Key}";
-                var task = TaskTypes.Find(t.Key) ?? throw new RoutingConfigException(field, $"{field}: '{t.Key}' is not a task type; the task types are {string.Join(", ", TaskTypes.All)}.");
+                var task = TaskTypes.Valid(t.Key, field);
                 tasks[task] = RoutingProfile.ValidName(t.Value, field);
             }
             var rulesSection = routing.GetSection("Rules");
@@ -64,7 +64,7 @@ internal sealed class RoutingConfigSource : IStoreChangeListener
             var names = new HashSet<string>(profiles.Select(p => p.Name).Concat(RoutingConfig.DefaultProfiles.Select(p => p.Name)), StringComparer.OrdinalIgnoreCase);
             foreach (var (task, profile) in tasks)
                 if (!names.Contains(profile))
-                    throw new RoutingConfigException($"Routing:Tasks:{task}", $"Routing:Tasks:{task}: no profile is named '{profile}' (profiles: {string.Join(", ", names)}).");
+                    throw RoutingConfigException.NoProfile($"Routing:Tasks:{task}", profile, names);
             return layer;
         }
     }
@@ -91,13 +91,13 @@ internal sealed class RoutingConfigSource : IStoreChangeListener
             if (s.Value is not { } value || !s.Key.StartsWith(RoutingKeys.Root, StringComparison.OrdinalIgnoreCase)) continue;
             try
             {
-                if (RoutingKeys.TryStrip(s.Key, RoutingKeys.ProfilePrefix, out var name))
+                if (RoutingSettings.TryStrip(s.Key, RoutingKeys.ProfilePrefix, out var name))
                 {
                     using var doc = JsonDocument.Parse(value);
                     profiles[name] = RoutingProfile.Parse(name, doc.RootElement, $"profiles.{name}");
                     profileSources[name] = "admin";
                 }
-                else if (RoutingKeys.TryStrip(s.Key, RoutingKeys.TaskPrefix, out var task) && TaskTypes.Find(task) is { } known)
+                else if (RoutingSettings.TryStrip(s.Key, RoutingKeys.TaskPrefix, out var task) && TaskTypes.Find(task) is { } known)
                 {
                     tasks[known] = value;
                     taskSources[known] = "admin";
@@ -109,11 +109,11 @@ internal sealed class RoutingConfigSource : IStoreChangeListener
                     rulesSource = "admin";
                 }
                 else if (string.Equals(s.Key, RoutingKeys.Mode, StringComparison.OrdinalIgnoreCase)) mode = RoutingModes.Valid(value, "mode");
-                else if (RoutingKeys.TryStrip(s.Key, RoutingKeys.UserModePrefix, out var user) && long.TryParse(user, NumberStyles.None, CultureInfo.InvariantCulture, out var userId))
+                else if (RoutingSettings.TryStrip(s.Key, RoutingKeys.UserModePrefix, out var user) && long.TryParse(user, NumberStyles.None, CultureInfo.InvariantCulture, out var userId))
                     userModes[userId] = RoutingModes.Valid(value, "mode");
-                else if (RoutingKeys.TryStrip(s.Key, RoutingKeys.KeyModePrefix, out var key) && long.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out var keyId))
+                else if (RoutingSettings.TryStrip(s.Key, RoutingKeys.KeyModePrefix, out var key) && long.TryParse(key, NumberStyles.None, CultureInfo.InvariantCulture, out var keyId))
                     keyModes[keyId] = RoutingModes.Valid(value, "mode");
-                else if (RoutingKeys.TryStrip(s.Key, RoutingKeys.CanaryPrefix, out var canaryProfile) && CanaryDefinition.FromJson(canaryProfile, value) is { } canary)
+                else if (RoutingSettings.TryStrip(s.Key, RoutingKeys.CanaryPrefix, out var canaryProfile) && CanaryDefinition.FromJson(canaryProfile, value) is { } canary)
                     canaries[canaryProfile] = canary;
             }
             catch (Exception e) when (e is RoutingConfigException or JsonException)
@@ -171,10 +171,4 @@ internal static class RoutingKeys
     public static string UserMode(long userId) => UserModePrefix + userId.ToString(CultureInfo.InvariantCulture);
     public static string KeyMode(long keyId) => KeyModePrefix + keyId.ToString(CultureInfo.InvariantCulture);
     public static string Canary(string profile) => CanaryPrefix + profile.ToLowerInvariant();
-
-    public static bool TryStrip(string key, string prefix, out string rest)
-    {
-        rest = key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) ? key[prefix.Length..] : "";
-        return rest.Length > 0;
-    }
 }

@@ -21,6 +21,10 @@ internal static class TaskTypes
     public static readonly IReadOnlyList<string> All =
         [SpecGeneration, TaskExecution, CodeReview, InteractiveChat, HookActions, CodeExplanation, DocumentationUpdate, Background, LongContext, Vision];
 
+    /// <summary>The task's canonical spelling; a <see cref="RoutingConfigException"/> naming <paramref name="field"/> when it is not a task type.</summary>
+    public static string Valid(string? name, string field)
+        => Find(name) ?? throw new RoutingConfigException(field, $"{field}: '{name}' is not a task type; the task types are {string.Join(", ", All)}.");
+
     /// <summary>The task's canonical spelling, or null when it is not a task type (case-insensitive).</summary>
     public static string? Find(string? name)
     {
