@@ -1,4 +1,5 @@
 using Gapura.Api.Admin;
+using Gapura.Budgets;
 using Gapura.Formats;
 using Gapura.Formats.Anthropic;
 using Gapura.Formats.OpenAi;
@@ -74,6 +75,7 @@ public static class GatewayHost
         services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
         services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiResponses, Gapura.Formats.Responses.ResponsesFrontDoor.Instance);
         services.AddGapuraRouting(configuration);
+        services.AddGapuraBudgets(configuration);
         services.AddGapuraUsage(configuration);
         services.AddGapuraTelemetry(configuration);
         services.AddUpstreamAccounts();

@@ -415,5 +415,75 @@ internal static class Schema
             ALTER TABLE usage_records ADD COLUMN profile text, ADD COLUMN variant text, ADD COLUMN tool_errors integer NOT NULL DEFAULT 0;
             CREATE INDEX usage_records_canary ON usage_records (profile, at) WHERE variant IS NOT NULL;
             """),
+        // Budgets: one counter row per scope and window (a new window is a new row, so nothing resets at midnight), the
+        // open reservations of running requests (renewed by their instance, released when it dies), and standing pauses.
+        // Reserving locks the request's meter rows, so two instances cannot both spend a window's last tokens.
+        new(6, "budgets: meters per scope and window, open reservations, pauses", Sqlite: """
+            CREATE TABLE budget_meters (
+                scope           TEXT    NOT NULL,
+                period          TEXT    NOT NULL CHECK (period IN ('daily', 'monthly')),
+                win             TEXT    NOT NULL,
+                used_input      INTEGER NOT NULL DEFAULT 0,
+                used_output     INTEGER NOT NULL DEFAULT 0,
+                used_cost       REAL    NOT NULL DEFAULT 0,
+                reserved_input  INTEGER NOT NULL DEFAULT 0,
+                reserved_output INTEGER NOT NULL DEFAULT 0,
+                reserved_cost   REAL    NOT NULL DEFAULT 0,
+                alerted         INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (scope, period, win)
+            );
+            CREATE TABLE budget_reservations (
+                id         TEXT    PRIMARY KEY,
+                instance   TEXT    NOT NULL,
+                input      INTEGER NOT NULL,
+                output     INTEGER NOT NULL,
+                cost       REAL    NOT NULL,
+                meters     TEXT    NOT NULL,
+                expires_at INTEGER NOT NULL
+            );
+            CREATE INDEX budget_reservations_instance ON budget_reservations (instance);
+            CREATE INDEX budget_reservations_expiry ON budget_reservations (expires_at);
+            CREATE TABLE budget_pauses (
+                scope  TEXT    NOT NULL,
+                period TEXT    NOT NULL CHECK (period IN ('daily', 'monthly')),
+                since  INTEGER NOT NULL,
+                until  INTEGER,
+                reason TEXT    NOT NULL,
+                PRIMARY KEY (scope, period)
+            );
+            """, Postgres: """
+            CREATE TABLE budget_meters (
+                scope           text   NOT NULL,
+                period          text   NOT NULL CHECK (period IN ('daily', 'monthly')),
+                win             text   NOT NULL,
+                used_input      bigint NOT NULL DEFAULT 0,
+                used_output     bigint NOT NULL DEFAULT 0,
+                used_cost       double precision NOT NULL DEFAULT 0,
+                reserved_input  bigint NOT NULL DEFAULT 0,
+                reserved_output bigint NOT NULL DEFAULT 0,
+                reserved_cost   double precision NOT NULL DEFAULT 0,
+                alerted         integer NOT NULL DEFAULT 0,
+                PRIMARY KEY (scope, period, win)
+            );
+            CREATE TABLE budget_reservations (
+                id         text   PRIMARY KEY,
+                instance   text   NOT NULL,
+                input      bigint NOT NULL,
+                output     bigint NOT NULL,
+                cost       double precision NOT NULL,
+                meters     text   NOT NULL,
+                expires_at timestamptz NOT NULL
+            );
+            CREATE INDEX budget_reservations_instance ON budget_reservations (instance);
+            CREATE INDEX budget_reservations_expiry ON budget_reservations (expires_at);
+            CREATE TABLE budget_pauses (
+                scope  text NOT NULL,
+                period text NOT NULL CHECK (period IN ('daily', 'monthly')),
+                since  timestamptz NOT NULL,
+                until  timestamptz,
+                reason text NOT NULL,
+                PRIMARY KEY (scope, period)
+            );
+            """),
     ];
 }

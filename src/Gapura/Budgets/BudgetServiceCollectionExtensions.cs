@@ -1,0 +1,24 @@
+using Gapura.Budgets.Counters;
+using Gapura.Routing;
+using Gapura.Storage;
+
+namespace Gapura.Budgets;
+
+internal static class BudgetServiceCollectionExtensions
+{
+    /// <summary>
+    /// Budgets and rate limits: their definitions (configuration file + admins' settings, kept current by the change
+    /// feed) and their shared counters — in the database, or in Redis when <c>ConnectionStrings:Redis</c> is set.
+    /// </summary>
+    public static IServiceCollection AddGapuraBudgets(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<BudgetOptions>(configuration.GetSection("Budgets"));
+        services.AddSingleton(sp => new BudgetWindows(BudgetWindows.ParseZone(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<BudgetOptions>>().Value.TimeZone)));
+        services.AddSingleton<BudgetConfigSource>();
+        services.AddSingleton<IStoreChangeListener>(sp => sp.GetRequiredService<BudgetConfigSource>());
+        var redis = configuration.GetConnectionString("Redis");
+        if (!string.IsNullOrWhiteSpace(redis)) services.AddSingleton(_ => new RedisConnection(redis));
+        services.AddSingleton<IBudgetCounters>(sp => new SqlBudgetCounters(sp.GetRequiredService<Database>()));
+        return services;
+    }
+}
