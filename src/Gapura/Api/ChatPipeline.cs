@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
+using Gapura.Budgets;
 using Gapura.Conversations;
 using Gapura.Formats;
 using Gapura.Identity;
@@ -19,6 +20,7 @@ namespace Gapura.Api;
 /// </summary>
 internal sealed class ChatPipeline(
     TaskRouter router,
+    BudgetGate budgets,
     ProviderChain chain,
     UsageLedger ledger,
     PriceTable prices,
@@ -52,6 +54,7 @@ internal sealed class ChatPipeline(
         var finished = false;
         ChatContext? context = null;
         RouteDecision? route = null;
+        BudgetAdmission? admission = null;
         var client = ClientApps.Recognize(http.Request.Headers);
         try
         {
@@ -65,6 +68,14 @@ internal sealed class ChatPipeline(
             var caller = http.FindCaller();
             var estimated = RequestTokenCounter.Count(request);
             route = await router.DecideAsync(request, http.Request.Headers, client, caller, sessionId, estimated, ct);
+            admission = await budgets.AdmitAsync(caller, route, estimated, ct);
+            if (admission is not null)
+            {
+                if (admission.Header is { } budgetHeader) http.Response.Headers[BudgetGate.Header] = budgetHeader;
+                if (admission.Refusal is { } refusal) throw refusal;
+                if (admission.RestrictedBy is not null) route = await router.RestrictAsync(route, request, http.Request.Headers, client, caller, estimated, ct);
+            }
+            var note = admission?.Note;
             var asked = request;
             request = route.Request; // the profile's max_tokens / temperature, when routed
             var candidates = chain.Order(route.Candidates);
@@ -76,8 +87,8 @@ internal sealed class ChatPipeline(
                 CapabilityCheck.AsksLongContext(http.Request.Headers["anthropic-beta"]), candidates);
             var response = new ResponseContext(door.NewResponseId(), request.Model, time.GetUtcNow(), request, context.EstimatedInputTokens);
 
-            // A body the profile changed (max_tokens, temperature) cannot be forwarded as received.
-            var passthrough = ReferenceEquals(asked, request)
+            // A body the profile changed (max_tokens, temperature) cannot be forwarded as received, nor an answer that gets a note.
+            var passthrough = ReferenceEquals(asked, request) && note is null
                 ? await TryPassThroughAsync(http, door, frontDoor, body.Raw, request.Stream, candidates, context, response, ct)
                 : default;
             if (passthrough.Relayed is { } relayed)
@@ -89,8 +100,8 @@ internal sealed class ChatPipeline(
             {
                 if (passthrough.FailedFirst) candidates = candidates.Skip(1).ToList();
                 usage = request.Stream
-                    ? await StreamAsync(http, door, request, candidates, context, response, ct)
-                    : await CompleteAsync(http, door, request, candidates, context, response, ct);
+                    ? await StreamAsync(http, door, request, candidates, context, response, note, ct)
+                    : await CompleteAsync(http, door, request, candidates, context, response, note, ct);
             }
             finished = true;
         }
@@ -134,6 +145,7 @@ internal sealed class ChatPipeline(
             var errorKind = failure is not null ? UsageRecord.KindName(failure.Kind) : status == UsageStatus.Error ? UsageRecord.KindName(ErrorKind.Internal) : null;
             usage ??= context?.PartialUsage;
             var record = Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, client, route, context, usage, status, errorKind, started, elapsed);
+            if (admission is not null) budgets.Settle(admission, usage, record.CostUsd);
             if (usage is not null)
                 log.LogInformation("{Path} model={Model} provider={Provider} status={Status} in={In} out={Out} credits={Credits} estimated={Estimated} ms={Ms:F0}",
                     http.Request.Path, model, context?.ResponseHeaders.GetValueOrDefault(ProviderChain.ProviderHeader) ?? "?", http.Response.StatusCode, usage.InputTokens, usage.OutputTokens, usage.Credits, usage.Estimated,
@@ -190,7 +202,8 @@ internal sealed class ChatPipeline(
         return record;
     }
 
-    private async Task<Usage> CompleteAsync(HttpContext http, IFrontDoor door, ChatRequest request, IReadOnlyList<ResolvedModel> candidates, ChatContext context, ResponseContext response, CancellationToken ct)
+    private async Task<Usage> CompleteAsync(HttpContext http, IFrontDoor door, ChatRequest request, IReadOnlyList<ResolvedModel> candidates, ChatContext context, ResponseContext response,
+        string? note, CancellationToken ct)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(_options.FirstByteTimeoutSeconds));
@@ -198,7 +211,7 @@ internal sealed class ChatPipeline(
         var first = true;
         try
         {
-            await foreach (var e in chain.StreamAsync(request, candidates, context, timeout.Token).WithCancellation(timeout.Token))
+            await foreach (var e in BudgetNote.Append(chain.StreamAsync(request, candidates, context, timeout.Token), note).WithCancellation(timeout.Token))
             {
                 // The deadline is for the upstream's first event; a long answer that has started may take its time.
                 if (first) { timeout.CancelAfter(Timeout.InfiniteTimeSpan); first = false; }
@@ -222,7 +235,8 @@ internal sealed class ChatPipeline(
     /// keep-alive interval passes; after that, silence is filled with the format's keep-alive and a
     /// failure ends the stream with the format's error event.
     /// </summary>
-    private async Task<Usage> StreamAsync(HttpContext http, IFrontDoor door, ChatRequest request, IReadOnlyList<ResolvedModel> candidates, ChatContext context, ResponseContext response, CancellationToken ct)
+    private async Task<Usage> StreamAsync(HttpContext http, IFrontDoor door, ChatRequest request, IReadOnlyList<ResolvedModel> candidates, ChatContext context, ResponseContext response,
+        string? note, CancellationToken ct)
     {
         using var upstreamCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var keepAlive = TimeSpan.FromSeconds(_options.KeepAliveSeconds);
@@ -231,7 +245,7 @@ internal sealed class ChatPipeline(
         var lastEventAt = time.GetTimestamp();
         var lastWriteAt = lastEventAt;
         var writer = door.CreateStreamWriter(http.Response.BodyWriter, response);
-        var events = chain.StreamAsync(request, candidates, context, upstreamCts.Token).GetAsyncEnumerator(upstreamCts.Token);
+        var events = BudgetNote.Append(chain.StreamAsync(request, candidates, context, upstreamCts.Token), note).GetAsyncEnumerator(upstreamCts.Token);
         Task<bool>? pending = null;
         Usage? usage = null;
         var gotFirst = false;

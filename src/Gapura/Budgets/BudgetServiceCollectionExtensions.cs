@@ -19,6 +19,10 @@ internal static class BudgetServiceCollectionExtensions
         var redis = configuration.GetConnectionString("Redis");
         if (!string.IsNullOrWhiteSpace(redis)) services.AddSingleton(_ => new RedisConnection(redis));
         services.AddSingleton<IBudgetCounters>(sp => new SqlBudgetCounters(sp.GetRequiredService<Database>()));
+        services.AddSingleton<BudgetAnnouncer>();
+        services.AddSingleton<BudgetSettlements>();
+        services.AddHostedService(sp => sp.GetRequiredService<BudgetSettlements>());
+        services.AddSingleton<BudgetGate>();
         return services;
     }
 }

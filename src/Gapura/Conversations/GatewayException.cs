@@ -52,6 +52,13 @@ public sealed class GatewayException : Exception
     /// </summary>
     public bool IsContextOverflow { get; private init; }
 
+    /// <summary>
+    /// Trying again cannot help until something changes (a budget is used up until a reset): the answer carries
+    /// <c>x-should-retry: false</c>, which the Anthropic and OpenAI SDKs (and so Claude Code and Codex) obey instead of
+    /// retrying a 429 several times.
+    /// </summary>
+    public bool IsFinal { get; init; }
+
     /// <summary>A context overflow in the wording clients act on, with the counts when they are known.</summary>
     public static GatewayException ContextTooLong(long? tokens, long? maximum, string? detail = null)
         => new(ErrorKind.InvalidRequest, tokens is { } t && maximum is { } m

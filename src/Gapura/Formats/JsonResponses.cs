@@ -23,10 +23,12 @@ internal static class JsonResponses
         await response.BodyWriter.FlushAsync(ct);
     }
 
+    /// <summary><c>Retry-After</c> when the error knows when to come back; <c>x-should-retry: false</c> when coming back cannot help.</summary>
     public static void SetRetryAfter(HttpResponse response, GatewayException error)
     {
         if (error.RetryAfter is { } after && after > TimeSpan.Zero)
             response.Headers.RetryAfter = ((long)Math.Ceiling(after.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        if (error.IsFinal) response.Headers["x-should-retry"] = "false";
     }
 
     /// <summary>

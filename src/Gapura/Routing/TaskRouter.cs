@@ -58,6 +58,9 @@ internal sealed class TaskRouter(RequestRouter router, RoutingConfigSource sourc
     public const string ViaAuto = "auto";
     public const string ViaOverride = "override";
 
+    /// <summary>A <c>restrict</c> budget past its threshold sent the request to the <c>fast</c> profile.</summary>
+    public const string ViaBudget = "budget";
+
     public RoutingConfig Config => source.Current;
 
     /// <summary>Decides for one request.</summary>
@@ -80,6 +83,21 @@ internal sealed class TaskRouter(RequestRouter router, RoutingConfigSource sourc
         var first = variant == CanaryDefinition.Candidate ? canary!.Choice : profile.FirstChoice;
         var candidates = await ResolveProfileAsync(profile, first, request.Model, caller, ct);
         return new RouteDecision(mode, classification, profile, canary, variant, candidates, Apply(profile, request), via);
+    }
+
+    /// <summary>
+    /// A <c>restrict</c> budget is past its threshold: the request goes to the <c>fast</c> profile whatever it asked for,
+    /// whatever the routing mode (<c>via=budget</c> in <c>x-gapura-route</c>), with the task it was classified as. No canary:
+    /// a restricted request is not a fair sample of either side. Unchanged when there is no <c>fast</c> profile.
+    /// </summary>
+    public async ValueTask<RouteDecision> RestrictAsync(RouteDecision decided, ChatRequest asked, IHeaderDictionary headers, ClientApp client, Caller? caller,
+        int estimatedInputTokens, CancellationToken ct)
+    {
+        var config = source.Current;
+        if (config.FindProfile(RoutingProfile.Fast) is not { } fast) return decided;
+        var classification = decided.Classification ?? config.Rules.Classify(RequestFacts.From(asked, headers, client, estimatedInputTokens));
+        var candidates = await ResolveProfileAsync(fast, fast.FirstChoice, asked.Model, caller, ct);
+        return new RouteDecision(decided.Mode, classification, fast, null, null, candidates, Apply(fast, asked), ViaBudget);
     }
 
     /// <summary>

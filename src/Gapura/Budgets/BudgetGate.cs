@@ -1,0 +1,200 @@
+using System.Globalization;
+using Gapura.Budgets.Counters;
+using Gapura.Conversations;
+using Gapura.Identity;
+using Gapura.Ledger;
+using Gapura.Routing;
+using Gapura.Storage;
+using Microsoft.Extensions.Options;
+
+namespace Gapura.Budgets;
+
+/// <summary>
+/// A request admitted under budgets: its reservation, the budget lines as the admission saw them, and what they ask of
+/// the request — the <c>fast</c> profile (<c>restrict</c>), a note at the end of the answer (<c>notify</c>).
+/// </summary>
+internal sealed class BudgetAdmission
+{
+    public required string ReservationId { get; init; }
+    public required IReadOnlyList<MeterKey> Meters { get; init; }
+    public required IReadOnlyList<BudgetLine> Lines { get; init; }
+
+    /// <summary><c>x-gapura-budget</c>, e.g. <c>daily-input=81%; monthly-output=40%</c>.</summary>
+    public string? Header { get; init; }
+
+    /// <summary>The <c>restrict</c> line past its threshold, when one is: the request goes to the <c>fast</c> profile.</summary>
+    public BudgetLine? RestrictedBy { get; init; }
+
+    /// <summary>The text added at the end of an answer that ends the turn, when a <c>notify</c> budget is past its threshold.</summary>
+    public string? Note { get; init; }
+
+    /// <summary>Set when the budget refused the request (429): it is not sent, and the reservation was never made.</summary>
+    public GatewayException? Refusal { get; init; }
+
+    /// <summary>Settled once, whatever path the request's end takes.</summary>
+    internal int Settled;
+}
+
+/// <summary>
+/// The budget stage of a request (between routing and the upstream): reserves the request's worst case against every
+/// budget that counts it — estimated input tokens plus its output cap, and their price when a budget limits cost —
+/// atomically in the shared counters, so concurrent requests on any number of instances cannot overspend a
+/// <c>pause</c> budget. Its answer says whether to restrict, to add a note, or to refuse. When no budget applies (no
+/// budgets defined, the common case) it does nothing at all: no allocation, no database.
+/// </summary>
+internal sealed class BudgetGate(
+    BudgetConfigSource source,
+    BudgetWindows windows,
+    IBudgetCounters counters,
+    BudgetSettlements settlements,
+    PriceTable prices,
+    IOptions<BudgetOptions> options,
+    ILogger<BudgetGate> log,
+    TimeProvider time)
+{
+    public const string Header = "x-gapura-budget";
+
+    private readonly BudgetOptions _options = options.Value;
+
+    /// <summary>
+    /// Reserves for one routed request, or returns null when no budget applies. A refusal comes back as
+    /// <see cref="BudgetAdmission.Refusal"/> (with the lines, for the header), never as a reservation.
+    /// </summary>
+    /// <exception cref="GatewayException">503 when the counters cannot be reached and <c>Budgets:FailOpen</c> is off.</exception>
+    public async ValueTask<BudgetAdmission?> AdmitAsync(Caller? caller, RouteDecision route, int estimatedInputTokens, CancellationToken ct)
+    {
+        var budgets = source.Current.BudgetsFor(caller);
+        if (budgets.Count == 0) return null;
+
+        var now = time.GetUtcNow();
+        var served = route.Candidates[0].Model;
+        long output = route.Request.MaxTokens ?? served.MaxOutputTokens;
+        var cost = LimitsCost(budgets) ? prices.CostOf(served.Provider, served.Id, new Usage(estimatedInputTokens, (int)Math.Min(output, int.MaxValue))) ?? 0 : 0;
+        var amount = new BudgetAmounts(estimatedInputTokens, output, cost);
+        var charges = BudgetStatus.Charges(budgets, windows, now);
+        var reservation = new Reservation(Guid.CreateVersion7(now).ToString("N"), settlements.Instance, amount, charges, now,
+            now.AddSeconds(_options.ReservationSeconds));
+
+        ReserveResult result;
+        try
+        {
+            result = await counters.ReserveAsync(reservation, ct);
+        }
+        catch (Exception e) when (IsUnreachable(e))
+        {
+            if (_options.FailOpen)
+            {
+                log.LogWarning("Budgets cannot be checked ({Error}); the request goes on unchecked because Budgets:FailOpen is on", e.Message);
+                return null;
+            }
+            log.LogError("Budgets cannot be checked ({Error}); the request is refused because Budgets:FailOpen is off", e.Message);
+            throw new GatewayException(ErrorKind.UpstreamUnavailable,
+                "The gateway cannot check your budget right now (its database is unreachable), so the request was not sent; try again shortly.", 503);
+        }
+
+        var pauses = result.Refusal?.Pause is { } standing ? [standing] : Array.Empty<BudgetPause>();
+        var lines = BudgetStatus.Lines(budgets, result.Meters, pauses, windows, now);
+        var header = BudgetStatus.Header(lines);
+        if (!result.Admitted)
+            return new BudgetAdmission
+            {
+                ReservationId = reservation.Id, Meters = [], Lines = lines, Header = header,
+                Refusal = Refuse(caller, result.Refusal!, lines, amount, budgets, now),
+            };
+
+        BudgetLine? restrict = null;
+        BudgetLine? notify = null;
+        foreach (var line in lines)
+        {
+            if (!line.PastThreshold) continue;
+            if (line.Window.Action == BudgetActions.Restrict) { if (restrict is null || line.Share > restrict.Share) restrict = line; }
+            else if (line.Window.Action == BudgetActions.Notify && (notify is null || line.Share > notify.Share)) notify = line;
+        }
+        return new BudgetAdmission
+        {
+            ReservationId = reservation.Id,
+            Meters = [.. charges.Select(c => c.Key)],
+            Lines = lines,
+            Header = header,
+            RestrictedBy = restrict,
+            Note = notify is not null && _options.NotifyInChat ? NoteFor(notify) : null,
+        };
+    }
+
+    /// <summary>Hands a finished request's real use to the background settlement: never blocks the request.</summary>
+    public void Settle(BudgetAdmission admission, Usage? usage, double? costUsd)
+    {
+        if (admission.Refusal is not null || Interlocked.Exchange(ref admission.Settled, 1) == 1) return;
+        var u = usage ?? Usage.Zero;
+        // Every input token the model read counts, cached or not: the estimate reserved was the whole prompt too.
+        var actual = new BudgetAmounts(u.InputTokens + u.CacheReadTokens + u.CacheWriteTokens, u.OutputTokens, costUsd ?? 0);
+        settlements.Enqueue(new Settlement(admission.ReservationId, actual, admission.Meters));
+    }
+
+    private static bool LimitsCost(IReadOnlyList<ApplicableBudget> budgets)
+    {
+        foreach (var b in budgets)
+            foreach (var w in b.Budget.Windows)
+                if (w.CostUsd is not null) return true;
+        return false;
+    }
+
+    internal static bool IsUnreachable(Exception e) => e is DatabaseUnavailableException or RedisUnavailableException or System.Data.Common.DbException
+        or StackExchange.Redis.RedisException or TimeoutException;
+
+    /// <summary>
+    /// The 429 in the caller's format: which budget, what was used, and how it is lifted. A standing pause or a budget
+    /// used up is final until a reset (or the next window), so clients are told not to retry (<c>x-should-retry</c>).
+    /// </summary>
+    private GatewayException Refuse(Caller? caller, MeterRefusal refusal, IReadOnlyList<BudgetLine> lines, BudgetAmounts amount,
+        IReadOnlyList<ApplicableBudget> budgets, DateTimeOffset now)
+    {
+        var budget = budgets.First(b => b.Scope.Name == refusal.Key.Scope);
+        var window = budget.Budget.Of(refusal.Key.Period)!;
+        var line = lines.FirstOrDefault(l => l.Meter == refusal.Key && (refusal.Pause is not null || l.Quantity == refusal.Quantity))
+                   ?? lines.First(l => l.Meter == refusal.Key);
+        var who = Who(budget.Scope, caller);
+        var lift = $"An admin lifts it with `gapura budgets reset {ResetFlag(budget.Scope, caller)}`";
+        var end = window.ResumeAtPeriodEnd ? $", or it lifts by itself when the window ends ({WhenText(line.WindowEnd)})" : "";
+        string message;
+        TimeSpan? retryAfter = null;
+        if (refusal.Pause is { } pause)
+        {
+            message = $"Budget paused: the {window.PeriodName} budget of {who} is used up ({BudgetStatus.Amount(line.Quantity, line.Used)} of {BudgetStatus.Amount(line.Quantity, line.Limit)} {line.Quantity.Name()}). {lift}{end}.";
+            if (pause.Until is { } until) retryAfter = until - now;
+        }
+        else
+        {
+            var q = refusal.Quantity;
+            var exact = lines.First(l => l.Meter == refusal.Key && l.Quantity == q);
+            var left = Math.Max(0, exact.Limit - exact.Used - exact.Reserved);
+            message = exact.Used >= exact.Limit
+                ? $"Budget paused: the {window.PeriodName} {q.Name()} budget of {who} is used up ({BudgetStatus.Amount(q, exact.Used)} of {BudgetStatus.Amount(q, exact.Limit)}). {lift}{end}."
+                : $"Budget limit: this request may use up to {BudgetStatus.Amount(q, amount.Of(q))} of {q.Name()}{(q == BudgetQuantity.Output ? " (its max_tokens)" : "")}, but the {window.PeriodName} {q.Name()} budget of {who} has {BudgetStatus.Amount(q, left)} left (used {BudgetStatus.Amount(q, exact.Used)}, held by running requests {BudgetStatus.Amount(q, exact.Reserved)}, limit {BudgetStatus.Amount(q, exact.Limit)}). Send a smaller request or max_tokens, or wait for running requests to finish. {lift}{end}.";
+        }
+        return new GatewayException(ErrorKind.QuotaExceeded, message, 429, retryAfter) { IsFinal = true };
+    }
+
+    private string NoteFor(BudgetLine line)
+        => $"\n\n---\nGapura: {(line.Scope.Kind == ScopeKind.Gateway ? "this gateway has" : line.Scope.Kind == ScopeKind.Key ? "this API key has" : "you have")} used {line.Percent} of the {line.Window.PeriodName} {line.Quantity.Name()} budget ({BudgetStatus.Amount(line.Quantity, line.Used)} of {BudgetStatus.Amount(line.Quantity, line.Limit)}); it resets {WhenText(line.WindowEnd)}.";
+
+    private static string Who(BudgetScope scope, Caller? caller) => scope.Kind switch
+    {
+        ScopeKind.Gateway => "the gateway",
+        ScopeKind.User => caller is not null && caller.UserId == scope.Id ? $"user {caller.Email}" : $"user {scope.Id}",
+        _ => caller is { KeyPrefix: { } prefix } && caller.KeyId == scope.Id ? $"key {prefix}" : $"key {scope.Id}",
+    };
+
+    private static string ResetFlag(BudgetScope scope, Caller? caller) => scope.Kind switch
+    {
+        ScopeKind.Gateway => "--gateway",
+        ScopeKind.User => caller is not null && caller.UserId == scope.Id ? $"--user {caller.Email}" : $"--user <email>",
+        _ => caller is { KeyPrefix: { } prefix } && caller.KeyId == scope.Id ? $"--key {prefix}" : "--key <prefix>",
+    };
+
+    private string WhenText(DateTimeOffset at)
+    {
+        var local = TimeZoneInfo.ConvertTime(at, windows.Zone);
+        return local.ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + " " + (windows.Zone == TimeZoneInfo.Utc ? "UTC" : windows.Zone.Id);
+    }
+}
