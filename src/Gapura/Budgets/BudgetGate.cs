@@ -47,10 +47,10 @@ internal sealed class BudgetGate(
     BudgetWindows windows,
     IBudgetCounters counters,
     BudgetSettlements settlements,
+    BudgetAnnouncer announcer,
     PriceTable prices,
     IOptions<BudgetOptions> options,
-    ILogger<BudgetGate> log,
-    TimeProvider time)
+    ILogger<BudgetGate> log)
 {
     public const string Header = "x-gapura-budget";
 
@@ -66,7 +66,7 @@ internal sealed class BudgetGate(
         var budgets = source.Current.BudgetsFor(caller);
         if (budgets.Count == 0) return null;
 
-        var now = time.GetUtcNow();
+        var now = windows.Now;
         var served = route.Candidates[0].Model;
         long output = route.Request.MaxTokens ?? served.MaxOutputTokens;
         var cost = LimitsCost(budgets) ? prices.CostOf(served.Provider, served.Id, new Usage(estimatedInputTokens, (int)Math.Min(output, int.MaxValue))) ?? 0 : 0;
@@ -96,11 +96,15 @@ internal sealed class BudgetGate(
         var lines = BudgetStatus.Lines(budgets, result.Meters, pauses, windows, now);
         var header = BudgetStatus.Header(lines);
         if (!result.Admitted)
+        {
+            var refusal = result.Refusal!;
+            var pause = refusal.Pause ?? await PauseWhenSpentAsync(refusal, result.Meters, budgets, now);
             return new BudgetAdmission
             {
-                ReservationId = reservation.Id, Meters = [], Lines = lines, Header = header,
-                Refusal = Refuse(caller, result.Refusal!, lines, amount, budgets, now),
+                ReservationId = reservation.Id, Meters = [], Lines = pause is null ? lines : BudgetStatus.Lines(budgets, result.Meters, [pause], windows, now),
+                Header = header, Refusal = Refuse(caller, refusal, pause, lines, amount, budgets, now),
             };
+        }
 
         BudgetLine? restrict = null;
         BudgetLine? notify = null;
@@ -146,33 +150,62 @@ internal sealed class BudgetGate(
     /// The 429 in the caller's format: which budget, what was used, and how it is lifted. A standing pause or a budget
     /// used up is final until a reset (or the next window), so clients are told not to retry (<c>x-should-retry</c>).
     /// </summary>
-    private GatewayException Refuse(Caller? caller, MeterRefusal refusal, IReadOnlyList<BudgetLine> lines, BudgetAmounts amount,
+    /// <summary>
+    /// A <c>pause</c> window that cannot admit this request while nothing else is running against it has reached its
+    /// limit (for the requests this caller sends): it pauses — until a reset, or the window's end with
+    /// <c>resumeAtPeriodEnd</c> — rather than refusing request by request and quietly resuming at midnight. While other
+    /// requests hold reservations it does not: they may finish under their worst case and leave room.
+    /// </summary>
+    private async Task<BudgetPause?> PauseWhenSpentAsync(MeterRefusal refusal, IReadOnlyList<MeterState> meters, IReadOnlyList<ApplicableBudget> budgets, DateTimeOffset now)
+    {
+        var state = meters.First(m => m.Key == refusal.Key);
+        if (state.Reserved.Of(refusal.Quantity) > 0) return null;
+        var budget = budgets.First(b => b.Scope.Name == refusal.Key.Scope);
+        var window = budget.Budget.Of(refusal.Key.Period)!;
+        var q = refusal.Quantity;
+        var end = windows.Of(window.Period, now).End;
+        var pause = new BudgetPause(refusal.Key.Scope, window.Period, now, window.ResumeAtPeriodEnd ? end : null,
+            $"{window.PeriodName} {q.Name()} limit reached: {BudgetStatus.Amount(q, state.Used.Of(q))} of {BudgetStatus.Amount(q, window.LimitOf(q) ?? 0)}");
+        try
+        {
+            if (await counters.PauseAsync(pause, CancellationToken.None))
+                announcer.Announce(BudgetAnnouncer.Paused, budget.Scope, window, q, state.Used.Of(q), window.LimitOf(q) ?? 0, end);
+        }
+        catch (Exception e) when (IsUnreachable(e))
+        {
+            log.LogWarning("Budget {Scope} {Window}: the pause could not be recorded ({Error}); requests are still refused while it has no room", budget.Scope.Name, window.PeriodName, e.Message);
+        }
+        return pause;
+    }
+
+    /// <summary>
+    /// The 429 in the caller's format: which budget, what was used, and how it is lifted. A pause is final until a reset
+    /// (or the next window), so clients are told not to retry (<c>x-should-retry: false</c>); a refusal while running
+    /// requests hold the room is worth a retry in a moment.
+    /// </summary>
+    private GatewayException Refuse(Caller? caller, MeterRefusal refusal, BudgetPause? pause, IReadOnlyList<BudgetLine> lines, BudgetAmounts amount,
         IReadOnlyList<ApplicableBudget> budgets, DateTimeOffset now)
     {
         var budget = budgets.First(b => b.Scope.Name == refusal.Key.Scope);
         var window = budget.Budget.Of(refusal.Key.Period)!;
-        var line = lines.FirstOrDefault(l => l.Meter == refusal.Key && (refusal.Pause is not null || l.Quantity == refusal.Quantity))
-                   ?? lines.First(l => l.Meter == refusal.Key);
+        var q = refusal.Quantity;
+        var line = lines.FirstOrDefault(l => l.Meter == refusal.Key && l.Quantity == q) ?? lines.First(l => l.Meter == refusal.Key);
         var who = Who(budget.Scope, caller);
         var lift = $"An admin lifts it with `gapura budgets reset {ResetFlag(budget.Scope, caller)}`";
         var end = window.ResumeAtPeriodEnd ? $", or it lifts by itself when the window ends ({WhenText(line.WindowEnd)})" : "";
-        string message;
-        TimeSpan? retryAfter = null;
-        if (refusal.Pause is { } pause)
+        var need = q == BudgetQuantity.Output ? $"{BudgetStatus.Amount(q, amount.Of(q))} (its max_tokens)" : BudgetStatus.Amount(q, amount.Of(q));
+        if (pause is not null)
         {
-            message = $"Budget paused: the {window.PeriodName} budget of {who} is used up ({BudgetStatus.Amount(line.Quantity, line.Used)} of {BudgetStatus.Amount(line.Quantity, line.Limit)} {line.Quantity.Name()}). {lift}{end}.";
-            if (pause.Until is { } until) retryAfter = until - now;
+            var what = refusal.Pause is not null
+                ? $"the {window.PeriodName} budget of {who} is paused since {WhenText(pause.Since)} ({pause.Reason})"
+                : $"the {window.PeriodName} {q.Name()} budget of {who} has reached its limit: used {BudgetStatus.Amount(q, line.Used)} of {BudgetStatus.Amount(q, line.Limit)}, and this request may use up to {need}";
+            return new GatewayException(ErrorKind.QuotaExceeded, $"Budget paused: {what}. {lift}{end}.", 429, pause.Until is { } until ? until - now : null) { IsFinal = true };
         }
-        else
-        {
-            var q = refusal.Quantity;
-            var exact = lines.First(l => l.Meter == refusal.Key && l.Quantity == q);
-            var left = Math.Max(0, exact.Limit - exact.Used - exact.Reserved);
-            message = exact.Used >= exact.Limit
-                ? $"Budget paused: the {window.PeriodName} {q.Name()} budget of {who} is used up ({BudgetStatus.Amount(q, exact.Used)} of {BudgetStatus.Amount(q, exact.Limit)}). {lift}{end}."
-                : $"Budget limit: this request may use up to {BudgetStatus.Amount(q, amount.Of(q))} of {q.Name()}{(q == BudgetQuantity.Output ? " (its max_tokens)" : "")}, but the {window.PeriodName} {q.Name()} budget of {who} has {BudgetStatus.Amount(q, left)} left (used {BudgetStatus.Amount(q, exact.Used)}, held by running requests {BudgetStatus.Amount(q, exact.Reserved)}, limit {BudgetStatus.Amount(q, exact.Limit)}). Send a smaller request or max_tokens, or wait for running requests to finish. {lift}{end}.";
-        }
-        return new GatewayException(ErrorKind.QuotaExceeded, message, 429, retryAfter) { IsFinal = true };
+        var left = Math.Max(0, line.Limit - line.Used - line.Reserved);
+        return new GatewayException(ErrorKind.QuotaExceeded,
+            $"Budget limit: this request may use up to {need}, but the {window.PeriodName} {q.Name()} budget of {who} has {BudgetStatus.Amount(q, left)} left " +
+            $"(used {BudgetStatus.Amount(q, line.Used)}, held by running requests {BudgetStatus.Amount(q, line.Reserved)}, limit {BudgetStatus.Amount(q, line.Limit)}). " +
+            "Try again when running requests finish, or send a smaller max_tokens.", 429, TimeSpan.FromSeconds(2));
     }
 
     private string NoteFor(BudgetLine line)

@@ -13,7 +13,8 @@ internal static class BudgetServiceCollectionExtensions
     public static IServiceCollection AddGapuraBudgets(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<BudgetOptions>(configuration.GetSection("Budgets"));
-        services.AddSingleton(sp => new BudgetWindows(BudgetWindows.ParseZone(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<BudgetOptions>>().Value.TimeZone)));
+        services.AddSingleton(sp => new BudgetWindows(
+            BudgetWindows.ParseZone(sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<BudgetOptions>>().Value.TimeZone), sp.GetRequiredService<TimeProvider>()));
         services.AddSingleton<BudgetConfigSource>();
         services.AddSingleton<IStoreChangeListener>(sp => sp.GetRequiredService<BudgetConfigSource>());
         var redis = configuration.GetConnectionString("Redis");

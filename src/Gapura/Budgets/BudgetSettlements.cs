@@ -95,7 +95,7 @@ internal sealed class BudgetSettlements(
     private async Task ActOnAsync(IReadOnlyList<MeterState> states)
     {
         var config = source.Current;
-        var now = time.GetUtcNow();
+        var now = windows.Now;
         foreach (var state in states)
         {
             if (BudgetScope.TryParse(state.Key.Scope) is not { } scope || config.BudgetOf(scope)?.Of(state.Key.Period) is not { } window) continue;
@@ -136,7 +136,7 @@ internal sealed class BudgetSettlements(
                 if (!source.Current.HasBudgets) continue;
                 try
                 {
-                    var now = time.GetUtcNow();
+                    var now = windows.Now;
                     await counters.RenewAsync(Instance, now + lifetime, stoppingToken);
                     var expired = await counters.ExpireAsync(now, stoppingToken);
                     if (expired > 0) log.LogWarning("Released {Count} budget reservations of requests whose instance stopped renewing them", expired);

@@ -12,10 +12,17 @@ internal readonly record struct MeterKey(string Scope, BudgetPeriod Period, stri
     public string PeriodName => Period == BudgetPeriod.Daily ? "daily" : "monthly";
 }
 
-/// <summary>Where windows start and end: midnight and the 1st of the month in <c>Budgets:TimeZone</c>.</summary>
-internal sealed class BudgetWindows(TimeZoneInfo zone)
+/// <summary>
+/// Where windows start and end: midnight and the 1st of the month in <c>Budgets:TimeZone</c>. Holds the budgets' clock
+/// too, so a test can move budgets across midnight without moving every timer of the gateway.
+/// </summary>
+internal sealed class BudgetWindows(TimeZoneInfo zone, TimeProvider? clock = null)
 {
+    private readonly TimeProvider _clock = clock ?? TimeProvider.System;
+
     public TimeZoneInfo Zone { get; } = zone;
+
+    public DateTimeOffset Now => _clock.GetUtcNow();
 
     public static TimeZoneInfo ParseZone(string? name, string field = "Budgets:TimeZone")
     {
