@@ -37,6 +37,9 @@ public sealed class GatewayFixture : IAsyncLifetime
     /// <summary>False: start on an empty database with no first admin, as a fresh install without Gateway:AdminEmail does.</summary>
     public bool BootstrapAdmin { get; init; } = true;
 
+    /// <summary>Replaces or adds services after the gateway's own (a clock for budgets, say).</summary>
+    public Action<IServiceCollection>? ConfigureServices { get; init; }
+
     /// <summary>Every log line the gateway wrote, formatted, for tests that check what reaches logs.</summary>
     public CapturedLogs Logs { get; } = new();
 
@@ -78,6 +81,7 @@ public sealed class GatewayFixture : IAsyncLifetime
         {
             builder.Logging.AddProvider(Logs);
             builder.Services.AddSingleton<Gapura.Ledger.IUsageObserver>(new CapturingUsageObserver(UsageRecords));
+            ConfigureServices?.Invoke(builder.Services);
         });
         await _app.StartAsync();
         BaseUrl = _app.Urls.First();
