@@ -36,9 +36,9 @@ internal static class ApiEndpoints
                 => CallerUsageEndpoint.HandleAsync(http, DialectOf(http), store, time, ct))
             .AddEndpointFilter(new RequireApiKey(DialectOf));
         // Where a request would go and why, without calling an upstream; the door is the path's suffix or ?door=.
-        v1.MapPost("/route", (HttpContext http, TaskRouter router, CancellationToken ct) => RouteExplainEndpoint.HandleAsync(http, null, router, ct))
+        v1.MapPost("/route", (HttpContext http, TaskRouter router, Gapura.Budgets.BudgetGate budgets, CancellationToken ct) => RouteExplainEndpoint.HandleAsync(http, null, router, budgets, ct))
             .AddEndpointFilter(new RequireApiKey(DialectOf));
-        v1.MapPost("/route/{**door}", (HttpContext http, string door, TaskRouter router, CancellationToken ct) => RouteExplainEndpoint.HandleAsync(http, door, router, ct))
+        v1.MapPost("/route/{**door}", (HttpContext http, string door, TaskRouter router, Gapura.Budgets.BudgetGate budgets, CancellationToken ct) => RouteExplainEndpoint.HandleAsync(http, door, router, budgets, ct))
             .AddEndpointFilter(new RequireApiKey(DialectOf));
         // Anything else under /v1 is a 404 in the caller's dialect rather than an empty page.
         v1.Map("/{**rest}", (HttpContext http) => DialectOf(http).WriteErrorAsync(http.Response,

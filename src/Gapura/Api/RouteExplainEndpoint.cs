@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Gapura.Budgets;
 using Gapura.Conversations;
 using Gapura.Formats;
 using Gapura.Identity;
@@ -16,7 +17,7 @@ namespace Gapura.Api;
 /// </summary>
 internal static class RouteExplainEndpoint
 {
-    public static async Task HandleAsync(HttpContext http, string? suffix, TaskRouter router, CancellationToken ct)
+    public static async Task HandleAsync(HttpContext http, string? suffix, TaskRouter router, BudgetGate budgets, CancellationToken ct)
     {
         var (name, door) = Door(http, suffix);
         if (door is null)
@@ -33,10 +34,26 @@ internal static class RouteExplainEndpoint
             var request = body.Parse(door);
             var client = ClientApps.Recognize(http.Request.Headers);
             var estimated = RequestTokenCounter.Count(request);
-            var explanation = await router.ExplainAsync(request, http.Request.Headers, client, http.FindCaller(), sessionId, estimated, ct);
+            var caller = http.FindCaller();
+            var explanation = await router.ExplainAsync(request, http.Request.Headers, client, caller, sessionId, estimated, ct);
+            BudgetPreview? budget = null;
+            if (explanation.Decision is { } decided)
+            {
+                try
+                {
+                    budget = await budgets.PreviewAsync(caller, decided, estimated, ct);
+                }
+                catch (Exception e) when (BudgetGate.IsUnreachable(e))
+                {
+                    throw new GatewayException(ErrorKind.UpstreamUnavailable, "The budget counters cannot be reached; try again shortly.", 503);
+                }
+                // Restricted by a budget: explain the request the fast profile would serve, as the gateway would.
+                if (budget?.Outcome == "restricted")
+                    explanation = explanation with { Decision = await router.RestrictAsync(decided, request, http.Request.Headers, client, caller, estimated, ct) };
+            }
             http.Response.ContentType = "application/json";
             await using var w = new Utf8JsonWriter(http.Response.Body);
-            Write(w, name!, request, client, estimated, explanation);
+            Write(w, name!, request, client, estimated, explanation, budget);
             await w.FlushAsync(ct);
         }
         catch (GatewayException e) when (!http.Response.HasStarted)
@@ -45,7 +62,7 @@ internal static class RouteExplainEndpoint
         }
     }
 
-    private static void Write(Utf8JsonWriter w, string door, ChatRequest request, ClientApp client, int estimated, RouteExplanation e)
+    private static void Write(Utf8JsonWriter w, string door, ChatRequest request, ClientApp client, int estimated, RouteExplanation e, BudgetPreview? budget)
     {
         var d = e.Decision;
         w.WriteStartObject();
@@ -116,8 +133,37 @@ internal static class RouteExplainEndpoint
             w.WriteEndObject();
         }
         else w.WriteNull("error");
-        // Budgets are not enforced yet; the field is here so clients can rely on its place.
-        w.WriteNull("budget");
+        if (budget is not null)
+        {
+            w.WriteStartObject("budget");
+            w.WriteString("outcome", budget.Outcome);
+            w.WriteString("header", budget.Header);
+            w.WriteStartObject("worst_case");
+            w.WriteNumber("input_tokens", budget.WorstCase.InputTokens);
+            w.WriteNumber("output_tokens", budget.WorstCase.OutputTokens);
+            w.WriteNumber("cost_usd", budget.WorstCase.CostUsd);
+            w.WriteEndObject();
+            w.WriteStartArray("lines");
+            foreach (var l in budget.Lines)
+            {
+                w.WriteStartObject();
+                w.WriteString("scope", l.Scope.KindName);
+                w.WriteString("source", l.Source);
+                w.WriteString("window", l.Window.PeriodName);
+                w.WriteString("quantity", l.Quantity.Name());
+                w.WriteNumber("used", l.Used);
+                w.WriteNumber("reserved", l.Reserved);
+                w.WriteNumber("limit", l.Limit);
+                w.WriteNumber("share", Math.Round(l.Share, 4));
+                w.WriteString("action", l.Window.Action);
+                w.WriteString("state", l.State);
+                w.WriteString("window_end", l.WindowEnd);
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        else w.WriteNull("budget");
         w.WriteEndObject();
     }
 

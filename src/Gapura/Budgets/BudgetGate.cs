@@ -35,6 +35,9 @@ internal sealed class BudgetAdmission
     internal int Settled;
 }
 
+/// <summary>What the budgets would do to a request (<see cref="BudgetGate.PreviewAsync"/>), with the lines they read.</summary>
+internal sealed record BudgetPreview(string Outcome, string? Header, BudgetAmounts WorstCase, IReadOnlyList<BudgetLine> Lines);
+
 /// <summary>
 /// The budget stage of a request (between routing and the upstream): reserves the request's worst case against every
 /// budget that counts it — estimated input tokens plus its output cap, and their price when a budget limits cost —
@@ -123,6 +126,35 @@ internal sealed class BudgetGate(
             RestrictedBy = restrict,
             Note = notify is not null && _options.NotifyInChat ? NoteFor(notify) : null,
         };
+    }
+
+    /// <summary>
+    /// What <see cref="AdmitAsync"/> would decide for this request, without reserving anything: for <c>POST /v1/route</c>.
+    /// <c>refused</c> (paused, or no room for its worst case now), <c>restricted</c>, <c>notified</c> or <c>ok</c>; null
+    /// when no budget applies.
+    /// </summary>
+    public async ValueTask<BudgetPreview?> PreviewAsync(Caller? caller, RouteDecision route, int estimatedInputTokens, CancellationToken ct)
+    {
+        var budgets = source.Current.BudgetsFor(caller);
+        if (budgets.Count == 0) return null;
+        var now = windows.Now;
+        var served = route.Candidates[0].Model;
+        long output = route.Request.MaxTokens ?? served.MaxOutputTokens;
+        var cost = LimitsCost(budgets) ? prices.CostOf(served.Provider, served.Id, new Usage(estimatedInputTokens, (int)Math.Min(output, int.MaxValue))) ?? 0 : 0;
+        var amount = new BudgetAmounts(estimatedInputTokens, output, cost);
+        var charges = BudgetStatus.Charges(budgets, windows, now);
+        var meters = await counters.ReadAsync([.. charges.Select(c => c.Key)], ct);
+        var pauses = new List<BudgetPause>();
+        foreach (var b in budgets) pauses.AddRange(await counters.PausesAsync(b.Scope.Name, ct));
+        var lines = BudgetStatus.Lines(budgets, meters, pauses, windows, now);
+        var refused = lines.Any(l => l.Pause is not null)
+                      || charges.Any(c => c.IsHard && meters.First(m => m.Key == c.Key) is var m
+                                          && BudgetQuantities.All.Any(q => c.MaxOf(q) is { } max && m.Used.Of(q) + m.Reserved.Of(q) + amount.Of(q) > max));
+        var outcome = refused ? "refused"
+            : lines.Any(l => l.PastThreshold && l.Window.Action == BudgetActions.Restrict) ? "restricted"
+            : lines.Any(l => l.PastThreshold && l.Window.Action == BudgetActions.Notify) ? "notified"
+            : "ok";
+        return new BudgetPreview(outcome, BudgetStatus.Header(lines), amount, lines);
     }
 
     /// <summary>Hands a finished request's real use to the background settlement: never blocks the request.</summary>
