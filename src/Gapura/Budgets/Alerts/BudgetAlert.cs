@@ -120,13 +120,13 @@ internal sealed record BudgetAlert(
     public byte[] ToJson()
     {
         using var buffer = new MemoryStream(512);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, Formats.JsonResponses.WriterOptions)) // "—" and "+" as themselves, not \u escapes
         {
             w.WriteStartObject();
             w.WriteString("id", Id);
             w.WriteString("event", Event);
             w.WriteString("kind", Kind);
-            w.WriteString("at", At.ToUniversalTime());
+            w.WriteString("at", At.UtcDateTime); // ISO 8601 in UTC: 2026-03-01T14:03:11Z
             w.WriteString("scope", Scope.Name);
             w.WriteString("scope_kind", Scope.KindName);
             WriteStringOrNull(w, "user_email", UserEmail);
@@ -139,7 +139,7 @@ internal sealed record BudgetAlert(
             WriteNumberOrNull(w, "share", Share is { } s ? Math.Round(s, 4) : null);
             WriteNumberOrNull(w, "threshold", Threshold);
             WriteStringOrNull(w, "action", Action);
-            if (WindowEnd is { } end) w.WriteString("window_end", end.ToUniversalTime());
+            if (WindowEnd is { } end) w.WriteString("window_end", end.UtcDateTime);
             else w.WriteNull("window_end");
             WriteStringOrNull(w, "reset_by", ResetBy);
             w.WriteString("message", Message);

@@ -82,6 +82,9 @@ public sealed class BudgetAlertsTests : StoreTestBase
         Assert.Equal(DayEnd, e.GetProperty("window_end").GetDateTimeOffset());
         Assert.Equal(JsonValueKind.Null, e.GetProperty("reset_by").ValueKind);
         Assert.Equal(ThresholdMessage, e.GetProperty("message").GetString());
+        Assert.Contains("\"at\":\"2026-03-01T14:03:11Z\"", hook.Body);
+        Assert.Contains("\"window_end\":\"2026-03-02T00:00:00Z\"", hook.Body);
+        Assert.Contains("— requests", hook.Body); // written as is, not as \u2014
 
         Assert.True(await Eventually.HoldsAsync(async () => (await AuditAsync()).Count == 1));
         var entry = Assert.Single(await AuditAsync());
