@@ -1,12 +1,47 @@
+using Gapura.Budgets.Alerts;
+using Gapura.Storage;
+
 namespace Gapura.Budgets;
 
-/// <summary>Says a budget crossed its threshold or was paused: a log line now; the audit event and the webhook follow.</summary>
-internal sealed class BudgetAnnouncer(ILogger<BudgetAnnouncer> log)
+/// <summary>
+/// Turns "this window crossed its threshold" or "this window paused" into a <see cref="BudgetAlert"/> (log line now,
+/// audit event and webhook in the background), naming the user by email and the key by prefix — looked up off the
+/// request path when the caller is not at hand.
+/// </summary>
+internal sealed class BudgetAnnouncer(BudgetAlerts alerts, IGapuraStore store, ILogger<BudgetAnnouncer> log)
 {
-    public const string Threshold = "threshold";
-    public const string Paused = "paused";
+    public const string Threshold = BudgetAlertKinds.Threshold;
+    public const string Paused = BudgetAlertKinds.Paused;
 
-    public void Announce(string kind, BudgetScope scope, BudgetLimit window, BudgetQuantity quantity, double used, double limit, DateTimeOffset windowEnd)
-        => log.LogWarning("Budget {Kind}: {Scope} {Window} {Quantity} at {Used} of {Limit} (threshold {Threshold:P0}, action {Action})",
-            kind, scope.Name, window.PeriodName, quantity.Name(), BudgetStatus.Amount(quantity, used), BudgetStatus.Amount(quantity, limit), window.AlertThreshold, window.Action);
+    public void Announce(string kind, BudgetScope scope, BudgetLimit window, BudgetQuantity quantity, double used, double limit, DateTimeOffset windowEnd,
+        DateTimeOffset at, string? userEmail = null, string? keyPrefix = null)
+    {
+        var line = new BudgetLine(scope, scope.KindName, window, quantity, default, used, 0, limit, windowEnd,
+            kind == Paused ? BudgetStates.Paused : window.Action == BudgetActions.Restrict ? BudgetStates.Restricted : BudgetStates.Alerted, null);
+        if (scope.Kind == ScopeKind.Gateway || (scope.Kind == ScopeKind.User && userEmail is not null) || (scope.Kind == ScopeKind.Key && keyPrefix is not null))
+        {
+            Raise(kind, line, at, userEmail, keyPrefix);
+            return;
+        }
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                if (scope.Kind == ScopeKind.User) userEmail = (await store.Users.FindAsync(scope.Id))?.Email;
+                else if (await store.ApiKeys.FindAsync(scope.Id) is { } key)
+                {
+                    keyPrefix = key.Prefix;
+                    userEmail = (await store.Users.FindAsync(key.UserId))?.Email;
+                }
+            }
+            catch (Exception e) when (BudgetGate.IsUnreachable(e))
+            {
+                log.LogDebug("Budget alert for {Scope}: the user or key could not be looked up ({Error})", scope.Name, e.Message);
+            }
+            Raise(kind, line, at, userEmail, keyPrefix);
+        });
+    }
+
+    private void Raise(string kind, BudgetLine line, DateTimeOffset at, string? userEmail, string? keyPrefix)
+        => alerts.Raise(kind == Paused ? BudgetAlert.Paused(line, at, userEmail, keyPrefix) : BudgetAlert.ThresholdCrossed(line, at, userEmail, keyPrefix));
 }

@@ -101,7 +101,7 @@ internal sealed class BudgetGate(
         if (!result.Admitted)
         {
             var refusal = result.Refusal!;
-            var pause = refusal.Pause ?? await PauseWhenSpentAsync(refusal, result.Meters, budgets, now);
+            var pause = refusal.Pause ?? await PauseWhenSpentAsync(refusal, result.Meters, budgets, now, caller);
             return new BudgetAdmission
             {
                 ReservationId = reservation.Id, Meters = [], Lines = pause is null ? lines : BudgetStatus.Lines(budgets, result.Meters, [pause], windows, now),
@@ -188,7 +188,7 @@ internal sealed class BudgetGate(
     /// <c>resumeAtPeriodEnd</c> — rather than refusing request by request and quietly resuming at midnight. While other
     /// requests hold reservations it does not: they may finish under their worst case and leave room.
     /// </summary>
-    private async Task<BudgetPause?> PauseWhenSpentAsync(MeterRefusal refusal, IReadOnlyList<MeterState> meters, IReadOnlyList<ApplicableBudget> budgets, DateTimeOffset now)
+    private async Task<BudgetPause?> PauseWhenSpentAsync(MeterRefusal refusal, IReadOnlyList<MeterState> meters, IReadOnlyList<ApplicableBudget> budgets, DateTimeOffset now, Caller? caller)
     {
         var state = meters.First(m => m.Key == refusal.Key);
         if (state.Reserved.Of(refusal.Quantity) > 0) return null;
@@ -201,7 +201,8 @@ internal sealed class BudgetGate(
         try
         {
             if (await counters.PauseAsync(pause, CancellationToken.None))
-                announcer.Announce(BudgetAnnouncer.Paused, budget.Scope, window, q, state.Used.Of(q), window.LimitOf(q) ?? 0, end);
+                announcer.Announce(BudgetAnnouncer.Paused, budget.Scope, window, q, state.Used.Of(q), window.LimitOf(q) ?? 0, end, now,
+                    budget.Scope.Kind != ScopeKind.Gateway ? caller?.Email : null, budget.Scope.Kind == ScopeKind.Key ? caller?.KeyPrefix : null);
         }
         catch (Exception e) when (IsUnreachable(e))
         {

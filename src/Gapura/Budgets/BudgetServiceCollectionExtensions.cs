@@ -24,6 +24,7 @@ internal static class BudgetServiceCollectionExtensions
         services.AddSingleton<BudgetSettlements>();
         services.AddHostedService(sp => sp.GetRequiredService<BudgetSettlements>());
         services.AddSingleton<BudgetGate>();
+        services.AddGapuraBudgetAlerts();
         return services;
     }
 }

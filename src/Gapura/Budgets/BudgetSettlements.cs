@@ -106,14 +106,14 @@ internal sealed class BudgetSettlements(
                 try
                 {
                     if (used >= window.AlertThreshold * limit && !state.Alerted(q) && await counters.TryMarkAlertedAsync(state.Key, q, CancellationToken.None))
-                        announcer.Announce(BudgetAnnouncer.Threshold, scope, window, q, used, limit, windows.Of(window.Period, now).End);
+                        announcer.Announce(BudgetAnnouncer.Threshold, scope, window, q, used, limit, windows.Of(window.Period, now).End, now);
                     if (window.IsPause && used >= limit)
                     {
                         var end = windows.Of(window.Period, now).End;
                         var pause = new BudgetPause(scope.Name, window.Period, now, window.ResumeAtPeriodEnd ? end : null,
                             $"{window.PeriodName} {q.Name()} limit reached: {BudgetStatus.Amount(q, used)} of {BudgetStatus.Amount(q, limit)}");
                         if (await counters.PauseAsync(pause, CancellationToken.None))
-                            announcer.Announce(BudgetAnnouncer.Paused, scope, window, q, used, limit, end);
+                            announcer.Announce(BudgetAnnouncer.Paused, scope, window, q, used, limit, end, now);
                     }
                 }
                 catch (Exception e) when (BudgetGate.IsUnreachable(e))

@@ -55,6 +55,12 @@ public sealed class BudgetGatewayTests
     internal static string? BudgetHeader(HttpResponseMessage response)
         => response.Headers.TryGetValues(BudgetGate.Header, out var v) ? v.Single() : null;
 
+    internal static async Task WaitForAsync(Func<bool> condition)
+    {
+        for (var until = DateTime.UtcNow.AddSeconds(10); !condition(); await Task.Delay(20))
+            if (DateTime.UtcNow > until) throw new TimeoutException("The condition did not hold within 10 s.");
+    }
+
     internal static Task SettledAsync(GatewayFixture gateway)
         => gateway.Services.GetRequiredService<BudgetSettlements>().WhenSettledAsync(TimeSpan.FromSeconds(10));
 
@@ -107,7 +113,10 @@ public sealed class BudgetGatewayTests
 
         await SettledAsync(gateway);
         // Past the threshold (0) from the first settlement on; alerted once for the window however many requests follow.
-        Assert.Single(gateway.Logs.Lines, l => l.Contains("Budget threshold: user:") && l.Contains("daily output"));
+        static bool Alert(string l) => l.Contains("Budget threshold for user:" + Admin) && l.Contains("daily output");
+        await WaitForAsync(() => gateway.Logs.Lines.Any(Alert));
+        await Task.Delay(200);
+        Assert.Single(gateway.Logs.Lines, Alert);
     }
 
     [Fact]
@@ -192,7 +201,7 @@ public sealed class BudgetGatewayTests
         Assert.Equal("insufficient_quota", (string?)openAiError["code"]);
         Assert.StartsWith("Budget paused: the daily budget of user " + Admin + " is paused since", (string)openAiError["message"]!);
         Assert.Equal(served, gateway.Kiro.ChatCalls);
-        Assert.Equal(1, gateway.Logs.Lines.Count(l => l.Contains("Budget paused: user:")));
+        Assert.Equal(1, gateway.Logs.Lines.Count(l => l.Contains("Budget paused for user:" + Admin)));
 
         await ResetAsync(gateway);
         using var again = await MessagesAsync(gateway, Question(100));
