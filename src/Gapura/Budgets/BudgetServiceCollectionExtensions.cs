@@ -19,7 +19,7 @@ internal static class BudgetServiceCollectionExtensions
         services.AddSingleton<IStoreChangeListener>(sp => sp.GetRequiredService<BudgetConfigSource>());
         var redis = configuration.GetConnectionString("Redis");
         if (!string.IsNullOrWhiteSpace(redis)) services.AddSingleton(_ => new RedisConnection(redis));
-        services.AddSingleton<IBudgetCounters>(sp => new SqlBudgetCounters(sp.GetRequiredService<Database>()));
+        services.AddSingleton<IBudgetCounters>(sp => string.IsNullOrWhiteSpace(redis) ? new SqlBudgetCounters(sp.GetRequiredService<Database>()) : new RedisBudgetCounters(sp.GetRequiredService<RedisConnection>()));
         services.AddSingleton<BudgetAnnouncer>();
         services.AddSingleton<BudgetSettlements>();
         services.AddHostedService(sp => sp.GetRequiredService<BudgetSettlements>());

@@ -9,6 +9,11 @@ namespace Gapura.Budgets.Counters;
 /// rows (<c>FOR UPDATE</c> on PostgreSQL; SQLite's write lock is database-wide), checks pauses and room, and adds the
 /// reservation — so concurrent requests on any number of instances queue on the same rows instead of all reading
 /// "there is room" and spending it twice (the overspend LiteLLM's budgets had).
+/// <para>
+/// On PostgreSQL every transaction takes its row locks in one order — reservations by id, then meters by
+/// (scope, period, win) — so concurrent reserves, settlements, renewals and expiries queue instead of dead-locking
+/// (a settlement that named its meters in another order than a reservation did once dead-locked under load).
+/// </para>
 /// </summary>
 internal sealed class SqlBudgetCounters(Database database) : IBudgetCounters
 {
@@ -18,7 +23,7 @@ internal sealed class SqlBudgetCounters(Database database) : IBudgetCounters
     public Task<ReserveResult> ReserveAsync(Reservation r, CancellationToken ct)
     {
         // One order for every transaction, so two requests sharing meters lock them in the same order and never dead-lock.
-        var meters = r.Meters.OrderBy(m => m.Key.Scope, StringComparer.Ordinal).ThenBy(m => m.Key.Period).ThenBy(m => m.Key.Window, StringComparer.Ordinal).ToList();
+        var meters = r.Meters.OrderBy(m => m.Key, LockOrder).ToList();
         var keys = meters.Select(m => m.Key).ToList();
         return _scope.WriteAsync(async s =>
         {
@@ -43,7 +48,9 @@ internal sealed class SqlBudgetCounters(Database database) : IBudgetCounters
                         break;
                     }
             }
-            if (refusal is not null) return new ReserveResult(false, states, refusal);
+            // The caller's order, whatever order the rows were locked in.
+            var byKey = states.ToDictionary(st => st.Key);
+            if (refusal is not null) return new ReserveResult(false, [.. r.Meters.Select(m => byKey[m.Key])], refusal);
 
             var update = s.Sql($"""
                 UPDATE budget_meters SET reserved_input = reserved_input + @i, reserved_output = reserved_output + @o, reserved_cost = reserved_cost + @c
@@ -56,11 +63,14 @@ internal sealed class SqlBudgetCounters(Database database) : IBudgetCounters
                     """)
                 .Param("id", r.Id).Param("instance", r.Instance).Param("i", r.Amount.InputTokens).Param("o", r.Amount.OutputTokens)
                 .Param("c", r.Amount.CostUsd).Param("meters", Encode(keys)).Param("expires", r.ExpiresAt).ExecuteAsync(ct);
-            return new ReserveResult(true, [.. states.Select(st => st with { Reserved = st.Reserved + r.Amount })], null);
+            return new ReserveResult(true, [.. r.Meters.Select(m => byKey[m.Key] with { Reserved = byKey[m.Key].Reserved + r.Amount })], null);
         }, ct);
     }
 
-    /// <summary>The meters' rows with any pause of their scope and period, locked until the transaction ends.</summary>
+    /// <summary>
+    /// The meters' rows with any pause of their scope and period, locked until the transaction ends — in byte order of
+    /// the key (<c>COLLATE "C"</c>, whatever the database's collation), the ordinal order <see cref="LockOrder"/> gives.
+    /// </summary>
     private async Task<Dictionary<MeterKey, (MeterState State, BudgetPause? Pause)>> LockAsync(DbSession s, IReadOnlyList<MeterKey> keys, CancellationToken ct)
     {
         var select = s.Sql($"""
@@ -68,7 +78,7 @@ internal sealed class SqlBudgetCounters(Database database) : IBudgetCounters
                    p.since, p.until, p.reason
             FROM budget_meters m LEFT JOIN budget_pauses p ON p.scope = m.scope AND p.period = m.period
             WHERE {KeysIn(keys, "m.")}
-            ORDER BY m.scope, m.period, m.win{(_postgres ? " FOR UPDATE OF m" : "")}
+            ORDER BY {(_postgres ? "m.scope COLLATE \"C\", m.period COLLATE \"C\", m.win COLLATE \"C\" FOR UPDATE OF m" : "m.scope, m.period, m.win")}
             """);
         var list = await BindKeys(select, keys).ListAsync(row =>
         {
@@ -92,53 +102,90 @@ internal sealed class SqlBudgetCounters(Database database) : IBudgetCounters
         if (settlements.Count == 0) return Task.FromResult<IReadOnlyList<MeterState>>([]);
         return _scope.WriteAsync<IReadOnlyList<MeterState>>(async s =>
         {
-            var touched = new HashSet<MeterKey>();
+            var touched = new List<MeterKey>();
+            var used = new Dictionary<MeterKey, BudgetAmounts>();
             foreach (var settlement in settlements)
-            {
-                var reserved = await s.Sql("DELETE FROM budget_reservations WHERE id = @id RETURNING input, output, cost").Param("id", settlement.ReservationId)
-                    .FirstOrDefaultAsync(row => new Box(new BudgetAmounts(row.Long("input"), row.Long("output"), Double(row, "cost"))), ct);
-                var release = reserved?.Amounts ?? BudgetAmounts.Zero;
                 foreach (var key in settlement.Meters)
                 {
-                    touched.Add(key);
-                    await s.Sql("""
-                            INSERT INTO budget_meters (scope, period, win, used_input, used_output, used_cost) VALUES (@s, @p, @w, @ui, @uo, @uc)
-                            ON CONFLICT (scope, period, win) DO UPDATE SET
-                                used_input = budget_meters.used_input + excluded.used_input,
-                                used_output = budget_meters.used_output + excluded.used_output,
-                                used_cost = budget_meters.used_cost + excluded.used_cost,
-                                reserved_input = budget_meters.reserved_input - @ri,
-                                reserved_output = budget_meters.reserved_output - @ro,
-                                reserved_cost = budget_meters.reserved_cost - @rc
-                            """)
-                        .Param("s", key.Scope).Param("p", PeriodName(key.Period)).Param("w", key.Window)
-                        .Param("ui", settlement.Actual.InputTokens).Param("uo", settlement.Actual.OutputTokens).Param("uc", settlement.Actual.CostUsd)
-                        .Param("ri", release.InputTokens).Param("ro", release.OutputTokens).Param("rc", release.CostUsd).ExecuteAsync(ct);
+                    if (!used.TryGetValue(key, out var sum)) touched.Add(key);
+                    used[key] = sum + settlement.Actual;
                 }
-            }
-            return await ReadAsync(s, [.. touched], ct);
+            // A reservation is released from the meters it recorded, whatever meters its settlement names.
+            var released = await ReleaseAsync(s, $"id IN ({string.Join(", ", settlements.Select((_, i) => $"@r{i}"))})",
+                c =>
+                {
+                    for (var i = 0; i < settlements.Count; i++) c.Param("r" + i.ToString(CultureInfo.InvariantCulture), settlements[i].ReservationId);
+                    return c;
+                }, ct);
+            await ApplyAsync(s, used, released, ct);
+            return await ReadAsync(s, touched, ct);
         }, ct);
     }
 
     public Task<int> RenewAsync(string instance, DateTimeOffset expiresAt, CancellationToken ct)
-        => _scope.WriteAsync(s => s.Sql("UPDATE budget_reservations SET expires_at = @e WHERE instance = @i").Param("e", expiresAt).Param("i", instance).ExecuteAsync(ct), ct);
+        => _scope.WriteAsync(s => s.Sql($"UPDATE budget_reservations SET expires_at = @e WHERE {LockedIds("instance = @i")}")
+            .Param("e", expiresAt).Param("i", instance).ExecuteAsync(ct), ct);
 
     public Task<int> ExpireAsync(DateTimeOffset now, CancellationToken ct)
         => _scope.WriteAsync(async s =>
         {
-            var expired = await s.Sql("DELETE FROM budget_reservations WHERE expires_at < @now RETURNING input, output, cost, meters").Param("now", now)
-                .ListAsync(row => (Amount: new BudgetAmounts(row.Long("input"), row.Long("output"), Double(row, "cost")), Meters: Decode(row.String("meters"))), ct);
-            foreach (var (amount, meters) in expired)
-            {
-                if (meters.Count == 0) continue;
-                var update = s.Sql($"""
-                    UPDATE budget_meters SET reserved_input = reserved_input - @i, reserved_output = reserved_output - @o, reserved_cost = reserved_cost - @c
-                    WHERE {KeysIn(meters)}
-                    """).Param("i", amount.InputTokens).Param("o", amount.OutputTokens).Param("c", amount.CostUsd);
-                await BindKeys(update, meters).ExecuteAsync(ct);
-            }
-            return expired.Count;
+            var released = await ReleaseAsync(s, "expires_at < @now", c => c.Param("now", now), ct);
+            await ApplyAsync(s, [], released, ct);
+            return released.Count;
         }, ct);
+
+    /// <summary>Deletes the reservations <paramref name="where"/> selects (locked in id order): how many, and what they held per meter.</summary>
+    private async Task<Released> ReleaseAsync(DbSession s, string where, Func<SqlCommand, SqlCommand> bind, CancellationToken ct)
+    {
+        var rows = await bind(s.Sql($"DELETE FROM budget_reservations WHERE {LockedIds(where)} RETURNING input, output, cost, meters"))
+            .ListAsync(row => (Amount: new BudgetAmounts(row.Long("input"), row.Long("output"), Double(row, "cost")), Meters: Decode(row.String("meters"))), ct);
+        var perMeter = new Dictionary<MeterKey, BudgetAmounts>();
+        foreach (var (amount, meters) in rows)
+            foreach (var key in meters)
+                perMeter[key] = perMeter.GetValueOrDefault(key) + amount;
+        return new Released(rows.Count, perMeter);
+    }
+
+    /// <summary>
+    /// Adds use to meters and takes released reservations off them, one statement per meter in lock order (a meter
+    /// first charged at settlement starts at zero).
+    /// </summary>
+    private static async Task ApplyAsync(DbSession s, Dictionary<MeterKey, BudgetAmounts> used, Released released, CancellationToken ct)
+    {
+        var keys = used.Keys.Union(released.PerMeter.Keys).Order(LockOrder);
+        foreach (var key in keys)
+        {
+            var use = used.GetValueOrDefault(key);
+            var release = released.PerMeter.GetValueOrDefault(key);
+            await s.Sql("""
+                    INSERT INTO budget_meters (scope, period, win, used_input, used_output, used_cost) VALUES (@s, @p, @w, @ui, @uo, @uc)
+                    ON CONFLICT (scope, period, win) DO UPDATE SET
+                        used_input = budget_meters.used_input + excluded.used_input,
+                        used_output = budget_meters.used_output + excluded.used_output,
+                        used_cost = budget_meters.used_cost + excluded.used_cost,
+                        reserved_input = budget_meters.reserved_input - @ri,
+                        reserved_output = budget_meters.reserved_output - @ro,
+                        reserved_cost = budget_meters.reserved_cost - @rc
+                    """)
+                .Param("s", key.Scope).Param("p", PeriodName(key.Period)).Param("w", key.Window)
+                .Param("ui", use.InputTokens).Param("uo", use.OutputTokens).Param("uc", use.CostUsd)
+                .Param("ri", release.InputTokens).Param("ro", release.OutputTokens).Param("rc", release.CostUsd).ExecuteAsync(ct);
+        }
+    }
+
+    /// <summary><c>id IN (…)</c> over the reservations <paramref name="where"/> selects, locked in id order on PostgreSQL.</summary>
+    private string LockedIds(string where)
+        => _postgres ? $"id IN (SELECT id FROM budget_reservations WHERE {where} ORDER BY id FOR UPDATE)" : where;
+
+    /// <summary>The one order meters are locked in: (scope, period, window), ordinally.</summary>
+    private static readonly Comparer<MeterKey> LockOrder = Comparer<MeterKey>.Create((a, b) =>
+    {
+        var c = string.CompareOrdinal(a.Scope, b.Scope);
+        if (c == 0) c = string.CompareOrdinal(a.PeriodName, b.PeriodName);
+        return c != 0 ? c : string.CompareOrdinal(a.Window, b.Window);
+    });
+
+    private sealed record Released(int Count, Dictionary<MeterKey, BudgetAmounts> PerMeter);
 
     public Task<IReadOnlyList<MeterState>> ReadAsync(IReadOnlyList<MeterKey> keys, CancellationToken ct)
         => keys.Count == 0 ? Task.FromResult<IReadOnlyList<MeterState>>([]) : _scope.ReadAsync(s => ReadAsync(s, keys, ct), ct);
@@ -181,8 +228,10 @@ internal sealed class SqlBudgetCounters(Database database) : IBudgetCounters
         => _scope.WriteAsync(async s =>
         {
             await s.Sql("DELETE FROM budget_pauses WHERE scope = @s").Param("s", scope).ExecuteAsync(ct);
-            if (current.Count > 0)
-                await BindKeys(s.Sql($"UPDATE budget_meters SET used_input = 0, used_output = 0, used_cost = 0, alerted = 0 WHERE {KeysIn(current)}"), current).ExecuteAsync(ct);
+            // One meter at a time in lock order, as every other transaction takes them.
+            foreach (var key in current.Distinct().Order(LockOrder))
+                await s.Sql("UPDATE budget_meters SET used_input = 0, used_output = 0, used_cost = 0, alerted = 0 WHERE scope = @s AND period = @p AND win = @w")
+                    .Param("s", key.Scope).Param("p", PeriodName(key.Period)).Param("w", key.Window).ExecuteAsync(ct);
             return 0;
         }, ct);
 
@@ -234,6 +283,4 @@ internal sealed class SqlBudgetCounters(Database database) : IBudgetCounters
         }
         return list;
     }
-
-    private sealed record Box(BudgetAmounts Amounts);
 }
