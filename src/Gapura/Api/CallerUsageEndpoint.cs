@@ -132,14 +132,13 @@ internal static class CallerUsageEndpoint
         var zone = BudgetWindows.ParseZone(zoneId);
         string When(DateTimeOffset t) => TimeZoneInfo.ConvertTime(t, zone).ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + " " + zoneId;
         var amounts = l.Quantity == "cost"
-            ? $"{Usd(l.Used)} / {Usd(l.Limit)} cost"
+            ? $"{Usd(l.Used)} / {Usd(l.Limit)}"
             : $"{N((long)l.Used)} / {N((long)l.Limit)} {l.Quantity} tokens";
         var state = l.State == BudgetStates.Paused
             ? l.PausedUntil is { } until ? $"paused until {When(until)}" : "paused until an admin resets it"
             : $"{l.State}, resets {When(l.WindowEnd)}";
-        var who = l.Source == "user-default" ? "user, default" : l.Scope;
         var window = l.Window == "daily" ? "Daily" : "Monthly";
-        return $"{window} budget ({who}): {amounts} ({l.Percent}) — {state}";
+        return $"{window} budget ({l.Scope}): {amounts} ({l.Percent}) — {state}";
     }
 
     /// <summary><c>Rate limits (user): 60 requests/min, 200,000 tokens/min, 4 at a time</c>.</summary>
@@ -149,8 +148,7 @@ internal static class CallerUsageEndpoint
         if (r.RequestsPerMinute is { } rpm) parts.Add($"{N(rpm)} requests/min");
         if (r.TokensPerMinute is { } tpm) parts.Add($"{N(tpm)} tokens/min");
         if (r.ConcurrentRequests is { } c) parts.Add($"{N(c)} at a time");
-        var who = r.Source.EndsWith("-default", StringComparison.Ordinal) ? r.Scope + ", default" : r.Scope;
-        return $"Rate limits ({who}): {string.Join(", ", parts)}";
+        return $"Rate limits ({r.Scope}): {string.Join(", ", parts)}";
     }
 
     private static void Block(StringBuilder text, string title, IReadOnlyList<UsageModelView> models, UsageTotalsView totals)
