@@ -29,8 +29,8 @@ internal static class BudgetsCommand
         public readonly Option<bool> Gateway = new("--gateway") { Description = "The whole gateway's budget." };
         public readonly Option<bool> DefaultUser = new("--default-user") { Description = "The default for every user without a budget (or rate limits) of their own." };
         public readonly Option<bool> DefaultKey = new("--default-key") { Description = "The default rate limits of every key without its own (keys have no default budget)." };
-        public readonly Option<string?> User = new("--user") { Description = "One user (email)." };
-        public readonly Option<string?> Key = new("--key") { Description = "One API key (its prefix, as `gapura keys list` shows it)." };
+        public readonly Option<string?> User = new("--user") { Description = "One user (email).", HelpName = "EMAIL" };
+        public readonly Option<string?> Key = new("--key") { Description = "One API key (its prefix, as `gapura keys list` shows it).", HelpName = "PREFIX" };
 
         public void AddTo(Command command)
         {
@@ -124,20 +124,20 @@ internal static class BudgetsCommand
     private static Command Set()
     {
         var scope = new ScopeOptions();
-        var dailyInput = new Option<string?>("--daily-input") { Description = "Daily input tokens: 500000, 500k, 10M, 1.5M; none removes this limit." };
-        var dailyOutput = new Option<string?>("--daily-output") { Description = "Daily output tokens (as --daily-input)." };
-        var dailyCost = new Option<string?>("--daily-cost") { Description = "Daily cost in USD: 20, 12.50; none removes this limit." };
-        var monthlyInput = new Option<string?>("--monthly-input") { Description = "Monthly input tokens (as --daily-input)." };
-        var monthlyOutput = new Option<string?>("--monthly-output") { Description = "Monthly output tokens (as --daily-input)." };
-        var monthlyCost = new Option<string?>("--monthly-cost") { Description = "Monthly cost in USD (as --daily-cost)." };
-        var threshold = new Option<string?>("--threshold") { Description = "Alert threshold, a share of the limit from 0 to 1 (0.8, or 80%); for the windows given here, else for every window of the budget." };
-        var action = new Option<string?>("--action") { Description = "At the threshold: notify (alert only), restrict (the fast profile serves), pause (refuse at the limit); for the windows given here, else for every window." };
+        var dailyInput = new Option<string?>("--daily-input") { Description = "Daily input tokens: 500000, 500k, 10M, 1.5M; none removes this limit.", HelpName = "TOKENS" };
+        var dailyOutput = new Option<string?>("--daily-output") { Description = "Daily output tokens (as --daily-input).", HelpName = "TOKENS" };
+        var dailyCost = new Option<string?>("--daily-cost") { Description = "Daily cost in USD: 20, 12.50; none removes this limit.", HelpName = "USD" };
+        var monthlyInput = new Option<string?>("--monthly-input") { Description = "Monthly input tokens (as --daily-input).", HelpName = "TOKENS" };
+        var monthlyOutput = new Option<string?>("--monthly-output") { Description = "Monthly output tokens (as --daily-input).", HelpName = "TOKENS" };
+        var monthlyCost = new Option<string?>("--monthly-cost") { Description = "Monthly cost in USD (as --daily-cost).", HelpName = "USD" };
+        var threshold = new Option<string?>("--threshold") { Description = "Alert threshold, a share of the limit from 0 to 1 (0.8, or 80%); for the windows given here, else for every window of the budget.", HelpName = "SHARE" };
+        var action = new Option<string?>("--action") { Description = "At the threshold: notify (alert only), restrict (the fast profile serves), pause (refuse at the limit); for the windows given here, else for every window.", HelpName = "ACTION" };
         var resume = new Option<bool?>("--resume-at-period-end") { Description = "A pause lifts by itself when its window ends (true or false; alone means true)." };
         resume.Arity = ArgumentArity.ZeroOrOne;
-        var import = new Option<string?>("--import") { Description = "A seed-shaped JSON file, {\"budget\": {\"daily\": {…}, \"monthly\": {…}}} (the .kiro/settings.json block, comments allowed): replaces the budget." };
-        var rpm = new Option<string?>("--requests-per-minute") { Description = "Rate limit: requests per minute (users and keys)." };
-        var tpm = new Option<string?>("--tokens-per-minute") { Description = "Rate limit: tokens per minute (200000, 200k)." };
-        var concurrent = new Option<string?>("--concurrent") { Description = "Rate limit: requests at the same time." };
+        var import = new Option<string?>("--import") { Description = "A seed-shaped JSON file, {\"budget\": {\"daily\": {…}, \"monthly\": {…}}} (the .kiro/settings.json block, comments allowed): replaces the budget.", HelpName = "FILE" };
+        var rpm = new Option<string?>("--requests-per-minute") { Description = "Rate limit: requests per minute (users and keys).", HelpName = "N" };
+        var tpm = new Option<string?>("--tokens-per-minute") { Description = "Rate limit: tokens per minute (200000, 200k).", HelpName = "TOKENS" };
+        var concurrent = new Option<string?>("--concurrent") { Description = "Rate limit: requests at the same time.", HelpName = "N" };
         var command = new Command("set", "Set a budget (merged into the one there: windows and limits not named are kept) and/or rate limits.");
         scope.AddTo(command);
         foreach (var o in new Option[] { dailyInput, dailyOutput, dailyCost, monthlyInput, monthlyOutput, monthlyCost, threshold, action, resume, import, rpm, tpm, concurrent })
