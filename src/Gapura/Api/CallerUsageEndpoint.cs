@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
-using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
+using Gapura.Budgets;
 using Gapura.Conversations;
 using Gapura.Formats;
 using Gapura.Identity;
@@ -42,13 +42,19 @@ internal static class CallerUsageEndpoint
                 var rows = await store.UsageReports.SessionAsync(caller.UserId, session, ct);
                 sessionView = new UsageSessionView(session, [.. rows.Select(ModelView)], Totals(UsageReportRow.Total(rows)));
             }
-            var view = new CallerUsageView("usage", caller.UserId, caller.Email, sessionView, todayView, monthView, Budget: null);
+            var reports = http.RequestServices.GetRequiredService<BudgetReports>();
+            var budgets = await reports.ForCallerAsync(caller, ct);
+            var view = new CallerUsageView("usage", caller.UserId, caller.Email, sessionView, todayView, monthView, BudgetView(budgets, reports.Windows));
             if (text) await Results.Text(TextReport(view), "text/plain; charset=utf-8", Encoding.UTF8).ExecuteAsync(http);
             else await Results.Json(view, CallerUsageJson.Default.CallerUsageView).ExecuteAsync(http);
         }
         catch (GatewayException e) when (!http.Response.HasStarted)
         {
             await dialect.WriteErrorAsync(http.Response, e);
+        }
+        catch (BudgetCountersUnavailableException e) when (!http.Response.HasStarted)
+        {
+            await dialect.WriteErrorAsync(http.Response, new GatewayException(ErrorKind.Internal, e.Message, status: 503));
         }
         catch (Exception e) when (e is DatabaseUnavailableException or System.Data.Common.DbException && !http.Response.HasStarted)
         {
@@ -82,6 +88,19 @@ internal static class CallerUsageEndpoint
         return new UsagePeriodView(from, to, [.. rows.Select(ModelView)], Totals(UsageReportRow.Total(rows)));
     }
 
+    /// <summary>The budgets and rate limits counting the caller's requests, or null when none does.</summary>
+    private static CallerBudgetView? BudgetView(CallerBudgets budgets, BudgetWindows windows)
+    {
+        if (budgets.IsEmpty) return null;
+        var lines = budgets.Lines.Select(l => new CallerBudgetLineView(l.Scope.KindName, l.Source, l.Window.PeriodName, l.Quantity.Name(), l.Used, l.Reserved, l.Limit,
+            double.IsFinite(l.Share) ? Math.Round(l.Share, 4) : null, l.Percent, l.WindowEnd, l.State, l.Window.AlertThreshold, l.Window.Action,
+            // A window paused by a standing pause lifts at its end (or at a reset); one merely full, when the next window starts.
+            l.State != BudgetStates.Paused ? null : l.Pause is { } pause ? pause.Until : l.WindowEnd)).ToList();
+        var rates = budgets.RateLimits.Select(r => new CallerRateLimitView(r.Scope.KindName, r.Source, r.Limit.RequestsPerMinute, r.Limit.TokensPerMinute,
+            r.Limit.ConcurrentRequests)).ToList();
+        return new CallerBudgetView(windows.Zone.Id, BudgetStatus.Header(budgets.Lines), lines, rates);
+    }
+
     private static UsageModelView ModelView(UsageReportRow r)
         => new(r.Model ?? "", r.Requests, r.InputTokens, r.OutputTokens, r.CacheReadTokens, r.CacheWriteTokens, r.CostUsd, r.UnpricedRequests);
 
@@ -99,7 +118,37 @@ internal static class CallerUsageEndpoint
         else Block(text, "Today's token usage:", view.Today.Models, view.Today.Totals);
         text.Append(CultureInfo.InvariantCulture, $"Daily usage: {N(view.Today.Totals.InputTokens)} input / {N(view.Today.Totals.OutputTokens)} output tokens{CostNote(view.Today.Totals)}\n");
         text.Append(CultureInfo.InvariantCulture, $"Monthly usage: {N(view.ThisMonth.Totals.InputTokens)} input / {N(view.ThisMonth.Totals.OutputTokens)} output tokens{CostNote(view.ThisMonth.Totals)}\n");
+        if (view.Budget is { } budget)
+        {
+            foreach (var l in budget.Lines) text.Append(BudgetLine(l, budget.TimeZone)).Append('\n');
+            foreach (var r in budget.RateLimits) text.Append(RateLine(r)).Append('\n');
+        }
         return text.ToString();
+    }
+
+    /// <summary><c>Daily budget (user): 182,341 / 500,000 input tokens (36%) — ok, resets 2026-12-07 00:00 UTC</c>.</summary>
+    private static string BudgetLine(CallerBudgetLineView l, string zoneId)
+    {
+        var zone = BudgetWindows.ParseZone(zoneId);
+        string When(DateTimeOffset t) => TimeZoneInfo.ConvertTime(t, zone).ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture) + " " + zoneId;
+        var amounts = l.Quantity == "cost"
+            ? $"{Usd(l.Used)} / {Usd(l.Limit)}"
+            : $"{N((long)l.Used)} / {N((long)l.Limit)} {l.Quantity} tokens";
+        var state = l.State == BudgetStates.Paused
+            ? l.PausedUntil is { } until ? $"paused until {When(until)}" : "paused until an admin resets it"
+            : $"{l.State}, resets {When(l.WindowEnd)}";
+        var window = l.Window == "daily" ? "Daily" : "Monthly";
+        return $"{window} budget ({l.Scope}): {amounts} ({l.Percent}) — {state}";
+    }
+
+    /// <summary><c>Rate limits (user): 60 requests/min, 200,000 tokens/min, 4 at a time</c>.</summary>
+    private static string RateLine(CallerRateLimitView r)
+    {
+        var parts = new List<string>(3);
+        if (r.RequestsPerMinute is { } rpm) parts.Add($"{N(rpm)} requests/min");
+        if (r.TokensPerMinute is { } tpm) parts.Add($"{N(tpm)} tokens/min");
+        if (r.ConcurrentRequests is { } c) parts.Add($"{N(c)} at a time");
+        return $"Rate limits ({r.Scope}): {string.Join(", ", parts)}";
     }
 
     private static void Block(StringBuilder text, string title, IReadOnlyList<UsageModelView> models, UsageTotalsView totals)
@@ -140,9 +189,26 @@ internal sealed record UsagePeriodView(DateTimeOffset From, DateTimeOffset To, I
 
 internal sealed record UsageSessionView(string Id, IReadOnlyList<UsageModelView> Models, UsageTotalsView Totals);
 
-/// <summary>The answer of <c>/v1/usage</c>. <see cref="Budget"/> stays null until budgets exist.</summary>
+/// <summary>The answer of <c>/v1/usage</c>. <see cref="Budget"/> is null when no budget or rate limit counts the caller's requests.</summary>
 internal sealed record CallerUsageView(string Object, long UserId, string Email, UsageSessionView? Session, UsagePeriodView Today,
-    UsagePeriodView ThisMonth, JsonNode? Budget);
+    UsagePeriodView ThisMonth, CallerBudgetView? Budget);
+
+/// <summary>
+/// The caller's budgets: a line per limited quantity of each budget counting their requests (the gateway's, their own or
+/// the default for all users, their key's), the <c>x-gapura-budget</c> summary, and their rate limits. Windows end at
+/// midnight (daily) or on the 1st (monthly) in <see cref="TimeZone"/>.
+/// </summary>
+internal sealed record CallerBudgetView(string TimeZone, string? Header, IReadOnlyList<CallerBudgetLineView> Lines, IReadOnlyList<CallerRateLimitView> RateLimits);
+
+/// <param name="Scope"><c>gateway</c>, <c>user</c> or <c>key</c>: whose spending the line counts.</param>
+/// <param name="Source"><c>gateway</c>, <c>user</c>, <c>user-default</c> (the default for all users) or <c>key</c>.</param>
+/// <param name="Share">Used over the limit (null for a limit of 0 already used).</param>
+/// <param name="State"><c>ok</c>, <c>alerted</c>, <c>restricted</c> or <c>paused</c>.</param>
+/// <param name="PausedUntil">When a pause lifts by itself; null while paused means until an admin resets it.</param>
+internal sealed record CallerBudgetLineView(string Scope, string Source, string Window, string Quantity, double Used, double Reserved, double Limit,
+    double? Share, string Percent, DateTimeOffset WindowEnd, string State, double AlertThreshold, string Action, DateTimeOffset? PausedUntil);
+
+internal sealed record CallerRateLimitView(string Scope, string Source, int? RequestsPerMinute, long? TokensPerMinute, int? ConcurrentRequests);
 
 [JsonSerializable(typeof(CallerUsageView))]
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower)]

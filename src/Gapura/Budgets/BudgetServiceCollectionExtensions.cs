@@ -25,6 +25,7 @@ internal static class BudgetServiceCollectionExtensions
         services.AddHostedService(sp => sp.GetRequiredService<BudgetSettlements>());
         services.AddSingleton<BudgetGate>();
         services.AddGapuraBudgetAlerts();
+        services.AddSingleton<BudgetReports>();
         return services;
     }
 }

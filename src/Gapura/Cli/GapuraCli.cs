@@ -21,6 +21,7 @@ public static class GapuraCli
         root.Subcommands.Add(SecretsCommand.Create());
         root.Subcommands.Add(UsageCommand.Create());
         root.Subcommands.Add(RoutingCommand.Create());
+        root.Subcommands.Add(BudgetsCommand.Create());
         root.Subcommands.Add(ModelsCommand.Create());
         var invocation = new InvocationConfiguration();
         if (output is not null) invocation.Output = output;

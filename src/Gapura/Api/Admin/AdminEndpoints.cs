@@ -57,6 +57,7 @@ internal static class AdminEndpoints
         admin.MapAdminUsageEndpoints();
         admin.MapAdminRoutingEndpoints();
         admin.MapAdminCanaryEndpoints();
+        admin.MapAdminBudgetEndpoints();
 
         // What routing answers by itself under the prefix — no such endpoint (404), wrong method (405), a body
         // that is not JSON (415) — gets the admin API's error body too, rather than an empty page. Route
