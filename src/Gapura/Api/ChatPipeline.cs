@@ -24,7 +24,8 @@ internal sealed class ChatPipeline(
     PriceTable prices,
     IOptions<GatewayOptions> options,
     ILogger<ChatPipeline> log,
-    TimeProvider time)
+    TimeProvider time,
+    Gapura.Budgets.RateLimits.RateLimiter rateLimiter)
 {
     /// <summary>The request's id in the usage ledger, on every answer, so a user can point at one request.</summary>
     public const string RequestIdHeader = "x-gapura-request-id";
@@ -52,6 +53,7 @@ internal sealed class ChatPipeline(
         var finished = false;
         ChatContext? context = null;
         RouteDecision? route = null;
+        Gapura.Budgets.RateLimits.RateLease? rateLease = null;
         var client = ClientApps.Recognize(http.Request.Headers);
         try
         {
@@ -64,6 +66,7 @@ internal sealed class ChatPipeline(
             GapuraTracing.RequestParsed(activity, request);
             var caller = http.FindCaller();
             var estimated = RequestTokenCounter.Count(request);
+            rateLease = await rateLimiter.AcquireAsync(caller, estimated, ct);
             route = await router.DecideAsync(request, http.Request.Headers, client, caller, sessionId, estimated, ct);
             var asked = request;
             request = route.Request; // the profile's max_tokens / temperature, when routed
@@ -133,6 +136,7 @@ internal sealed class ChatPipeline(
             // An exception that escaped after the answer had started is the gateway's own failure.
             var errorKind = failure is not null ? UsageRecord.KindName(failure.Kind) : status == UsageStatus.Error ? UsageRecord.KindName(ErrorKind.Internal) : null;
             usage ??= context?.PartialUsage;
+            rateLease?.Release(usage is null ? 0 : (long)usage.InputTokens + usage.OutputTokens);
             var record = Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, client, route, context, usage, status, errorKind, started, elapsed);
             if (usage is not null)
                 log.LogInformation("{Path} model={Model} provider={Provider} status={Status} in={In} out={Out} credits={Credits} estimated={Estimated} ms={Ms:F0}",

@@ -19,6 +19,7 @@ internal static class BudgetServiceCollectionExtensions
         var redis = configuration.GetConnectionString("Redis");
         if (!string.IsNullOrWhiteSpace(redis)) services.AddSingleton(_ => new RedisConnection(redis));
         services.AddSingleton<IBudgetCounters>(sp => new SqlBudgetCounters(sp.GetRequiredService<Database>()));
+        services.AddGapuraRateLimits(configuration);
         return services;
     }
 }
