@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using Gapura.Storage;
 
@@ -16,6 +17,7 @@ internal sealed class SqlRateLimitCounters(Database database) : IRateLimitCounte
     /// <summary>Most lease ids in one <c>IN (…)</c>: well under both back ends' parameter limits.</summary>
     private const int IdsPerStatement = 500;
 
+    private readonly Database _database = database;
     private readonly ConnectionPerCallScope _scope = new(database);
     private readonly bool _postgres = database.Backend == StorageBackend.Postgres;
 
@@ -23,7 +25,7 @@ internal sealed class SqlRateLimitCounters(Database database) : IRateLimitCounte
     {
         var clock = RateClock.Of(request.Now);
         var names = Sorted(request.Scopes.Select(s => s.Scope));
-        return _scope.WriteAsync(async s =>
+        return Guard(_scope.WriteAsync(async s =>
         {
             var rows = await LockAsync(s, names, clock, ct);
             var leased = request.Scopes.Where(c => c.ConcurrentRequests is not null).Select(c => c.Scope).ToList();
@@ -36,7 +38,7 @@ internal sealed class SqlRateLimitCounters(Database database) : IRateLimitCounte
                 await s.Sql("INSERT INTO rate_leases (id, scope, instance, expires_at) VALUES (@id, @s, @i, @e)")
                     .Param("id", request.LeaseId).Param("s", scope).Param("i", request.Instance).Param("e", request.ExpiresAt).ExecuteAsync(ct);
             return new RateAcquireResult(true, null, states);
-        }, ct);
+        }, ct));
     }
 
     /// <summary>The scopes' windows, their rows locked until the transaction ends; rows that do not exist yet are made first.</summary>
@@ -78,7 +80,7 @@ internal sealed class SqlRateLimitCounters(Database database) : IRateLimitCounte
     {
         if (releases.Count == 0) return Task.CompletedTask;
         var clock = RateClock.Of(now);
-        return _scope.WriteAsync(async s =>
+        return Guard(_scope.WriteAsync(async s =>
         {
             var corrected = Sorted(releases.Where(r => r.TokenDelta != 0).SelectMany(r => r.Scopes));
             if (corrected.Count > 0)
@@ -95,35 +97,52 @@ internal sealed class SqlRateLimitCounters(Database database) : IRateLimitCounte
             foreach (var chunk in leased.Chunk(IdsPerStatement))
                 await Bind(s.Sql($"DELETE FROM rate_leases WHERE id IN ({Params(chunk.Length)})"), chunk).ExecuteAsync(ct);
             return 0;
-        }, ct);
+        }, ct));
     }
 
     public async Task<int> RenewAsync(IReadOnlyList<RateLeaseRef> leases, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken ct)
     {
         if (leases.Count == 0) return 0;
         var ids = leases.Select(l => l.LeaseId).ToList();
-        return await _scope.WriteAsync(async s =>
+        return await Guard(_scope.WriteAsync(async s =>
         {
             var renewed = 0;
             foreach (var chunk in ids.Chunk(IdsPerStatement))
                 renewed += await Bind(s.Sql($"UPDATE rate_leases SET expires_at = @e WHERE id IN ({Params(chunk.Length)})").Param("e", expiresAt), chunk).ExecuteAsync(ct);
             return renewed;
-        }, ct);
+        }, ct));
     }
 
     public Task<int> ExpireAsync(DateTimeOffset now, CancellationToken ct)
-        => _scope.WriteAsync(s => s.Sql("DELETE FROM rate_leases WHERE expires_at <= @now").Param("now", now).ExecuteAsync(ct), ct);
+        => Guard(_scope.WriteAsync(s => s.Sql("DELETE FROM rate_leases WHERE expires_at <= @now").Param("now", now).ExecuteAsync(ct), ct));
 
     public Task<RateScopeState> ReadAsync(string scope, DateTimeOffset now, CancellationToken ct)
     {
         var clock = RateClock.Of(now);
-        return _scope.ReadAsync(async s =>
+        return Guard(_scope.ReadAsync(async s =>
         {
             var rows = await SelectAsync(s, [scope], forUpdate: false, ct);
             var open = await OpenLeasesAsync(s, [scope], now, ct);
             var window = rows.TryGetValue(scope, out var w) ? w.RollTo(clock.Minute) : RateWindow.Empty(clock.Minute);
             return new RateScopeState(scope, window, open.GetValueOrDefault(scope));
-        }, ct);
+        }, ct));
+    }
+
+    /// <summary>
+    /// A PostgreSQL connection lost mid-transaction is as unreachable as one that would not open: a
+    /// <see cref="DatabaseUnavailableException"/>, which <c>Budgets:FailOpen</c> governs. SQLite's transient errors are
+    /// contention (busy), not an outage, and stay as they are.
+    /// </summary>
+    private async Task<T> Guard<T>(Task<T> work)
+    {
+        try
+        {
+            return await work;
+        }
+        catch (DbException e) when (_postgres && e.IsTransient)
+        {
+            throw new DatabaseUnavailableException(_database, e);
+        }
     }
 
     private static List<string> Sorted(IEnumerable<string> names) => [.. names.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)];

@@ -124,7 +124,7 @@ public sealed class RateLimiterTests : IAsyncLifetime
     public async Task An_unreachable_store_refuses_with_a_503_unless_budgets_fail_open()
     {
         // Nothing listens on port 1: StackExchange.Redis reports no connection.
-        await using var nowhere = new RedisConnection("127.0.0.1:1,connectTimeout=500,abortConnect=false");
+        await using var nowhere = new RedisConnection("127.0.0.1:1,connectTimeout=300,asyncTimeout=300,syncTimeout=300,abortConnect=false");
         var counters = new RedisRateLimitCounters(nowhere);
         var settings = new Dictionary<string, string?> { ["RateLimits:User:Default:requestsPerMinute"] = "10" };
 
