@@ -1,9 +1,12 @@
 using System.Net;
 using Gapura.Budgets;
+using Gapura.Budgets.RateLimits;
 using Gapura.Identity;
 using Gapura.Simulators.Kiro;
 using Gapura.Storage;
 using Gapura.Tests.Integration;
+using Gapura.Tests.Storage;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Gapura.Tests.Budgets.RateLimits;
@@ -170,5 +173,62 @@ public sealed class RateLimitGatewayTests : IAsyncLifetime
                 Assert.True(bob.StatusCode == HttpStatusCode.OK, bobBody);
             }
         }
+    }
+}
+
+/// <summary>With <c>ConnectionStrings:Redis</c> set the counters live in Redis, and the gateway behaves the same.</summary>
+[Collection(RedisCollection.Name)]
+public sealed class RedisRateLimitGatewayTests(RedisServer redis) : IAsyncLifetime
+{
+    private readonly GatewayFixture _gateway = new();
+    private readonly string _redis = redis.NewDatabase();
+
+    public async Task InitializeAsync()
+    {
+        _gateway.Settings.AddRange([$"--ConnectionStrings:Redis={_redis}", "--RateLimits:User:Default:requestsPerMinute=2"]);
+        await _gateway.InitializeAsync();
+    }
+
+    public Task DisposeAsync() => _gateway.DisposeAsync();
+
+    [Fact]
+    public async Task The_counters_are_in_redis_and_the_third_request_is_refused()
+    {
+        Assert.IsType<RedisRateLimitCounters>(_gateway.Services.GetRequiredService<IRateLimitCounters>());
+        using var http = _gateway.Http(); // the bootstrap key: no key of its own, its user's limit applies
+        for (var i = 0; i < 2; i++)
+        {
+            var (ok, okBody) = await Wire.SendAsync(http, Wire.OpenAi(Wire.OpenAiBody("hi")));
+            Assert.True(ok.StatusCode == HttpStatusCode.OK, okBody);
+        }
+        var (response, body) = await Wire.SendAsync(http, Wire.OpenAi(Wire.OpenAiBody("hi")));
+        Wire.AssertOpenAiError(response, body, HttpStatusCode.TooManyRequests, $"user {GatewayFixture.AdminEmail}", "2 requests per minute");
+        Assert.InRange(long.Parse(Assert.Single(response.Headers.GetValues("Retry-After")), System.Globalization.CultureInfo.InvariantCulture), 1, 120);
+
+        // The count is Redis's, where another instance would read it; the database holds none.
+        var admin = await _gateway.Services.GetRequiredService<IGapuraStore>().Users.FindByEmailAsync(GatewayFixture.AdminEmail);
+        await using var connection = new RedisConnection(_redis);
+        var db = await connection.DatabaseAsync();
+        Assert.Equal(2, (long)await db.HashGetAsync($"gapura:{{rate}}:w:user:{admin!.Id}", "r"));
+        var database = _gateway.Services.GetRequiredService<Database>();
+        await using var sql = await database.OpenAsync(CancellationToken.None);
+        Assert.Equal(0, await new DbSession(database, sql, null).Sql("SELECT count(*) FROM rate_windows").ScalarAsync<long>(CancellationToken.None));
+    }
+}
+
+public sealed class RateLimitRegistrationTests
+{
+    [Fact]
+    public void The_database_keeps_the_counters_unless_a_redis_connection_string_is_set()
+    {
+        static IRateLimitCounters Counters(Dictionary<string, string?> settings)
+        {
+            var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+            var services = new ServiceCollection().AddLogging().AddSingleton<Database>(new SqliteDatabase(Path.Combine(Path.GetTempPath(), "never-opened.db")));
+            services.AddGapuraBudgets(configuration);
+            return services.BuildServiceProvider().GetRequiredService<IRateLimitCounters>();
+        }
+        Assert.IsType<SqlRateLimitCounters>(Counters([]));
+        Assert.IsType<RedisRateLimitCounters>(Counters(new() { ["ConnectionStrings:Redis"] = "127.0.0.1:1,abortConnect=false" }));
     }
 }
