@@ -1,6 +1,6 @@
-using System.Data.Common;
 using System.Globalization;
 using Gapura.Storage;
+using Npgsql;
 
 namespace Gapura.Budgets.RateLimits;
 
@@ -130,8 +130,8 @@ internal sealed class SqlRateLimitCounters(Database database) : IRateLimitCounte
 
     /// <summary>
     /// A PostgreSQL connection lost mid-transaction is as unreachable as one that would not open: a
-    /// <see cref="DatabaseUnavailableException"/>, which <c>Budgets:FailOpen</c> governs. SQLite's transient errors are
-    /// contention (busy), not an outage, and stay as they are.
+    /// <see cref="DatabaseUnavailableException"/>, which <c>Budgets:FailOpen</c> governs. A serialization failure or
+    /// dead-lock is transient too, but it is contention, not an outage; so is SQLite's busy. Those stay as they are.
     /// </summary>
     private async Task<T> Guard<T>(Task<T> work)
     {
@@ -139,7 +139,7 @@ internal sealed class SqlRateLimitCounters(Database database) : IRateLimitCounte
         {
             return await work;
         }
-        catch (DbException e) when (_postgres && e.IsTransient)
+        catch (NpgsqlException e) when (e.IsTransient && e is not PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected })
         {
             throw new DatabaseUnavailableException(_database, e);
         }

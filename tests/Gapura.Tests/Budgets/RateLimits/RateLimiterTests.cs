@@ -21,7 +21,10 @@ public sealed class RateLimiterTests : IAsyncLifetime
     private readonly SqliteBackend _backend = new();
     private readonly ManualTime _time = new(new DateTimeOffset(2026, 3, 1, 12, 0, 10, TimeSpan.Zero));
     private readonly CapturedLogs _logs = new();
+    private readonly ILoggerFactory _loggers;
     private Database _db = null!;
+
+    public RateLimiterTests() => _loggers = LoggerFactory.Create(b => b.AddProvider(_logs));
 
     public async Task InitializeAsync()
     {
@@ -29,16 +32,19 @@ public sealed class RateLimiterTests : IAsyncLifetime
         await new Migrator(_db).MigrateAsync();
     }
 
-    public async Task DisposeAsync() => await _backend.DisposeAsync();
+    public async Task DisposeAsync()
+    {
+        _loggers.Dispose();
+        await _backend.DisposeAsync();
+    }
 
     private RateLimiter Limiter(Dictionary<string, string?> settings, IRateLimitCounters? counters = null, bool failOpen = false)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         // The definitions come from the configuration file alone here: the store is never asked.
         var source = new BudgetConfigSource(null!, configuration, NullLogger<BudgetConfigSource>.Instance);
-        using var factory = LoggerFactory.Create(b => b.AddProvider(_logs));
         return new RateLimiter(source, counters ?? new SqlRateLimitCounters(_db), Options.Create(new RateLimitOptions()),
-            Options.Create(new BudgetOptions { FailOpen = failOpen }), _time, factory.CreateLogger<RateLimiter>());
+            Options.Create(new BudgetOptions { FailOpen = failOpen }), _time, _loggers.CreateLogger<RateLimiter>());
     }
 
     [Fact]
@@ -162,5 +168,29 @@ public sealed class RateLimiterTests : IAsyncLifetime
         public Task<int> RenewAsync(IReadOnlyList<RateLeaseRef> leases, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken ct) => Fail<int>();
         public Task<int> ExpireAsync(DateTimeOffset now, CancellationToken ct) => Fail<int>();
         public Task<RateScopeState> ReadAsync(string scope, DateTimeOffset now, CancellationToken ct) => Fail<RateScopeState>();
+    }
+}
+
+/// <summary>PostgreSQL dropping off the network between two requests: the limiter answers as for any unreachable store.</summary>
+[Collection(PostgresCollection.Name)]
+public sealed class PostgresRateLimitOutageTests(PostgresCluster cluster)
+{
+    [Fact]
+    public async Task A_database_lost_mid_use_is_unavailable_and_the_request_a_503()
+    {
+        var direct = new Npgsql.NpgsqlConnectionStringBuilder(await cluster.CreateIsolatedAsync(nameof(PostgresRateLimitOutageTests)));
+        await using (var migrate = new PostgresDatabase(direct.ConnectionString)) await new Migrator(migrate).MigrateAsync();
+        await using var relay = new Gapura.Tests.Resilience.TcpRelay(direct.Port);
+        await using var db = new PostgresDatabase(new Npgsql.NpgsqlConnectionStringBuilder(direct.ConnectionString) { Port = relay.Port, Timeout = 2, CommandTimeout = 3 }.ConnectionString);
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["RateLimits:User:Default:concurrentRequests"] = "5" }).Build();
+        var limiter = new RateLimiter(new BudgetConfigSource(null!, configuration, NullLogger<BudgetConfigSource>.Instance), new SqlRateLimitCounters(db),
+            Options.Create(new RateLimitOptions()), Options.Create(new BudgetOptions()), TimeProvider.System, NullLogger<RateLimiter>.Instance);
+        var caller = new Caller(42, "alice@example.com", UserRole.User, 7, "sk-gp-ab12cd");
+        Assert.NotNull(await limiter.AcquireAsync(caller, 10, CancellationToken.None)); // a pooled connection now exists
+
+        relay.Cut();
+        var e = await Assert.ThrowsAsync<GatewayException>(async () => await limiter.AcquireAsync(caller, 10, CancellationToken.None));
+        Assert.Equal((ErrorKind.UpstreamUnavailable, 503), (e.Kind, e.Status));
+        await Assert.ThrowsAsync<DatabaseUnavailableException>(() => new SqlRateLimitCounters(db).ReadAsync("user:42", DateTimeOffset.UtcNow, CancellationToken.None));
     }
 }
