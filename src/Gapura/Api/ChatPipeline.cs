@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Text.Json;
 using Gapura.Budgets;
+using Gapura.Budgets.RateLimits;
 using Gapura.Conversations;
 using Gapura.Formats;
 using Gapura.Identity;
@@ -26,7 +27,8 @@ internal sealed class ChatPipeline(
     PriceTable prices,
     IOptions<GatewayOptions> options,
     ILogger<ChatPipeline> log,
-    TimeProvider time)
+    TimeProvider time,
+    Gapura.Budgets.RateLimits.RateLimiter rateLimiter)
 {
     /// <summary>The request's id in the usage ledger, on every answer, so a user can point at one request.</summary>
     public const string RequestIdHeader = "x-gapura-request-id";
@@ -55,6 +57,7 @@ internal sealed class ChatPipeline(
         ChatContext? context = null;
         RouteDecision? route = null;
         BudgetAdmission? admission = null;
+        RateLease? rateLease = null;
         var client = ClientApps.Recognize(http.Request.Headers);
         try
         {
@@ -67,6 +70,7 @@ internal sealed class ChatPipeline(
             GapuraTracing.RequestParsed(activity, request);
             var caller = http.FindCaller();
             var estimated = RequestTokenCounter.Count(request);
+            rateLease = await rateLimiter.AcquireAsync(caller, estimated, ct);
             route = await router.DecideAsync(request, http.Request.Headers, client, caller, sessionId, estimated, ct);
             admission = await budgets.AdmitAsync(caller, route, estimated, ct);
             if (admission is not null)
@@ -144,6 +148,7 @@ internal sealed class ChatPipeline(
             // An exception that escaped after the answer had started is the gateway's own failure.
             var errorKind = failure is not null ? UsageRecord.KindName(failure.Kind) : status == UsageStatus.Error ? UsageRecord.KindName(ErrorKind.Internal) : null;
             usage ??= context?.PartialUsage;
+            rateLease?.Release(usage is null ? 0 : (long)usage.InputTokens + usage.OutputTokens);
             var record = Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, client, route, context, usage, status, errorKind, started, elapsed);
             if (admission is not null) budgets.Settle(admission, usage, record.CostUsd);
             if (usage is not null)

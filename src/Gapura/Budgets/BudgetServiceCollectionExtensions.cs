@@ -26,6 +26,7 @@ internal static class BudgetServiceCollectionExtensions
         services.AddSingleton<BudgetGate>();
         services.AddGapuraBudgetAlerts();
         services.AddSingleton<BudgetReports>();
+        services.AddGapuraRateLimits(configuration);
         return services;
     }
 }

@@ -485,5 +485,45 @@ internal static class Schema
                 PRIMARY KEY (scope, period)
             );
             """),
+        // Rate limits: one row per user or key holding its sliding minute as two one-minute buckets (the minute and the
+        // one before), and one row per open lease of a running request in each scope that limits concurrency (renewed
+        // by its instance, no longer counted once expired). Acquiring locks the scopes' rows, so instances queue on them.
+        new(7, "rate limits: a two-bucket sliding minute per scope, open leases of running requests", Sqlite: """
+            CREATE TABLE rate_windows (
+                scope         TEXT    PRIMARY KEY,
+                minute        INTEGER NOT NULL,
+                requests      INTEGER NOT NULL DEFAULT 0,
+                tokens        INTEGER NOT NULL DEFAULT 0,
+                prev_requests INTEGER NOT NULL DEFAULT 0,
+                prev_tokens   INTEGER NOT NULL DEFAULT 0
+            );
+            CREATE TABLE rate_leases (
+                id         TEXT    NOT NULL,
+                scope      TEXT    NOT NULL,
+                instance   TEXT    NOT NULL,
+                expires_at INTEGER NOT NULL,
+                PRIMARY KEY (id, scope)
+            );
+            CREATE INDEX rate_leases_scope ON rate_leases (scope, expires_at);
+            CREATE INDEX rate_leases_expiry ON rate_leases (expires_at);
+            """, Postgres: """
+            CREATE TABLE rate_windows (
+                scope         text   PRIMARY KEY,
+                minute        bigint NOT NULL,
+                requests      bigint NOT NULL DEFAULT 0,
+                tokens        bigint NOT NULL DEFAULT 0,
+                prev_requests bigint NOT NULL DEFAULT 0,
+                prev_tokens   bigint NOT NULL DEFAULT 0
+            );
+            CREATE TABLE rate_leases (
+                id         text        NOT NULL,
+                scope      text        NOT NULL,
+                instance   text        NOT NULL,
+                expires_at timestamptz NOT NULL,
+                PRIMARY KEY (id, scope)
+            );
+            CREATE INDEX rate_leases_scope ON rate_leases (scope, expires_at);
+            CREATE INDEX rate_leases_expiry ON rate_leases (expires_at);
+            """),
     ];
 }
