@@ -14,6 +14,8 @@ internal sealed class ChildProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly string _name;
     private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _askLock = new();
+    private (string Prefix, TaskCompletionSource<string> Answer)? _question;
 
     private ChildProcess(string name, Process process)
     {
@@ -90,12 +92,37 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
         // Standard output is delivered line by line in order, so the KEY line is taken before READY completes.
         if (line.StartsWith(ServerRoles.UserKeyLine, StringComparison.Ordinal)) UserKey = line[ServerRoles.UserKeyLine.Length..].Trim();
+        else if (_question is { } q && line.StartsWith(q.Prefix, StringComparison.Ordinal)) q.Answer.TrySetResult(line[q.Prefix.Length..].Trim());
         else if (line.StartsWith("READY ", StringComparison.Ordinal)) _ready.TrySetResult(line["READY ".Length..].Trim());
         else Console.WriteLine($"  [{_name}] {line}");
     }
 
     /// <summary>The URL the child listens on.</summary>
     public Task<string> WaitReadyAsync(TimeSpan timeout) => _ready.Task.WaitAsync(timeout);
+
+    /// <summary>
+    /// Sends one command line to the child (see <see cref="ServerRoles"/>) and returns its answer: the rest of the first
+    /// line it prints that starts with <paramref name="answerPrefix"/>. One question at a time.
+    /// </summary>
+    public async Task<string> AskAsync(string command, string answerPrefix, TimeSpan timeout)
+    {
+        var answer = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_askLock)
+        {
+            if (_question is not null) throw new InvalidOperationException($"the {_name} process is already answering a question");
+            _question = (answerPrefix, answer);
+        }
+        try
+        {
+            await _process.StandardInput.WriteLineAsync(command);
+            await _process.StandardInput.FlushAsync();
+            return await answer.Task.WaitAsync(timeout);
+        }
+        finally
+        {
+            lock (_askLock) _question = null;
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {
