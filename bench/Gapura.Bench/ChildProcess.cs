@@ -41,6 +41,39 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// CPU time of the child's tiered-compilation thread (<c>.NET Tiered Com…</c>, the runtime's background JIT), from
+    /// <c>/proc</c> (zero elsewhere): a run still warming up spends it beside the requests, so it is shown apart.
+    /// </summary>
+    public TimeSpan JitCpuTime
+    {
+        get
+        {
+            var task = $"/proc/{_process.Id}/task";
+            if (!Directory.Exists(task)) return TimeSpan.Zero;
+            long ticks = 0;
+            try
+            {
+                foreach (var thread in Directory.EnumerateDirectories(task))
+                {
+                    if (!File.ReadAllText(Path.Combine(thread, "comm")).StartsWith(".NET Tiered Com", StringComparison.Ordinal)) continue;
+                    var stat = File.ReadAllText(Path.Combine(thread, "stat"));
+                    // After the parenthesised name: field 3 (state) onwards; utime and stime are fields 14 and 15.
+                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    ticks += long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+            catch (IOException)
+            {
+                // a thread ended while being read: the next reading counts the rest
+            }
+            return TimeSpan.FromMilliseconds(ticks * 1000.0 / ClockTicksPerSecond);
+        }
+    }
+
+    /// <summary>USER_HZ: what <c>/proc/…/stat</c> counts CPU time in; 100 on every Linux the bench runs on.</summary>
+    private const int ClockTicksPerSecond = 100;
+
     /// <param name="runtimeConfig">Run under this runtimeconfig.json instead of the bench's own (GC mode, thread pool).</param>
     public static ChildProcess Start(string name, IEnumerable<string> args, IDictionary<string, string> environment, string workingDirectory, string? runtimeConfig = null)
     {

@@ -598,7 +598,10 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
     internal sealed class CpuMeter(ChildProcess sim, IReadOnlyList<ChildProcess> gateways)
     {
         public CpuSample Read(ChildProcess? gateway = null)
-            => new(sim.CpuTime, (gateway ?? gateways[0]).CpuTime, Process.GetCurrentProcess().TotalProcessorTime);
+        {
+            var g = gateway ?? gateways[0];
+            return new(sim.CpuTime, g.CpuTime, Process.GetCurrentProcess().TotalProcessorTime, g.JitCpuTime);
+        }
 
         /// <summary>
         /// Waits (at most <paramref name="limit"/>) until no child uses more than 10 % of a core: tiered JIT
@@ -623,9 +626,14 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
     }
 }
 
-internal readonly record struct CpuSample(TimeSpan Simulator, TimeSpan Gateway, TimeSpan Driver)
+/// <param name="GatewayJit">The part of <paramref name="Gateway"/> spent by its background (tiered) JIT thread.</param>
+internal readonly record struct CpuSample(TimeSpan Simulator, TimeSpan Gateway, TimeSpan Driver, TimeSpan GatewayJit)
 {
-    public static CpuSample operator -(CpuSample a, CpuSample b) => new(a.Simulator - b.Simulator, a.Gateway - b.Gateway, a.Driver - b.Driver);
+    public static CpuSample operator -(CpuSample a, CpuSample b)
+        => new(a.Simulator - b.Simulator, a.Gateway - b.Gateway, a.Driver - b.Driver, a.GatewayJit - b.GatewayJit);
+
+    public static CpuSample operator +(CpuSample a, CpuSample b)
+        => new(a.Simulator + b.Simulator, a.Gateway + b.Gateway, a.Driver + b.Driver, a.GatewayJit + b.GatewayJit);
 }
 
 /// <summary>One worker's measurements; <c>Variant</c> says which way of asking (which key) each one used.</summary>
@@ -670,6 +678,7 @@ internal sealed class LoadResult
     public double SimCpuMsPerRequest => _cpu.Simulator.TotalMilliseconds / _latency.Count;
     public double GatewayCpuMsPerRequest => _cpu.Gateway.TotalMilliseconds / _latency.Count;
     public double DriverCpuMsPerRequest => _cpu.Driver.TotalMilliseconds / _latency.Count;
+    public double GatewayJitMsPerRequest => _cpu.GatewayJit.TotalMilliseconds / _latency.Count;
 
     public void Add(Samples[] workers, TimeSpan elapsed)
     {
@@ -684,7 +693,7 @@ internal sealed class LoadResult
         _elapsed += elapsed;
     }
 
-    public void AddCpu(CpuSample delta) => _cpu = new CpuSample(_cpu.Simulator + delta.Simulator, _cpu.Gateway + delta.Gateway, _cpu.Driver + delta.Driver);
+    public void AddCpu(CpuSample delta) => _cpu += delta;
 
     public void Seal()
     {
