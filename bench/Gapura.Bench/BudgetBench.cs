@@ -147,12 +147,12 @@ internal sealed class BudgetBench(BenchSettings settings, Report report)
     /// Warm-up passes over every target until a pass leaves every child quiet (under 10 % of a core) within the wait:
     /// four gateways tier up their JIT at once, and on a busy 2-core machine the background compiler took most of their
     /// CPU for tens of seconds after LatencyBench's two passes — charged to whichever blocks ran meanwhile. Bounded
-    /// (30 s, <c>--quick</c> 15 s); a run that is still compiling says so, and the JIT column shows how much.
+    /// (45 s, <c>--quick</c> 15 s); a run that is still compiling says so, and the JIT column shows how much.
     /// </summary>
     private async Task WarmUpAsync(HttpClient client, List<Target> targets, CpuMeter cpu)
     {
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var budget = TimeSpan.FromSeconds(settings.Quick ? 15 : 30);
+        var budget = TimeSpan.FromSeconds(settings.Quick ? 15 : 45);
         var wait = TimeSpan.FromSeconds(settings.Quick ? 1.5 : 3);
         for (var pass = 1; ; pass++)
         {
