@@ -45,7 +45,7 @@ internal static class ServerRoles
     public const string BedrockRegion = "us-east-1";
 
     /// <summary>A child never outlives this, whatever happens to the driver.</summary>
-    public static readonly TimeSpan MaxLifetime = TimeSpan.FromMinutes(3);
+    public static readonly TimeSpan MaxLifetime = TimeSpan.FromMinutes(6);
 
     public static async Task<int> RunAsync(string[] args)
     {
