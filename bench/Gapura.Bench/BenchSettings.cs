@@ -12,6 +12,15 @@ internal sealed record BenchSettings
     /// <summary><c>--classifier</c>: the task classifier's cost per request instead of parts 1 and 2.</summary>
     public bool RunClassifier { get; init; }
 
+    /// <summary>
+    /// <c>--budgets</c>: what a token budget costs per request — four gateways (budgets off; a budget with counters in
+    /// SQLite, PostgreSQL, Redis) measured side by side — instead of parts 1 and 2.
+    /// </summary>
+    public bool RunBudgets { get; init; }
+
+    /// <summary>Rounds of the budgets bench's single-connection pass (concurrency 1), after its loaded rounds.</summary>
+    public int SingleConnectionRounds { get; init; } = 4;
+
     /// <summary><c>--ledger-reports</c>: the usage ledger at volume instead of parts 1 and 2.</summary>
     public bool RunLedger { get; init; }
 
@@ -60,6 +69,7 @@ internal sealed record BenchSettings
                 LoadRounds = 3,
                 LoadBlockTime = TimeSpan.FromSeconds(0.4),
                 LedgerRecords = 100_000,
+                SingleConnectionRounds = 2,
             }
             : new BenchSettings();
         for (var i = 0; i < args.Length; i++)
@@ -70,6 +80,7 @@ internal sealed record BenchSettings
                 case "--decode-only": settings = settings with { RunLatency = false }; break;
                 case "--latency-only": settings = settings with { RunDecode = false }; break;
                 case "--classifier": settings = settings with { RunClassifier = true, RunDecode = false, RunLatency = false }; break;
+                case "--budgets": settings = settings with { RunBudgets = true, RunDecode = false, RunLatency = false }; break;
                 case "--ledger-reports": settings = settings with { RunLedger = true, RunDecode = false, RunLatency = false }; break;
                 case "--ledger-records" when i + 1 < args.Length:
                     settings = settings with { LedgerRecords = int.Parse(args[++i], CultureInfo.InvariantCulture) };
@@ -83,7 +94,7 @@ internal sealed record BenchSettings
                 case "--gateway-setting" when i + 1 < args.Length && args[i + 1].Contains('=', StringComparison.Ordinal):
                     settings = settings with { GatewaySettings = [.. settings.GatewaySettings, args[++i]] };
                     break;
-                default: throw new ArgumentException($"unknown argument {args[i]} (use --quick, --decode-only, --latency-only, --concurrency N, --gateway-setting Key=Value, --ledger-reports [--ledger-records N] [--ledger-batch N], --classifier)");
+                default: throw new ArgumentException($"unknown argument {args[i]} (use --quick, --decode-only, --latency-only, --concurrency N, --gateway-setting Key=Value, --ledger-reports [--ledger-records N] [--ledger-batch N], --classifier, --budgets)");
             }
         }
         return settings;

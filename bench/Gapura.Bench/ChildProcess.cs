@@ -14,6 +14,8 @@ internal sealed class ChildProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly string _name;
     private readonly TaskCompletionSource<string> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Lock _askLock = new();
+    private (string Prefix, TaskCompletionSource<string> Answer)? _question;
 
     private ChildProcess(string name, Process process)
     {
@@ -38,6 +40,39 @@ internal sealed class ChildProcess : IAsyncDisposable
             return _process.TotalProcessorTime;
         }
     }
+
+    /// <summary>
+    /// CPU time of the child's tiered-compilation thread (<c>.NET Tiered Com…</c>, the runtime's background JIT), from
+    /// <c>/proc</c> (zero elsewhere): a run still warming up spends it beside the requests, so it is shown apart.
+    /// </summary>
+    public TimeSpan JitCpuTime
+    {
+        get
+        {
+            var task = $"/proc/{_process.Id}/task";
+            if (!Directory.Exists(task)) return TimeSpan.Zero;
+            long ticks = 0;
+            try
+            {
+                foreach (var thread in Directory.EnumerateDirectories(task))
+                {
+                    if (!File.ReadAllText(Path.Combine(thread, "comm")).StartsWith(".NET Tiered Com", StringComparison.Ordinal)) continue;
+                    var stat = File.ReadAllText(Path.Combine(thread, "stat"));
+                    // After the parenthesised name: field 3 (state) onwards; utime and stime are fields 14 and 15.
+                    var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                    ticks += long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+                }
+            }
+            catch (IOException)
+            {
+                // a thread ended while being read: the next reading counts the rest
+            }
+            return TimeSpan.FromMilliseconds(ticks * 1000.0 / ClockTicksPerSecond);
+        }
+    }
+
+    /// <summary>USER_HZ: what <c>/proc/…/stat</c> counts CPU time in; 100 on every Linux the bench runs on.</summary>
+    private const int ClockTicksPerSecond = 100;
 
     /// <param name="runtimeConfig">Run under this runtimeconfig.json instead of the bench's own (GC mode, thread pool).</param>
     public static ChildProcess Start(string name, IEnumerable<string> args, IDictionary<string, string> environment, string workingDirectory, string? runtimeConfig = null)
@@ -90,12 +125,37 @@ internal sealed class ChildProcess : IAsyncDisposable
         }
         // Standard output is delivered line by line in order, so the KEY line is taken before READY completes.
         if (line.StartsWith(ServerRoles.UserKeyLine, StringComparison.Ordinal)) UserKey = line[ServerRoles.UserKeyLine.Length..].Trim();
+        else if (_question is { } q && line.StartsWith(q.Prefix, StringComparison.Ordinal)) q.Answer.TrySetResult(line[q.Prefix.Length..].Trim());
         else if (line.StartsWith("READY ", StringComparison.Ordinal)) _ready.TrySetResult(line["READY ".Length..].Trim());
         else Console.WriteLine($"  [{_name}] {line}");
     }
 
     /// <summary>The URL the child listens on.</summary>
     public Task<string> WaitReadyAsync(TimeSpan timeout) => _ready.Task.WaitAsync(timeout);
+
+    /// <summary>
+    /// Sends one command line to the child (see <see cref="ServerRoles"/>) and returns its answer: the rest of the first
+    /// line it prints that starts with <paramref name="answerPrefix"/>. One question at a time.
+    /// </summary>
+    public async Task<string> AskAsync(string command, string answerPrefix, TimeSpan timeout)
+    {
+        var answer = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_askLock)
+        {
+            if (_question is not null) throw new InvalidOperationException($"the {_name} process is already answering a question");
+            _question = (answerPrefix, answer);
+        }
+        try
+        {
+            await _process.StandardInput.WriteLineAsync(command);
+            await _process.StandardInput.FlushAsync();
+            return await answer.Task.WaitAsync(timeout);
+        }
+        finally
+        {
+            lock (_askLock) _question = null;
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -34,7 +34,7 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
     public static readonly byte[] BedrockAnswer = RecordedAnswer.BedrockStream();
     public static readonly byte[] CopilotAnswer = RecordedAnswer.OpenAiSse(CopilotModelId);
 
-    private const string KiroModel = "claude-sonnet-4.5";
+    internal const string KiroModel = "claude-sonnet-4.5";
     private const string AnthropicModelId = "claude-sonnet-4-5-20250929";
     private const string OpenAiModelId = "gpt-4o";
     private const string BedrockModelId = "anthropic.claude-sonnet-4-5-20250929-v1:0";
@@ -49,6 +49,11 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
 
     private static readonly byte[] DoneTail = "data: [DONE]\n\n"u8.ToArray();
     private static readonly byte[] MessageStopTail = "\"message_stop\"}\n\n"u8.ToArray();
+
+    /// <summary>The gateway's runtime settings (server GC, default thread pool), as <c>gapura</c> runs.</summary>
+    private static string GapuraRuntimeConfig => Path.Combine(AppContext.BaseDirectory, "gapura.runtimeconfig.json");
+
+    private static readonly Dictionary<string, string> ChildEnvironment = new() { ["DOTNET_ENVIRONMENT"] = "Production" };
 
     /// <summary>The same conversation at the OpenAI chat door: system + user message, one tool, streaming with usage.</summary>
     private static string OpenAiBody(string model) => new JsonObject
@@ -107,20 +112,10 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
     private async Task RunAsync(string work)
     {
         var simCredentials = Path.Combine(work, "sim-login.json");
-        var environment = new Dictionary<string, string> { ["DOTNET_ENVIRONMENT"] = "Production" };
-        await using var sim = ChildProcess.Start("sim", ["--role", "sim", "--credentials", simCredentials], environment, work);
-        var upstreams = Upstreams.Parse(await sim.WaitReadyAsync(TimeSpan.FromSeconds(60)));
-
-        var gatewayCredentials = Path.Combine(work, "kiro-auth-token.json");
-        File.Copy(simCredentials, gatewayCredentials);
-        // The gateway runs under gapura's own runtimeconfig.json (server GC, default thread pool), as `gapura` does;
-        // the simulators and this driver under the bench's (workstation GC, no thread-pool spinning).
-        var gapuraRuntimeConfig = Path.Combine(AppContext.BaseDirectory, "gapura.runtimeconfig.json");
-        await using var gateway = ChildProcess.Start("gateway",
-            ["--role", "gateway", "--upstreams", upstreams.ToString(), "--credentials", gatewayCredentials, "--data", work,
-                "--settings", string.Join('\n', settings.GatewaySettings)], environment, work, gapuraRuntimeConfig);
-        var gatewayUrl = await gateway.WaitReadyAsync(TimeSpan.FromSeconds(60));
-        var userKey = gateway.UserKey ?? throw new InvalidOperationException("the gateway child did not hand over the seeded user's API key");
+        var (sim, upstreams) = await StartSimulatorsAsync(work, simCredentials);
+        await using var simScope = sim;
+        await using var gateway = StartGateway("gateway", upstreams, simCredentials, work, settings.GatewaySettings);
+        var (gatewayUrl, userKey) = await WaitGatewayAsync(gateway);
         report.Note($"simulators (kiro, anthropic, openai, compatible '{ServerRoles.CompatibleName}', bedrock, copilot; each a pre-encoded answer) in one child, gateway at {gatewayUrl} in another");
 
         var login = JsonNode.Parse(await File.ReadAllTextAsync(simCredentials))!;
@@ -142,7 +137,7 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         // Warm-up: JIT tiering, connection pools, the gateway's model lists — every target, twice, with a pause
         // for quiet in between: tiered PGO promotes a hot method in steps, each compiled in the background and
         // then needing calls again, so a single pass left the first measured blocks paying for compilation.
-        var cpu = new CpuMeter(sim, gateway);
+        var cpu = new CpuMeter(sim, [gateway]);
         for (var pass = 0; pass < 2; pass++)
         {
             foreach (var target in targets) await RunBlockAsync(client, target, settings.LoadWarmup, null, null);
@@ -173,12 +168,8 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
 
     private static List<Group> Groups(Upstreams up, string kiroToken, string? profileArn, (string Api, string Token) copilot, string gatewayUrl, string[] keys)
     {
-        Target OpenAiDoor(string name, string model, byte[]? passthroughAnswer) => new(name,
-            [.. keys.Select(k => GatewayOpenAi(gatewayUrl, k, OpenAiBody(model)))],
-            passthroughAnswer?.Length, passthroughAnswer is null ? DoneTail : passthroughAnswer[^DoneTail.Length..]);
-        Target AnthropicDoor(string name, string model, byte[]? passthroughAnswer) => new(name,
-            [.. keys.Select(k => GatewayAnthropic(gatewayUrl, k, AnthropicBody(model)))],
-            passthroughAnswer?.Length, passthroughAnswer is null ? MessageStopTail : passthroughAnswer[^MessageStopTail.Length..]);
+        Target OpenAiDoor(string name, string model, byte[]? passthroughAnswer) => OpenAiDoorTarget(name, gatewayUrl, keys, model, passthroughAnswer);
+        Target AnthropicDoor(string name, string model, byte[]? passthroughAnswer) => AnthropicDoorTarget(name, gatewayUrl, keys, model, passthroughAnswer);
         Target Direct(string name, Func<HttpRequestMessage> request, byte[] answer) => new(name, [request], answer.Length, answer[^16..]);
 
         return
@@ -205,6 +196,59 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
             new(ServerRoles.CompatibleName, Direct($"{ServerRoles.CompatibleName} direct", OpenAiDirect(up.Compatible, null, ServerRoles.CompatibleModel), CompatibleAnswer),
                 [new(ServerRoles.CompatibleName, true, "openai chat", OpenAiDoor($"{ServerRoles.CompatibleName} via openai door", $"{ServerRoles.CompatibleName}/{ServerRoles.CompatibleModel}", CompatibleAnswer))]),
         ];
+    }
+
+    /// <summary>
+    /// A gateway target at the OpenAI chat door, the keys taken in turn; a passthrough answer must be
+    /// <paramref name="passthroughAnswer"/> byte for byte, a translated one end with <c>[DONE]</c>.
+    /// </summary>
+    internal static Target OpenAiDoorTarget(string name, string gatewayUrl, string[] keys, string model, byte[]? passthroughAnswer) => new(name,
+        [.. keys.Select(k => GatewayOpenAi(gatewayUrl, k, OpenAiBody(model)))],
+        passthroughAnswer?.Length, passthroughAnswer is null ? DoneTail : passthroughAnswer[^DoneTail.Length..]);
+
+    /// <summary>The same at the Anthropic messages door (a translated answer ends with <c>message_stop</c>).</summary>
+    internal static Target AnthropicDoorTarget(string name, string gatewayUrl, string[] keys, string model, byte[]? passthroughAnswer) => new(name,
+        [.. keys.Select(k => GatewayAnthropic(gatewayUrl, k, AnthropicBody(model)))],
+        passthroughAnswer?.Length, passthroughAnswer is null ? MessageStopTail : passthroughAnswer[^MessageStopTail.Length..]);
+
+    /// <summary>
+    /// The simulators' child, once it listens: every upstream, each with its pre-encoded answer. The Kiro login it
+    /// issued is written to <paramref name="credentialsPath"/>.
+    /// </summary>
+    internal static async Task<(ChildProcess Sim, Upstreams Upstreams)> StartSimulatorsAsync(string work, string credentialsPath)
+    {
+        var sim = ChildProcess.Start("sim", ["--role", "sim", "--credentials", credentialsPath], ChildEnvironment, work);
+        try
+        {
+            return (sim, Upstreams.Parse(await sim.WaitReadyAsync(TimeSpan.FromSeconds(60))));
+        }
+        catch
+        {
+            await sim.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// A gateway child with every provider pointed at its simulator, its database (and a copy of the Kiro login) in
+    /// <paramref name="dataDirectory"/>, <paramref name="gatewaySettings"/> (<c>Key=Value</c>) applied last. It runs
+    /// under gapura's own runtimeconfig.json (server GC, default thread pool), as <c>gapura</c> does; the simulators
+    /// and this driver under the bench's (workstation GC, no thread-pool spinning).
+    /// </summary>
+    internal static ChildProcess StartGateway(string name, Upstreams upstreams, string simCredentials, string dataDirectory, IEnumerable<string> gatewaySettings)
+    {
+        var credentials = Path.Combine(dataDirectory, "kiro-auth-token.json");
+        File.Copy(simCredentials, credentials);
+        return ChildProcess.Start(name,
+            ["--role", "gateway", "--upstreams", upstreams.ToString(), "--credentials", credentials, "--data", dataDirectory,
+                "--settings", string.Join('\n', gatewaySettings)], ChildEnvironment, dataDirectory, GapuraRuntimeConfig);
+    }
+
+    /// <summary>The gateway's URL and the seeded user's key, once it is ready.</summary>
+    internal static async Task<(string Url, string UserKey)> WaitGatewayAsync(ChildProcess gateway)
+    {
+        var url = await gateway.WaitReadyAsync(TimeSpan.FromSeconds(90));
+        return (url, gateway.UserKey ?? throw new InvalidOperationException("the gateway child did not hand over the seeded user's API key"));
     }
 
     private void Publish(List<Group> groups, Dictionary<Target, LoadResult> results)
@@ -274,13 +318,22 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         report.Machine("auth_ratio_user_bootstrap", boot / user, "F3");
     }
 
-    private async Task RunBlockAsync(HttpClient client, Target target, TimeSpan duration, LoadResult? into, CpuMeter? cpu)
+    private Task RunBlockAsync(HttpClient client, Target target, TimeSpan duration, LoadResult? into, CpuMeter? cpu)
+        => RunBlockAsync(client, target, duration, settings.Concurrency, settings.MaxRequestsPerBlock, into, cpu, null);
+
+    /// <summary>
+    /// One block: <paramref name="concurrency"/> workers, one request at a time each, for <paramref name="duration"/>
+    /// (at most <paramref name="maxRequests"/>); the samples go <paramref name="into"/> (none for a warm-up) with the
+    /// CPU the processes used meanwhile — <paramref name="gateway"/>'s, or the meter's first gateway's.
+    /// </summary>
+    internal static async Task RunBlockAsync(HttpClient client, Target target, TimeSpan duration, int concurrency, int maxRequests,
+        LoadResult? into, CpuMeter? cpu, ChildProcess? gateway)
     {
-        var before = cpu?.Read();
+        var before = cpu?.Read(gateway);
         var started = Stopwatch.GetTimestamp();
         var deadline = started + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-        var remaining = settings.MaxRequestsPerBlock;
-        var workers = Enumerable.Range(0, settings.Concurrency).Select(worker => Task.Run(async () =>
+        var remaining = maxRequests;
+        var workers = Enumerable.Range(0, concurrency).Select(worker => Task.Run(async () =>
         {
             var samples = new Samples();
             var buffers = new Buffers(new byte[64 * 1024], new byte[1024], new byte[Target.TailLength]);
@@ -294,10 +347,10 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
         var elapsed = Stopwatch.GetElapsedTime(started);
         if (into is null) return;
         into.Add(results, elapsed);
-        if (cpu is not null && before is { } b) into.AddCpu(cpu.Read() - b);
+        if (cpu is not null && before is { } b) into.AddCpu(cpu.Read(gateway) - b);
     }
 
-    private static HttpClient NewClient() => new(new SocketsHttpHandler
+    internal static HttpClient NewClient() => new(new SocketsHttpHandler
     {
         UseProxy = false,
         UseCookies = false,
@@ -451,22 +504,29 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
     /// how to tell a complete body: its exact length when known (a simulator's answer, or a passthrough relay,
     /// which must be the simulator's bytes unchanged) and how it ends.
     /// </summary>
-    private sealed class Target(string name, Func<HttpRequestMessage>[] newRequest, long? exactLength, byte[] ending)
+    internal sealed class Target(string name, Func<HttpRequestMessage>[] newRequest, long? exactLength, byte[] ending)
     {
         public const int TailLength = 32;
+
+        private long _sent;
 
         public string Name => name;
 
         public int Variants => newRequest.Length;
 
-        /// <summary>One checked request of each variant before the load; returns the body size.</summary>
-        public async Task<long> ProbeAsync(HttpClient client)
+        /// <summary>Requests sent so far, probes and warm-ups included: what the server's own counts must show.</summary>
+        public long Sent => Interlocked.Read(ref _sent);
+
+        /// <summary>One checked request of each variant before the load; returns the body size. <paramref name="inspect"/> sees each answer's headers.</summary>
+        public async Task<long> ProbeAsync(HttpClient client, Action<HttpResponseMessage>? inspect = null)
         {
             long size = 0;
             foreach (var create in newRequest)
             {
                 using var request = create();
+                Interlocked.Increment(ref _sent);
                 using var response = await client.SendAsync(request);
+                inspect?.Invoke(response);
                 var body = await response.Content.ReadAsByteArrayAsync();
                 if (response.StatusCode != HttpStatusCode.OK || !Complete(body.Length, body.AsSpan(Math.Max(0, body.Length - TailLength))))
                     throw new InvalidOperationException($"{name}: HTTP {(int)response.StatusCode}, {body.Length} bytes (expected {exactLength?.ToString(CultureInfo.InvariantCulture) ?? "any"}): {Encoding.UTF8.GetString(body.AsSpan(0, Math.Min(body.Length, 600)))}");
@@ -484,6 +544,7 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
             try
             {
                 using var request = newRequest[variant]();
+                Interlocked.Increment(ref _sent);
                 using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
                 await using var stream = await response.Content.ReadAsStreamAsync();
                 int read;
@@ -528,15 +589,22 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
     }
 
     /// <summary>One worker's reusable buffers: reads, the start of the current body, its last bytes.</summary>
-    private sealed record Buffers(byte[] Read, byte[] Head, byte[] Tail);
+    internal sealed record Buffers(byte[] Read, byte[] Head, byte[] Tail);
 
-    /// <summary>CPU time of the three processes, read around each measured block.</summary>
-    private sealed class CpuMeter(ChildProcess sim, ChildProcess gateway)
+    /// <summary>
+    /// CPU time of the simulators, a gateway and this driver, read around each measured block. With several gateway
+    /// children, a block reads the one it loads (the others are idle meanwhile); the first by default.
+    /// </summary>
+    internal sealed class CpuMeter(ChildProcess sim, IReadOnlyList<ChildProcess> gateways)
     {
-        public CpuSample Read() => new(sim.CpuTime, gateway.CpuTime, Process.GetCurrentProcess().TotalProcessorTime);
+        public CpuSample Read(ChildProcess? gateway = null)
+        {
+            var g = gateway ?? gateways[0];
+            return new(sim.CpuTime, g.CpuTime, Process.GetCurrentProcess().TotalProcessorTime, g.JitCpuTime);
+        }
 
         /// <summary>
-        /// Waits (at most <paramref name="limit"/>) until neither child uses more than 10 % of a core: tiered JIT
+        /// Waits (at most <paramref name="limit"/>) until no child uses more than 10 % of a core: tiered JIT
         /// keeps recompiling hot methods in the background for a while after load starts, and on a 2-core machine
         /// that would be charged to whichever block runs next.
         /// </summary>
@@ -546,19 +614,26 @@ internal sealed class LatencyBench(BenchSettings settings, Report report)
             var step = TimeSpan.FromMilliseconds(200);
             while (Stopwatch.GetElapsedTime(started) < limit)
             {
-                var before = Read();
+                var before = Busy();
                 await Task.Delay(step);
-                var used = Read() - before;
-                if (used.Simulator < step / 10 && used.Gateway < step / 10) break;
+                var after = Busy();
+                if (after.Zip(before, (a, b) => a - b).All(used => used < step / 10)) break;
             }
             return Stopwatch.GetElapsedTime(started);
         }
+
+        private TimeSpan[] Busy() => [sim.CpuTime, .. gateways.Select(g => g.CpuTime)];
     }
 }
 
-internal readonly record struct CpuSample(TimeSpan Simulator, TimeSpan Gateway, TimeSpan Driver)
+/// <param name="GatewayJit">The part of <paramref name="Gateway"/> spent by its background (tiered) JIT thread.</param>
+internal readonly record struct CpuSample(TimeSpan Simulator, TimeSpan Gateway, TimeSpan Driver, TimeSpan GatewayJit)
 {
-    public static CpuSample operator -(CpuSample a, CpuSample b) => new(a.Simulator - b.Simulator, a.Gateway - b.Gateway, a.Driver - b.Driver);
+    public static CpuSample operator -(CpuSample a, CpuSample b)
+        => new(a.Simulator - b.Simulator, a.Gateway - b.Gateway, a.Driver - b.Driver, a.GatewayJit - b.GatewayJit);
+
+    public static CpuSample operator +(CpuSample a, CpuSample b)
+        => new(a.Simulator + b.Simulator, a.Gateway + b.Gateway, a.Driver + b.Driver, a.GatewayJit + b.GatewayJit);
 }
 
 /// <summary>One worker's measurements; <c>Variant</c> says which way of asking (which key) each one used.</summary>
@@ -603,6 +678,7 @@ internal sealed class LoadResult
     public double SimCpuMsPerRequest => _cpu.Simulator.TotalMilliseconds / _latency.Count;
     public double GatewayCpuMsPerRequest => _cpu.Gateway.TotalMilliseconds / _latency.Count;
     public double DriverCpuMsPerRequest => _cpu.Driver.TotalMilliseconds / _latency.Count;
+    public double GatewayJitMsPerRequest => _cpu.GatewayJit.TotalMilliseconds / _latency.Count;
 
     public void Add(Samples[] workers, TimeSpan elapsed)
     {
@@ -617,7 +693,7 @@ internal sealed class LoadResult
         _elapsed += elapsed;
     }
 
-    public void AddCpu(CpuSample delta) => _cpu = new CpuSample(_cpu.Simulator + delta.Simulator, _cpu.Gateway + delta.Gateway, _cpu.Driver + delta.Driver);
+    public void AddCpu(CpuSample delta) => _cpu += delta;
 
     public void Seal()
     {

@@ -53,10 +53,17 @@ if (settings.RunClassifier)
     new ClassifierBench(settings, report).Run();
 }
 
+if (settings.RunBudgets)
+{
+    Console.WriteLine();
+    Console.WriteLine($"== 5. Budgets: the budget check's cost per request, off vs counters in SQLite, PostgreSQL and Redis (concurrency {settings.Concurrency}, then 1) ==");
+    await new BudgetBench(settings, report).RunAsync();
+}
+
 report.Machine("loadavg_start", loadStart ?? "na");
 report.Machine("loadavg_end", Report.LoadAverage() ?? "na");
 report.Machine("quick", settings.Quick ? "1" : "0");
 report.Machine("cores", Environment.ProcessorCount.ToString(System.Globalization.CultureInfo.InvariantCulture));
 report.Machine("wall_s", total.Elapsed.TotalSeconds, "F1");
 report.Print();
-return 0;
+return report.Failed ? 1 : 0;

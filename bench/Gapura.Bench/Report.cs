@@ -9,6 +9,10 @@ internal sealed class Report
     private readonly List<string> _decodeRows = [];
     private readonly List<SummaryTable> _tables = [];
     private readonly List<(string Key, string Value)> _machine = [];
+    private readonly List<string> _failures = [];
+
+    /// <summary>Whether a check failed: the run then ends with exit code 1.</summary>
+    public bool Failed => _failures.Count > 0;
 
     public static string Machine()
         => $"{Environment.ProcessorCount} logical cores, {RuntimeInformation.OSDescription.Trim()} {RuntimeInformation.OSArchitecture}, " +
@@ -29,6 +33,13 @@ internal sealed class Report
 
     /// <summary>Progress and context, printed at once.</summary>
     public void Note(string line) => Console.WriteLine("  " + line);
+
+    /// <summary>A check that failed: printed at once and again at the very end of the summary.</summary>
+    public void Fail(string line)
+    {
+        _failures.Add(line);
+        Console.WriteLine("  FAILED: " + line);
+    }
 
     public void Section1(string label, double mbPerSecond, double eventsPerSecond, double allocPerMb, double spread)
     {
@@ -73,6 +84,9 @@ internal sealed class Report
         }
         Console.WriteLine();
         foreach (var (key, value) in _machine) Console.WriteLine($"BENCH {key}={value}");
+        if (_failures.Count == 0) return;
+        Console.WriteLine();
+        foreach (var failure in _failures) Console.WriteLine("FAILED: " + failure);
     }
 }
 

@@ -2,6 +2,8 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using Gapura.Api;
+using Gapura.Budgets;
+using Gapura.Budgets.Counters;
 using Gapura.Identity;
 using Gapura.Simulators.Anthropic;
 using Gapura.Simulators.Bedrock;
@@ -28,13 +30,22 @@ internal static class ServerRoles
     /// </summary>
     public const string UserKeyLine = "KEY ";
 
+    /// <summary>
+    /// A line the driver writes to a gateway child's standard input, once the load is over: the child answers with one
+    /// <see cref="BudgetAnswer"/> line of <c>name=value</c> pairs — its gateway budget meter for today and its usage
+    /// ledger's totals for today, read once both have caught up (see <see cref="BudgetStateAsync"/>).
+    /// </summary>
+    public const string BudgetCommand = "BUDGET?";
+
+    public const string BudgetAnswer = "BUDGET ";
+
     /// <summary>The OpenAI-compatible server's provider name in the gateway, and the one model it serves.</summary>
     public const string CompatibleName = "local";
     public const string CompatibleModel = "llama3.2";
     public const string BedrockRegion = "us-east-1";
 
     /// <summary>A child never outlives this, whatever happens to the driver.</summary>
-    public static readonly TimeSpan MaxLifetime = TimeSpan.FromMinutes(3);
+    public static readonly TimeSpan MaxLifetime = TimeSpan.FromMinutes(6);
 
     public static async Task<int> RunAsync(string[] args)
     {
@@ -170,7 +181,18 @@ internal static class ServerRoles
         Console.WriteLine("READY " + app.Urls.First().TrimEnd('/'));
         var serving = System.Diagnostics.Stopwatch.StartNew();
         using var stop = new CancellationTokenSource(MaxLifetime);
-        await WaitForStopAsync(stop);
+        await WaitForStopAsync(stop, async command =>
+        {
+            if (command != BudgetCommand) return;
+            try
+            {
+                Console.WriteLine(BudgetAnswer + await BudgetStateAsync(app.Services, stop.Token));
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Console.WriteLine(BudgetAnswer + "error=" + e.GetType().Name + ": " + e.Message.ReplaceLineEndings(" "));
+            }
+        });
         using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         await app.StopAsync(grace.Token);
         // Every request the bench sent went through the usage ledger into this gateway's SQLite file.
@@ -204,12 +226,54 @@ internal static class ServerRoles
         return key.Key;
     }
 
-    /// <summary>Returns when standard input closes (the driver is done or gone) or the lifetime runs out.</summary>
-    private static async Task WaitForStopAsync(CancellationTokenSource stop)
+    /// <summary>
+    /// The gateway's budget meter (scope gateway, today's daily window) and the usage ledger's totals for today, once every
+    /// settlement handed over is written, the ledger's queue is empty and two reads in a row agree (at most 15 s; then
+    /// <c>stable=0</c>). The driver checks that a budgeted gateway's meter holds exactly the tokens its ledger recorded
+    /// for the requests it sent, with nothing left reserved, and that the baseline's meter was never charged.
+    /// </summary>
+    private static async Task<string> BudgetStateAsync(IServiceProvider services, CancellationToken ct)
     {
-        var stdinClosed = Task.Run(() =>
+        var settlements = services.GetRequiredService<BudgetSettlements>();
+        var counters = services.GetRequiredService<IBudgetCounters>();
+        var windows = services.GetRequiredService<BudgetWindows>();
+        var ledger = services.GetRequiredService<Gapura.Ledger.UsageLedger>();
+        var writer = services.GetRequiredService<Gapura.Ledger.UsageWriter>();
+        var store = services.GetRequiredService<IGapuraStore>();
+        var budgets = services.GetRequiredService<BudgetConfigSource>().Current.HasBudgets;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        string? previous = null;
+        while (true)
         {
-            while (Console.In.ReadLine() is not null) { }
+            var settled = await settlements.WhenSettledAsync(TimeSpan.FromSeconds(10));
+            var now = windows.Now;
+            var meter = (await counters.ReadAsync([windows.Meter(BudgetScope.Gateway, BudgetPeriod.Daily, now)], ct))[0];
+            var day = UsageBuckets.StartOfDay(UsageBuckets.DayOf(now));
+            var total = UsageReportRow.Total(await store.UsageReports.QueryAsync(new UsageQuery(day, day.AddDays(1), []), ct));
+            var state = FormattableString.Invariant(
+                $"counters={counters.GetType().Name} budgets={(budgets ? 1 : 0)} used_input={meter.Used.InputTokens} used_output={meter.Used.OutputTokens} ") +
+                FormattableString.Invariant(
+                $"reserved_input={meter.Reserved.InputTokens} reserved_output={meter.Reserved.OutputTokens} ledger_requests={total.Requests} ") +
+                FormattableString.Invariant(
+                $"ledger_input={total.InputTokens + total.CacheReadTokens + total.CacheWriteTokens} ledger_output={total.OutputTokens} ledger_written={writer.Written}");
+            var quiet = settled && settlements.Pending == 0 && ledger.QueueDepth == 0;
+            if (quiet && state == previous) return state + " stable=1";
+            if (waited.Elapsed > TimeSpan.FromSeconds(15)) return state + " stable=0";
+            previous = quiet ? state : null;
+            await Task.Delay(300, ct);
+        }
+    }
+
+    /// <summary>
+    /// Returns when standard input closes (the driver is done or gone) or the lifetime runs out. Each line read before
+    /// that is a command for <paramref name="onCommand"/>, answered in turn.
+    /// </summary>
+    private static async Task WaitForStopAsync(CancellationTokenSource stop, Func<string, Task>? onCommand = null)
+    {
+        var stdinClosed = Task.Run(async () =>
+        {
+            while (await Console.In.ReadLineAsync() is { } line)
+                if (onCommand is not null && line.Length > 0) await onCommand(line.Trim());
         });
         await Task.WhenAny(stdinClosed, Task.Delay(Timeout.Infinite, stop.Token).ContinueWith(_ => { }, TaskScheduler.Default));
         await stop.CancelAsync();
