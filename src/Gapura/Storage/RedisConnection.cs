@@ -30,6 +30,10 @@ internal sealed class RedisConnection(string configuration) : IAsyncDisposable
     {
         var options = ConfigurationOptions.Parse(configuration);
         options.AbortOnConnectFail = false;
+        // A request waits on these counters before it is sent: with Redis down, fail at once (and let Budgets:FailOpen
+        // decide) rather than queue every command for the client's default five seconds.
+        options.BacklogPolicy = BacklogPolicy.FailFast;
+        if (!configuration.Contains("asyncTimeout", StringComparison.OrdinalIgnoreCase)) options.AsyncTimeout = 2000;
         return await ConnectionMultiplexer.ConnectAsync(options);
     }
 
