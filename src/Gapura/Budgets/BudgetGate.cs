@@ -78,22 +78,30 @@ internal sealed class BudgetGate(
         var reservation = new Reservation(Guid.CreateVersion7(now).ToString("N"), settlements.Instance, amount, charges, now,
             now.AddSeconds(_options.ReservationSeconds));
 
+        // Only a pause window can refuse, so only then is the reservation needed: notify and restrict decide from the
+        // counts this instance last saw, and the request touches no database on its way in.
+        var hard = false;
+        foreach (var c in charges) hard |= c.IsHard;
         ReserveResult result;
         try
         {
-            result = await counters.ReserveAsync(reservation, ct);
+            result = hard
+                ? await counters.ReserveAsync(reservation, ct)
+                : new ReserveResult(true, await settlements.Meters.GetAsync([.. charges.Select(c => c.Key)], ct), null);
         }
         catch (Exception e) when (IsUnreachable(e))
         {
-            if (_options.FailOpen)
+            if (_options.FailOpen || !hard)
             {
-                log.LogWarning("Budgets cannot be checked ({Error}); the request goes on unchecked because Budgets:FailOpen is on", e.Message);
+                log.LogWarning("Budgets cannot be checked ({Error}); the request goes on unchecked because {Why}", e.Message,
+                    hard ? "Budgets:FailOpen is on" : "no pause budget applies to it");
                 return null;
             }
             log.LogError("Budgets cannot be checked ({Error}); the request is refused because Budgets:FailOpen is off", e.Message);
             throw new GatewayException(ErrorKind.UpstreamUnavailable,
                 "The gateway cannot check your budget right now (its database is unreachable), so the request was not sent; try again shortly.", 503);
         }
+        if (hard && result.Admitted) settlements.Meters.Update(result.Meters);
 
         var pauses = result.Refusal?.Pause is { } standing ? [standing] : Array.Empty<BudgetPause>();
         var lines = BudgetStatus.Lines(budgets, result.Meters, pauses, windows, now);
@@ -119,7 +127,7 @@ internal sealed class BudgetGate(
         }
         return new BudgetAdmission
         {
-            ReservationId = reservation.Id,
+            ReservationId = hard ? reservation.Id : "",
             Meters = [.. charges.Select(c => c.Key)],
             Lines = lines,
             Header = header,

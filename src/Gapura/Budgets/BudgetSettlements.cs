@@ -22,6 +22,9 @@ internal sealed class BudgetSettlements(
 {
     private const int MaxBatch = 256;
 
+    /// <summary>The counts this instance last saw, refreshed by every settlement batch (see <see cref="MeterCache"/>).</summary>
+    public MeterCache Meters { get; } = new(counters);
+
     private readonly Channel<Settlement> _queue = Channel.CreateUnbounded<Settlement>(new UnboundedChannelOptions { SingleReader = true });
     private int _pending;
 
@@ -74,6 +77,7 @@ internal sealed class BudgetSettlements(
             try
             {
                 var states = await counters.SettleAsync(batch, CancellationToken.None);
+                Meters.Update(states);
                 Interlocked.Add(ref _pending, -batch.Count);
                 batch.Clear();
                 failures = 0;

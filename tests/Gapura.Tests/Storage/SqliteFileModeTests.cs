@@ -33,6 +33,8 @@ public sealed class SqliteFileModeTests : IDisposable
         var path = Path.Combine(_root, "data", "gapura.db");
         var db = new SqliteDatabase(path);
         await WriteSomethingAsync(db);
+        // Held open: another test clearing every SQLite pool would close the last connection, and SQLite deletes the WAL then.
+        await using var open = await db.OpenAsync(CancellationToken.None);
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.GetDirectoryName(path)!));
         Assert.Equal(OwnerOnly, File.GetUnixFileMode(path));
         Assert.True(File.Exists(path + "-wal"));
