@@ -27,6 +27,17 @@ internal sealed class BudgetBench(BenchSettings settings, Report report)
         $"{BudgetKeys.Gateway}:daily:action=pause",
     ];
 
+    /// <summary>
+    /// The same budget with <c>notify</c>: a budget that never refuses takes no reservation, so its requests decide from
+    /// the counts the gateway last saw and only the background settlement writes.
+    /// </summary>
+    public static readonly string[] NotifySettings =
+    [
+        $"{BudgetKeys.Gateway}:daily:inputTokens=1000000000000",
+        $"{BudgetKeys.Gateway}:daily:outputTokens=1000000000000",
+        $"{BudgetKeys.Gateway}:daily:action=notify",
+    ];
+
     /// <summary>One gateway configuration and its two targets.</summary>
     private sealed record Config(string Key, string Label, bool Budgeted, ChildProcess Gateway, Target[] Targets)
     {
@@ -73,6 +84,7 @@ internal sealed class BudgetBench(BenchSettings settings, Report report)
             {
                 ("off", "budgets off (baseline)", false, []),
                 ("sqlite", "budget, SQLite counters", true, BudgetSettings),
+                ("notify", "notify budget, SQLite, no reservation", true, NotifySettings),
                 ("postgres", "budget, PostgreSQL counters", true, [.. BudgetSettings, "Storage:Provider=postgres", $"ConnectionStrings:Postgres={postgres!.ConnectionString}"]),
                 ("redis", "budget, Redis counters", true, [.. BudgetSettings, $"ConnectionStrings:Redis={redis!.ConnectionString()}"]),
             };
