@@ -150,6 +150,17 @@ public abstract class BudgetCountersContractTests(ITestOutputHelper output) : IA
     }
 
     [Fact]
+    public async Task A_meter_named_twice_in_a_reservation_is_charged_and_released_once()
+    {
+        var result = await Counters.ReserveAsync(Reserve("r1", Tokens(100), Free(UserDay), Free(GatewayMonth), Free(UserDay)), default);
+
+        Assert.Equal([UserDay, GatewayMonth], result.Meters.Select(m => m.Key));
+        Assert.Equal(Tokens(100), (await ReadOneAsync(UserDay)).Reserved);
+        Assert.Equal(1, await Counters.ExpireAsync(Now.AddHours(1), default));
+        Assert.All(await Counters.ReadAsync([UserDay, GatewayMonth], default), m => Assert.Equal(BudgetAmounts.Zero, m.Reserved));
+    }
+
+    [Fact]
     public async Task Renewal_keeps_an_instances_reservations_past_their_expiry_while_another_instances_expire()
     {
         Reservation At(string id, string instance, long input) => new(id, instance, Tokens(input), [Free(UserDay), Free(GatewayMonth)], Now, Now.AddMinutes(1));
