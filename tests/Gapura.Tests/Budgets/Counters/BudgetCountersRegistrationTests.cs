@@ -36,7 +36,7 @@ public sealed class BudgetCountersRegistrationTests
         listener.Start();
         var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         listener.Stop(); // a port nothing listens on
-        await using var redis = new RedisConnection($"127.0.0.1:{port},abortConnect=false,connectTimeout=300,asyncTimeout=500,connectRetry=0");
+        await using var redis = new RedisConnection($"127.0.0.1:{port},abortConnect=false,connectTimeout=300,asyncTimeout=500,syncTimeout=500,connectRetry=0");
         var counters = new RedisBudgetCounters(redis);
         var clock = System.Diagnostics.Stopwatch.StartNew();
 
