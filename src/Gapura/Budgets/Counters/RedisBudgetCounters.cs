@@ -244,8 +244,12 @@ internal sealed class RedisBudgetCounters(RedisConnection redis, string root = R
     private readonly string _expiry = root + "expiry";
     private readonly string _pauses = root + "pauses";
 
-    public async Task<ReserveResult> ReserveAsync(Reservation r, CancellationToken ct)
+    public async Task<ReserveResult> ReserveAsync(Reservation reservation, CancellationToken ct)
     {
+        // A meter named twice is charged once (and released once), as in the database.
+        var r = reservation.Meters.DistinctBy(m => m.Key).Count() == reservation.Meters.Count
+            ? reservation
+            : reservation with { Meters = [.. reservation.Meters.DistinctBy(m => m.Key)] };
         var n = r.Meters.Count;
         var keys = new RedisKey[2 * n + 3];
         var args = new RedisValue[9 + 4 * n];

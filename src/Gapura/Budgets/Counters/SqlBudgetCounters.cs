@@ -22,6 +22,8 @@ internal sealed class SqlBudgetCounters(Database database) : IBudgetCounters
 
     public Task<ReserveResult> ReserveAsync(Reservation r, CancellationToken ct)
     {
+        // A meter named twice is charged once; recorded twice, its reservation would be released twice.
+        if (r.Meters.DistinctBy(m => m.Key).Count() != r.Meters.Count) r = r with { Meters = [.. r.Meters.DistinctBy(m => m.Key)] };
         // One order for every transaction, so two requests sharing meters lock them in the same order and never dead-lock.
         var meters = r.Meters.OrderBy(m => m.Key, LockOrder).ToList();
         var keys = meters.Select(m => m.Key).ToList();
@@ -141,7 +143,7 @@ internal sealed class SqlBudgetCounters(Database database) : IBudgetCounters
             .ListAsync(row => (Amount: new BudgetAmounts(row.Long("input"), row.Long("output"), Double(row, "cost")), Meters: Decode(row.String("meters"))), ct);
         var perMeter = new Dictionary<MeterKey, BudgetAmounts>();
         foreach (var (amount, meters) in rows)
-            foreach (var key in meters)
+            foreach (var key in meters.Distinct())
                 perMeter[key] = perMeter.GetValueOrDefault(key) + amount;
         return new Released(rows.Count, perMeter);
     }

@@ -150,6 +150,17 @@ public abstract class BudgetCountersContractTests(ITestOutputHelper output) : IA
     }
 
     [Fact]
+    public async Task A_meter_named_twice_in_a_reservation_is_charged_and_released_once()
+    {
+        var result = await Counters.ReserveAsync(Reserve("r1", Tokens(100), Free(UserDay), Free(GatewayMonth), Free(UserDay)), default);
+
+        Assert.Equal([UserDay, GatewayMonth], result.Meters.Select(m => m.Key));
+        Assert.Equal(Tokens(100), (await ReadOneAsync(UserDay)).Reserved);
+        Assert.Equal(1, await Counters.ExpireAsync(Now.AddHours(1), default));
+        Assert.All(await Counters.ReadAsync([UserDay, GatewayMonth], default), m => Assert.Equal(BudgetAmounts.Zero, m.Reserved));
+    }
+
+    [Fact]
     public async Task Renewal_keeps_an_instances_reservations_past_their_expiry_while_another_instances_expire()
     {
         Reservation At(string id, string instance, long input) => new(id, instance, Tokens(input), [Free(UserDay), Free(GatewayMonth)], Now, Now.AddMinutes(1));
@@ -285,7 +296,6 @@ public abstract class BudgetCountersContractTests(ITestOutputHelper output) : IA
         var results = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Task.Run(() => On(i % 2, c => c.ReserveAsync(
             Reserve($"race-{i}", Tokens(1_000), i % 4 < 2 ? [window, Free(GatewayMonth)] : [Free(GatewayMonth), window]), default)))));
 
-        output.WriteLine($"reserve phase {clock.ElapsedMilliseconds} ms");
         var admitted = Enumerable.Range(0, 200).Where(i => results[i].Admitted).ToList();
         Assert.Equal(50, admitted.Count);
         Assert.All(results.Where(r => !r.Admitted), r => Assert.Equal(new MeterRefusal(UserDay, BudgetQuantity.Input, null), r.Refusal));
@@ -299,6 +309,40 @@ public abstract class BudgetCountersContractTests(ITestOutputHelper output) : IA
         var sum = actual.Values.Sum();
         Assert.All(await instances[1].ReadAsync([UserDay, GatewayMonth], default), m => Assert.Equal((Tokens(sum), BudgetAmounts.Zero), (m.Used, m.Reserved)));
         output.WriteLine($"{GetType().Name}: 200 racing reservations and 50 settlements in {clock.ElapsedMilliseconds} ms");
+    }
+
+    /// <summary>
+    /// Settlements, reservations, renewals and expiries of two instances all at once, each naming its meters in its own
+    /// order: none may wait on another for ever (PostgreSQL would end one as a deadlock), and the counts add up.
+    /// </summary>
+    [Fact]
+    public async Task A_mixed_load_naming_meters_in_any_order_completes_and_adds_up()
+    {
+        var instances = new[] { Counters, OpenAgain() };
+        var gates = instances.Select(_ => new SemaphoreSlim(Math.Min(InFlightPerInstance, 1_000))).ToArray();
+        async Task<T> On<T>(int instance, Func<IBudgetCounters, Task<T>> call)
+        {
+            await gates[instance].WaitAsync();
+            try { return await call(instances[instance]); }
+            finally { gates[instance].Release(); }
+        }
+        MeterKey[] keys = [UserDay, UserMonth, GatewayMonth];
+        MeterKey[] Shuffled(int i) => i % 3 == 0 ? keys : i % 3 == 1 ? [keys[2], keys[0], keys[1]] : [keys[1], keys[2], keys[0]];
+        Reservation Open(int i) => new($"mix-{i}", $"instance-{i % 2}", Tokens(10), [.. Shuffled(i).Select(Free)], Now, Now.AddMinutes(5));
+        await Task.WhenAll(Enumerable.Range(0, 100).Select(i => On(i % 2, c => c.ReserveAsync(Open(i), default))));
+
+        var work = new List<Task>();
+        for (var i = 0; i < 100; i++)
+        {
+            var n = i;
+            work.Add(Task.Run(() => On(n % 2, c => c.SettleAsync([new Settlement($"mix-{n}", Tokens(7), [.. Shuffled(n + 1)])], default))));
+            work.Add(Task.Run(() => On((n + 1) % 2, c => c.ReserveAsync(Open(100 + n), default))));
+            if (n % 10 == 0) work.Add(Task.Run(() => On(n % 2, c => c.RenewAsync($"instance-{n % 2}", Now.AddMinutes(10), default))));
+            if (n % 10 == 5) work.Add(Task.Run(() => On(n % 2, c => c.ExpireAsync(Now, default))));
+        }
+        await Task.WhenAll(work);
+
+        Assert.All(await Counters.ReadAsync(keys, default), m => Assert.Equal((Tokens(700), Tokens(1_000)), (m.Used, m.Reserved)));
     }
 
     /// <summary>
