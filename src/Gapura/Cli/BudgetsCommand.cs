@@ -59,7 +59,7 @@ internal static class BudgetsCommand
             {
                 var user = string.IsNullOrWhiteSpace(email) ? null : await cli.Store.Users.FindByEmailAsync(email, ct);
                 return user is null
-                    ? throw new CliException($"--user: there is no user with the email '{email.Trim()}' (see `gapura users list`).", CliExit.Usage)
+                    ? throw new CliException($"--user: there is no user with the email '{email.Trim()}' (see `gapura users list`).", CliExit.Refused)
                     : (BudgetTarget.User(user.Id), user.Email);
             }
             if (prefix is not null)
@@ -70,7 +70,7 @@ internal static class BudgetsCommand
                 if (key is null && found.Count > 1)
                     throw new CliException($"--key: '{text}' names {found.Count} keys ({string.Join(", ", found.Select(k => k.Prefix))}); give more of it.", CliExit.Usage);
                 return key is null
-                    ? throw new CliException($"--key: there is no API key with the prefix '{text}' (see `gapura keys list`).", CliExit.Usage)
+                    ? throw new CliException($"--key: there is no API key with the prefix '{text}' (see `gapura keys list`).", CliExit.Refused)
                     : (BudgetTarget.Key(key.Id), key.Prefix);
             }
             return named[0] switch

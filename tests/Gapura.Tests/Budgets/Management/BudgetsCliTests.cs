@@ -182,17 +182,18 @@ public abstract class BudgetsCliTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task An_unknown_user_or_key_and_a_wrong_scope_exit_with_2_naming_the_flag()
+    public async Task An_unknown_user_or_key_exits_with_1_and_a_wrong_scope_with_2_naming_the_flag()
     {
+        // As every verb: an unknown user or key is a refusal (1), a wrong command line a usage error (2).
         var user = await RunAsync("budgets", "set", "--user", "nobody@example.com", "--daily-input", "500k");
-        Assert.Equal(2, user.Code);
+        Assert.Equal(1, user.Code);
         Assert.Equal("error: --user: there is no user with the email 'nobody@example.com' (see `gapura users list`).", user.Err.Trim());
 
         var key = await RunAsync("budgets", "show", "--key", "sk-gp-Nope12");
-        Assert.Equal(2, key.Code);
+        Assert.Equal(1, key.Code);
         Assert.StartsWith("error: --key: there is no API key", key.Err);
 
-        Assert.Equal(2, (await RunAsync("budgets", "reset", "--user", "nobody@example.com")).Code);
+        Assert.Equal(1, (await RunAsync("budgets", "reset", "--user", "nobody@example.com")).Code);
         var two = await RunAsync("budgets", "set", "--gateway", "--default-user", "--daily-input", "5");
         Assert.Equal(2, two.Code);
         Assert.StartsWith("error: --default-user: give one of", two.Err);
