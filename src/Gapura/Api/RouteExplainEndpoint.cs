@@ -144,22 +144,7 @@ internal static class RouteExplainEndpoint
             w.WriteNumber("cost_usd", budget.WorstCase.CostUsd);
             w.WriteEndObject();
             w.WriteStartArray("lines");
-            foreach (var l in budget.Lines)
-            {
-                w.WriteStartObject();
-                w.WriteString("scope", l.Scope.KindName);
-                w.WriteString("source", l.Source);
-                w.WriteString("window", l.Window.PeriodName);
-                w.WriteString("quantity", l.Quantity.Name());
-                w.WriteNumber("used", l.Used);
-                w.WriteNumber("reserved", l.Reserved);
-                w.WriteNumber("limit", l.Limit);
-                w.WriteNumber("share", Math.Round(l.Share, 4));
-                w.WriteString("action", l.Window.Action);
-                w.WriteString("state", l.State);
-                w.WriteString("window_end", l.WindowEnd);
-                w.WriteEndObject();
-            }
+            foreach (var l in budget.Lines) Admin.AdminBudgetEndpoints.WriteLine(w, l);
             w.WriteEndArray();
             w.WriteEndObject();
         }

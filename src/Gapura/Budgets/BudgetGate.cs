@@ -70,10 +70,7 @@ internal sealed class BudgetGate(
         if (budgets.Count == 0) return null;
 
         var now = windows.Now;
-        var served = route.Candidates[0].Model;
-        long output = route.Request.MaxTokens ?? served.MaxOutputTokens;
-        var cost = LimitsCost(budgets) ? prices.CostOf(served.Provider, served.Id, new Usage(estimatedInputTokens, (int)Math.Min(output, int.MaxValue))) ?? 0 : 0;
-        var amount = new BudgetAmounts(estimatedInputTokens, output, cost);
+        var amount = WorstCase(budgets, route, estimatedInputTokens);
         var charges = BudgetStatus.Charges(budgets, windows, now);
         var reservation = new Reservation(Guid.CreateVersion7(now).ToString("N"), settlements.Instance, amount, charges, now,
             now.AddSeconds(_options.ReservationSeconds));
@@ -146,10 +143,7 @@ internal sealed class BudgetGate(
         var budgets = source.Current.BudgetsFor(caller);
         if (budgets.Count == 0) return null;
         var now = windows.Now;
-        var served = route.Candidates[0].Model;
-        long output = route.Request.MaxTokens ?? served.MaxOutputTokens;
-        var cost = LimitsCost(budgets) ? prices.CostOf(served.Provider, served.Id, new Usage(estimatedInputTokens, (int)Math.Min(output, int.MaxValue))) ?? 0 : 0;
-        var amount = new BudgetAmounts(estimatedInputTokens, output, cost);
+        var amount = WorstCase(budgets, route, estimatedInputTokens);
         var charges = BudgetStatus.Charges(budgets, windows, now);
         var meters = await counters.ReadAsync([.. charges.Select(c => c.Key)], ct);
         var pauses = new List<BudgetPause>();
@@ -173,6 +167,18 @@ internal sealed class BudgetGate(
         // Every input token the model read counts, cached or not: the estimate reserved was the whole prompt too.
         var actual = new BudgetAmounts(u.InputTokens + u.CacheReadTokens + u.CacheWriteTokens, u.OutputTokens, costUsd ?? 0);
         settlements.Enqueue(new Settlement(admission.ReservationId, actual, admission.Meters));
+    }
+
+    /// <summary>
+    /// What a request may spend at most: its estimated input, its output cap (<c>max_tokens</c>, else the model's maximum
+    /// output), and their price when a budget limits cost.
+    /// </summary>
+    private BudgetAmounts WorstCase(IReadOnlyList<ApplicableBudget> budgets, RouteDecision route, int estimatedInputTokens)
+    {
+        var served = route.Candidates[0].Model;
+        long output = route.Request.MaxTokens ?? served.MaxOutputTokens;
+        var cost = LimitsCost(budgets) ? prices.CostOf(served.Provider, served.Id, new Usage(estimatedInputTokens, (int)Math.Min(output, int.MaxValue))) ?? 0 : 0;
+        return new BudgetAmounts(estimatedInputTokens, output, cost);
     }
 
     private static bool LimitsCost(IReadOnlyList<ApplicableBudget> budgets)

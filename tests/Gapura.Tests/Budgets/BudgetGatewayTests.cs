@@ -147,6 +147,28 @@ public sealed class BudgetGatewayTests
     }
 
     [Fact]
+    public async Task Route_explains_what_the_budgets_would_do_without_reserving_anything()
+    {
+        await using var gateway = await StartAsync(null,
+            "--Budgets:User:Default:daily:inputTokens=10000000", "--Budgets:User:Default:daily:alertThreshold=0", "--Budgets:User:Default:daily:action=restrict");
+        using var http = gateway.Http();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/route/v1/messages") { Content = new StringContent(Question(200), Encoding.UTF8, "application/json") };
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var explained = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.Equal("budget", (string?)explained["via"]);
+        Assert.Equal("fast", (string?)explained["profile"]!["name"]);
+        var budget = explained["budget"]!;
+        Assert.Equal("restricted", (string?)budget["outcome"]);
+        Assert.Equal("daily-input=0%", (string?)budget["header"]);
+        Assert.Equal(200, (int)budget["worst_case"]!["output_tokens"]!);
+        var line = budget["lines"]!.AsArray().Single()!;
+        Assert.Equal(("daily", "input", "restricted", 10_000_000L), ((string?)line["window"], (string?)line["quantity"], (string?)line["state"], (long)line["limit"]!));
+        Assert.Equal(0, gateway.Kiro.ChatCalls);
+        Assert.Equal(0, gateway.Services.GetRequiredService<BudgetSettlements>().Pending); // nothing reserved, nothing to settle
+    }
+
+    [Fact]
     public async Task Below_a_restrict_threshold_the_request_is_served_as_asked()
     {
         await using var gateway = await StartAsync(null,
