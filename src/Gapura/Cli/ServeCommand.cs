@@ -21,7 +21,8 @@ internal static class ServeCommand
                 await app.RunAsync(ct);
                 return 0;
             }
-            catch (Exception e) when (e is StorageException or InvalidOperationException or CryptographicException)
+            catch (Exception e) when (e is StorageException or InvalidOperationException or CryptographicException
+                                          or Budgets.BudgetConfigException or Routing.RoutingConfigException)
             {
                 // Start-up problems (database unreachable, wrong Secrets:Key, bad settings) are the operator's to
                 // fix: one clear line and a non-zero exit, not a stack trace.
