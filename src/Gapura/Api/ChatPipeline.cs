@@ -28,7 +28,7 @@ internal sealed class ChatPipeline(
     IOptions<GatewayOptions> options,
     ILogger<ChatPipeline> log,
     TimeProvider time,
-    Gapura.Budgets.RateLimits.RateLimiter rateLimiter)
+    RateLimiter rateLimiter)
 {
     /// <summary>The request's id in the usage ledger, on every answer, so a user can point at one request.</summary>
     public const string RequestIdHeader = "x-gapura-request-id";

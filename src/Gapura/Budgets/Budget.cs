@@ -166,18 +166,7 @@ internal sealed record Budget(BudgetLimit? Daily, BudgetLimit? Monthly)
         return new Budget(daily, monthly);
     }
 
-    public static Budget Parse(string json, string field = "budget")
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(json);
-            return Parse(doc.RootElement, field);
-        }
-        catch (JsonException e)
-        {
-            throw new BudgetConfigException(field, $"{field}: not valid JSON ({e.Message}).");
-        }
-    }
+    public static Budget Parse(string json, string field = "budget") => DefinitionJson.Parse(json, field, Parse);
 
     /// <summary>A configuration section in the same shape (<c>Budgets:Gateway:daily:inputTokens</c>), or null when absent.</summary>
     public static Budget? FromConfiguration(IConfigurationSection section)
@@ -225,12 +214,7 @@ internal sealed record Budget(BudgetLimit? Daily, BudgetLimit? Monthly)
         return n;
     }
 
-    public string ToJson()
-    {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer)) WriteTo(w);
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
-    }
+    public string ToJson() => DefinitionJson.Write(WriteTo);
 
     internal void WriteTo(Utf8JsonWriter w)
     {

@@ -10,14 +10,11 @@ namespace Gapura.Budgets;
 /// </summary>
 internal sealed class BudgetAnnouncer(BudgetAlerts alerts, IGapuraStore store, ILogger<BudgetAnnouncer> log)
 {
-    public const string Threshold = BudgetAlertKinds.Threshold;
-    public const string Paused = BudgetAlertKinds.Paused;
-
     public void Announce(string kind, BudgetScope scope, BudgetLimit window, BudgetQuantity quantity, double used, double limit, DateTimeOffset windowEnd,
         DateTimeOffset at, string? userEmail = null, string? keyPrefix = null)
     {
         var line = new BudgetLine(scope, scope.KindName, window, quantity, default, used, 0, limit, windowEnd,
-            kind == Paused ? BudgetStates.Paused : window.Action == BudgetActions.Restrict ? BudgetStates.Restricted : BudgetStates.Alerted, null);
+            kind == BudgetAlertKinds.Paused ? BudgetStates.Paused : window.Action == BudgetActions.Restrict ? BudgetStates.Restricted : BudgetStates.Alerted, null);
         if (scope.Kind == ScopeKind.Gateway || (scope.Kind == ScopeKind.User && userEmail is not null) || (scope.Kind == ScopeKind.Key && keyPrefix is not null))
         {
             Raise(kind, line, at, userEmail, keyPrefix);
@@ -43,5 +40,5 @@ internal sealed class BudgetAnnouncer(BudgetAlerts alerts, IGapuraStore store, I
     }
 
     private void Raise(string kind, BudgetLine line, DateTimeOffset at, string? userEmail, string? keyPrefix)
-        => alerts.Raise(kind == Paused ? BudgetAlert.Paused(line, at, userEmail, keyPrefix) : BudgetAlert.ThresholdCrossed(line, at, userEmail, keyPrefix));
+        => alerts.Raise(kind == BudgetAlertKinds.Paused ? BudgetAlert.Paused(line, at, userEmail, keyPrefix) : BudgetAlert.ThresholdCrossed(line, at, userEmail, keyPrefix));
 }

@@ -1,3 +1,4 @@
+using Gapura.Budgets.Alerts;
 using System.Globalization;
 using Gapura.Budgets.Counters;
 using Gapura.Conversations;
@@ -215,7 +216,7 @@ internal sealed class BudgetGate(
         try
         {
             if (await counters.PauseAsync(pause, CancellationToken.None))
-                announcer.Announce(BudgetAnnouncer.Paused, budget.Scope, window, q, state.Used.Of(q), window.LimitOf(q) ?? 0, end, now,
+                announcer.Announce(BudgetAlertKinds.Paused, budget.Scope, window, q, state.Used.Of(q), window.LimitOf(q) ?? 0, end, now,
                     budget.Scope.Kind != ScopeKind.Gateway ? caller?.Email : null, budget.Scope.Kind == ScopeKind.Key ? caller?.KeyPrefix : null);
         }
         catch (Exception e) when (IsUnreachable(e))

@@ -1,3 +1,4 @@
+using Gapura.Budgets.Alerts;
 using System.Threading.Channels;
 using Gapura.Budgets.Counters;
 using Microsoft.Extensions.Options;
@@ -110,14 +111,14 @@ internal sealed class BudgetSettlements(
                 try
                 {
                     if (used >= window.AlertThreshold * limit && !state.Alerted(q) && await counters.TryMarkAlertedAsync(state.Key, q, CancellationToken.None))
-                        announcer.Announce(BudgetAnnouncer.Threshold, scope, window, q, used, limit, windows.Of(window.Period, now).End, now);
+                        announcer.Announce(BudgetAlertKinds.Threshold, scope, window, q, used, limit, windows.Of(window.Period, now).End, now);
                     if (window.IsPause && used >= limit)
                     {
                         var end = windows.Of(window.Period, now).End;
                         var pause = new BudgetPause(scope.Name, window.Period, now, window.ResumeAtPeriodEnd ? end : null,
                             $"{window.PeriodName} {q.Name()} limit reached: {BudgetStatus.Amount(q, used)} of {BudgetStatus.Amount(q, limit)}");
                         if (await counters.PauseAsync(pause, CancellationToken.None))
-                            announcer.Announce(BudgetAnnouncer.Paused, scope, window, q, used, limit, end, now);
+                            announcer.Announce(BudgetAlertKinds.Paused, scope, window, q, used, limit, end, now);
                     }
                 }
                 catch (Exception e) when (BudgetGate.IsUnreachable(e))

@@ -35,18 +35,7 @@ internal sealed record RateLimit(int? RequestsPerMinute, long? TokensPerMinute, 
         return limit.IsEmpty ? throw new BudgetConfigException(field, $"{field}: set at least one of requestsPerMinute, tokensPerMinute and concurrentRequests.") : limit;
     }
 
-    public static RateLimit Parse(string json, string field = "rateLimit")
-    {
-        try
-        {
-            using var doc = JsonDocument.Parse(json);
-            return Parse(doc.RootElement, field);
-        }
-        catch (JsonException e)
-        {
-            throw new BudgetConfigException(field, $"{field}: not valid JSON ({e.Message}).");
-        }
-    }
+    public static RateLimit Parse(string json, string field = "rateLimit") => DefinitionJson.Parse(json, field, Parse);
 
     /// <summary>A configuration section in the same shape (<c>RateLimits:User:Default:requestsPerMinute</c>), or null when absent.</summary>
     public static RateLimit? FromConfiguration(IConfigurationSection section)
@@ -68,12 +57,7 @@ internal sealed record RateLimit(int? RequestsPerMinute, long? TokensPerMinute, 
     private static BudgetConfigException Positive(string field, string got)
         => new(field, $"{field}: a whole number, 1 or more (got {(got.Length <= 40 ? got : got[..40] + "…")}).");
 
-    public string ToJson()
-    {
-        using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer)) WriteTo(w);
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
-    }
+    public string ToJson() => DefinitionJson.Write(WriteTo);
 
     internal void WriteTo(Utf8JsonWriter w)
     {
