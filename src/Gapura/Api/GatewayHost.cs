@@ -15,6 +15,7 @@ using Gapura.Routing;
 using Gapura.Storage;
 using Gapura.Ledger;
 using Gapura.Telemetry;
+using Gapura.Web;
 using Microsoft.Extensions.Options;
 
 namespace Gapura.Api;
@@ -30,6 +31,8 @@ public static class GatewayHost
         {
             Args = args,
             ContentRootPath = AppContext.BaseDirectory,
+            // The build's asset manifests are named after this, whoever hosts the gateway (a test host, say).
+            ApplicationName = typeof(GatewayHost).Assembly.GetName().Name,
         });
         // Reads appsettings.json from the working directory too, so a user's own file wins.
         builder.Configuration.AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true, reloadOnChange: false);
@@ -47,6 +50,7 @@ public static class GatewayHost
         var maxBody = builder.Configuration.GetValue<long?>($"{GatewayOptions.Section}:{nameof(GatewayOptions.MaxRequestBodyBytes)}") ?? new GatewayOptions().MaxRequestBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody + 1024 * 1024);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
+        builder.AddGapuraConsole();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -55,6 +59,7 @@ public static class GatewayHost
         app.MapApiEndpoints();
         app.MapAdminApi();
         app.MapGapuraMetrics();
+        app.MapGapuraConsole();
         return app;
     }
 

@@ -57,7 +57,7 @@ internal static class AdminHttpContextExtensions
 }
 
 /// <summary>
-/// Browser sessions: a random token in an HttpOnly, SameSite=Strict cookie scoped to <c>/admin</c>; the
+/// Browser sessions: a random token in an HttpOnly, SameSite=Strict cookie; the
 /// database keeps its hash, the user, the expiry and the last request time. The CSRF token is derived
 /// from the session token, so it needs no storage, differs per session, and cannot be computed by a page
 /// that cannot read the (HttpOnly) cookie.
@@ -65,7 +65,8 @@ internal static class AdminHttpContextExtensions
 internal sealed class AdminSessions(IGapuraStore store, AdminSettings settings, TimeProvider time)
 {
     public const string CookieName = "gapura_session";
-    public const string CookiePath = "/admin";
+    /// <summary>The admin API and the console (<c>/ui</c>, with Blazor's <c>/_blazor</c> connection) share the session.</summary>
+    public const string CookiePath = "/";
     public const string CsrfHeader = "X-CSRF-Token";
 
     /// <summary>Last-seen times are written at most this often per session: one write per minute, not per click.</summary>

@@ -1,0 +1,81 @@
+using Gapura.Web.Components;
+using Gapura.Web.InProcess;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.DataProtection;
+using MudBlazor.Services;
+
+namespace Gapura.Web;
+
+/// <summary>Where the console's pages live.</summary>
+internal static class ConsolePaths
+{
+    public const string Root = "/ui";
+    public const string SignIn = "/ui/signin";
+    public const string SignOut = "/ui/signout";
+    public const string Setup = "/ui/setup";
+
+    /// <summary>Requests the console's authentication runs on: its pages and Blazor's connection.</summary>
+    public static bool IsConsole(PathString path)
+        => path.StartsWithSegments(Root, StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments("/_blazor", StringComparison.OrdinalIgnoreCase);
+}
+
+/// <summary>
+/// The web console at <c>/ui</c>: Razor components with server interactivity (Blazor), served by the gateway
+/// itself with every asset from the build. Its pages read and change things only through the admin API, called
+/// in process (<see cref="ConsoleApi"/>).
+/// </summary>
+internal static class ConsoleEndpoints
+{
+    public static void AddGapuraConsole(this WebApplicationBuilder builder)
+    {
+        // Package assets (MudBlazor's CSS and JS) are served from the build's manifest in every environment,
+        // not only in Development; a published build carries them in wwwroot instead and this is a no-op.
+        builder.WebHost.UseStaticWebAssets();
+        var services = builder.Services;
+        services.AddRazorComponents().AddInteractiveServerComponents();
+        services.AddMudServices();
+        services.AddCascadingAuthenticationState();
+        services.AddAuthentication(ConsoleAuthentication.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ConsoleAuthentication>(ConsoleAuthentication.SchemeName, null);
+        services.AddAuthorization();
+        // Blazor's circuit and form tokens are protected with these keys; kept beside the database so a restart
+        // does not void open forms.
+        services.AddDataProtection()
+            .SetApplicationName("gapura")
+            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(Api.GatewayHost.DataDirectory(builder.Configuration), "console-keys")));
+        services.AddScoped<ConsoleApi>();
+        ApplicationCapture.Register(services);
+    }
+
+    public static void MapGapuraConsole(this WebApplication app)
+    {
+        // Only the console's requests pay for cookie authentication; the API paths never see it.
+        app.UseWhen(http => ConsolePaths.IsConsole(http.Request.Path), console =>
+        {
+            console.UseAuthentication();
+            console.UseAuthorization();
+        });
+        app.UseAntiforgery();
+        app.MapStaticAssets(Path.Combine(AppContext.BaseDirectory, "gapura.staticwebassets.endpoints.json"));
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        app.MapPost(ConsolePaths.SignOut, SignOutAsync).WithMetadata(new RequireAntiforgeryTokenAttribute()).ExcludeFromDescription();
+    }
+
+    /// <summary>
+    /// The menu's sign-out form: ends the session through the admin API (which audits it), clears the cookie
+    /// whatever the API said (an already-ended session is signed out all the same), back to the sign-in page.
+    /// </summary>
+    private static async Task<IResult> SignOutAsync(HttpContext http, ApplicationCapture capture)
+    {
+        if (http.Features.Get<IAntiforgeryValidationFeature>() is { IsValid: false })
+            return Results.Text("This sign-out form has expired; reload the page and sign out again.", statusCode: StatusCodes.Status400BadRequest);
+        if (http.Request.Cookies.TryGetValue(Api.Admin.AdminSessions.CookieName, out var token) && !string.IsNullOrEmpty(token))
+        {
+            using var api = ConsoleApi.CreateClient(capture, token, http.Connection.RemoteIpAddress);
+            using var _ = await api.DeleteAsync(Api.Admin.AdminEndpoints.Prefix + "/session", http.RequestAborted);
+        }
+        Api.Admin.AdminSessions.ClearCookie(http);
+        return Results.Redirect(ConsolePaths.SignIn);
+    }
+}
