@@ -3,6 +3,7 @@ using Gapura.Web.InProcess;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.AspNetCore.DataProtection.KeyManagement;
 using MudBlazor.Services;
 
 namespace Gapura.Web;
@@ -39,11 +40,13 @@ internal static class ConsoleEndpoints
         services.AddAuthentication(ConsoleAuthentication.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, ConsoleAuthentication>(ConsoleAuthentication.SchemeName, null);
         services.AddAuthorization();
-        // Blazor's circuit and form tokens are protected with these keys; kept beside the database so a restart
-        // does not void open forms.
-        services.AddDataProtection()
-            .SetApplicationName("gapura")
-            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(Api.GatewayHost.DataDirectory(builder.Configuration), "console-keys")));
+        // Blazor's circuits and form tokens are protected with keys kept in the database, sealed (ConsoleKeyStore).
+        services.AddDataProtection().SetApplicationName("gapura");
+        services.AddSingleton<ConsoleKeyStore>();
+        services.AddOptions<KeyManagementOptions>().Configure<ConsoleKeyStore>((o, store) => o.XmlRepository = store);
+        // The framework warns that the keys are stored unencrypted because it does not see the sealing, which
+        // ConsoleKeyStore does itself with the secrets key; its one real warning would be that, so it is silenced.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.DataProtection.KeyManagement.XmlKeyManager", LogLevel.Error);
         services.AddScoped<ConsoleApi>();
         ApplicationCapture.Register(services);
     }
