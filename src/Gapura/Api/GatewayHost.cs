@@ -50,7 +50,8 @@ public static class GatewayHost
         var maxBody = builder.Configuration.GetValue<long?>($"{GatewayOptions.Section}:{nameof(GatewayOptions.MaxRequestBodyBytes)}") ?? new GatewayOptions().MaxRequestBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody + 1024 * 1024);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
-        builder.AddGapuraConsole();
+        var console = ConsoleEndpoints.IsEnabled(builder.Configuration);
+        if (console) builder.AddGapuraConsole();
         configure?.Invoke(builder);
 
         var app = builder.Build();
@@ -59,7 +60,7 @@ public static class GatewayHost
         app.MapApiEndpoints();
         app.MapAdminApi();
         app.MapGapuraMetrics();
-        app.MapGapuraConsole();
+        if (console) app.MapGapuraConsole();
         return app;
     }
 

@@ -28,6 +28,9 @@ internal static class ConsolePaths
 /// </summary>
 internal static class ConsoleEndpoints
 {
+    /// <summary><c>Console:Enabled</c> (default true): false serves no page at <c>/ui</c> (the admin API stays).</summary>
+    public static bool IsEnabled(IConfiguration configuration) => configuration.GetValue("Console:Enabled", true);
+
     public static void AddGapuraConsole(this WebApplicationBuilder builder)
     {
         // Package assets (MudBlazor's CSS and JS) are served from the build's manifest in every environment,
