@@ -41,7 +41,8 @@ internal sealed class AdminBootstrap(
         log.LogWarning("The database has no users yet: a one-time set-up code was printed on the console (valid {Hours} h)", SetupCode.Lifetime.TotalHours);
         Console.WriteLine($$"""
 
-            Gapura has no admin yet. Create one with either:
+            Gapura has no admin yet. Create one with any of:
+              the web console: open http://<gateway>/ui/setup in a browser and enter the code below
               gapura users add <email> --admin
               curl -X POST http://<gateway>/admin/api/setup -H 'content-type: application/json' \
                    -d '{"code":"{{code}}","email":"<email>","password":"<password>"}'

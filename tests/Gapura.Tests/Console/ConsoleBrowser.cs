@@ -38,7 +38,9 @@ public sealed class ConsoleBrowser : IAsyncLifetime
     public async Task<IPage> NewPageAsync(string baseUrl, ViewportSize? size = null)
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = baseUrl, ViewportSize = size ?? Desktop });
-        context.SetDefaultTimeout(15_000);
+        // Generous: a 2-core CI machine running the whole suite can take seconds to start a circuit.
+        context.SetDefaultTimeout(30_000);
+        Assertions.SetDefaultExpectTimeout(30_000);
         var page = await context.NewPageAsync();
         page.Console += (_, m) => File.AppendAllText(ConsoleBrowser.LogPath, $"[browser {m.Type}] {m.Text}\n");
         page.PageError += (_, e) => File.AppendAllText(ConsoleBrowser.LogPath, $"[browser error] {e}\n");
