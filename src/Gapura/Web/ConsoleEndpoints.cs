@@ -1,4 +1,6 @@
 using Gapura.Web.Components;
+using Gapura.Web.Components.Shared;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Gapura.Web.InProcess;
 using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
@@ -59,6 +61,7 @@ internal static class ConsoleEndpoints
         // Only the console's requests pay for cookie authentication; the API paths never see it.
         app.UseWhen(http => ConsolePaths.IsConsole(http.Request.Path), console =>
         {
+            console.Use(AnswerBodilessRefusalsAsync);
             console.UseAuthentication();
             console.UseAuthorization();
         });
@@ -66,6 +69,21 @@ internal static class ConsoleEndpoints
         app.MapStaticAssets(Path.Combine(AppContext.BaseDirectory, "gapura.staticwebassets.endpoints.json"));
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         app.MapPost(ConsolePaths.SignOut, SignOutAsync).WithMetadata(new RequireAntiforgeryTokenAttribute()).ExcludeFromDescription();
+    }
+
+    /// <summary>
+    /// A page load under <c>/ui</c> refused without a body — no such page (404), an admin page for a non-admin
+    /// (403, from authorization) — gets a page saying so rather than the browser's empty error.
+    /// </summary>
+    private static async Task AnswerBodilessRefusalsAsync(HttpContext http, RequestDelegate next)
+    {
+        await next(http);
+        var status = http.Response.StatusCode;
+        if (status is not (StatusCodes.Status403Forbidden or StatusCodes.Status404NotFound) || http.Response.HasStarted
+            || !HttpMethods.IsGet(http.Request.Method) || !http.Request.Path.StartsWithSegments(ConsolePaths.Root, StringComparison.OrdinalIgnoreCase))
+            return;
+        await new RazorComponentResult<StatusDocument>(new Dictionary<string, object?> { [nameof(StatusDocument.Code)] = status }) { StatusCode = status }
+            .ExecuteAsync(http);
     }
 
     /// <summary>
