@@ -16,12 +16,15 @@ namespace Gapura.Web;
 /// (their session cookie and CSRF token). The pages hold no rule of their own — who may do what, validation,
 /// audit and the wording of every refusal are the admin API's, so the console and the API can never disagree.
 /// </summary>
-internal sealed class ConsoleApi(ApplicationCapture capture, AuthenticationStateProvider authentication, NavigationManager navigation)
+internal sealed class ConsoleApi(ApplicationCapture capture, AuthenticationStateProvider authentication, NavigationManager navigation) : IDisposable
 {
     /// <summary>Any host does: the request never leaves the process.</summary>
     private static readonly Uri BaseAddress = new("http://console.gapura.internal/");
 
     private HttpClient? _client;
+
+    /// <summary>The circuit (or prerender) ended.</summary>
+    public void Dispose() => _client?.Dispose();
 
     public Task<T> GetAsync<T>(string path, JsonTypeInfo<T> type, CancellationToken ct = default)
         => SendAsync(HttpMethod.Get, path, null, type, ct);
