@@ -42,7 +42,7 @@ public sealed class OverviewPageTests(ConsoleBrowser browser) : IClassFixture<Co
         await Assertions.Expect(page.Locator("#overview-tokens")).ToContainTextAsync(model);
         await Assertions.Expect(page.Locator("#overview-cost")).ToContainTextAsync(model);
         await Assertions.Expect(page.Locator("#overview-tokens svg").First).ToBeVisibleAsync();
-        await page.GetByLabel("By").ClickAsync();
+        await page.GetByRole(AriaRole.Combobox, new() { Name = "By", Exact = true }).ClickAsync();
         await page.GetByRole(AriaRole.Option, new() { Name = "User" }).ClickAsync();
         await Assertions.Expect(page.Locator("#overview-tokens")).ToContainTextAsync(GatewayFixture.AdminEmail);
 

@@ -28,7 +28,7 @@ public sealed class UsagePageTests(ConsoleBrowser browser) : IClassFixture<Conso
 
     private static async Task GroupByAsync(IPage page, params string[] groupings)
     {
-        await page.GetByLabel("Group by").ClickAsync();
+        await page.GetByRole(AriaRole.Combobox, new() { Name = "Group by", Exact = true }).ClickAsync();
         foreach (var g in groupings) await page.GetByRole(AriaRole.Option, new() { Name = g, Exact = true }).ClickAsync();
         await page.Keyboard.PressAsync("Escape");
         await page.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
@@ -58,7 +58,7 @@ public sealed class UsagePageTests(ConsoleBrowser browser) : IClassFixture<Conso
         await Assertions.Expect(page.Locator("#usage-table thead")).ToContainTextAsync("User");
 
         // The CSV is the same report.
-        var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Download CSV" }).ClickAsync());
+        var download = await page.RunAndWaitForDownloadAsync(() => page.GetByText("Download CSV").ClickAsync());
         Assert.EndsWith(".csv", download.SuggestedFilename);
         var lines = (await File.ReadAllTextAsync(await download.PathAsync())).Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.StartsWith("day,user_id,user_email,model,requests,", lines[0]);
@@ -67,15 +67,15 @@ public sealed class UsagePageTests(ConsoleBrowser browser) : IClassFixture<Conso
         Assert.Contains(lines, l => l.Contains($",{GatewayFixture.AdminEmail},{model},1,", StringComparison.Ordinal));
 
         // Narrowed to alice.
-        await page.GetByLabel("User", new() { Exact = true }).ClickAsync();
+        await page.GetByRole(AriaRole.Combobox, new() { Name = "User", Exact = true }).ClickAsync();
         await page.GetByRole(AriaRole.Option, new() { Name = Alice }).ClickAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
         await Assertions.Expect(page.Locator("#usage-totals")).ToContainTextAsync("2 requests");
         await Assertions.Expect(page.Locator("#usage-table tbody tr", new() { HasText = GatewayFixture.AdminEmail })).ToHaveCountAsync(0);
 
         // A window the API refuses shows its own words.
-        await page.GetByLabel("From").FillAsync("2026-12-31");
-        await page.GetByLabel("To").FillAsync("2026-01-01");
+        await page.GetByLabel("From", new() { Exact = true }).FillAsync("2026-12-31");
+        await page.GetByLabel("To", new() { Exact = true }).FillAsync("2026-01-01");
         await page.GetByRole(AriaRole.Button, new() { Name = "Show" }).ClickAsync();
         await Assertions.Expect(page.Locator("#usage-error")).ToContainTextAsync("from");
     }
@@ -95,7 +95,7 @@ public sealed class UsagePageTests(ConsoleBrowser browser) : IClassFixture<Conso
         await Assertions.Expect(page.Locator("#usage-table tbody tr", new() { HasText = Alice })).ToHaveCountAsync(1);
         Assert.DoesNotContain(GatewayFixture.AdminEmail, await page.ContentAsync());
 
-        var download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Button, new() { Name = "Download CSV" }).ClickAsync());
+        var download = await page.RunAndWaitForDownloadAsync(() => page.GetByText("Download CSV").ClickAsync());
         var csv = await File.ReadAllTextAsync(await download.PathAsync());
         Assert.Contains($",{Alice},{model},2,", csv);
         Assert.DoesNotContain(GatewayFixture.AdminEmail, csv);
