@@ -156,12 +156,17 @@ public sealed class UsageApiTests(GatewayFixture gateway) : IClassFixture<Gatewa
         Assert.Equal(2, bobRow["requests"]!.GetValue<long>());
         Assert.Contains(json["data"]!.AsArray(), r => r!["user_email"]?.GetValue<string>() == GatewayFixture.AdminEmail);
 
-        // And the admin API refuses bob, whose key is a user's.
-        using var denied = await bob.GetAsync("/admin/api/usage");
+        // Bob's key reads the same report narrowed to his own rows, and is refused anyone else's.
+        using var own = await bob.GetAsync("/admin/api/usage?groupBy=user,model");
+        var ownJson = JsonNode.Parse(await own.Content.ReadAsStringAsync())!;
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+        Assert.All(ownJson["data"]!.AsArray(), r => Assert.Equal(bobEmail, r!["user_email"]!.GetValue<string>()));
+        Assert.Equal(2, ownJson["totals"]!["requests"]!.GetValue<long>());
+        using var denied = await bob.GetAsync("/admin/api/usage?user=" + Uri.EscapeDataString(GatewayFixture.AdminEmail));
         var error = JsonNode.Parse(await denied.Content.ReadAsStringAsync())!;
         Assert.Equal(HttpStatusCode.Forbidden, denied.StatusCode);
         Assert.Equal("permission_error", error["error"]!["type"]!.GetValue<string>());
-        using var deniedCsv = await bob.GetAsync("/admin/api/usage.csv");
+        using var deniedCsv = await bob.GetAsync("/admin/api/usage.csv?user=" + Uri.EscapeDataString(GatewayFixture.AdminEmail));
         Assert.Equal(HttpStatusCode.Forbidden, deniedCsv.StatusCode);
     }
 

@@ -7,8 +7,9 @@ using Microsoft.Extensions.Options;
 namespace Gapura.Api.Admin;
 
 /// <summary>
-/// Usage reports for admins: any grouping of the ledger's rollups over a window, as JSON or CSV. Read-only and
-/// answered from the rollups, so a report over months costs the same as one over a day.
+/// Usage reports: any grouping of the ledger's rollups over a window, as JSON or CSV. Read-only and answered from
+/// the rollups, so a report over months costs the same as one over a day. Admins read everyone's usage; any other
+/// signed-in user reads their own only (the console's usage page is the same report for both).
 /// </summary>
 internal static class AdminUsageEndpoints
 {
@@ -21,7 +22,7 @@ internal static class AdminUsageEndpoints
         admin.MapGet("/usage", (HttpContext http, IGapuraStore store, TimeProvider time, IOptions<UsageOptions> options, CancellationToken ct)
                 => ReportAsync(http, store, time, options.Value, csv: http.Request.Query["format"].ToString().Equals("csv", StringComparison.OrdinalIgnoreCase), ct))
             .Produces<UsageReportView>().ProducesAdminErrors(400, 401, 403).AddOpenApiOperationTransformer(DescribeParameters)
-            .WithSummary("Usage report (admins): requests, tokens, cost per group; ?format=csv for the CSV of /usage.csv." + parameters);
+            .WithSummary("Usage report: requests, tokens, cost per group; ?format=csv for the CSV of /usage.csv. Admins see everyone's; other users their own only." + parameters);
         admin.MapGet("/usage.csv", (HttpContext http, IGapuraStore store, TimeProvider time, IOptions<UsageOptions> options, CancellationToken ct)
                 => ReportAsync(http, store, time, options.Value, csv: true, ct))
             .Produces<string>(StatusCodes.Status200OK, "text/csv").ProducesAdminErrors(400, 401, 403).AddOpenApiOperationTransformer(DescribeParameters)
@@ -40,9 +41,9 @@ internal static class AdminUsageEndpoints
             ("from", "Start: ISO 8601 date (UTC midnight) or time. Default: 7 days before 'to'."),
             ("to", "End (exclusive): a time, or a date meaning the end of that day. Default: the end of today (UTC)."),
             ("groupBy", "Comma list or repeated: day, hour, user, key, client, model, provider, task. None: one total row."),
-            ("user", "Only this user: email or id."),
+            ("user", "Only this user: email or id. A user who is not an admin may name only themselves."),
             ("model", "Only this model (as the report lists it)."),
-            ("key", "Only this API key (id)."),
+            ("key", "Only this API key (id). A user who is not an admin may name only their own keys."),
             ("format", "json (default) or csv."),
         })
         {
@@ -59,7 +60,7 @@ internal static class AdminUsageEndpoints
 
     private static async Task<IResult> ReportAsync(HttpContext http, IGapuraStore store, TimeProvider time, UsageOptions options, bool csv, CancellationToken ct)
     {
-        http.RequireAdmin("read usage reports");
+        var me = http.GetAdminPrincipal();
         var q = http.Request.Query;
         var format = q["format"].ToString();
         if (format.Length > 0 && !format.Equals("csv", StringComparison.OrdinalIgnoreCase) && !format.Equals("json", StringComparison.OrdinalIgnoreCase))
@@ -70,28 +71,36 @@ internal static class AdminUsageEndpoints
         DateTimeOffset? to = Single(q, "to") is { } t ? UsageReportParameters.ParseTime(t, "to", endOfDay: true) : null;
         var (start, end) = UsageReportParameters.Window(from, to, time.GetUtcNow(), options.MaxReportDays, toAsWritten: Single(q, "to"));
 
-        long? userId = null;
+        // Anyone but an admin reads their own usage: the report is narrowed to them whatever the query says, and naming
+        // someone else (or their key) is refused rather than quietly answered with nothing. Whether that someone exists
+        // is not told either: the refusal is the same.
+        long? userId = me.IsAdmin ? null : me.UserId;
         if (Single(q, "user") is { } userText)
         {
             var user = long.TryParse(userText, NumberStyles.None, CultureInfo.InvariantCulture, out var id)
                 ? await store.Users.FindAsync(id, ct)
                 : await store.Users.FindByEmailAsync(userText, ct);
+            if (!me.IsAdmin && user?.Id != me.UserId) throw AdminApiException.Forbidden("Only admins may read usage reports for another user.");
             userId = user?.Id ?? throw AdminApiException.Invalid("user", $"There is no user '{Shorten(userText)}' (give an email or a user id).");
         }
         long? keyId = null;
         if (Single(q, "key") is { } keyText)
         {
-            if (!long.TryParse(keyText, NumberStyles.None, CultureInfo.InvariantCulture, out var id) || await store.ApiKeys.FindAsync(id, ct) is null)
-                throw AdminApiException.Invalid("key", $"There is no API key with id '{Shorten(keyText)}' (give the id the keys list shows).");
-            keyId = id;
+            var key = long.TryParse(keyText, NumberStyles.None, CultureInfo.InvariantCulture, out var id) ? await store.ApiKeys.FindAsync(id, ct) : null;
+            if (!me.IsAdmin && key?.UserId != me.UserId) throw AdminApiException.Forbidden("Only admins may read usage reports for another user's API key.");
+            keyId = key?.Id ?? throw AdminApiException.Invalid("key", $"There is no API key with id '{Shorten(keyText)}' (give the id the keys list shows).");
         }
         var model = Single(q, "model");
         if (model is { Length: > MaxModelLength }) throw AdminApiException.Invalid("model", $"'model' is at most {MaxModelLength} characters.");
 
         var query = new UsageQuery(start, end, groupBy, userId, model, keyId);
         var rows = await store.UsageReports.QueryAsync(query, ct);
-        var emails = groupBy.Contains(UsageDimension.User) ? (await store.Users.ListAsync(ct)).ToDictionary(u => u.Id, u => u.Email) : [];
-        var prefixes = groupBy.Contains(UsageDimension.Key) ? (await store.ApiKeys.ListAsync(ct: ct)).ToDictionary(k => k.Id, k => k.Prefix) : [];
+        // A user's own report names only them and their keys (its rows hold nothing else).
+        var emails = !groupBy.Contains(UsageDimension.User) ? []
+            : me.IsAdmin ? (await store.Users.ListAsync(ct)).ToDictionary(u => u.Id, u => u.Email)
+            : new Dictionary<long, string> { [me.UserId] = me.User.Email };
+        var prefixes = groupBy.Contains(UsageDimension.Key)
+            ? (await store.ApiKeys.ListAsync(me.IsAdmin ? null : me.UserId, ct: ct)).ToDictionary(k => k.Id, k => k.Prefix) : [];
         var views = rows.Select(r => View(r, emails, prefixes)).ToList();
         var dimensions = groupBy.Distinct().Order().ToList();
         if (csv)
