@@ -56,7 +56,6 @@ public sealed class OverviewPageTests(ConsoleBrowser browser) : IClassFixture<Co
         await Assertions.Expect(budgets).ToContainTextAsync(GatewayFixture.AdminEmail);
         await Assertions.Expect(budgets).ToContainTextAsync("/ 100,000");
         await Assertions.Expect(budgets.GetByRole(AriaRole.Progressbar)).ToHaveCountAsync(1);
-        await ConsoleUsage.ScreenshotAsync(page, "overview-desktop");
     }
 
     [Fact]
@@ -81,7 +80,6 @@ public sealed class OverviewPageTests(ConsoleBrowser browser) : IClassFixture<Co
         await page.SignInAsync(GatewayFixture.AdminEmail, GatewayFixture.AdminPassword, "/ui");
         await Assertions.Expect(page.Locator("#period-today [data-figure=requests]")).ToHaveTextAsync("1");
         await Assertions.Expect(page.Locator("#overview-tokens svg").First).ToBeVisibleAsync();
-        await ConsoleUsage.ScreenshotAsync(page, "overview-phone");
         Assert.True(await ConsoleUsage.FitsWidthAsync(page), "the page body scrolls sideways at 390 px");
     }
 }
@@ -137,17 +135,6 @@ internal static class ConsoleUsage
             if (DateTime.UtcNow > deadline) Assert.Fail($"Timed out waiting for {what}.");
             await Task.Delay(100);
         }
-    }
-
-    /// <summary>
-    /// A full-page screenshot into the folder GAPURA_CONSOLE_SHOTS names (none: nothing), for looking at the pages
-    /// or refreshing docs/console/.
-    /// </summary>
-    public static async Task ScreenshotAsync(IPage page, string name)
-    {
-        if (Environment.GetEnvironmentVariable("GAPURA_CONSOLE_SHOTS") is not { Length: > 0 } folder) return;
-        Directory.CreateDirectory(folder);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(folder, name + ".png"), FullPage = true });
     }
 
     /// <summary>True when the page's body does not scroll sideways (wide tables and charts scroll or shrink inside it).</summary>

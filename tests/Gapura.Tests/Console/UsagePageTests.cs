@@ -56,7 +56,6 @@ public sealed class UsagePageTests(ConsoleBrowser browser) : IClassFixture<Conso
         await Assertions.Expect(aliceRow.Locator("td[data-label=Requests]")).ToHaveTextAsync("2");
         await Assertions.Expect(page.Locator("#usage-table tbody tr", new() { HasText = GatewayFixture.AdminEmail }).Locator("td[data-label=Requests]")).ToHaveTextAsync("1");
         await Assertions.Expect(page.Locator("#usage-table thead")).ToContainTextAsync("User");
-        await ConsoleUsage.ScreenshotAsync(page, "usage-desktop");
 
         // The CSV is the same report.
         var download = await page.RunAndWaitForDownloadAsync(() => page.GetByText("Download CSV").ClickAsync());
@@ -110,7 +109,6 @@ public sealed class UsagePageTests(ConsoleBrowser browser) : IClassFixture<Conso
         await page.SignInAsync(GatewayFixture.AdminEmail, GatewayFixture.AdminPassword, "/ui/usage");
         await Assertions.Expect(page.Locator("#usage-table")).ToContainTextAsync(model);
         await Assertions.Expect(page.Locator("#usage-chart svg").First).ToBeVisibleAsync();
-        await ConsoleUsage.ScreenshotAsync(page, "usage-phone");
         Assert.True(await ConsoleUsage.FitsWidthAsync(page), "the page body scrolls sideways at 390 px");
     }
 }

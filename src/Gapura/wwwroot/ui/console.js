@@ -22,7 +22,7 @@ window.gapuraConsole = {
     a.download = name;
     document.body.appendChild(a);
     a.click();
-    a.remove();
-    URL.revokeObjectURL(url);
+    // Revoked only after the browser has started reading it: revoking at once leaves an empty file.
+    setTimeout(() => { URL.revokeObjectURL(url); a.remove(); }, 0);
   },
 };
