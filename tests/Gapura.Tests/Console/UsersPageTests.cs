@@ -132,6 +132,7 @@ public sealed class UsersPageTests(ConsoleBrowser browser) : IClassFixture<Conso
         await Assertions.Expect(page.Locator("#budget-daily-output")).ToContainTextAsync("of 50,000 used");
         await Assertions.Expect(page.GetByRole(AriaRole.Progressbar)).ToHaveCountAsync(2);
         await Assertions.Expect(page.Locator("#user-budget")).ToContainTextAsync("This user has a budget of their own.");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Path.GetTempPath(), "gapura-console-user-detail.png"), FullPage = true });
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Gapura.Api.Admin;
+using MudBlazor;
 
 namespace Gapura.Web.Components.Users;
 
@@ -10,4 +11,12 @@ internal static class UserState
             : user.LockedUntil is { } until && until > DateTimeOffset.UtcNow ? "locked"
             : !user.HasPassword ? "no password"
             : "active";
+
+    public static Color ColorOf(UserView user) => Of(user) switch
+    {
+        "disabled" => Color.Error,
+        "locked" => Color.Warning,
+        "active" => Color.Success,
+        _ => Color.Default,
+    };
 }
