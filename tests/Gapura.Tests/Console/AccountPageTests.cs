@@ -103,12 +103,13 @@ public sealed class AccountPageTests(ConsoleBrowser browser) : IClassFixture<Con
     }
 
     [Fact]
-    public async Task A_user_changes_their_own_password_knowing_the_current_one()
+    public async Task A_user_changes_their_own_password_knowing_the_current_one_on_a_phone()
     {
         await CreateIdaAsync();
-        var page = await browser.NewPageAsync(_gateway.BaseUrl);
+        var page = await browser.NewPageAsync(_gateway.BaseUrl, ConsoleBrowser.Phone);
         await page.SignInAsync(IdaEmail, IdaPassword, "/ui/account");
         await Assertions.Expect(page.Locator("#account-email")).ToHaveTextAsync(IdaEmail);
+        Assert.True(await page.EvaluateAsync<bool>("document.scrollingElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways on a phone");
 
         await page.GetByLabel("Current password").FillAsync("Not-the-password-1");
         await page.GetByLabel("New password").FillAsync("Ida-second-password-9");
