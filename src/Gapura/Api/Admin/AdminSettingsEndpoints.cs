@@ -15,7 +15,8 @@ internal static class AdminSettingsEndpoints
         admin.MapDelete("/settings/{key}", ResetAsync).Produces<SettingView>().ProducesAdminErrors(401, 403, 404)
             .WithSummary("Forget a stored setting: the configured default applies again (admins).");
         admin.MapGet("/audit", AuditAsync).Produces<AuditList>().ProducesAdminErrors(400, 401, 403)
-            .WithSummary("The audit log, newest first; filters actor, target, since (ISO 8601), before_id, limit (admins).");
+            .WithSummary("The audit log, newest first; filters actor, action (exact, or a prefix such as 'user' for user.*), target, " +
+                "since and until (ISO 8601), before_id, limit (admins). Page on with next_before_id while it is set.");
     }
 
     private static async Task<IResult> ListAsync(HttpContext http, AdminSettings settings, CancellationToken ct)
@@ -51,20 +52,72 @@ internal static class AdminSettingsEndpoints
         return Results.Json(View(known, null, settings), AdminJsonContext.Default.SettingView);
     }
 
+    /// <summary>Rows read from the store per batch when the action or until filter leaves some out.</summary>
+    private const int AuditScanBatch = 500;
+
+    /// <summary>
+    /// Rows one request reads at most for a filtered page: a rare action in a long log then answers a short page with
+    /// a cursor to read on from, rather than one request reading the whole log.
+    /// </summary>
+    private const int AuditScanLimit = 10 * AuditScanBatch;
+
     private static async Task<IResult> AuditAsync(HttpContext http, IGapuraStore store, CancellationToken ct)
     {
         http.RequireAdmin("read the audit log");
         var q = http.Request.Query;
-        DateTimeOffset? since = null;
-        if (q["since"].ToString() is { Length: > 0 } s)
-        {
-            since = DateTimeOffset.TryParse(s, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
-                ? t : throw AdminApiException.Invalid("since", "'since' must be an ISO 8601 time, e.g. 2026-03-01T00:00:00Z.");
-        }
+        var since = Time(q["since"].ToString(), "since");
+        var until = Time(q["until"].ToString(), "until");
+        var action = NullIfEmpty(q["action"].ToString().Trim());
         var before = Number(q["before_id"].ToString(), "before_id", 1, long.MaxValue);
         var limit = (int)(Number(q["limit"].ToString(), "limit", 1, 1000) ?? 100);
-        var entries = await store.Audit.ListAsync(new AuditQuery(since, NullIfEmpty(q["actor"].ToString()), NullIfEmpty(q["target"].ToString()), before, limit), ct);
-        return Results.Json(new AuditList([.. entries.Select(AuditView.From)], entries.Count == limit ? entries[^1].Id : null), AdminJsonContext.Default.AuditList);
+        var actor = NullIfEmpty(q["actor"].ToString());
+        var target = NullIfEmpty(q["target"].ToString());
+
+        // The store filters actor, target, since and the cursor; action and until are applied here, over batches read
+        // newest first, so the cursor stays the id to read on from whatever the filters are.
+        var filtered = action is not null || until is not null;
+        var page = new List<AuditEntry>(limit);
+        long? next = null;
+        var cursor = before;
+        var scanned = 0;
+        while (true)
+        {
+            var batchSize = filtered ? AuditScanBatch : limit;
+            var batch = await store.Audit.ListAsync(new AuditQuery(since, actor, target, cursor, batchSize), ct);
+            foreach (var entry in batch)
+            {
+                if (!Matches(entry, action, until)) continue;
+                page.Add(entry);
+                if (page.Count == limit) break;
+            }
+            scanned += batch.Count;
+            if (page.Count == limit)
+            {
+                next = page[^1].Id;
+                break;
+            }
+            if (batch.Count < batchSize) break;
+            cursor = batch[^1].Id;
+            if (scanned >= AuditScanLimit)
+            {
+                next = cursor;
+                break;
+            }
+        }
+        return Results.Json(new AuditList([.. page.Select(AuditView.From)], next), AdminJsonContext.Default.AuditList);
+    }
+
+    /// <summary>An action filter names one action (<c>user.update</c>) or every action under a prefix (<c>user</c>, <c>user.totp</c>).</summary>
+    private static bool Matches(AuditEntry entry, string? action, DateTimeOffset? until)
+        => (until is null || entry.At < until)
+            && (action is null || entry.Action.Equals(action, StringComparison.OrdinalIgnoreCase)
+                || (entry.Action.Length > action.Length && entry.Action[action.Length] == '.' && entry.Action.StartsWith(action, StringComparison.OrdinalIgnoreCase)));
+
+    private static DateTimeOffset? Time(string text, string name)
+    {
+        if (text.Length == 0) return null;
+        return DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t)
+            ? t : throw AdminApiException.Invalid(name, $"'{name}' must be an ISO 8601 time, e.g. 2026-03-01T00:00:00Z.");
     }
 
     private static SettingView View(KnownSetting known, string? stored, AdminSettings settings)
