@@ -40,7 +40,6 @@ public sealed class AccountPageTests(ConsoleBrowser browser) : IClassFixture<Con
         var uri = await page.GetByRole(AriaRole.Link, new() { Name = "Open in authenticator app" }).GetAttributeAsync("href");
         Assert.StartsWith("otpauth://totp/", uri);
         Assert.Contains("secret=" + secret, uri);
-        await page.ScreenshotAsync(new() { Path = Path.Combine(Path.GetTempPath(), "gapura-console-account-enroll.png"), FullPage = true });
 
         // A wrong code is refused with the API's message; the authenticator's code turns it on.
         await page.GetByLabel("Authenticator code").FillAsync("000000" == Totp.Compute(secret, DateTimeOffset.UtcNow) ? "111111" : "000000");
@@ -52,7 +51,6 @@ public sealed class AccountPageTests(ConsoleBrowser browser) : IClassFixture<Con
         await Assertions.Expect(shown).ToBeVisibleAsync();
         var codes = (await shown.InputValueAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.True(codes.Length >= 5, string.Join(",", codes));
-        await page.ScreenshotAsync(new() { Path = Path.Combine(Path.GetTempPath(), "gapura-console-account-codes.png"), FullPage = true });
         await Assertions.Expect(page.Locator("#totp-state")).ToContainTextAsync($"Two-factor sign-in is on. You have {codes.Length} unused recovery codes left.");
         using (var admin = new AdminClient(_gateway.BaseUrl, GatewayFixture.ApiKey))
             Assert.True((await admin.GetAsync($"/admin/api/users/{id}")).Json!["totp_enabled"]!.GetValue<bool>());

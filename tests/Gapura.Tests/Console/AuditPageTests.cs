@@ -56,7 +56,6 @@ public sealed class AuditPageTests(ConsoleBrowser browser) : IClassFixture<Conso
         await Assertions.Expect(rows.Nth(3)).ToContainTextAsync("role=admin");
         await Assertions.Expect(rows.Nth(1)).ToContainTextAsync("set by admin");
         Assert.DoesNotContain("Gus-new-password-77", await page.ContentAsync());
-        await page.ScreenshotAsync(new() { Path = Path.Combine(Path.GetTempPath(), "gapura-console-audit.png"), FullPage = true });
 
         // Narrowed by action too; and a window that ended yesterday holds none of it.
         await page.GetByLabel("Action").FillAsync("user.update");

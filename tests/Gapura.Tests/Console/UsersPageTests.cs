@@ -132,7 +132,6 @@ public sealed class UsersPageTests(ConsoleBrowser browser) : IClassFixture<Conso
         await Assertions.Expect(page.Locator("#budget-daily-output")).ToContainTextAsync("of 50,000 used");
         await Assertions.Expect(page.GetByRole(AriaRole.Progressbar)).ToHaveCountAsync(2);
         await Assertions.Expect(page.Locator("#user-budget")).ToContainTextAsync("This user has a budget of their own.");
-        await page.ScreenshotAsync(new() { Path = Path.Combine(Path.GetTempPath(), "gapura-console-user-detail.png"), FullPage = true });
     }
 
     [Fact]
@@ -175,7 +174,6 @@ public sealed class UsersPageTests(ConsoleBrowser browser) : IClassFixture<Conso
         // Stacked rows (each cell labelled), and nothing wider than the screen.
         await Assertions.Expect(row.Locator("td[data-label='Email']")).ToBeVisibleAsync();
         Assert.True(await page.EvaluateAsync<bool>("document.scrollingElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways on a phone");
-        await page.ScreenshotAsync(new() { Path = Path.Combine(Path.GetTempPath(), "gapura-console-users-phone.png"), FullPage = true });
     }
 
     /// <summary>Submits the sign-in form without expecting it to succeed.</summary>
