@@ -67,6 +67,15 @@ public sealed class BudgetsPageTests(ConsoleBrowser browser) : IClassFixture<Con
         await card.GetByRole(AriaRole.Button, new() { Name = "Reset the budget of User bob@example.com" }).ClickAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Reset", Exact = true }).ClickAsync();
         await Assertions.Expect(card.Locator(".budget-words").First).ToHaveTextAsync("0 of 2 k output tokens today");
+
+        // Edit fills the form with the stored budget; Clear removes it.
+        await card.GetByRole(AriaRole.Button, new() { Name = "Edit the budget of User bob@example.com" }).ClickAsync();
+        await Assertions.Expect(page.GetByLabel("Daily output tokens")).ToHaveValueAsync("2000");
+        await card.GetByRole(AriaRole.Button, new() { Name = "Clear the budget of User bob@example.com" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Clear", Exact = true }).ClickAsync();
+        await Assertions.Expect(card).ToHaveCountAsync(0);
+        using var check = new AdminClient(_gateway.BaseUrl, GatewayFixture.ApiKey);
+        Assert.True((await check.GetAsync($"/admin/api/budgets/users/{bob}")).Json!["budget"] is null);
     }
 
     [Fact]

@@ -74,7 +74,7 @@ public sealed class RoutingPageTests(ConsoleBrowser browser) : IClassFixture<Con
     }
 
     [Fact]
-    public async Task The_gateway_mode_is_changed_on_the_page()
+    public async Task The_gateway_mode_and_a_canary_are_changed_on_the_page()
     {
         var page = await browser.NewPageAsync(_gateway.BaseUrl);
         await page.SignInAsync(GatewayFixture.AdminEmail, GatewayFixture.AdminPassword, "/ui/routing");
@@ -89,5 +89,22 @@ public sealed class RoutingPageTests(ConsoleBrowser browser) : IClassFixture<Con
         await page.GetByRole(AriaRole.Button, new() { Name = "Explain", Exact = true }).ClickAsync();
         await Assertions.Expect(page.Locator("#explained-profile")).ToHaveTextAsync("— (not routed)");
         await Assertions.Expect(page.Locator("#explained-reason")).ToContainTextAsync("not routed");
+
+        // A canary started on the page shows its comparison with the baseline, and rolls back.
+        await Assertions.Expect(page.Locator("#no-canaries")).ToBeVisibleAsync();
+        await page.SelectAsync("On profile", "primary");
+        await page.GetByLabel("Candidate model").FillAsync("claude-haiku-4.5");
+        await page.GetByLabel("Share of conversations (%)").FillAsync("25");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Start canary" }).ClickAsync();
+        var canary = page.Locator("#canary-primary");
+        await Assertions.Expect(canary).ToContainTextAsync("25% to claude-haiku-4.5");
+        await Assertions.Expect(canary.GetByRole(AriaRole.Rowheader, new() { Name = "Error rate", Exact = true })).ToBeVisibleAsync();
+        await Assertions.Expect(canary).ToContainTextAsync("Automatic rollback:");
+        var canaries = await admin.GetAsync("/admin/api/routing/canaries");
+        Assert.Equal(("primary", 25), (canaries.Json!["data"]![0]!["profile"]!.GetValue<string>(), canaries.Json["data"]![0]!["percent"]!.GetValue<int>()));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Roll back the canary on primary" }).ClickAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Roll back", Exact = true }).ClickAsync();
+        await Assertions.Expect(page.Locator("#no-canaries")).ToBeVisibleAsync();
+        Assert.Empty((await admin.GetAsync("/admin/api/routing/canaries")).Json!["data"]!.AsArray());
     }
 }
