@@ -13,7 +13,8 @@ namespace Gapura.Api.Admin;
 /// Routing by task over HTTP (admins): the configuration in force, profiles, the task table, classification rules,
 /// modes and the seed import. Profiles and rules use the same shape as the configuration file and
 /// <c>.kiro/settings.json</c> (<c>maxTokens</c>, <c>lastUserText</c>…), so one document works everywhere. Every change is
-/// validated (a 400 names the field), audited, and reaches every instance through the change feed.
+/// validated (a 400 names the field), audited, and reaches every instance through the change feed. <c>POST /route</c>, the
+/// twin of <c>POST /v1/route</c> for people signed in (the console), is open to every user for their own requests.
 /// </summary>
 internal static class AdminRoutingEndpoints
 {
