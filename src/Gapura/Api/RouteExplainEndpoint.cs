@@ -28,38 +28,49 @@ internal static class RouteExplainEndpoint
         }
         try
         {
-            var limit = http.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
-            using var body = await ChatPipeline.ReadJsonBodyAsync(http.Request, limit, ct);
-            var sessionId = ClientApps.SessionId(http.Request.Headers, body.Json.RootElement);
-            var request = body.Parse(door);
-            var client = ClientApps.Recognize(http.Request.Headers);
-            var estimated = RequestTokenCounter.Count(request);
-            var caller = http.FindCaller();
-            var explanation = await router.ExplainAsync(request, http.Request.Headers, client, caller, sessionId, estimated, ct);
-            BudgetPreview? budget = null;
-            if (explanation.Decision is { } decided)
-            {
-                try
-                {
-                    budget = await budgets.PreviewAsync(caller, decided, estimated, ct);
-                }
-                catch (Exception e) when (BudgetGate.IsUnreachable(e))
-                {
-                    throw new GatewayException(ErrorKind.UpstreamUnavailable, "The budget counters cannot be reached; try again shortly.", 503);
-                }
-                // Restricted by a budget: explain the request the fast profile would serve, as the gateway would.
-                if (budget?.Outcome == "restricted")
-                    explanation = explanation with { Decision = await router.RestrictAsync(decided, request, http.Request.Headers, client, caller, estimated, ct) };
-            }
+            var explained = await ExplainAsync(http, name!, door, http.FindCaller(), router, budgets, ct);
             http.Response.ContentType = "application/json";
-            await using var w = new Utf8JsonWriter(http.Response.Body);
-            Write(w, name!, request, client, estimated, explanation, budget);
-            await w.FlushAsync(ct);
+            await http.Response.Body.WriteAsync(explained, ct);
         }
         catch (GatewayException e) when (!http.Response.HasStarted)
         {
             await door.WriteErrorAsync(http.Response, e);
         }
+    }
+
+    /// <summary>
+    /// The explanation document of the request in <paramref name="http"/>'s body, as <paramref name="caller"/> would send
+    /// it through <paramref name="door"/> (its headers count as on the real call): shared by <c>POST /v1/route</c> and the
+    /// admin API's <c>POST /admin/api/route</c>, so both answer alike. Bad input and unreachable budget counters are a
+    /// <see cref="GatewayException"/>, each caller reporting it in its own error shape.
+    /// </summary>
+    internal static async Task<byte[]> ExplainAsync(HttpContext http, string doorName, IFrontDoor door, Caller? caller, TaskRouter router, BudgetGate budgets, CancellationToken ct)
+    {
+        var limit = http.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.MaxRequestBodyBytes;
+        using var body = await ChatPipeline.ReadJsonBodyAsync(http.Request, limit, ct);
+        var sessionId = ClientApps.SessionId(http.Request.Headers, body.Json.RootElement);
+        var request = body.Parse(door);
+        var client = ClientApps.Recognize(http.Request.Headers);
+        var estimated = RequestTokenCounter.Count(request);
+        var explanation = await router.ExplainAsync(request, http.Request.Headers, client, caller, sessionId, estimated, ct);
+        BudgetPreview? budget = null;
+        if (explanation.Decision is { } decided)
+        {
+            try
+            {
+                budget = await budgets.PreviewAsync(caller, decided, estimated, ct);
+            }
+            catch (Exception e) when (BudgetGate.IsUnreachable(e))
+            {
+                throw new GatewayException(ErrorKind.UpstreamUnavailable, "The budget counters cannot be reached; try again shortly.", 503);
+            }
+            // Restricted by a budget: explain the request the fast profile would serve, as the gateway would.
+            if (budget?.Outcome == "restricted")
+                explanation = explanation with { Decision = await router.RestrictAsync(decided, request, http.Request.Headers, client, caller, estimated, ct) };
+        }
+        using var buffer = new MemoryStream();
+        using (var w = new Utf8JsonWriter(buffer)) Write(w, doorName, request, client, estimated, explanation, budget);
+        return buffer.ToArray();
     }
 
     private static void Write(Utf8JsonWriter w, string door, ChatRequest request, ClientApp client, int estimated, RouteExplanation e, BudgetPreview? budget)
@@ -152,7 +163,8 @@ internal static class RouteExplainEndpoint
         w.WriteEndObject();
     }
 
-    private static (string? Name, IFrontDoor? Door) Door(HttpContext http, string? suffix)
+    /// <summary>The door asked for (<c>?door=</c>, else the path's <paramref name="suffix"/>), by its name; a null door when it names none.</summary>
+    internal static (string? Name, IFrontDoor? Door) Door(HttpContext http, string? suffix)
     {
         var asked = (http.Request.Query["door"].ToString() is { Length: > 0 } q ? q : suffix ?? "").Trim('/').ToLowerInvariant();
         if (asked.StartsWith("v1/", StringComparison.Ordinal)) asked = asked[3..];

@@ -20,7 +20,8 @@ internal static class AdminBudgetEndpoints
     {
         var group = admin.MapGroup("").AddEndpointFilter(TranslateAsync);
         group.MapGet("/budgets", ListAsync).Produces(StatusCodes.Status200OK, contentType: "application/json").ProducesAdminErrors(401, 403, 503)
-            .WithSummary("Every budget and rate limit defined (gateway, defaults, users, keys, and users counted under the default who used some of it) with used / reserved / limit / share / window end / state per limited quantity (admins).");
+            .WithSummary("Every budget and rate limit defined (gateway, defaults, users, keys, and users counted under the default who used some of it) with used / reserved / limit / share / window end / state per limited quantity (admins; "
+                + "anyone else gets their own: their user scope and each of their keys with a budget of its own).");
         MapBudget(group, "/budgets/gateway", _ => BudgetTarget.Gateway, "the gateway");
         MapBudget(group, "/budgets/users/default", _ => BudgetTarget.DefaultUser, "the default for every user without a budget of their own");
         MapBudget(group, "/budgets/users/{id:long}", http => BudgetTarget.User(Id(http)), "one user");
@@ -36,9 +37,9 @@ internal static class AdminBudgetEndpoints
 
     private static void MapBudget(RouteGroupBuilder group, string path, Func<HttpContext, BudgetTarget> target, string what)
     {
-        group.MapGet(path, (HttpContext http, BudgetReports reports, CancellationToken ct) => ShowAsync(http, target(http), reports, ct))
+        group.MapGet(path, (HttpContext http, BudgetReports reports, IGapuraStore store, CancellationToken ct) => ShowAsync(http, target(http), reports, store, ct))
             .Produces(StatusCodes.Status200OK, contentType: "application/json").ProducesAdminErrors(401, 403, 404, 503)
-            .WithSummary($"The budget of {what} (its own, or the default it falls back to), its rate limits and where it stands (admins).");
+            .WithSummary($"The budget of {what} (its own, or the default it falls back to), its rate limits and where it stands (admins; a user may read their own and their keys').");
         group.MapPut(path, (HttpContext http, BudgetReports reports, CancellationToken ct) => SetAsync(http, target(http), reports, ct))
             .Produces(StatusCodes.Status200OK, contentType: "application/json").ProducesAdminErrors(400, 401, 403, 404)
             .WithSummary($"Replace the budget of {what}: the seed's shape, {{\"budget\": {{\"daily\": {{\"inputTokens\", \"outputTokens\", \"costUsd\", \"alertThreshold\", \"action\", \"resumeAtPeriodEnd\"}}, \"monthly\": {{…}}}}}} or bare (admins).");
@@ -82,18 +83,45 @@ internal static class AdminBudgetEndpoints
 
     private static long Id(HttpContext http) => long.Parse((string)http.Request.RouteValues["id"]!, NumberStyles.None, CultureInfo.InvariantCulture);
 
-    private static async Task<IResult> ListAsync(HttpContext http, BudgetReports reports, CancellationToken ct)
+    private static async Task<IResult> ListAsync(HttpContext http, BudgetReports reports, BudgetConfigSource source, IGapuraStore store, CancellationToken ct)
     {
-        http.RequireAdmin("read budgets");
-        var all = await reports.AllAsync(ct);
+        var me = http.GetAdminPrincipal();
+        var all = me.IsAdmin ? await reports.AllAsync(ct) : await OwnAsync(me.UserId, reports, source, store, ct);
         return Json(w => WriteAll(w, all, reports.Windows));
     }
 
-    private static async Task<IResult> ShowAsync(HttpContext http, BudgetTarget target, BudgetReports reports, CancellationToken ct)
+    /// <summary>
+    /// What a user who is not an admin may see of budgets: their own scope (their budget, or the default they fall back
+    /// to) and each of their keys that has a budget of its own — never the gateway's or anyone else's counts.
+    /// </summary>
+    private static async Task<IReadOnlyList<TargetStatus>> OwnAsync(long userId, BudgetReports reports, BudgetConfigSource source, IGapuraStore store, CancellationToken ct)
     {
-        http.RequireAdmin("read budgets");
+        var own = new List<TargetStatus> { await reports.ForTargetAsync(BudgetTarget.User(userId), ct) };
+        var budgeted = source.Current.Keys;
+        foreach (var key in await store.ApiKeys.ListAsync(userId, includeRevoked: false, ct))
+            if (budgeted.ContainsKey(key.Id)) own.Add(await reports.ForTargetAsync(BudgetTarget.Key(key.Id), ct));
+        return own;
+    }
+
+    private static async Task<IResult> ShowAsync(HttpContext http, BudgetTarget target, BudgetReports reports, IGapuraStore store, CancellationToken ct)
+    {
+        await RequireReaderAsync(http, target, store, ct);
         var status = await reports.ForTargetAsync(target, ct);
         return Json(w => WriteTarget(w, status));
+    }
+
+    /// <summary>Admins read every scope; a user reads their own user scope and their own keys' (read only: every change stays with admins).</summary>
+    private static async Task RequireReaderAsync(HttpContext http, BudgetTarget target, IGapuraStore store, CancellationToken ct)
+    {
+        var me = http.GetAdminPrincipal();
+        if (me.IsAdmin) return;
+        var owner = target.Kind switch
+        {
+            BudgetTargetKind.User => target.Id,
+            BudgetTargetKind.Key => (await store.ApiKeys.FindAsync(target.Id, ct))?.UserId,
+            _ => null,
+        };
+        if (owner != me.UserId) throw AdminApiException.Forbidden("Only admins may read budgets other than your own and your keys'.");
     }
 
     private static async Task<IResult> SetAsync(HttpContext http, BudgetTarget target, BudgetReports reports, CancellationToken ct)

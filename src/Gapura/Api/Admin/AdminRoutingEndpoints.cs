@@ -1,4 +1,7 @@
 using System.Text.Json;
+using Gapura.Budgets;
+using Gapura.Conversations;
+using Gapura.Identity;
 using Gapura.Routing;
 using Gapura.Routing.Profiles;
 using Gapura.Routing.Tasks;
@@ -10,7 +13,8 @@ namespace Gapura.Api.Admin;
 /// Routing by task over HTTP (admins): the configuration in force, profiles, the task table, classification rules,
 /// modes and the seed import. Profiles and rules use the same shape as the configuration file and
 /// <c>.kiro/settings.json</c> (<c>maxTokens</c>, <c>lastUserText</c>…), so one document works everywhere. Every change is
-/// validated (a 400 names the field), audited, and reaches every instance through the change feed.
+/// validated (a 400 names the field), audited, and reaches every instance through the change feed. <c>POST /route</c>, the
+/// twin of <c>POST /v1/route</c> for people signed in (the console), is open to every user for their own requests.
 /// </summary>
 internal static class AdminRoutingEndpoints
 {
@@ -36,6 +40,9 @@ internal static class AdminRoutingEndpoints
             .WithSummary("Set when routing applies: {\"mode\": \"virtual|override|off\"} for the gateway, with \"user_id\" or \"key_id\" for one user or key (mode null removes theirs) (admins).");
         admin.MapPost("/routing/import", ImportAsync).Produces(StatusCodes.Status200OK, contentType: "application/json").ProducesAdminErrors(400, 401, 403)
             .WithSummary("Import a .kiro/settings.json-style document ({\"models\": {\"primary\": {…}, \"fast\": {…}, \"routing\": {…}}}, comments allowed) (admins).");
+        admin.MapPost("/route", ExplainAsync).Produces(StatusCodes.Status200OK, contentType: "application/json").ProducesAdminErrors(400, 401, 403, 404, 503)
+            .WithSummary("Where a request would go and why, as POST /v1/route answers it, without calling any upstream: the body is a front door's (?door=anthropic|openai|responses; "
+                + "default anthropic when anthropic-version is sent, else openai), explained for the signed-in caller; admins may name another with ?user_id= or ?key_id=.");
     }
 
     private static IResult Show(HttpContext http, RoutingConfigSource source)
@@ -158,6 +165,51 @@ internal static class AdminRoutingEndpoints
             WriteConfig(w, changes.Current);
             w.WriteEndObject();
         });
+    }
+
+    /// <summary>
+    /// <c>POST /v1/route</c> for a signed-in person (the console has a session, not an API key): the same explanation,
+    /// with the admin API's errors.
+    /// </summary>
+    private static async Task<IResult> ExplainAsync(HttpContext http, TaskRouter router, BudgetGate budgets, IGapuraStore store, CancellationToken ct)
+    {
+        var caller = await ExplainedCallerAsync(http, store, ct);
+        var (name, door) = RouteExplainEndpoint.Door(http, null);
+        if (door is null) throw AdminApiException.Invalid("door", $"'{name}' is not a front door; use ?door=anthropic, openai or responses.");
+        try
+        {
+            return Results.Bytes(await RouteExplainEndpoint.ExplainAsync(http, name!, door, caller, router, budgets, ct), "application/json");
+        }
+        catch (GatewayException e)
+        {
+            throw e.Status == StatusCodes.Status503ServiceUnavailable
+                ? new AdminApiException(e.Status, ErrorTypes.Unavailable, e.Message)
+                : AdminApiException.Invalid("body", e.Message);
+        }
+    }
+
+    /// <summary>Whose request is explained: the caller's own, or (admins only) the user of <c>?user_id=</c> or the key of <c>?key_id=</c>.</summary>
+    private static async Task<Caller> ExplainedCallerAsync(HttpContext http, IGapuraStore store, CancellationToken ct)
+    {
+        var query = http.Request.Query;
+        var userText = query["user_id"].ToString();
+        var keyText = query["key_id"].ToString();
+        if (userText.Length == 0 && keyText.Length == 0) return http.GetCaller();
+        if (userText.Length > 0 && keyText.Length > 0) throw AdminApiException.Invalid("key_id", "Give user_id or key_id, not both.");
+        if (keyText.Length > 0)
+        {
+            if (!long.TryParse(keyText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var keyId))
+                throw AdminApiException.Invalid("key_id", "'key_id' is an API key's id.");
+            var key = await store.ApiKeys.FindAsync(keyId, ct) ?? throw AdminApiException.NotFound($"There is no API key {keyId}.");
+            http.RequireSelfOrAdmin(key.UserId, "explain routing");
+            var owner = await store.Users.FindAsync(key.UserId, ct) ?? throw AdminApiException.NotFound($"There is no API key {keyId}.");
+            return new Caller(owner.Id, owner.Email, owner.Role, key.Id, key.Prefix);
+        }
+        if (!long.TryParse(userText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var userId))
+            throw AdminApiException.Invalid("user_id", "'user_id' is a user's id.");
+        http.RequireSelfOrAdmin(userId, "explain routing");
+        var user = await store.Users.FindAsync(userId, ct) ?? throw AdminApiException.NotFound($"There is no user {userId}.");
+        return new Caller(user.Id, user.Email, user.Role, null);
     }
 
     private static RoutingChanges Changes(HttpContext http)
