@@ -87,7 +87,7 @@ public sealed class LoginsPageTests(ConsoleBrowser browser) : IClassFixture<Cons
         var row = page.Locator("#logins-table tr", new() { HasText = "work" });
         await Assertions.Expect(row).ToContainTextAsync("Anthropic");
         await Assertions.Expect(row).ToContainTextAsync("alive");
-        await Assertions.Expect(page.GetByLabel("API key", new() { Exact = true })).ToHaveCountAsync(0);
+        await Assertions.Expect(page.GetByLabel("API key", new() { Exact = true })).ToHaveValueAsync("");
         var login = Assert.Single(await _gateway.Services.GetRequiredService<IGapuraStore>().UpstreamLogins.ListAsync(alice));
         Assert.Equal(("anthropic", "work"), (login.Provider, login.Label));
         Assert.DoesNotContain(apiKey, await page.ContentAsync());
