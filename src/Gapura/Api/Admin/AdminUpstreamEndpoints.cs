@@ -24,6 +24,7 @@ internal static class AdminUpstreamEndpoints
 {
     internal static void MapAdminUpstreamEndpoints(this RouteGroupBuilder admin)
     {
+        admin.MapGet("/logins/methods", ListLoginMethods);
         admin.MapGet("/users/{id:long}/logins", ListLoginsAsync);
         admin.MapPost("/users/{id:long}/logins/kiro/device", StartKiroDeviceAsync);
         admin.MapMethods("/users/{id:long}/logins/kiro/device/{flowId}/poll", ["GET", "POST"], PollKiroDeviceAsync);
@@ -45,6 +46,30 @@ internal static class AdminUpstreamEndpoints
     }
 
     // ---- logins ----------------------------------------------------------------------------------
+
+    /// <summary>
+    /// How each provider of this gateway takes a user's login — device sign-in, an OAuth sign-in, a key — so a client
+    /// (the console) offers exactly what the endpoints below accept, without its own copy of the list.
+    /// </summary>
+    private static IResult ListLoginMethods(HttpContext http)
+    {
+        if (http.FindCaller() is null) return Error(401, "unauthenticated", "Sign in or send an API key.");
+        var signIns = http.RequestServices.GetRequiredService<SignInFlows>();
+        var methods = KnownProviders(http).Select(p => new LoginMethodView(p, AccountKinds.DisplayName(p),
+            DeviceSignIn: p is KiroLoginPool.Provider or CopilotProvider.ProviderName, // the two device endpoints above
+            SignIn: signIns.For(p) is null ? null : SignInName(p),
+            KeyKind: p != KiroLoginPool.Provider && http.RequestServices.GetKeyedService<ProviderAccounts>(p) is not null ? AccountKinds.KeyKindOf(p) : null));
+        return Json(new LoginMethodsView([.. methods.Where(m => m.DeviceSignIn || m.SignIn is not null || m.KeyKind is not null)]),
+            AdminUpstreamJson.Default.LoginMethodsView);
+    }
+
+    /// <summary>What the upstream calls its own sign-in: people sign in to Claude or ChatGPT, not to "anthropic".</summary>
+    private static string SignInName(string provider) => provider switch
+    {
+        "anthropic" => "Claude",
+        "openai" => "ChatGPT",
+        _ => AccountKinds.DisplayName(provider),
+    };
 
     private static async Task<IResult> ListLoginsAsync(HttpContext http, long id, CancellationToken ct)
     {
@@ -405,8 +430,20 @@ internal static class AdminUpstreamEndpoints
             try { expires = KiroLoginSecret.ReadExpiry(await store.UpstreamLogins.ReadSecretAsync(login.Id, ct)); }
             catch (Exception e) when (e is Secrets.SecretDecryptionException or UpstreamLoginNotFoundException) { }
         }
-        return new LoginView(login.Id, login.UserId, login.Provider, login.Label, login.Status == UpstreamLoginStatus.Dead ? "dead" : "alive",
-            login.LastError, expires, login.CreatedAt, login.UpdatedAt);
+        return new LoginView(login.Id, login.UserId, login.Provider, login.Label, Status(http, login), login.LastError, expires, login.CreatedAt, login.UpdatedAt);
+    }
+
+    /// <summary>
+    /// Dead (refused by its upstream, stored), resting (throttled or out of quota: tried after the others until its
+    /// Retry-After — this instance's view, held in memory), else alive.
+    /// </summary>
+    private static string Status(HttpContext http, UpstreamLogin login)
+    {
+        if (login.Status == UpstreamLoginStatus.Dead) return "dead";
+        object? held = login.Provider == KiroLoginPool.Provider
+            ? http.RequestServices.GetRequiredService<KiroLoginPool>().Find(login.Id)
+            : http.RequestServices.GetRequiredService<AccountPool>().Find(login.Id);
+        return held is not null && http.RequestServices.GetRequiredService<LoginCooldowns>().IsResting(held) ? "resting" : "alive";
     }
 
     private static SortedSet<string> KnownProviders(HttpContext http)
@@ -463,9 +500,17 @@ internal static class AdminUpstreamEndpoints
     private static IResult NotFound(string message) => Error(404, "not_found", message);
 }
 
+/// <param name="Status">alive, resting or dead; <paramref name="LastError"/> says why a login died.</param>
 internal sealed record LoginView(long Id, long UserId, string Provider, string Label, string Status, string? LastError, DateTimeOffset? ExpiresAt, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
 
 internal sealed record LoginList(IReadOnlyList<LoginView> Logins);
+
+/// <param name="DeviceSignIn">Connected by a device code (POST …/logins/{provider}/device).</param>
+/// <param name="SignIn">The name of its OAuth sign-in (POST …/logins/{provider}/sign-in), or null.</param>
+/// <param name="KeyKind">The key it takes (POST …/logins/{provider}): api_key, github or aws; null for none.</param>
+internal sealed record LoginMethodView(string Provider, string DisplayName, bool DeviceSignIn, string? SignIn, string? KeyKind);
+
+internal sealed record LoginMethodsView(IReadOnlyList<LoginMethodView> Methods);
 
 internal sealed record DeviceStartRequest(string? Label);
 
@@ -515,6 +560,7 @@ internal sealed record ModelRequest(bool? Enabled);
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(LoginView))]
 [JsonSerializable(typeof(LoginList))]
+[JsonSerializable(typeof(LoginMethodsView))]
 [JsonSerializable(typeof(DeviceStartRequest))]
 [JsonSerializable(typeof(DeviceStartView))]
 [JsonSerializable(typeof(DevicePollView))]
