@@ -58,7 +58,12 @@ internal static class ConsoleEndpoints
 
     public static void MapGapuraConsole(this WebApplication app)
     {
-        // Only the console's requests pay for cookie authentication; the API paths never see it.
+        // Only the console's requests pay for cookie authentication; the API paths never see it. The host would
+        // otherwise add both middlewares for every request by itself (it sees the services, not the branch): these
+        // are the marks UseAuthentication/UseAuthorization leave to say they are in place.
+        var pipeline = (IApplicationBuilder)app;
+        pipeline.Properties["__AuthenticationMiddlewareSet"] = true;
+        pipeline.Properties["__AuthorizationMiddlewareSet"] = true;
         app.UseWhen(http => ConsolePaths.IsConsole(http.Request.Path), console =>
         {
             console.Use(AnswerBodilessRefusalsAsync);
@@ -82,6 +87,8 @@ internal static class ConsoleEndpoints
         if (status is not (StatusCodes.Status403Forbidden or StatusCodes.Status404NotFound) || http.Response.HasStarted
             || !HttpMethods.IsGet(http.Request.Method) || !http.Request.Path.StartsWithSegments(ConsolePaths.Root, StringComparison.OrdinalIgnoreCase))
             return;
+        // Rendered on its own, not as the refused page's endpoint (whose metadata would apply again).
+        http.SetEndpoint(null);
         await new RazorComponentResult<StatusDocument>(new Dictionary<string, object?> { [nameof(StatusDocument.Code)] = status }) { StatusCode = status }
             .ExecuteAsync(http);
     }
