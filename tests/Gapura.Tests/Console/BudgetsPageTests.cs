@@ -113,6 +113,8 @@ public sealed class BudgetsPageTests(ConsoleBrowser browser) : IClassFixture<Con
         // says so when they get there from a page, and the API refuses them whatever the page shows.
         var direct = await page.Context.APIRequest.GetAsync("/ui/routing");
         var directText = await direct.TextAsync();
+        Assert.Equal(403, direct.Status);
+        Assert.Contains("This page is for admins.", directText);
         Assert.DoesNotContain("profiles-table", directText);
         Assert.DoesNotContain("Try it", directText);
         await page.EvaluateAsync("Blazor.navigateTo('/ui/routing')");
