@@ -40,6 +40,11 @@ public sealed class ConsolePagesAuditTests(ConsoleBrowser browser) : IClassFixtu
         Assert.Equal(HttpStatusCode.Created, user.Status);
         var key = await admin.PostAsync("/admin/api/keys", new JsonObject { ["name"] = "laptop", ["user_id"] = user.Json!["id"]!.GetValue<long>() });
         Assert.Equal(HttpStatusCode.Created, key.Status);
+        // Budgets to draw bars for: the user's own and the gateway's.
+        var budget = await admin.PutAsync($"/admin/api/budgets/users/{user.Json!["id"]}", JsonNode.Parse(
+            """{"daily": {"outputTokens": 2000, "alertThreshold": 0.8, "action": "notify"}, "monthly": {"inputTokens": 1000000, "action": "pause"}}"""));
+        Assert.Equal(HttpStatusCode.OK, budget.Status);
+        Assert.Equal(HttpStatusCode.OK, (await admin.PutAsync("/admin/api/budgets/gateway", JsonNode.Parse("""{"monthly": {"costUsd": 500}}"""))).Status);
         // Some usage by both, so charts and tables have rows.
         foreach (var apiKey in new[] { GatewayFixture.ApiKey, key.Json!["key"]!.GetValue<string>() })
         {
