@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Gapura.Simulators.Anthropic;
 using Gapura.Simulators.Copilot;
 using Gapura.Simulators.OpenAi;
 using Gapura.Storage;
@@ -13,20 +14,23 @@ namespace Gapura.Tests.Console;
 
 /// <summary>
 /// The upstream logins page's sign-ins that go through another site: GitHub's device flow for Copilot (the page
-/// polls by itself) and ChatGPT's OAuth sign-in (the user pastes back the address it lands on). The simulators play
-/// GitHub and OpenAI's sign-in; the test approves in their place, as the user would in the other tab.
+/// polls by itself), and Claude's and ChatGPT's OAuth sign-ins (the user pastes back the code Claude shows, or the
+/// address ChatGPT lands on). The simulators play GitHub, Claude's and OpenAI's sign-in; the test approves in
+/// their place, as the user would in the other tab.
 /// </summary>
 [Trait("Category", "Browser")]
 public sealed class LoginsSignInFlowTests(ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>, IAsyncLifetime
 {
     private CopilotSimulator _copilot = null!;
     private OpenAiSimulator _openAi = null!;
+    private AnthropicSimulator _anthropic = null!;
     private readonly GatewayFixture _gateway = new();
 
     public async Task InitializeAsync()
     {
         _copilot = await CopilotSimulator.StartAsync(new CopilotSimulatorOptions { DeviceInterval = 1 });
         _openAi = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions());
+        _anthropic = await AnthropicSimulator.StartAsync();
         _gateway.Settings.AddRange(
         [
             $"--Providers:Copilot:GitHubBaseUrl={_copilot.BaseUrl}",
@@ -37,6 +41,10 @@ public sealed class LoginsSignInFlowTests(ConsoleBrowser browser) : IClassFixtur
             "--Providers:OpenAI:RetryBaseDelayMilliseconds=10",
             $"--Providers:OpenAI:SignIn:AuthorizeUrl={_openAi.OAuthIssuer}{OpenAiSimulator.OAuthAuthorizePath}",
             $"--Providers:OpenAI:SignIn:TokenUrl={_openAi.OAuthIssuer}{OpenAiSimulator.OAuthTokenPath}",
+            $"--Providers:Anthropic:BaseUrl={_anthropic.BaseUrl}",
+            "--Providers:Anthropic:RetryBaseDelayMilliseconds=10",
+            $"--Providers:Anthropic:SignIn:AuthorizeUrl={_anthropic.BaseUrl}/oauth/authorize",
+            $"--Providers:Anthropic:SignIn:TokenUrl={_anthropic.BaseUrl}/v1/oauth/token",
         ]);
         await _gateway.InitializeAsync();
     }
@@ -45,6 +53,7 @@ public sealed class LoginsSignInFlowTests(ConsoleBrowser browser) : IClassFixtur
     {
         await _gateway.DisposeAsync();
         await _openAi.DisposeAsync();
+        await _anthropic.DisposeAsync();
         await _copilot.DisposeAsync();
     }
 
@@ -133,6 +142,41 @@ public sealed class LoginsSignInFlowTests(ConsoleBrowser browser) : IClassFixtur
         Assert.Equal("acct-bob-3", _openAi.CodexBackendRequests.Last().Header("chatgpt-account-id"));
 
         await RemoveAsync(page, bob, "OpenAI", "home");
+    }
+
+    [Fact]
+    public async Task A_user_signs_in_to_Claude_by_pasting_the_code_it_shows_and_the_login_is_alive_and_serves_her()
+    {
+        var dana = await ConsoleTestKit.CreateUserAsync(_gateway, "dana@example.com");
+        var (danaKey, _) = await ConsoleTestKit.CreateKeyAsync(_gateway, dana);
+        var page = await browser.NewPageAsync(_gateway.BaseUrl);
+        await page.SignInAsync("dana@example.com", ConsoleTestKit.UserPassword, "/ui/logins");
+
+        await page.SelectAsync("Provider", "Anthropic");
+        await page.GetByLabel("Label", new() { Exact = true }).FillAsync("max");
+        await Assertions.Expect(page.GetByRole(AriaRole.Radio, new() { Name = "Sign in to Claude" })).ToBeCheckedAsync();
+        await page.GetByRole(AriaRole.Button, new() { Name = "Start sign-in" }).ClickAsync();
+
+        // Claude's sign-in page shows a code (code#state) once approved; the user copies it back.
+        var link = page.Locator("#sign-in-link");
+        await Assertions.Expect(link).ToHaveTextAsync("the Claude sign-in page");
+        var pasted = _anthropic.Approve((await link.GetAttributeAsync("href"))!);
+        await page.GetByLabel("Code or address").FillAsync(pasted);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Finish sign-in" }).ClickAsync();
+
+        var row = page.Locator("#logins-table tr", new() { HasText = "max" });
+        await Assertions.Expect(row).ToContainTextAsync("alive");
+        await Assertions.Expect(row).ToContainTextAsync("Anthropic");
+        await Assertions.Expect(page.Locator("#sign-in-flow")).ToHaveCountAsync(0);
+
+        using (var http = _gateway.Http(danaKey))
+        using (var ask = await http.PostAsJsonAsync("/v1/chat/completions", new { model = "anthropic/claude-haiku-4-5", max_tokens = 50, messages = new[] { new { role = "user", content = "Hi" } } }))
+        {
+            Assert.True(ask.StatusCode == HttpStatusCode.OK, await ask.Content.ReadAsStringAsync());
+            Assert.Equal("anthropic/max", ask.Headers.GetValues("x-gapura-provider").Single());
+        }
+
+        await RemoveAsync(page, dana, "Anthropic", "max");
     }
 
     [Fact]
