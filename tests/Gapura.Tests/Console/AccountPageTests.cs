@@ -8,6 +8,7 @@ using Microsoft.Playwright;
 namespace Gapura.Tests.Console;
 
 [Trait("Category", "Browser")]
+[Collection(ConsoleBrowser.Collection)]
 public sealed class AccountPageTests(ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>, IAsyncLifetime
 {
     private const string IdaEmail = "ida@example.com";

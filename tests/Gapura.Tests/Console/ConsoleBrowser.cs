@@ -10,6 +10,12 @@ public sealed class ConsoleBrowser : IAsyncLifetime
 {
     public const string ChromiumPath = "/usr/bin/chromium";
 
+    /// <summary>
+    /// The browser test classes run one after another (beside the rest of the suite): a dozen Chromiums and gateways
+    /// at once on a 2-core CI machine made page loads take longer than any sane timeout.
+    /// </summary>
+    public const string Collection = "Console browser";
+
     /// <summary>The two sizes the console must work at: a laptop and a phone.</summary>
     public static readonly ViewportSize Desktop = new() { Width = 1280, Height = 800 };
     public static readonly ViewportSize Phone = new() { Width = 390, Height = 844 };
@@ -40,6 +46,7 @@ public sealed class ConsoleBrowser : IAsyncLifetime
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = baseUrl, ViewportSize = size ?? Desktop });
         // Generous: a 2-core CI machine running the whole suite can take seconds to start a circuit.
         context.SetDefaultTimeout(30_000);
+        context.SetDefaultNavigationTimeout(60_000);
         Assertions.SetDefaultExpectTimeout(30_000);
         var page = await context.NewPageAsync();
         page.Console += (_, m) => File.AppendAllText(ConsoleBrowser.LogPath, $"[browser {m.Type}] {m.Text}\n");

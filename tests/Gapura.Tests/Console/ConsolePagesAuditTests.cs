@@ -13,6 +13,7 @@ namespace Gapura.Tests.Console;
 /// With <c>GAPURA_CONSOLE_SCREENSHOTS=&lt;folder&gt;</c> it also saves a screenshot of each (docs/console/ is made so).
 /// </summary>
 [Trait("Category", "Browser")]
+[Collection(ConsoleBrowser.Collection)]
 public sealed class ConsolePagesAuditTests(ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>, IAsyncLifetime
 {
     private const string UserEmail = "dev@example.com";

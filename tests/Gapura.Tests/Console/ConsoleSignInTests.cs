@@ -9,6 +9,7 @@ namespace Gapura.Tests.Console;
 
 /// <summary>The console's doors: first-admin set-up, sign-in, where it lands, sign-out and an ended session.</summary>
 [Trait("Category", "Browser")]
+[Collection(ConsoleBrowser.Collection)]
 public sealed class ConsoleSignInTests(ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace Gapura.Tests.Console;
 /// place reached in a bounded number of presses (a trap or an unreachable control fails the test).
 /// </summary>
 [Trait("Category", "Browser")]
+[Collection(ConsoleBrowser.Collection)]
 public sealed class KeyboardTests(ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>, IAsyncLifetime
 {
     /// <summary>More than the controls on the page before the target: a control not met by then is unreachable.</summary>

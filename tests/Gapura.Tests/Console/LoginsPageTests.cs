@@ -11,6 +11,7 @@ using Microsoft.Playwright;
 namespace Gapura.Tests.Console;
 
 [Trait("Category", "Browser")]
+[Collection(ConsoleBrowser.Collection)]
 public sealed class LoginsPageTests(ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>, IAsyncLifetime
 {
     private const string AlicePassword = "alice-long-password-0451";

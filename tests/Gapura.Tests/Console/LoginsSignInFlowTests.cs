@@ -19,6 +19,7 @@ namespace Gapura.Tests.Console;
 /// their place, as the user would in the other tab.
 /// </summary>
 [Trait("Category", "Browser")]
+[Collection(ConsoleBrowser.Collection)]
 public sealed class LoginsSignInFlowTests(ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>, IAsyncLifetime
 {
     private CopilotSimulator _copilot = null!;

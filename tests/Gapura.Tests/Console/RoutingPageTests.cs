@@ -7,6 +7,7 @@ using Microsoft.Playwright;
 namespace Gapura.Tests.Console;
 
 [Trait("Category", "Browser")]
+[Collection(ConsoleBrowser.Collection)]
 public sealed class RoutingPageTests(ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>, IAsyncLifetime
 {
     private const string Explain = """{"model": "auto", "max_tokens": 300, "messages": [{"role": "user", "content": "Explain what src/main.rs does"}]}""";

@@ -5,6 +5,7 @@ using Microsoft.Playwright;
 namespace Gapura.Tests.Console;
 
 [Trait("Category", "Browser")]
+[Collection(ConsoleBrowser.Collection)]
 public sealed class UsagePageTests(ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>, IAsyncLifetime
 {
     private const string Alice = "alice@gapura.test";

@@ -7,6 +7,7 @@ using Microsoft.Playwright;
 namespace Gapura.Tests.Console;
 
 [Trait("Category", "Browser")]
+[Collection(ConsoleBrowser.Collection)]
 public sealed class UsersPageTests(ConsoleBrowser browser) : IClassFixture<ConsoleBrowser>, IAsyncLifetime
 {
     private const string DanaEmail = "dana@example.com";
