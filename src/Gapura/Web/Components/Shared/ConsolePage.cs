@@ -77,7 +77,7 @@ public abstract class ConsolePage : ComponentBase
     }
 
     /// <summary>Times as the console shows them: UTC, to the minute.</summary>
-    protected static string When(DateTimeOffset? at) => at is { } t ? t.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture) : "—";
+    internal static string When(DateTimeOffset? at) => at is { } t ? t.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture) : "—";
 
     /// <summary>Asks before something that cannot be undone.</summary>
     protected async Task<bool> ConfirmAsync(string title, string message, string yes)
