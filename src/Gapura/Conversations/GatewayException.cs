@@ -59,6 +59,9 @@ public sealed class GatewayException : Exception
     /// </summary>
     public bool IsFinal { get; init; }
 
+    /// <summary>No upstream serves the model name at all (as opposed to a refused, disabled or removed one).</summary>
+    public bool IsUnknownModel { get; init; }
+
     /// <summary>A context overflow in the wording clients act on, with the counts when they are known.</summary>
     public static GatewayException ContextTooLong(long? tokens, long? maximum, string? detail = null)
         => new(ErrorKind.InvalidRequest, tokens is { } t && maximum is { } m

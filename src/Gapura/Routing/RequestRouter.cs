@@ -67,7 +67,7 @@ internal sealed class RequestRouter(IEnumerable<IModelCatalog> catalogs, Routing
         if (found.Count == 0)
         {
             if (removed is not null) throw RemovedProviders.Error(clientModelName, removed);
-            throw firstError ?? GatewayException.BadRequest($"model: '{clientModelName}' is not available.");
+            throw new GatewayException(ErrorKind.InvalidRequest, firstError?.Message ?? $"model: '{clientModelName}' is not available.", firstError?.Status) { IsUnknownModel = true };
         }
 
         if (found.Count > 1)

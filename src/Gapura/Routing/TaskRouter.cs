@@ -147,28 +147,70 @@ internal sealed class TaskRouter(RequestRouter router, RoutingConfigSource sourc
         {
             return await router.ResolveCandidatesAsync(model, caller, ct);
         }
+        catch (GatewayException e) when (e.IsUnknownModel && ModelFamilies.Parse(model) is null)
+        {
+            throw await NotAvailableAsync(model, caller, e, ct);
+        }
         catch (GatewayException e) when (e.Kind == ErrorKind.InvalidRequest && ModelFamilies.Parse(model) is { } version)
         {
             var slash = model.IndexOf('/');
             var provider = slash > 0 ? model[..slash] : null;
             IReadOnlyList<ResolvedModel> substitute;
             // A name that picks a provider ("bedrock/claude-sonnet-9") stays with that provider: never served elsewhere unasked.
-            var newest = await router.NewestOfFamilyAsync(version.Family, provider, caller, ct);
+            // The same version under another spelling (Bedrock's "anthropic.claude-sonnet-4-5-…-v1:0" for "claude-sonnet-4-5")
+            // is that model, not a substitute; otherwise the newest of the family.
+            var newest = ModelFamilies.SameVersion(model, (await router.ListAsync(caller, ct)).Where(m => provider is null || m.Provider.Equals(provider, StringComparison.OrdinalIgnoreCase)))
+                         ?? await router.NewestOfFamilyAsync(version.Family, provider, caller, ct);
             if (newest is not null)
                 substitute = await router.ResolveCandidatesAsync(provider is null ? newest.Id : $"{newest.Provider}/{newest.Id}", caller, ct);
             else if (provider is not null) throw;
             else
             {
                 var tier = source.Current.FindProfile(version.Family == ModelFamilies.Haiku ? RoutingProfile.Fast : RoutingProfile.Primary);
-                if (tier is null) throw;
+                if (tier is null) throw await NotAvailableAsync(model, caller, e, ct);
                 try { substitute = await ResolveProfileAsync(tier, tier.FirstChoice, model, caller, ct); }
-                catch (GatewayException) { throw e; }
+                catch (GatewayException) { throw await NotAvailableAsync(model, caller, e, ct); }
             }
             if (_substitutionsLogged.Count < 1024 && _substitutionsLogged.TryAdd(model, 0))
-                log.LogWarning("Model {Requested} is not offered; serving it with {Substitute} ({Provider}), the newest of its family the upstreams offer or its tier's profile",
+                log.LogWarning("Model {Requested} is not offered; serving it with {Substitute} ({Provider}): the same version under another name, else the newest of its family the upstreams offer, else its tier's profile",
                     model, substitute[0].Model.Id, substitute[0].Model.Provider);
             return [.. substitute.Select(r => r with { RequestedName = model })];
         }
+    }
+
+    /// <summary>
+    /// The 400 for a name nothing serves, listing the names this caller could type instead: each usable model as a client
+    /// spells it (Kiro's and Bedrock's dotted Claude ids in Anthropic's dashed form, which resolves to them), then
+    /// <c>auto</c> and the profile names while routing is on. A name that picks a provider keeps that provider's own
+    /// error, as does a caller with no usable model at all (the catalog's error says how to connect one).
+    /// </summary>
+    private async ValueTask<GatewayException> NotAvailableAsync(string model, Caller? caller, GatewayException original, CancellationToken ct)
+    {
+        if (!original.IsUnknownModel || model.Contains('/')) return original;
+        var names = new List<string>();
+        var claude = false;
+        foreach (var m in await router.ListAsync(caller, ct))
+        {
+            var name = ClientSpelling(m.Id);
+            claude |= name.StartsWith("claude-", StringComparison.Ordinal);
+            if (!names.Contains(name, StringComparer.OrdinalIgnoreCase)) names.Add(name);
+        }
+        if (names.Count == 0) return original;
+        var config = source.Current;
+        if (config.ModeFor(caller) != RoutingModes.Off)
+            foreach (var name in (IEnumerable<string>)[RoutingModes.AutoModel, .. config.Profiles.Keys.Order(StringComparer.Ordinal)])
+                if (!names.Contains(name, StringComparer.OrdinalIgnoreCase)) names.Add(name);
+        const int Shown = 40;
+        var list = string.Join(", ", names.Take(Shown)) + (names.Count > Shown ? $" and {names.Count - Shown} more" : "");
+        var families = claude ? " Any claude-opus-*, claude-sonnet-* or claude-haiku-* name is served by the newest model of its family." : "";
+        return GatewayException.BadRequest($"model: '{model}' is not available. Models you can use: {list}.{families} GET /v1/models lists them.");
+    }
+
+    /// <summary>A model id as a client would type it: <c>claude-sonnet-4.5</c> (Kiro) and <c>anthropic.claude-sonnet-4-5-…-v1:0</c> (Bedrock) become <c>claude-sonnet-4-5</c>.</summary>
+    internal static string ClientSpelling(string id)
+    {
+        if (!id.Contains('.') || ModelFamilies.Parse(id) is not { } v) return id;
+        return v.Minor == 0 ? $"claude-{v.Family}-{v.Major}" : $"claude-{v.Family}-{v.Major}-{v.Minor}";
     }
 
     /// <summary>The profile a request goes to, or null when it is served as named.</summary>

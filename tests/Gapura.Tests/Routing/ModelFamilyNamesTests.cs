@@ -57,6 +57,34 @@ public sealed class ModelFamilyNamesTests
     }
 
     [Fact]
+    public async Task A_name_nothing_serves_is_refused_with_names_a_client_would_type_and_each_of_them_works()
+    {
+        var gateway = new GatewayFixture();
+        await gateway.InitializeAsync();
+        try
+        {
+            using var unknown = await AskAsync(gateway, "gpt-9-ultra");
+            Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+            var message = System.Text.Json.JsonDocument.Parse(await unknown.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("message").GetString()!;
+            var listed = System.Text.RegularExpressions.Regex.Match(message, @"Models you can use: (?<names>.*?)\. Any claude-opus-\*");
+            Assert.True(listed.Success, message);
+            var names = listed.Groups["names"].Value.Split(", ");
+            // Kiro's dotted ids are listed as Claude Code and the Anthropic SDK spell them; routing's auto is there too.
+            Assert.Contains("claude-sonnet-4-5", names);
+            Assert.Contains("auto", names);
+            Assert.DoesNotContain(names, n => n.StartsWith("claude-", StringComparison.Ordinal) && n.Contains('.'));
+            foreach (var name in names)
+            {
+                using var answer = await AskAsync(gateway, name);
+                Assert.True(answer.StatusCode == HttpStatusCode.OK, $"{name} (listed) answered {(int)answer.StatusCode}: {await answer.Content.ReadAsStringAsync()}");
+                if (name.StartsWith("claude-", StringComparison.Ordinal))
+                    Assert.Equal(Gapura.Routing.ModelFamilies.Parse(name), Gapura.Routing.ModelFamilies.Parse(ServedModel(answer))); // that very model, not a newer one
+            }
+        }
+        finally { await gateway.DisposeAsync(); }
+    }
+
+    [Fact]
     public async Task With_no_model_of_the_family_the_tiers_profile_serves_it()
     {
         var gateway = new GatewayFixture

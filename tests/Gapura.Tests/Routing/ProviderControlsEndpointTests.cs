@@ -44,10 +44,10 @@ public sealed class ProviderControlsEndpointTests : IAsyncLifetime
             var view = System.Text.Json.Nodes.JsonNode.Parse(await model.Content.ReadAsStringAsync())!;
             Assert.False((bool)view["enabled"]!);
             // What the model can do travels with it (Kiro's Claude models: 200k context, images, tools, thinking).
-            Assert.True((int)view["contextWindow"]! >= 200_000, view.ToJsonString());
-            Assert.True((int)view["maxOutputTokens"]! > 0);
-            Assert.True((bool)view["supportsImages"]!);
-            Assert.True((bool)view["supportsTools"]!);
+            Assert.True((int)view["context_window"]! >= 200_000, view.ToJsonString());
+            Assert.True((int)view["max_output_tokens"]! > 0);
+            Assert.True((bool)view["supports_images"]!);
+            Assert.True((bool)view["supports_tools"]!);
         }
         // Any name that resolves to the disabled id is refused, Claude Code's dated names included.
         await AssertRefusedAsync(await LoginsGateway.ChatAsync(admin, "claude-haiku-4-5-20251001"), 403, "permission_error", "'claude-haiku-4.5' is disabled", anthropic: false);
@@ -97,7 +97,7 @@ public sealed class ProviderControlsEndpointTests : IAsyncLifetime
         }
         using (var providers = await http.GetAsync("/admin/api/providers"))
             Assert.Equal(HttpStatusCode.Forbidden, providers.StatusCode);
-        Assert.Contains("\"shareProcessLogin\":true", await _gateway.Http().GetStringAsync("/admin/api/providers"));
+        Assert.Contains("\"share_process_login\":true", await _gateway.Http().GetStringAsync("/admin/api/providers"));
         var audit = await _gateway.Store.Audit.ListAsync(new Gapura.Storage.AuditQuery(Actor: "alice@example.com"));
         Assert.Equal("routing.priority", Assert.Single(audit).Action);
     }

@@ -557,7 +557,9 @@ internal sealed record ModelRequest(bool? Enabled);
 
 
 
-[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+// snake_case in and out, like the rest of the admin API; an unknown field is a 400, not silently ignored (a camelCase body from an older client must not pass as empty).
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow)]
 [JsonSerializable(typeof(LoginView))]
 [JsonSerializable(typeof(LoginList))]
 [JsonSerializable(typeof(LoginMethodsView))]

@@ -147,12 +147,12 @@ public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
         using var admin = Admin();
         var started = await admin.PostAsync($"/admin/api/users/{gina.Id}/logins/openai/sign-in", new JsonObject { ["label"] = "pro" });
         Assert.Equal(HttpStatusCode.OK, started.Status);
-        var authorizeUrl = (string)started.Json!["authorizeUrl"]!;
+        var authorizeUrl = (string)started.Json!["authorize_url"]!;
         // The simulated sign-in page refuses an address missing what the real one needs (PKCE, offline_access, the Codex flags).
         var landed = _openAi.Approve(authorizeUrl, accountId: "acct-gina-7");
         Assert.StartsWith("http://localhost:1455/auth/callback?code=", landed);
 
-        var completed = await admin.PostAsync((string)started.Json["completeUrl"]!, new JsonObject { ["code"] = landed });
+        var completed = await admin.PostAsync((string)started.Json["complete_url"]!, new JsonObject { ["code"] = landed });
         Assert.True(completed.Status == HttpStatusCode.Created, completed.ToString());
         Assert.Equal("alive", (string?)completed.Json!["login"]!["status"]);
         var stored = AccountSecret.Parse(await _gateway.Services.GetRequiredService<IGapuraStore>().UpstreamLogins.ReadSecretAsync(completed.Json["login"]!["id"]!.GetValue<long>()));
@@ -201,7 +201,7 @@ public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
         using var admin = Admin();
         var shared = await admin.PutAsync("/admin/api/providers", Share("corp", true));
         Assert.Equal(HttpStatusCode.OK, shared.Status);
-        Assert.True((bool)shared.Json!["providers"]!.AsArray().Single(p => (string?)p!["name"] == "corp")!["shareProcessLogin"]!);
+        Assert.True((bool)shared.Json!["providers"]!.AsArray().Single(p => (string?)p!["name"] == "corp")!["share_process_login"]!);
         var (served, servedText) = await ChatAsync(erin.Key, "corp/corp-coder");
         Assert.True(served.StatusCode == HttpStatusCode.OK, servedText);
         Assert.Equal("corp/process", served.Headers.GetValues("x-gapura-provider").Single());
@@ -212,7 +212,7 @@ public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
     }
 
     private static JsonObject Share(string provider, bool share)
-        => new() { ["providers"] = new JsonArray(new JsonObject { ["name"] = provider, ["shareProcessLogin"] = share }) };
+        => new() { ["providers"] = new JsonArray(new JsonObject { ["name"] = provider, ["share_process_login"] = share }) };
 
     [Fact]
     public async Task A_copilot_seat_is_connected_from_the_browser_with_githubs_device_flow_and_a_seatless_account_is_refused()
@@ -231,9 +231,9 @@ public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
         _copilot.ScriptPolls(DevicePoll.Pending);
         var started = await admin.PostAsync($"/admin/api/users/{hana.Id}/logins/copilot/device", new JsonObject { ["label"] = "seat" });
         Assert.Equal(HttpStatusCode.OK, started.Status);
-        Assert.StartsWith(_copilot.BaseUrl, (string)started.Json!["verificationUri"]!);
-        Assert.False(string.IsNullOrEmpty((string?)started.Json["userCode"]));
-        var pollUrl = (string)started.Json["pollUrl"]!;
+        Assert.StartsWith(_copilot.BaseUrl, (string)started.Json!["verification_uri"]!);
+        Assert.False(string.IsNullOrEmpty((string?)started.Json["user_code"]));
+        var pollUrl = (string)started.Json["poll_url"]!;
         // Another user cannot poll (and so cannot claim) Hana's sign-in.
         using (var asIvan = new AdminClient(_gateway.BaseUrl, ivan.Key))
             Assert.Equal(HttpStatusCode.Forbidden, (await asIvan.GetAsync(pollUrl)).Status);
@@ -250,7 +250,7 @@ public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
     {
         var started = await admin.PostAsync($"/admin/api/users/{userId}/logins/copilot/device", new JsonObject { ["label"] = label });
         Assert.Equal(HttpStatusCode.OK, started.Status);
-        return await PollUntilDoneAsync(admin, (string)started.Json!["pollUrl"]!);
+        return await PollUntilDoneAsync(admin, (string)started.Json!["poll_url"]!);
     }
 
     /// <summary>Polls as the browser page does until the sign-in is no longer pending (15 s at most).</summary>

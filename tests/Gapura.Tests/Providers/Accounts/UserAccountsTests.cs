@@ -104,7 +104,7 @@ public sealed class UserAccountsTests : IAsyncLifetime
         using var admin = Admin();
         var old = (await admin.GetAsync($"/admin/api/users/{carol.Id}/logins")).Json!["logins"]!.AsArray().Single(l => (string?)l!["label"] == "old")!;
         Assert.Equal("dead", (string?)old["status"]);
-        Assert.Contains("refused by the upstream", (string?)old["lastError"]);
+        Assert.Contains("refused by the upstream", (string?)old["last_error"]);
         var refusedCalls = _anthropic.MessageRequests.Count(r => r.Header("x-api-key") == "sk-ant-api03-revoked");
         var (second, secondText) = await AskAsync(carol.Key);
         Assert.True(second.StatusCode == HttpStatusCode.OK, secondText);
@@ -119,14 +119,14 @@ public sealed class UserAccountsTests : IAsyncLifetime
         using var admin = Admin();
         var started = await admin.PostAsync($"/admin/api/users/{dana.Id}/logins/anthropic/sign-in", new JsonObject { ["label"] = "max" });
         Assert.Equal(HttpStatusCode.OK, started.Status);
-        var authorizeUrl = (string)started.Json!["authorizeUrl"]!;
+        var authorizeUrl = (string)started.Json!["authorize_url"]!;
         Assert.Contains("code_challenge_method=S256", authorizeUrl);
         var pasted = _anthropic.Approve(authorizeUrl);
 
         // A code that is not the flow's is refused, and spends nothing.
         var wrongFlow = await admin.PostAsync($"/admin/api/users/{dana.Id}/logins/anthropic/sign-in/not-a-flow", new JsonObject { ["code"] = pasted });
         Assert.Equal(HttpStatusCode.NotFound, wrongFlow.Status);
-        var completed = await admin.PostAsync((string)started.Json["completeUrl"]!, new JsonObject { ["code"] = pasted });
+        var completed = await admin.PostAsync((string)started.Json["complete_url"]!, new JsonObject { ["code"] = pasted });
         Assert.True(completed.Status == HttpStatusCode.Created, completed.ToString());
         Assert.Equal("alive", (string?)completed.Json!["login"]!["status"]);
 

@@ -141,7 +141,7 @@ public sealed class BedrockUserAccountsTests : IAsyncLifetime
 
         using var admin = new AdminClient(Gateway.BaseUrl, LoginsGateway.BootstrapKey);
         var providers = (await admin.GetAsync("/admin/api/providers")).Json!["providers"]!.AsArray();
-        Assert.False((bool)providers.Single(p => (string?)p!["name"] == "bedrock")!["shareProcessLogin"]!);
+        Assert.False((bool)providers.Single(p => (string?)p!["name"] == "bedrock")!["share_process_login"]!);
 
         // The settings table wins over the configuration, at run time.
         await Gateway.Store.Settings.SetAsync("bedrock:ShareProcessLogin", "true");

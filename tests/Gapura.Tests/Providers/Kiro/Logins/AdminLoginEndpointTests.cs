@@ -24,10 +24,10 @@ public sealed class AdminLoginEndpointTests : IAsyncLifetime
         using var started = await http.PostAsJsonAsync($"/admin/api/users/{alice.Id}/logins/kiro/device", new { label = "laptop" });
         Assert.Equal(HttpStatusCode.OK, started.StatusCode);
         using var start = JsonDocument.Parse(await started.Content.ReadAsStringAsync());
-        var flowId = start.RootElement.GetProperty("flowId").GetString()!;
-        var userCode = start.RootElement.GetProperty("userCode").GetString()!;
-        Assert.Contains("user_code=", start.RootElement.GetProperty("verificationUriComplete").GetString());
-        Assert.EndsWith($"/device/{flowId}/poll", start.RootElement.GetProperty("pollUrl").GetString());
+        var flowId = start.RootElement.GetProperty("flow_id").GetString()!;
+        var userCode = start.RootElement.GetProperty("user_code").GetString()!;
+        Assert.Contains("user_code=", start.RootElement.GetProperty("verification_uri_complete").GetString());
+        Assert.EndsWith($"/device/{flowId}/poll", start.RootElement.GetProperty("poll_url").GetString());
 
         using (var pending = await http.PostAsync($"/admin/api/users/{alice.Id}/logins/kiro/device/{flowId}/poll", null))
         {
@@ -47,7 +47,7 @@ public sealed class AdminLoginEndpointTests : IAsyncLifetime
         var login = connected!.RootElement.GetProperty("login");
         var loginId = login.GetProperty("id").GetInt64();
         Assert.Equal(("kiro", "laptop", "alive"), (login.GetProperty("provider").GetString(), login.GetProperty("label").GetString(), login.GetProperty("status").GetString()));
-        Assert.True(login.GetProperty("expiresAt").GetDateTimeOffset() > DateTimeOffset.UtcNow);
+        Assert.True(login.GetProperty("expires_at").GetDateTimeOffset() > DateTimeOffset.UtcNow);
 
         // The new login serves Alice at once, on this instance.
         using (var chat = await LoginsGateway.ChatAsync(http))
@@ -130,8 +130,8 @@ public sealed class AdminLoginEndpointTests : IAsyncLifetime
         using var http = _gateway.Http(aliceKey);
         using var started = await http.PostAsJsonAsync($"/admin/api/users/{alice.Id}/logins/kiro/device", new { });
         using var start = JsonDocument.Parse(await started.Content.ReadAsStringAsync());
-        var flowId = start.RootElement.GetProperty("flowId").GetString()!;
-        Assert.True(_gateway.Kiro.Deny(start.RootElement.GetProperty("userCode").GetString()!));
+        var flowId = start.RootElement.GetProperty("flow_id").GetString()!;
+        Assert.True(_gateway.Kiro.Deny(start.RootElement.GetProperty("user_code").GetString()!));
 
         HttpResponseMessage poll;
         var polls = 0;

@@ -23,8 +23,8 @@ public sealed class AdminLoginStateEndpointTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
         using var json = JsonDocument.Parse(await answer.Content.ReadAsStringAsync());
         var methods = json.RootElement.GetProperty("methods").EnumerateArray().ToDictionary(m => m.GetProperty("provider").GetString()!,
-            m => (Device: m.GetProperty("deviceSignIn").GetBoolean(), SignIn: m.TryGetProperty("signIn", out var s) ? s.GetString() : null,
-                Key: m.TryGetProperty("keyKind", out var k) ? k.GetString() : null));
+            m => (Device: m.GetProperty("device_sign_in").GetBoolean(), SignIn: m.TryGetProperty("sign_in", out var s) ? s.GetString() : null,
+                Key: m.TryGetProperty("key_kind", out var k) ? k.GetString() : null));
 
         Assert.Equal((true, null, null), methods["kiro"]);
         Assert.Equal((true, null, "github"), methods["copilot"]);
