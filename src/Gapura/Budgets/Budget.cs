@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Gapura.Hosting;
 
 namespace Gapura.Budgets;
 
@@ -30,8 +31,8 @@ internal static class BudgetActions
 }
 
 /// <summary>
-/// One window of a budget, in the seed's shape: <c>{"inputTokens": 500000, "outputTokens": 200000, "costUsd": 20,
-/// "alertThreshold": 0.8, "action": "notify"}</c>. Each limit is optional (none means that quantity is not limited),
+/// One window of a budget, in the seed's shape: <c>{"input_tokens": 500000, "output_tokens": 200000, "cost_usd": 20,
+/// "alert_threshold": 0.8, "action": "notify"}</c> (older camelCase definitions read the same). Each limit is optional (none means that quantity is not limited),
 /// at least one is set. <see cref="ResumeAtPeriodEnd"/> lets a <c>pause</c> lift by itself when the window ends.
 /// </summary>
 internal sealed record BudgetLimit(
@@ -53,7 +54,7 @@ internal sealed record BudgetLimit(
 
     internal static BudgetLimit Parse(BudgetPeriod period, JsonElement json, string field)
     {
-        if (json.ValueKind != JsonValueKind.Object) throw new BudgetConfigException(field, $"{field}: an object such as {{\"inputTokens\": 500000, \"action\": \"notify\"}}.");
+        if (json.ValueKind != JsonValueKind.Object) throw new BudgetConfigException(field, $"{field}: an object such as {{\"input_tokens\": 500000, \"action\": \"notify\"}}.");
         long? input = null, output = null;
         double? cost = null;
         var threshold = DefaultAlertThreshold;
@@ -62,14 +63,14 @@ internal sealed record BudgetLimit(
         foreach (var p in json.EnumerateObject())
         {
             var f = $"{field}.{p.Name}";
-            switch (p.Name)
+            switch (FieldNames.Fold(p.Name))
             {
-                case "inputTokens": input = Tokens(p.Value, f); break;
-                case "outputTokens": output = Tokens(p.Value, f); break;
-                case "costUsd": cost = Dollars(p.Value, f); break;
-                case "alertThreshold": threshold = Threshold(p.Value, f); break;
+                case "inputtokens": input = Tokens(p.Value, f); break;
+                case "outputtokens": output = Tokens(p.Value, f); break;
+                case "costusd": cost = Dollars(p.Value, f); break;
+                case "alertthreshold": threshold = Threshold(p.Value, f); break;
                 case "action": action = BudgetActions.Valid(p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString() : p.Value.GetRawText(), f); break;
-                case "resumeAtPeriodEnd":
+                case "resumeatperiodend":
                     resume = p.Value.ValueKind switch
                     {
                         JsonValueKind.True => true,
@@ -120,12 +121,12 @@ internal sealed record BudgetLimit(
     internal void WriteTo(Utf8JsonWriter w)
     {
         w.WriteStartObject();
-        if (InputTokens is { } i) w.WriteNumber("inputTokens", i);
-        if (OutputTokens is { } o) w.WriteNumber("outputTokens", o);
-        if (CostUsd is { } c) w.WriteNumber("costUsd", c);
-        w.WriteNumber("alertThreshold", AlertThreshold);
+        if (InputTokens is { } i) w.WriteNumber("input_tokens", i);
+        if (OutputTokens is { } o) w.WriteNumber("output_tokens", o);
+        if (CostUsd is { } c) w.WriteNumber("cost_usd", c);
+        w.WriteNumber("alert_threshold", AlertThreshold);
         w.WriteString("action", Action);
-        if (ResumeAtPeriodEnd) w.WriteBoolean("resumeAtPeriodEnd", true);
+        if (ResumeAtPeriodEnd) w.WriteBoolean("resume_at_period_end", true);
         w.WriteEndObject();
     }
 }
@@ -155,7 +156,7 @@ internal sealed record Budget(BudgetLimit? Daily, BudgetLimit? Monthly)
         BudgetLimit? daily = null, monthly = null;
         foreach (var p in json.EnumerateObject())
         {
-            switch (p.Name)
+            switch (FieldNames.Fold(p.Name))
             {
                 case "daily": daily = BudgetLimit.Parse(BudgetPeriod.Daily, p.Value, $"{field}.daily"); break;
                 case "monthly": monthly = BudgetLimit.Parse(BudgetPeriod.Monthly, p.Value, $"{field}.monthly"); break;

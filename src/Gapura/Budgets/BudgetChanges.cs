@@ -205,7 +205,7 @@ internal sealed class BudgetChanges(
     public async Task<RateLimit> SetRateLimitAsync(BudgetTarget target, RateLimit limit, CancellationToken ct)
     {
         var key = target.RateKey;
-        if (limit.IsEmpty) throw new BudgetConfigException("rateLimit", "rateLimit: set at least one of requestsPerMinute, tokensPerMinute and concurrentRequests.");
+        if (limit.IsEmpty) throw new BudgetConfigException("rate_limit", "rate_limit: set at least one of requests_per_minute, tokens_per_minute and concurrent_requests.");
         await EnsureExistsAsync(target, ct);
         var json = limit.ToJson();
         await store.InTransactionAsync(async s =>
@@ -228,7 +228,7 @@ internal sealed class BudgetChanges(
                 : source.Current.Sources.GetValueOrDefault(key) == "config" ? DefinedRateLimit(source.Current, target) : null;
             var next = new RateLimit(change.RequestsPerMinute ?? existing?.RequestsPerMinute, change.TokensPerMinute ?? existing?.TokensPerMinute,
                 change.ConcurrentRequests ?? existing?.ConcurrentRequests);
-            if (next.IsEmpty) throw new BudgetConfigException("rateLimit", "rateLimit: set at least one of requestsPerMinute, tokensPerMinute and concurrentRequests.");
+            if (next.IsEmpty) throw new BudgetConfigException("rate_limit", "rate_limit: set at least one of requests_per_minute, tokens_per_minute and concurrent_requests.");
             var json = next.ToJson();
             await s.Settings.SetAsync(key, json, ct);
             await s.Audit.WriteAsync(audit("ratelimit.set", target.Name, json), ct);

@@ -1,21 +1,22 @@
 using System.Globalization;
 using System.Text.Json;
+using Gapura.Hosting;
 
 namespace Gapura.Budgets;
 
 /// <summary>
-/// Rate limits of one user or key: <c>{"requestsPerMinute": 60, "tokensPerMinute": 200000, "concurrentRequests": 4}</c>,
+/// Rate limits of one user or key: <c>{"requests_per_minute": 60, "tokens_per_minute": 200000, "concurrent_requests": 4}</c>,
 /// each optional. Exceeding one is a 429 with <c>Retry-After</c>; unlike a budget it lifts by itself within a minute.
 /// </summary>
 internal sealed record RateLimit(int? RequestsPerMinute, long? TokensPerMinute, int? ConcurrentRequests)
 {
     public bool IsEmpty => RequestsPerMinute is null && TokensPerMinute is null && ConcurrentRequests is null;
 
-    public static RateLimit Parse(JsonElement json, string field = "rateLimit")
+    public static RateLimit Parse(JsonElement json, string field = "rate_limit")
     {
-        if (json.ValueKind == JsonValueKind.Object && json.TryGetProperty("rateLimit", out var inner)) json = inner;
+        if (json.ValueKind == JsonValueKind.Object && FieldNames.TryGet(json, "rate_limit", out var inner)) json = inner;
         if (json.ValueKind != JsonValueKind.Object)
-            throw new BudgetConfigException(field, $"{field}: an object such as {{\"requestsPerMinute\": 60, \"tokensPerMinute\": 200000, \"concurrentRequests\": 4}}.");
+            throw new BudgetConfigException(field, $"{field}: an object such as {{\"requests_per_minute\": 60, \"tokens_per_minute\": 200000, \"concurrent_requests\": 4}}.");
         int? rpm = null, concurrent = null;
         long? tpm = null;
         foreach (var p in json.EnumerateObject())
@@ -23,19 +24,19 @@ internal sealed record RateLimit(int? RequestsPerMinute, long? TokensPerMinute, 
             var f = $"{field}.{p.Name}";
             var ok = p.Value.ValueKind == JsonValueKind.Number && p.Value.TryGetInt64(out var n) && n >= 1;
             n = ok ? p.Value.GetInt64() : 0;
-            switch (p.Name)
+            switch (FieldNames.Fold(p.Name))
             {
-                case "requestsPerMinute": rpm = ok && n <= int.MaxValue ? (int)n : throw Positive(f, p.Value.GetRawText()); break;
-                case "tokensPerMinute": tpm = ok ? n : throw Positive(f, p.Value.GetRawText()); break;
-                case "concurrentRequests": concurrent = ok && n <= int.MaxValue ? (int)n : throw Positive(f, p.Value.GetRawText()); break;
-                default: throw new BudgetConfigException(f, $"{f}: unknown field; a rate limit has requestsPerMinute, tokensPerMinute and concurrentRequests.");
+                case "requestsperminute": rpm = ok && n <= int.MaxValue ? (int)n : throw Positive(f, p.Value.GetRawText()); break;
+                case "tokensperminute": tpm = ok ? n : throw Positive(f, p.Value.GetRawText()); break;
+                case "concurrentrequests": concurrent = ok && n <= int.MaxValue ? (int)n : throw Positive(f, p.Value.GetRawText()); break;
+                default: throw new BudgetConfigException(f, $"{f}: unknown field; a rate limit has requests_per_minute, tokens_per_minute and concurrent_requests.");
             }
         }
         var limit = new RateLimit(rpm, tpm, concurrent);
-        return limit.IsEmpty ? throw new BudgetConfigException(field, $"{field}: set at least one of requestsPerMinute, tokensPerMinute and concurrentRequests.") : limit;
+        return limit.IsEmpty ? throw new BudgetConfigException(field, $"{field}: set at least one of requests_per_minute, tokens_per_minute and concurrent_requests.") : limit;
     }
 
-    public static RateLimit Parse(string json, string field = "rateLimit") => DefinitionJson.Parse(json, field, Parse);
+    public static RateLimit Parse(string json, string field = "rate_limit") => DefinitionJson.Parse(json, field, Parse);
 
     /// <summary>A configuration section in the same shape (<c>RateLimits:User:Default:requestsPerMinute</c>), or null when absent.</summary>
     public static RateLimit? FromConfiguration(IConfigurationSection section)
@@ -62,9 +63,9 @@ internal sealed record RateLimit(int? RequestsPerMinute, long? TokensPerMinute, 
     internal void WriteTo(Utf8JsonWriter w)
     {
         w.WriteStartObject();
-        if (RequestsPerMinute is { } r) w.WriteNumber("requestsPerMinute", r);
-        if (TokensPerMinute is { } t) w.WriteNumber("tokensPerMinute", t);
-        if (ConcurrentRequests is { } c) w.WriteNumber("concurrentRequests", c);
+        if (RequestsPerMinute is { } r) w.WriteNumber("requests_per_minute", r);
+        if (TokensPerMinute is { } t) w.WriteNumber("tokens_per_minute", t);
+        if (ConcurrentRequests is { } c) w.WriteNumber("concurrent_requests", c);
         w.WriteEndObject();
     }
 }

@@ -137,6 +137,6 @@ public sealed class AdminOwnBudgetApiTests : AdminTestBase
         Assert.Equal(HttpStatusCode.Forbidden, (await session.DeleteAsync($"/admin/api/budgets/keys/{bobKey}")).Status);
         Assert.Equal(HttpStatusCode.Forbidden, (await session.PostAsync($"/admin/api/budgets/users/{bob}/reset")).Status);
         var after = await admin.GetAsync($"/admin/api/budgets/keys/{bobKey}");
-        Assert.Equal(700_000, after.Json!["budget"]!["daily"]!["inputTokens"]!.GetValue<long>());
+        Assert.Equal(700_000, after.Json!["budget"]!["daily"]!["input_tokens"]!.GetValue<long>());
     }
 }

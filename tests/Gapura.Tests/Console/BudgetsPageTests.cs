@@ -39,9 +39,9 @@ public sealed class BudgetsPageTests(ConsoleBrowser browser) : IClassFixture<Con
         using (var admin = new AdminClient(_gateway.BaseUrl, GatewayFixture.ApiKey))
         {
             var stored = await admin.GetAsync($"/admin/api/budgets/users/{bob}");
-            Assert.Equal(2000, stored.Json!["budget"]!["daily"]!["outputTokens"]!.GetValue<long>());
+            Assert.Equal(2000, stored.Json!["budget"]!["daily"]!["output_tokens"]!.GetValue<long>());
             Assert.Equal("pause", stored.Json["budget"]!["daily"]!["action"]!.GetValue<string>());
-            Assert.Equal(0.8, stored.Json["budget"]!["daily"]!["alertThreshold"]!.GetValue<double>());
+            Assert.Equal(0.8, stored.Json["budget"]!["daily"]!["alert_threshold"]!.GetValue<double>());
         }
 
         // Bob's requests through the gateway count; the meters settle in the background, so refresh until the bar moves.

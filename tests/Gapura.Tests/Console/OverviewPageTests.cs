@@ -22,7 +22,7 @@ public sealed class OverviewPageTests(ConsoleBrowser browser) : IClassFixture<Co
         using var admin = new AdminClient(_gateway.BaseUrl, GatewayFixture.ApiKey);
         var me = await admin.GetAsync("/admin/api/me");
         var myId = me.Json!["user"]?["id"]?.GetValue<long>() ?? me.Json!["id"]!.GetValue<long>();
-        var budget = await admin.PutAsync($"/admin/api/budgets/users/{myId}", new JsonObject { ["daily"] = new JsonObject { ["outputTokens"] = 100_000 } });
+        var budget = await admin.PutAsync($"/admin/api/budgets/users/{myId}", new JsonObject { ["daily"] = new JsonObject { ["output_tokens"] = 100_000 } });
         Assert.True(budget.Status == HttpStatusCode.OK, budget.ToString());
 
         // Two requests through the gateway with the admin's key; the ledger writes them in the background.

@@ -60,7 +60,7 @@ public sealed class RoutingPageTests(ConsoleBrowser browser) : IClassFixture<Con
         {
             var routing = await admin.GetAsync("/admin/api/routing");
             var profile = routing.Json!["profiles"]!.AsArray().Single(p => p!["name"]!.GetValue<string>() == other)!;
-            Assert.Equal(123, profile["settings"]!["maxTokens"]!.GetValue<int>());
+            Assert.Equal(123, profile["settings"]!["max_tokens"]!.GetValue<int>());
             Assert.Equal("admin", profile["source"]!.GetValue<string>());
         }
         await page.GetByRole(AriaRole.Button, new() { Name = "Explain", Exact = true }).ClickAsync();

@@ -108,7 +108,7 @@ public sealed class UsersPageTests(ConsoleBrowser browser) : IClassFixture<Conso
         var id = created.Json!["id"]!.GetValue<long>();
         var key = (await admin.PostAsync("/admin/api/keys", new JsonObject { ["name"] = "eli laptop", ["user_id"] = id })).Json!["key"]!.GetValue<string>();
         await admin.PostAsync("/admin/api/keys", new JsonObject { ["name"] = "eli old", ["user_id"] = id });
-        var budget = await admin.PutAsync($"/admin/api/budgets/users/{id}", new JsonObject { ["daily"] = new JsonObject { ["inputTokens"] = 100_000, ["outputTokens"] = 50_000 } });
+        var budget = await admin.PutAsync($"/admin/api/budgets/users/{id}", new JsonObject { ["daily"] = new JsonObject { ["input_tokens"] = 100_000, ["output_tokens"] = 50_000 } });
         Assert.True(budget.Status == HttpStatusCode.OK, budget.ToString());
 
         using var http = _gateway.Http(key);

@@ -9,7 +9,7 @@ namespace Gapura.Api.Admin;
 /// <summary>
 /// Budgets and rate limits over HTTP (admins): every definition with where it stands, and per scope — the gateway, the
 /// default for all users (rate limits: also for all keys), one user, one key — read, replace (the seed's shape:
-/// <c>{"budget": {"daily": {…}}}</c> or bare, <c>{"requestsPerMinute": 60}</c>), remove, and reset. Every change is
+/// <c>{"budget": {"daily": {…}}}</c> or bare, <c>{"requests_per_minute": 60}</c>), remove, and reset. Every change is
 /// validated (a 400 names the field), audited, and reaches every instance through the change feed.
 /// </summary>
 internal static class AdminBudgetEndpoints
@@ -42,7 +42,7 @@ internal static class AdminBudgetEndpoints
             .WithSummary($"The budget of {what} (its own, or the default it falls back to), its rate limits and where it stands (admins; a user may read their own and their keys').");
         group.MapPut(path, (HttpContext http, BudgetReports reports, CancellationToken ct) => SetAsync(http, target(http), reports, ct))
             .Produces(StatusCodes.Status200OK, contentType: "application/json").ProducesAdminErrors(400, 401, 403, 404)
-            .WithSummary($"Replace the budget of {what}: the seed's shape, {{\"budget\": {{\"daily\": {{\"inputTokens\", \"outputTokens\", \"costUsd\", \"alertThreshold\", \"action\", \"resumeAtPeriodEnd\"}}, \"monthly\": {{…}}}}}} or bare (admins).");
+            .WithSummary($"Replace the budget of {what}: {{\"budget\": {{\"daily\": {{\"input_tokens\", \"output_tokens\", \"cost_usd\", \"alert_threshold\", \"action\", \"resume_at_period_end\"}}, \"monthly\": {{…}}}}}} or bare (admins).");
         group.MapDelete(path, (HttpContext http, CancellationToken ct) => ClearAsync(http, target(http), ct))
             .Produces(StatusCodes.Status204NoContent).ProducesAdminErrors(400, 401, 403, 404)
             .WithSummary($"Remove the admin-set budget of {what} (?window=daily|monthly: only that window); a user or key falls back to the default, the gateway to the configured one (admins).");
@@ -58,7 +58,7 @@ internal static class AdminBudgetEndpoints
             .WithSummary($"The rate limits of {what} (its own, or the default it falls back to) (admins).");
         group.MapPut(path, (HttpContext http, BudgetReports reports, CancellationToken ct) => SetRateAsync(http, target(http), reports, ct))
             .Produces(StatusCodes.Status200OK, contentType: "application/json").ProducesAdminErrors(400, 401, 403, 404)
-            .WithSummary($"Replace the rate limits of {what}: {{\"requestsPerMinute\", \"tokensPerMinute\", \"concurrentRequests\"}}, each optional (admins).");
+            .WithSummary($"Replace the rate limits of {what}: {{\"requests_per_minute\", \"tokens_per_minute\", \"concurrent_requests\"}}, each optional (admins).");
         group.MapDelete(path, (HttpContext http, CancellationToken ct) => ClearRateAsync(http, target(http), ct))
             .Produces(StatusCodes.Status204NoContent).ProducesAdminErrors(401, 403, 404)
             .WithSummary($"Remove the admin-set rate limits of {what}; the default (or the configured one) applies again (admins).");
@@ -182,7 +182,7 @@ internal static class AdminBudgetEndpoints
     {
         http.RequireAdmin("change rate limits");
         using var doc = await ReadJsonAsync(http, ct);
-        var limit = RateLimit.Parse(doc.RootElement, "rateLimit");
+        var limit = RateLimit.Parse(doc.RootElement, "rate_limit");
         await Changes(http).SetRateLimitAsync(target, limit, ct);
         var status = await reports.ForTargetAsync(target, ct);
         return Json(w => WriteRate(w, status));

@@ -11,8 +11,9 @@ namespace Gapura.Api.Admin;
 
 /// <summary>
 /// Routing by task over HTTP (admins): the configuration in force, profiles, the task table, classification rules,
-/// modes and the seed import. Profiles and rules use the same shape as the configuration file and
-/// <c>.kiro/settings.json</c> (<c>maxTokens</c>, <c>lastUserText</c>…), so one document works everywhere. Every change is
+/// modes and the seed import. Profiles and rules answer in snake_case like the rest of the admin API (<c>max_tokens</c>,
+/// <c>last_user_text</c>); a body may also use the camelCase of <c>.kiro/settings.json</c> and older definitions
+/// (<see cref="Hosting.FieldNames"/>), so the seed's documents still import. Every change is
 /// validated (a 400 names the field), audited, and reaches every instance through the change feed. <c>POST /route</c>, the
 /// twin of <c>POST /v1/route</c> for people signed in (the console), is open to every user for their own requests.
 /// </summary>
@@ -25,7 +26,7 @@ internal static class AdminRoutingEndpoints
         admin.MapGet("/routing", Show).Produces(StatusCodes.Status200OK, contentType: "application/json").ProducesAdminErrors(401, 403)
             .WithSummary("Routing in force: mode (gateway, per user, per key), profiles, task table, rules and canaries, each with where it comes from (admins).");
         admin.MapPut("/routing/profiles/{name}", SetProfileAsync).Produces(StatusCodes.Status200OK, contentType: "application/json").ProducesAdminErrors(400, 401, 403)
-            .WithSummary("Create or replace a profile: {\"provider\", \"model\", \"maxTokens\", \"temperature\", \"fallbacks\"}; every model must be offered by an upstream (admins).");
+            .WithSummary("Create or replace a profile: {\"provider\", \"model\", \"max_tokens\", \"temperature\", \"fallbacks\"}; every model must be offered by an upstream (admins).");
         admin.MapDelete("/routing/profiles/{name}", DeleteProfileAsync).Produces(StatusCodes.Status204NoContent).ProducesAdminErrors(400, 401, 403, 404)
             .WithSummary("Delete an admin-set profile; a configured or built-in one of that name applies again (admins).");
         admin.MapPut("/routing/tasks/{task}", SetTaskAsync).Produces(StatusCodes.Status200OK, contentType: "application/json").ProducesAdminErrors(400, 401, 403)

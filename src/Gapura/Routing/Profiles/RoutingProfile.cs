@@ -1,11 +1,12 @@
 using System.Globalization;
 using System.Text.Json;
+using Gapura.Hosting;
 
 namespace Gapura.Routing.Profiles;
 
 /// <summary>
 /// A model choice with its parameters, as the seed's <c>.kiro/settings.json</c> writes one:
-/// <c>{"provider": "anthropic", "model": "claude-sonnet-4-5", "maxTokens": 8192, "temperature": 0.1, "fallbacks": [...]}</c>.
+/// <c>{"provider": "anthropic", "model": "claude-sonnet-4-5", "max_tokens": 8192, "temperature": 0.1, "fallbacks": [...]}</c>.
 /// <see cref="Model"/> and each fallback are model names as a client would send them (resolved per request, so a
 /// profile keeps working when an upstream renames a dated id); <see cref="Provider"/> pins the first choice to one upstream.
 /// </summary>
@@ -15,7 +16,7 @@ internal sealed record RoutingProfile(string Name, string? Provider, string Mode
     public const string Fast = "fast";
 
     /// <summary>The fields a profile may have; anything else is refused so a typo never goes unnoticed.</summary>
-    public static readonly IReadOnlyList<string> Fields = ["provider", "model", "maxTokens", "temperature", "fallbacks"];
+    public static readonly IReadOnlyList<string> Fields = ["provider", "model", "max_tokens", "temperature", "fallbacks"];
 
     /// <summary>The model name the first choice is resolved with: <c>provider/model</c> when a provider is pinned.</summary>
     public string FirstChoice => Provider is null ? Model : $"{Provider}/{Model}";
@@ -50,7 +51,7 @@ internal sealed record RoutingProfile(string Name, string? Provider, string Mode
         foreach (var p in json.EnumerateObject())
         {
             var field = $"{path}.{p.Name}";
-            switch (p.Name)
+            switch (FieldNames.Fold(p.Name))
             {
                 case "provider":
                     provider = p.Value.ValueKind == JsonValueKind.Null ? null : ModelName(p.Value, field);
@@ -58,7 +59,7 @@ internal sealed record RoutingProfile(string Name, string? Provider, string Mode
                 case "model":
                     model = ModelName(p.Value, field);
                     break;
-                case "maxTokens":
+                case "maxtokens":
                     if (p.Value.ValueKind == JsonValueKind.Null) break;
                     if (p.Value.ValueKind != JsonValueKind.Number || !p.Value.TryGetInt32(out var max) || max < 1 || max > 1_000_000)
                         throw new RoutingConfigException(field, $"{field}: a whole number of tokens from 1 to 1,000,000.");
@@ -90,12 +91,12 @@ internal sealed record RoutingProfile(string Name, string? Provider, string Mode
     {
         var path = $"Routing:Profiles:{section.Key}";
         foreach (var child in section.GetChildren())
-            if (!Fields.Contains(child.Key))
+            if (!Fields.Any(f => FieldNames.Same(f, child.Key)))
                 throw new RoutingConfigException($"{path}:{child.Key}", $"{path}:{child.Key}: unknown profile field; a profile has {string.Join(", ", Fields)}.");
         var model = section["model"];
         if (string.IsNullOrWhiteSpace(model)) throw new RoutingConfigException($"{path}:model", $"{path}:model: a profile needs a model.");
         int? maxTokens = null;
-        if (section["maxTokens"] is { Length: > 0 } m)
+        if ((section["maxTokens"] ?? section["max_tokens"]) is { Length: > 0 } m)
             maxTokens = int.TryParse(m, NumberStyles.None, CultureInfo.InvariantCulture, out var v) && v is >= 1 and <= 1_000_000 ? v
                 : throw new RoutingConfigException($"{path}:maxTokens", $"{path}:maxTokens: a whole number of tokens from 1 to 1,000,000.");
         double? temperature = null;
@@ -111,7 +112,7 @@ internal sealed record RoutingProfile(string Name, string? Provider, string Mode
         w.WriteStartObject();
         if (Provider is not null) w.WriteString("provider", Provider);
         w.WriteString("model", Model);
-        if (MaxTokens is { } m) w.WriteNumber("maxTokens", m);
+        if (MaxTokens is { } m) w.WriteNumber("max_tokens", m);
         if (Temperature is { } t) w.WriteNumber("temperature", t);
         w.WriteStartArray("fallbacks");
         foreach (var f in Fallbacks) w.WriteStringValue(f);

@@ -71,7 +71,7 @@ internal sealed class FlagCondition(FlagFact fact, bool expected) : RuleConditio
     public static string FieldName(FlagFact fact) => fact switch
     {
         FlagFact.Tools => "tools",
-        FlagFact.LastTurnToolResult => "lastTurnToolResult",
+        FlagFact.LastTurnToolResult => "last_turn_tool_result",
         FlagFact.Thinking => "thinking",
         _ => "images",
     };
@@ -88,7 +88,7 @@ internal sealed class TokensCondition(int limit, bool isMinimum) : RuleCondition
     public override string Why(RequestFacts facts, bool matched)
         => string.Create(CultureInfo.InvariantCulture, $"~{facts.EstimatedInputTokens} input tokens {(matched ? "" : "not ")}{(IsMinimum ? "≥" : "≤")} {Limit}");
 
-    public override void Write(Utf8JsonWriter writer) => writer.WriteNumber(IsMinimum ? "minInputTokens" : "maxInputTokens", Limit);
+    public override void Write(Utf8JsonWriter writer) => writer.WriteNumber(IsMinimum ? "min_input_tokens" : "max_input_tokens", Limit);
 }
 
 internal enum TextSource { Model, System, LastUserText }
@@ -125,7 +125,7 @@ internal sealed class RegexCondition(TextSource source, string pattern, Regex re
 
     public override void Write(Utf8JsonWriter writer) => writer.WriteString(FieldName(Source), Pattern);
 
-    public static string FieldName(TextSource source) => source switch { TextSource.Model => "model", TextSource.System => "system", _ => "lastUserText" };
+    public static string FieldName(TextSource source) => source switch { TextSource.Model => "model", TextSource.System => "system", _ => "last_user_text" };
 
     public const RegexOptions Options = RegexOptions.NonBacktracking | RegexOptions.CultureInvariant;
     public static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(100);

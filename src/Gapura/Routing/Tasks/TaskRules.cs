@@ -13,7 +13,7 @@ internal sealed record RuleEvaluation(string Rule, string Task, bool Matched, st
 
 /// <summary>
 /// A classification rule: a name, the task it gives, and conditions that must all hold. Configured rules are read from
-/// JSON (<c>{"name":"reviews","task":"codeReview","client":"claude-code","lastUserText":"(?i)\\breview\\b"}</c>) or from
+/// JSON (<c>{"name":"reviews","task":"codeReview","client":"claude-code","last_user_text":"(?i)\\breview\\b"}</c>) or from
 /// the <c>Routing:Rules</c> configuration section; the built-in ones (<see cref="BuiltInRules"/>) also use shape
 /// conditions that only code can state.
 /// </summary>
@@ -24,7 +24,7 @@ internal sealed class TaskRule
 
     /// <summary>Every field a configured rule may have.</summary>
     public static readonly IReadOnlyList<string> Fields =
-        [NameField, TaskField, "client", "model", "tools", "lastTurnToolResult", "thinking", "images", "minInputTokens", "maxInputTokens", "system", "lastUserText"];
+        [NameField, TaskField, "client", "model", "tools", "last_turn_tool_result", "thinking", "images", "min_input_tokens", "max_input_tokens", "system", "last_user_text"];
 
     public required string Name { get; init; }
     public required string Task { get; init; }
@@ -94,10 +94,11 @@ internal sealed class TaskRule
         string? name = null, task = null;
         var conditions = new List<RuleCondition>();
         var seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        string? maxKey = null;
         foreach (var (rawKey, value) in fields)
         {
-            var key = Fields.FirstOrDefault(f => f.Equals(rawKey, StringComparison.OrdinalIgnoreCase));
-            var at = fieldPath(key ?? rawKey);
+            var key = Fields.FirstOrDefault(f => Hosting.FieldNames.Same(f, rawKey)); // snake_case, camelCase (older definitions) or any case
+            var at = fieldPath(rawKey); // as the caller spelled it
             if (key is null)
                 throw new RoutingConfigException(at, $"unknown rule field '{rawKey}' (expected {string.Join(", ", Fields)})");
             if (!seen.Add(key)) throw new RoutingConfigException(at, "the field is given twice");
@@ -119,14 +120,14 @@ internal sealed class TaskRule
                     conditions.Add(new ClientCondition([.. names.Select(n => n.Trim())]));
                     break;
                 case "tools": conditions.Add(new FlagCondition(FlagFact.Tools, Bool(value, Fail))); break;
-                case "lastTurnToolResult": conditions.Add(new FlagCondition(FlagFact.LastTurnToolResult, Bool(value, Fail))); break;
+                case "last_turn_tool_result": conditions.Add(new FlagCondition(FlagFact.LastTurnToolResult, Bool(value, Fail))); break;
                 case "thinking": conditions.Add(new FlagCondition(FlagFact.Thinking, Bool(value, Fail))); break;
                 case "images": conditions.Add(new FlagCondition(FlagFact.Images, Bool(value, Fail))); break;
-                case "minInputTokens": conditions.Add(new TokensCondition(Int(value, Fail), isMinimum: true)); break;
-                case "maxInputTokens": conditions.Add(new TokensCondition(Int(value, Fail), isMinimum: false)); break;
+                case "min_input_tokens": conditions.Add(new TokensCondition(Int(value, Fail), isMinimum: true)); break;
+                case "max_input_tokens": conditions.Add(new TokensCondition(Int(value, Fail), isMinimum: false)); maxKey = rawKey; break;
                 case "model": conditions.Add(Regex(TextSource.Model, value, Fail)); break;
                 case "system": conditions.Add(Regex(TextSource.System, value, Fail)); break;
-                case "lastUserText": conditions.Add(Regex(TextSource.LastUserText, value, Fail)); break;
+                case "last_user_text": conditions.Add(Regex(TextSource.LastUserText, value, Fail)); break;
             }
         }
         if (name is null) throw new RoutingConfigException(fieldPath(NameField), "a rule needs a name");
@@ -134,7 +135,7 @@ internal sealed class TaskRule
         var min = conditions.OfType<TokensCondition>().FirstOrDefault(c => c.IsMinimum);
         var max = conditions.OfType<TokensCondition>().FirstOrDefault(c => !c.IsMinimum);
         if (min is not null && max is not null && min.Limit > max.Limit)
-            throw new RoutingConfigException(fieldPath("maxInputTokens"), $"maxInputTokens ({max.Limit}) is below minInputTokens ({min.Limit})");
+            throw new RoutingConfigException(fieldPath(maxKey!), $"{maxKey} ({max.Limit}) is below the minimum of input tokens ({min.Limit})");
         return new TaskRule { Name = name.Trim(), Task = task, Conditions = conditions };
     }
 

@@ -90,7 +90,7 @@ public sealed class AdminBudgetApiTests : AdminTestBase
         Assert.Equal($"user:{carol}", put.Json!["scope"]!.GetValue<string>());
         Assert.Equal("carol@example.com", put.Json["email"]!.GetValue<string>());
         Assert.Equal("admin", put.Json["budget_source"]!.GetValue<string>());
-        Assert.Equal(500_000, put.Json["budget"]!["daily"]!["inputTokens"]!.GetValue<long>());
+        Assert.Equal(500_000, put.Json["budget"]!["daily"]!["input_tokens"]!.GetValue<long>());
         Assert.Equal(2, put.Json["status"]!.AsArray().Count);
 
         await BudgetMeters.ChargeAsync(Gateway.Services, BudgetScope.User(carol), input: 450_000, output: 10_000);
@@ -133,7 +133,7 @@ public sealed class AdminBudgetApiTests : AdminTestBase
         foreach (var action in new[] { "budget.set", "budget.reset", "budget.clear" })
             Assert.Contains(audit, e => e.Action == action && e.Target == $"user:{carol}" && e.Actor == "key:bootstrap");
         Assert.Contains(audit, e => e.Action == "budget.clear" && e.Target == $"user:{carol}" && e.Detail == "daily");
-        Assert.Contains(audit, e => e.Action == "budget.set" && e.Target == "user:default" && e.Detail == """{"monthly":{"outputTokens":1000000,"alertThreshold":0.8,"action":"notify"}}""");
+        Assert.Contains(audit, e => e.Action == "budget.set" && e.Target == "user:default" && e.Detail == """{"monthly":{"output_tokens":1000000,"alert_threshold":0.8,"action":"notify"}}""");
     }
 
     [Fact]
@@ -159,9 +159,9 @@ public sealed class AdminBudgetApiTests : AdminTestBase
         var notJson = await admin.SendAsync(HttpMethod.Put, "/admin/api/budgets/gateway", JsonValue.Create("not an object"));
         Assert.Equal(HttpStatusCode.BadRequest, notJson.Status);
 
-        var rate = await admin.PutAsync("/admin/api/rate-limits/users/default", Body("""{"requestsPerMinute": 0}"""));
+        var rate = await admin.PutAsync("/admin/api/rate-limits/users/default", Body("""{"requests_per_minute": 0}"""));
         Assert.Equal(HttpStatusCode.BadRequest, rate.Status);
-        Assert.Equal("rateLimit.requestsPerMinute", rate.ErrorParam);
+        Assert.Equal("rate_limit.requests_per_minute", rate.ErrorParam);
 
         var resetDefault = await admin.PostAsync("/admin/api/budgets/users/default/reset");
         Assert.Equal(HttpStatusCode.BadRequest, resetDefault.Status);
@@ -182,12 +182,12 @@ public sealed class AdminBudgetApiTests : AdminTestBase
         using var admin = AdminByKey();
         var defaults = await admin.PutAsync("/admin/api/rate-limits/users/default", Body("""{"requestsPerMinute": 60, "tokensPerMinute": 200000, "concurrentRequests": 4}"""));
         Assert.True(defaults.Status == HttpStatusCode.OK, defaults.ToString());
-        Assert.Equal(60, defaults.Json!["rate_limit"]!["requestsPerMinute"]!.GetValue<int>());
+        Assert.Equal(60, defaults.Json!["rate_limit"]!["requests_per_minute"]!.GetValue<int>());
         Assert.Equal(HttpStatusCode.OK, (await admin.PutAsync($"/admin/api/rate-limits/keys/{keyId}", Body("""{"rateLimit": {"concurrentRequests": 2}}"""))).Status);
 
         var inherited = (await admin.GetAsync($"/admin/api/rate-limits/users/{dan}")).Json!;
         Assert.Equal("default", inherited["source"]!.GetValue<string>());
-        Assert.Equal(200_000, inherited["rate_limit"]!["tokensPerMinute"]!.GetValue<long>());
+        Assert.Equal(200_000, inherited["rate_limit"]!["tokens_per_minute"]!.GetValue<long>());
 
         var list = (await admin.GetAsync("/admin/api/rate-limits")).Json!["data"]!.AsArray();
         Assert.Equal(["user:default", $"key:{keyId}"], list.Select(e => e!["scope"]!.GetValue<string>()));
@@ -196,7 +196,7 @@ public sealed class AdminBudgetApiTests : AdminTestBase
         Assert.Null((await admin.GetAsync($"/admin/api/rate-limits/keys/{keyId}")).Json!["rate_limit"]);
 
         var audit = await AuditAsync();
-        Assert.Contains(audit, e => e.Action == "ratelimit.set" && e.Target == "user:default" && e.Detail == """{"requestsPerMinute":60,"tokensPerMinute":200000,"concurrentRequests":4}""");
+        Assert.Contains(audit, e => e.Action == "ratelimit.set" && e.Target == "user:default" && e.Detail == """{"requests_per_minute":60,"tokens_per_minute":200000,"concurrent_requests":4}""");
         Assert.Contains(audit, e => e.Action == "ratelimit.clear" && e.Target == $"key:{keyId}");
     }
 }

@@ -105,7 +105,7 @@ public abstract class BudgetsCliTests : IAsyncLifetime
 
         var audit = await WithServicesAsync(s => s.Store.Audit.ListAsync(new AuditQuery(Limit: 100)));
         Assert.Contains(audit, e => e.Action == "budget.set" && e.Target == $"user:{alice}" && e.Actor.StartsWith("cli:", StringComparison.Ordinal)
-                                    && e.Detail!.Contains("\"inputTokens\":500000", StringComparison.Ordinal));
+                                    && e.Detail!.Contains("\"input_tokens\":500000", StringComparison.Ordinal));
         Assert.Contains(audit, e => e.Action == "budget.reset" && e.Target == $"user:{alice}");
     }
 
@@ -115,25 +115,25 @@ public abstract class BudgetsCliTests : IAsyncLifetime
         await OkAsync("budgets", "set", "--gateway", "--monthly-input", "10M", "--action", "pause", "--resume-at-period-end");
         await OkAsync("budgets", "set", "--gateway", "--daily-input", "1.5M");
         var both = (await ShowJsonAsync("--gateway"))["budget"]!;
-        Assert.Equal(1_500_000, both["daily"]!["inputTokens"]!.GetValue<long>());
+        Assert.Equal(1_500_000, both["daily"]!["input_tokens"]!.GetValue<long>());
         Assert.Equal("notify", both["daily"]!["action"]!.GetValue<string>());
-        Assert.Equal(10_000_000, both["monthly"]!["inputTokens"]!.GetValue<long>());
+        Assert.Equal(10_000_000, both["monthly"]!["input_tokens"]!.GetValue<long>());
         Assert.Equal("pause", both["monthly"]!["action"]!.GetValue<string>());
-        Assert.True(both["monthly"]!["resumeAtPeriodEnd"]!.GetValue<bool>());
+        Assert.True(both["monthly"]!["resume_at_period_end"]!.GetValue<bool>());
 
         // A limit added to a window keeps the window's others; --threshold alone applies to every window.
         await OkAsync("budgets", "set", "--gateway", "--daily-output", "200000", "--daily-cost", "20");
         await OkAsync("budgets", "set", "--gateway", "--threshold", "50%");
         var merged = (await ShowJsonAsync("--gateway"))["budget"]!;
-        Assert.Equal(1_500_000, merged["daily"]!["inputTokens"]!.GetValue<long>());
-        Assert.Equal(200_000, merged["daily"]!["outputTokens"]!.GetValue<long>());
-        Assert.Equal(20, merged["daily"]!["costUsd"]!.GetValue<double>());
-        Assert.Equal(0.5, merged["daily"]!["alertThreshold"]!.GetValue<double>());
-        Assert.Equal(0.5, merged["monthly"]!["alertThreshold"]!.GetValue<double>());
+        Assert.Equal(1_500_000, merged["daily"]!["input_tokens"]!.GetValue<long>());
+        Assert.Equal(200_000, merged["daily"]!["output_tokens"]!.GetValue<long>());
+        Assert.Equal(20, merged["daily"]!["cost_usd"]!.GetValue<double>());
+        Assert.Equal(0.5, merged["daily"]!["alert_threshold"]!.GetValue<double>());
+        Assert.Equal(0.5, merged["monthly"]!["alert_threshold"]!.GetValue<double>());
         Assert.Equal("pause", merged["monthly"]!["action"]!.GetValue<string>());
 
         await OkAsync("budgets", "set", "--gateway", "--daily-input", "none");
-        Assert.Null((await ShowJsonAsync("--gateway"))["budget"]!["daily"]!["inputTokens"]);
+        Assert.Null((await ShowJsonAsync("--gateway"))["budget"]!["daily"]!["input_tokens"]);
     }
 
     [Fact]
@@ -212,7 +212,7 @@ public abstract class BudgetsCliTests : IAsyncLifetime
         Assert.Contains("note: 'models' is not a budget and was not imported.", imported.Err);
         Assert.Contains("Budget of the default for all users: daily 500k input / 200k output tokens, notify at 80%.", imported.Err);
         var budget = (await ShowJsonAsync("--default-user"))["budget"]!;
-        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"daily":{"inputTokens":500000,"outputTokens":200000,"alertThreshold":0.8,"action":"notify"}}"""), budget),
+        Assert.True(JsonNode.DeepEquals(JsonNode.Parse("""{"daily":{"input_tokens":500000,"output_tokens":200000,"alert_threshold":0.8,"action":"notify"}}"""), budget),
             budget.ToJsonString());
 
         // The block alone, for one user: their own replaces the default, which a note says.
@@ -220,7 +220,7 @@ public abstract class BudgetsCliTests : IAsyncLifetime
         await File.WriteAllTextAsync(file, """{"budget": {"monthly": {"costUsd": 25.5, "action": "pause", "resumeAtPeriodEnd": true}}}""");
         var own = await OkAsync("budgets", "set", "--user", "bob@example.com", "--import", file);
         Assert.Contains("note: this budget replaces the default for all users", own.Err);
-        Assert.Equal(25.5, (await ShowJsonAsync("--user", "bob@example.com"))["budget"]!["monthly"]!["costUsd"]!.GetValue<double>());
+        Assert.Equal(25.5, (await ShowJsonAsync("--user", "bob@example.com"))["budget"]!["monthly"]!["cost_usd"]!.GetValue<double>());
 
         await File.WriteAllTextAsync(file, """{"budget": {"daily": {"inputTokens": -1}}}""");
         var bad = await RunAsync("budgets", "set", "--user", "bob@example.com", "--import", file);

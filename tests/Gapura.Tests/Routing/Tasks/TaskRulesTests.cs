@@ -227,11 +227,15 @@ public sealed class TaskRulesTests
     [Fact]
     public void WriteTo_round_trips_with_ParseList()
     {
-        const string json = """[{"name":"all","task":"specGeneration","client":["claude-code","opencode"],"model":"(?i)opus","tools":true,"lastTurnToolResult":false,"thinking":true,"images":false,"minInputTokens":10,"maxInputTokens":20000,"system":"agent","lastUserText":"(?i)\\bspec\\b"},{"name":"one","task":"background","client":"codex-cli"}]""";
+        const string json = """[{"name":"all","task":"specGeneration","client":["claude-code","opencode"],"model":"(?i)opus","tools":true,"last_turn_tool_result":false,"thinking":true,"images":false,"min_input_tokens":10,"max_input_tokens":20000,"system":"agent","last_user_text":"(?i)\\bspec\\b"},{"name":"one","task":"background","client":"codex-cli"}]""";
         var rules = Parse(json);
         var written = Write(rules);
         Assert.Equal(JsonDocument.Parse(json).RootElement.GetRawText(), written);
         Assert.Equal(written, Write(Parse(written)));
+        // The seed's and older definitions' camelCase reads as the same rules, and is written back in snake_case.
+        var camel = json.Replace("last_turn_tool_result", "lastTurnToolResult").Replace("min_input_tokens", "minInputTokens")
+            .Replace("max_input_tokens", "maxInputTokens").Replace("last_user_text", "lastUserText");
+        Assert.Equal(written, Write(Parse(camel)));
     }
 
     private static string Write(IReadOnlyList<TaskRule> rules)
