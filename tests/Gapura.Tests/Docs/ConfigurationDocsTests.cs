@@ -65,10 +65,13 @@ public sealed class ConfigurationDocsTests
         Assert.True(unbound.Count == 0,
             "Options classes whose configuration section the settings finder cannot tell (bind them with Configure<T>(configuration.GetSection(…)) "
             + "or give them a Section constant): " + string.Join(", ", unbound));
-        var readers = ConfigurationSettings.UnknownHandReaders();
-        Assert.True(readers.Count == 0,
+        var inSource = ConfigurationSettings.HandReadersInSource();
+        var unknown = inSource.Except(ConfigurationSettings.KnownHandReaders).ToList();
+        Assert.True(unknown.Count == 0,
             "Configuration read by hand in a reader the settings finder does not run; add it to ConfigurationSettings (KnownHandReaders and HandRead): "
-            + string.Join(", ", readers));
+            + string.Join(", ", unknown));
+        var gone = ConfigurationSettings.KnownHandReaders.Except(inSource).ToList();
+        Assert.True(gone.Count == 0, "ConfigurationSettings.KnownHandReaders names readers the source no longer has: " + string.Join(", ", gone));
     }
 
     [Fact]
