@@ -69,7 +69,7 @@ public sealed class KiroOptions
 
     /// <summary>
     /// Whether users without a Kiro login of their own may use the process-wide login (the one found in
-    /// files, see README). True by default so a single-user install works with no set-up; a team that wants
+    /// files, see docs/providers.md). True by default so a single-user install works with no set-up; a team that wants
     /// every user on their own account sets it false. A value in the settings table (same key) overrides this
     /// at run time, on every instance, without a restart.
     /// </summary>

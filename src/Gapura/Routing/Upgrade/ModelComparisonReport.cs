@@ -7,8 +7,8 @@ namespace Gapura.Routing.Upgrade;
 
 /// <summary>
 /// A finished comparison and its two renderings: markdown for people (a summary table, then each prompt's answers
-/// side by side) and JSON for scripts (shape <see cref="Schema"/>, documented in README-section.md beside this
-/// file; fields are only ever added).
+/// side by side) and JSON for scripts (shape <see cref="Schema"/>, documented in docs/routing.md;
+/// fields are only ever added).
 /// </summary>
 internal sealed class ModelComparisonReport
 {
