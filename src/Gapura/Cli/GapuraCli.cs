@@ -26,6 +26,26 @@ public static class GapuraCli
         var invocation = new InvocationConfiguration();
         if (output is not null) invocation.Output = output;
         if (error is not null) invocation.Error = error;
-        return await root.Parse(args).InvokeAsync(invocation, ct);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // A wrong command line is the caller's to fix: one short line and exit code 2, not the parser's help page and 1.
+            var command = string.Join(' ', ParentNames(parse.CommandResult.Command));
+            // "Unrecognized command 'foo'" says more than the "Required command was not provided" that comes with it.
+            var errors = parse.Errors.Select(e => e.Message).ToList();
+            if (errors.Count > 1) errors.RemoveAll(m => m.StartsWith("Required command", StringComparison.Ordinal));
+            await invocation.Error.WriteLineAsync($"{command}: {string.Join(" ", errors)} (see `{command} --help`)");
+            return CliExit.Usage;
+        }
+        return await parse.InvokeAsync(invocation, ct);
+    }
+
+    /// <summary>"gapura users add" for the <c>add</c> command under <c>users</c>.</summary>
+    private static IEnumerable<string> ParentNames(Command command)
+    {
+        var names = new List<string>();
+        for (Symbol? s = command; s is not null; s = s.Parents.OfType<Command>().FirstOrDefault())
+            names.Insert(0, s is RootCommand ? "gapura" : s.Name);
+        return names;
     }
 }

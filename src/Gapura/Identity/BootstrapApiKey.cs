@@ -22,6 +22,7 @@ internal static class BootstrapApiKey
             return;
         }
         var path = Path.Combine(dataDirectory, "api-key");
+        options.GeneratedKeyFile = path;
         var key = ApiKeys.Generate().Key;
         // Create-if-absent: instances starting together in one folder all end up with the same key.
         if (PrivateFile.TryCreate(path, System.Text.Encoding.UTF8.GetBytes(key + "\n")))
