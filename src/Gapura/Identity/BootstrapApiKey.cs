@@ -31,6 +31,7 @@ internal static class BootstrapApiKey
             log.LogWarning("No Gateway:ApiKey was set: generated one into {Path} (mode 600). Clients send it as 'Authorization: Bearer <key>' or 'x-api-key'", path);
             return;
         }
+        PrivateFile.Tighten(path, log);
         options.ApiKey = ReadSettled(path);
         log.LogInformation("Using the generated API key in {Path} (set Gateway:ApiKey to choose your own)", path);
     }
