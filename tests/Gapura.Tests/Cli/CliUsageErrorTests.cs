@@ -17,21 +17,25 @@ public sealed class CliUsageErrorTests : IDisposable
     /// before any database is opened.</remarks>
     public static TheoryData<string[], string> UsageErrors => new()
     {
-        { [], "gapura: Required command was not provided" },
-        { ["frobnicate"], "gapura: Unrecognized command or argument 'frobnicate'" },
-        { ["users"], "gapura users: Required command was not provided" },
-        { ["users", "add"], "gapura users add: Required argument missing" },
-        { ["users", "claim"], "gapura users claim: Required argument missing" },
-        { ["users", "delete"], "gapura users delete: Required argument missing" },
-        { ["keys", "create"], "gapura keys create: Option '--user' is required" },
-        { ["keys", "create", "--user"], "gapura keys create:" },
-        { ["keys", "revoke"], "gapura keys revoke:" },
-        { ["login"], "gapura login:" },
-        { ["secrets"], "gapura secrets:" },
-        { ["routing"], "gapura routing:" },
-        { ["budgets"], "gapura budgets:" },
-        { ["models"], "gapura models:" },
-        { ["users", "list", "stray"], "unknown argument 'stray'" },
+        { [], "error: Required command was not provided. (see `gapura --help`)" },
+        { ["frobnicate"], "error: Unrecognized command or argument 'frobnicate'. (see `gapura --help`)" },
+        { ["users"], "error: Required command was not provided. (see `gapura users --help`)" },
+        { ["users", "add"], "error: Required argument missing for command: 'add'. (see `gapura users add --help`)" },
+        { ["users", "claim"], "error: Required argument missing for command: 'claim'. (see `gapura users claim --help`)" },
+        { ["users", "delete"], "error: Required argument missing for command: 'delete'." },
+        { ["keys", "create"], "error: Option '--user' is required. (see `gapura keys create --help`)" },
+        { ["keys", "create", "--user"], "(see `gapura keys create --help`)" },
+        { ["keys", "revoke"], "(see `gapura keys revoke --help`)" },
+        { ["login"], "(see `gapura login --help`)" },
+        { ["secrets"], "(see `gapura secrets --help`)" },
+        { ["routing"], "(see `gapura routing --help`)" },
+        { ["budgets"], "(see `gapura budgets --help`)" },
+        { ["models"], "(see `gapura models --help`)" },
+        { ["users", "list", "stray"], "error: unknown argument 'stray' (settings are given as --Section:Key=value; see `gapura users list --help`)" },
+        { ["users", "list", "--Storage:Path", "x.db"], "error: unknown argument 'x.db'" },
+        { ["login", "kiro", "stray"], "error: unknown argument 'stray'" },
+        { ["secrets", "rotate", "--bogus"], "error: unknown argument '--bogus'" },
+        { ["serve", "stray"], "error: unknown argument 'stray'" },
     };
 
     [Theory]
@@ -55,7 +59,7 @@ public sealed class CliUsageErrorTests : IDisposable
         var (code, stdout, stderr) = await GapuraProcess.RunAsync(_dir, "frobnicate");
 
         Assert.Equal(2, code);
-        Assert.Equal("gapura: Unrecognized command or argument 'frobnicate'. (see `gapura --help`)", stderr.Trim());
+        Assert.Equal("error: Unrecognized command or argument 'frobnicate'. (see `gapura --help`)", stderr.Trim());
         Assert.Equal("", stdout);
     }
 }
