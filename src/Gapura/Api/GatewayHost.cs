@@ -3,6 +3,7 @@ using Gapura.Budgets;
 using Gapura.Formats;
 using Gapura.Formats.Anthropic;
 using Gapura.Formats.OpenAi;
+using Gapura.Hosting;
 using Gapura.Identity;
 using Gapura.Providers;
 using Gapura.Providers.Accounts;
@@ -44,6 +45,9 @@ public static class GatewayHost
             builder.WebHost.UseUrls(DefaultUrl);
 
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
+        // `gapura serve` reports a failed start in one line itself; the host's own "Hosting failed to start" (an error with
+        // the whole stack trace) would say it again. A background service that fails later is still logged (critical).
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 
         AddGatewayServices(builder.Services, builder.Configuration);
         // Kestrel's own limit is a backstop above ours, so oversized bodies get an answer in the caller's format.
@@ -71,6 +75,7 @@ public static class GatewayHost
     internal static void AddGatewayServices(IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<GatewayOptions>(configuration.GetSection(GatewayOptions.Section));
+        services.AddGapuraSettingsValidation();
         services.AddSingleton(TimeProvider.System);
         services.AddGapuraStorage(configuration);
         services.AddGapuraIdentity(configuration);

@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Gapura.Api;
 
 /// <summary>Settings of the front door (section <c>Gateway</c>).</summary>
@@ -8,6 +10,9 @@ public sealed class GatewayOptions
     /// <summary>The bootstrap API key (at least 16 characters); it belongs to the first enabled admin.</summary>
     public string? ApiKey { get; set; }
 
+    /// <summary>Where the bootstrap key was generated when none was configured (null when <see cref="ApiKey"/> was set); not a setting.</summary>
+    internal string? GeneratedKeyFile { get; set; }
+
     /// <summary>Email of the admin created on first start when the database is empty (with <see cref="AdminPassword"/>).</summary>
     public string? AdminEmail { get; set; }
 
@@ -15,14 +20,18 @@ public sealed class GatewayOptions
     public string? AdminPassword { get; set; }
 
     /// <summary>Largest request body accepted, in bytes (Claude Code sends ~100 KB; images make more).</summary>
+    [Range(typeof(long), "1024", "1073741824")]
     public long MaxRequestBodyBytes { get; set; } = 32 * 1024 * 1024;
 
     /// <summary>How long a streaming response may stay silent before the gateway sends a keep-alive.</summary>
+    [Range(0.1, 3600)]
     public double KeepAliveSeconds { get; set; } = 15;
 
     /// <summary>How long to wait for the upstream's first event before giving up with a 504.</summary>
+    [Range(0.1, 86400)]
     public double FirstByteTimeoutSeconds { get; set; } = 300;
 
     /// <summary>How long a started stream may go without an upstream event before it is ended with an error.</summary>
+    [Range(0.1, 86400)]
     public double IdleTimeoutSeconds { get; set; } = 300;
 }

@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Gapura.Budgets;
 
 /// <summary>The <c>Budgets</c> section: how budgets are counted and announced (the budgets themselves are <see cref="BudgetConfig"/>).</summary>
@@ -22,5 +24,6 @@ internal sealed class BudgetOptions
     /// How long a request's reservation outlives its instance: open reservations are renewed while the instance runs,
     /// and those of an instance that died are released this long after its last renewal.
     /// </summary>
+    [Range(1, 3600)]
     public int ReservationSeconds { get; set; } = 120;
 }

@@ -26,6 +26,51 @@ public static class GapuraCli
         var invocation = new InvocationConfiguration();
         if (output is not null) invocation.Output = output;
         if (error is not null) invocation.Error = error;
-        return await root.Parse(args).InvokeAsync(invocation, ct);
+        var parse = root.Parse(args);
+        if (parse.Errors.Count > 0)
+        {
+            // A wrong command line is the caller's to fix: one short line and exit code 2, not the parser's help page and 1.
+            var command = string.Join(' ', ParentNames(parse.CommandResult.Command));
+            // "Unrecognized command 'foo'" says more than the "Required command was not provided" that comes with it.
+            var errors = parse.Errors.Select(e => e.Message).ToList();
+            if (errors.Count > 1) errors.RemoveAll(m => m.StartsWith("Required command", StringComparison.Ordinal));
+            await invocation.Error.WriteLineAsync($"error: {string.Join(" ", errors)} (see `{command} --help`)");
+            return CliExit.Usage;
+        }
+        if (StrayToken(parse) is { } stray)
+        {
+            var command = string.Join(' ', ParentNames(parse.CommandResult.Command));
+            await invocation.Error.WriteLineAsync($"error: unknown argument '{stray}' (settings are given as --Section:Key=value; see `{command} --help`)");
+            return CliExit.Usage;
+        }
+        return await parse.InvokeAsync(invocation, ct);
+    }
+
+    /// <summary>
+    /// The first token no verb knows that is not a setting. Verbs hand tokens they do not know to configuration, so a
+    /// mistyped option or a stray word must be caught here, or it would be silently taken for a setting (or ignored).
+    /// <c>serve</c> also takes ASP.NET's own forms: <c>--urls http://…</c> (a value after a name) and <c>--urls=…</c>.
+    /// </summary>
+    private static string? StrayToken(ParseResult parse)
+    {
+        var serve = parse.CommandResult.Command.Name == "serve";
+        string? previous = null;
+        foreach (var token in parse.UnmatchedTokens)
+        {
+            var isName = token.StartsWith("--", StringComparison.Ordinal);
+            var valueOfPrevious = serve && !isName && previous is not null && previous.StartsWith("--", StringComparison.Ordinal) && !previous.Contains('=');
+            if (!valueOfPrevious && (!isName || (!serve && !token.Contains(':')))) return token;
+            previous = token;
+        }
+        return null;
+    }
+
+    /// <summary>"gapura users add" for the <c>add</c> command under <c>users</c>.</summary>
+    private static IEnumerable<string> ParentNames(Command command)
+    {
+        var names = new List<string>();
+        for (Symbol? s = command; s is not null; s = s.Parents.OfType<Command>().FirstOrDefault())
+            names.Insert(0, s is RootCommand ? "gapura" : s.Name);
+        return names;
     }
 }

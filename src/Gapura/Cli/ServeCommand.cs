@@ -1,7 +1,8 @@
 using System.CommandLine;
-using System.Security.Cryptography;
+using System.Net.Sockets;
 using Gapura.Api;
-using Gapura.Storage;
+using Gapura.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Gapura.Cli;
 
@@ -15,21 +16,69 @@ internal static class ServeCommand
         };
         command.SetAction(async (parse, ct) =>
         {
+            WebApplication app;
             try
             {
-                var app = GatewayHost.Build([.. parse.UnmatchedTokens]);
-                await app.RunAsync(ct);
-                return 0;
+                app = GatewayHost.Build([.. parse.UnmatchedTokens]);
             }
-            catch (Exception e) when (e is StorageException or InvalidOperationException or CryptographicException
-                                          or Budgets.BudgetConfigException or Routing.RoutingConfigException)
+            catch (Exception e) when (e is not OperationCanceledException)
             {
-                // Start-up problems (database unreachable, wrong Secrets:Key, bad settings) are the operator's to
-                // fix: one clear line and a non-zero exit, not a stack trace.
-                parse.InvocationConfiguration.Error.WriteLine($"gapura serve: {e.Message}");
-                return 2;
+                return Refuse(parse, e, urls: null);
             }
+            await using (app)
+            {
+                try
+                {
+                    await app.StartAsync(ct);
+                }
+                catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
+                {
+                    return Refuse(parse, e, app.Configuration["urls"]);
+                }
+                await app.WaitForShutdownAsync(ct);
+            }
+            return CliExit.Ok;
         });
         return command;
+    }
+
+    /// <summary>
+    /// A start-up failure (a bad setting, an unreadable key or login file, a database that cannot be reached, an address
+    /// in use) is the operator's to fix: one line saying what and how on standard error, exit code 2 — no stack trace.
+    /// </summary>
+    private static int Refuse(ParseResult parse, Exception e, string? urls)
+    {
+        parse.InvocationConfiguration.Error.WriteLine("gapura serve: " + StartupFailure.Describe(e, urls));
+        return CliExit.Usage;
+    }
+}
+
+/// <summary>Turns whatever stopped the gateway from starting into one line a person can act on.</summary>
+internal static class StartupFailure
+{
+    public static string Describe(Exception e, string? urls)
+    {
+        while (e is AggregateException { InnerExceptions.Count: 1 } or System.Reflection.TargetInvocationException && e.InnerException is not null)
+            e = e.InnerException!;
+        var message = e switch
+        {
+            OptionsValidationException invalid => SettingsValidation.Describe(invalid),
+            IOException when InUse(e) =>
+                $"cannot listen on {urls ?? GatewayHost.DefaultUrl}: the address is already in use. Stop whatever uses it, or choose another address with --urls=http://127.0.0.1:<port>.",
+            // Exceptions of Gapura's own making, and those of settings and files, already say what is wrong in words.
+            _ when e.GetType().Namespace?.StartsWith("Gapura", StringComparison.Ordinal) == true => e.Message,
+            InvalidOperationException or IOException or UnauthorizedAccessException or FormatException
+                or System.Security.Cryptography.CryptographicException or System.Data.Common.DbException => e.Message,
+            _ => $"{e.GetType().Name}: {e.Message}",
+        };
+        // One line, always: a multi-line message would break log shippers that read a line per event.
+        return string.Join(' ', message.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    }
+
+    private static bool InUse(Exception e)
+    {
+        for (var x = e; x is not null; x = x.InnerException)
+            if (x is Microsoft.AspNetCore.Connections.AddressInUseException or SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse }) return true;
+        return false;
     }
 }

@@ -91,8 +91,8 @@ internal sealed class CliSession(ServiceProvider services, IGapuraStore store, T
     /// <summary>
     /// Gives <paramref name="command"/> an action that opens the database, runs <paramref name="run"/> and turns
     /// every known failure into a message on standard error and a non-zero exit code. Tokens the parser
-    /// does not know must be settings (<c>--Section:Key=value</c>); anything else is a usage error, so a
-    /// mistyped option is not silently taken for a setting.
+    /// does not know must be settings (<c>--Section:Key=value</c>); <see cref="GapuraCli"/> refuses anything else as a
+    /// usage error before any verb runs, so a mistyped option is not silently taken for a setting.
     /// </summary>
     public static void SetAction(Command command, Func<CliSession, ParseResult, CancellationToken, Task<int>> run, bool upstreams = false)
     {
@@ -101,12 +101,6 @@ internal sealed class CliSession(ServiceProvider services, IGapuraStore store, T
         {
             var output = parse.InvocationConfiguration.Output;
             var error = parse.InvocationConfiguration.Error;
-            var stray = parse.UnmatchedTokens.FirstOrDefault(t => !t.StartsWith("--", StringComparison.Ordinal) || !t.Contains(':'));
-            if (stray is not null)
-            {
-                await error.WriteLineAsync($"error: unknown argument '{stray}' (settings are given as --Section:Key=value; see --help).");
-                return CliExit.Usage;
-            }
             try
             {
                 await using var session = await OpenAsync(LoginCommand.BuildConfiguration([.. parse.UnmatchedTokens]), output, error, ct, upstreams);

@@ -1,9 +1,40 @@
 namespace Gapura.Hosting;
 
-/// <summary>Files that hold secrets (logins, keys): written atomically and readable by their owner only.</summary>
+/// <summary>
+/// Files that hold secrets (logins, keys): written atomically and readable by their owner only (mode 600), in a folder
+/// only the owner can enter (mode 700) when Gapura creates it.
+/// </summary>
 internal static class PrivateFile
 {
     public const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    public const UnixFileMode OwnerOnlyFolder = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
+
+    /// <summary>
+    /// Creates a missing folder mode 700. A folder that already exists is left as it is: it may be shared on purpose
+    /// (<c>/tmp</c>, a home folder), and the files inside are 600 anyway.
+    /// </summary>
+    public static void EnsureFolder(string directory)
+    {
+        if (Directory.Exists(directory)) return;
+        if (OperatingSystem.IsWindows()) Directory.CreateDirectory(directory);
+        else Directory.CreateDirectory(directory, OwnerOnlyFolder);
+    }
+
+    /// <summary>
+    /// Sets an existing file that other local users may read or write to mode 600, with a warning naming it (an older
+    /// version, a copy or an editor may have left it looser). True when it was tightened.
+    /// </summary>
+    public static bool Tighten(string path, ILogger? log)
+    {
+        if (OperatingSystem.IsWindows() || !File.Exists(path)) return false;
+        var mode = File.GetUnixFileMode(path);
+        if ((mode & ~(OwnerOnly | UnixFileMode.UserExecute)) == 0) return false;
+        File.SetUnixFileMode(path, OwnerOnly);
+        log?.LogWarning("{Path} holds secrets but other local users could read it (mode {Mode}); set it to 600 (`chmod 600`)",
+            path, Convert.ToString((int)mode, 8));
+        return true;
+    }
 
     /// <summary>
     /// Writes a whole file atomically (temp file + rename) with the given Unix mode, so no reader ever sees
@@ -12,7 +43,7 @@ internal static class PrivateFile
     public static void Write(string path, ReadOnlySpan<byte> bytes, UnixFileMode mode = OwnerOnly)
     {
         var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
-        Directory.CreateDirectory(directory);
+        EnsureFolder(directory);
         var temp = Path.Combine(directory, $".{Path.GetFileName(path)}.{Guid.NewGuid():N}.tmp");
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = mode;
@@ -39,7 +70,7 @@ internal static class PrivateFile
     /// </summary>
     public static bool TryCreate(string path, ReadOnlySpan<byte> bytes, UnixFileMode mode = OwnerOnly)
     {
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        EnsureFolder(Path.GetDirectoryName(Path.GetFullPath(path))!);
         var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.Read };
         if (!OperatingSystem.IsWindows()) options.UnixCreateMode = mode;
         try
@@ -54,8 +85,4 @@ internal static class PrivateFile
             return false;
         }
     }
-
-    /// <summary>The file's current mode, to keep it when rewriting; null on Windows or when it does not exist.</summary>
-    public static UnixFileMode? ModeOf(string path)
-        => OperatingSystem.IsWindows() || !File.Exists(path) ? null : File.GetUnixFileMode(path);
 }

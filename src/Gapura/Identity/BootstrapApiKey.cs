@@ -22,6 +22,7 @@ internal static class BootstrapApiKey
             return;
         }
         var path = Path.Combine(dataDirectory, "api-key");
+        options.GeneratedKeyFile = path;
         var key = ApiKeys.Generate().Key;
         // Create-if-absent: instances starting together in one folder all end up with the same key.
         if (PrivateFile.TryCreate(path, System.Text.Encoding.UTF8.GetBytes(key + "\n")))
@@ -30,6 +31,7 @@ internal static class BootstrapApiKey
             log.LogWarning("No Gateway:ApiKey was set: generated one into {Path} (mode 600). Clients send it as 'Authorization: Bearer <key>' or 'x-api-key'", path);
             return;
         }
+        PrivateFile.Tighten(path, log);
         options.ApiKey = ReadSettled(path);
         log.LogInformation("Using the generated API key in {Path} (set Gateway:ApiKey to choose your own)", path);
     }

@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Gapura.Identity;
 
 /// <summary>Settings of client identity (section <c>Identity</c>).</summary>
@@ -10,8 +12,10 @@ internal sealed class IdentityOptions
     /// or deleted user or a changed role is refused by every instance within about this long (the issue's
     /// bound is 5 s; one cheap primary-key read per interval buys a 1 s default).
     /// </summary>
+    [Range(0.1, 3600)]
     public double RefreshSeconds { get; set; } = 1;
 
     /// <summary>How often last-used times are written, in one batch (never a write per request).</summary>
+    [Range(0.1, 86400)]
     public double LastUsedFlushSeconds { get; set; } = 30;
 }

@@ -5,8 +5,9 @@ using Gapura.Storage;
 namespace Gapura.Identity;
 
 /// <summary>
-/// The one-time code that lets the first admin be created over HTTP when the database is empty and no
-/// <c>Gateway:AdminEmail</c> was configured. Only its hash is stored; it expires, and using it once ends it.
+/// The one-time code that lets the owner account (see <see cref="OwnerAccount"/>) be given its e-mail and password over
+/// HTTP — the set-up API or the console's set-up page — while it has none. Only its hash is stored; it expires, using it
+/// once ends it, and each start issues a new one until the owner is claimed.
 /// </summary>
 internal sealed class SetupCode(IGapuraStore store, TimeProvider time)
 {

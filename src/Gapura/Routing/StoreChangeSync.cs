@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Gapura.Storage;
 using Microsoft.Extensions.Options;
 
@@ -22,6 +23,7 @@ internal sealed class RoutingOptions
     public const string Section = "Routing";
 
     /// <summary>How often the change counter is read; changes made on another instance show within this time.</summary>
+    [Range(0.1, 3600)]
     public double SyncSeconds { get; set; } = 1;
 }
 

@@ -7,7 +7,7 @@ internal static class KeyRingLoader
 {
     public const string DefaultKeyFileName = "gapura.key";
 
-    private const UnixFileMode OwnerOnly = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+    private const UnixFileMode OwnerOnly = Hosting.PrivateFile.OwnerOnly;
 
     public static KeyRing Load(SecretsOptions options, string keyFilePath, ILogger log)
     {
@@ -27,7 +27,7 @@ internal static class KeyRingLoader
     {
         if (File.Exists(path)) return ReadKeyFileSettled(path, log);
 
-        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        Hosting.PrivateFile.EnsureFolder(Path.GetDirectoryName(path)!);
         var key = SecretKey.Generate();
         // Created in place with O_CREAT|O_EXCL (FileMode.CreateNew), mode 600 from the first byte: of several
         // instances starting at the same moment exactly one creates the file, and the others read its key.
@@ -71,8 +71,7 @@ internal static class KeyRingLoader
 
     private static SecretKey ReadKeyFile(string path, ILogger log)
     {
-        if (!OperatingSystem.IsWindows() && (File.GetUnixFileMode(path) & ~(OwnerOnly | UnixFileMode.UserExecute)) != 0)
-            log.LogWarning("Secrets key file {Path} can be read by other users; run `chmod 600 {Path}`", path, path);
+        Hosting.PrivateFile.Tighten(path, log);
         var key = SecretKey.Parse(File.ReadAllText(path), $"The secrets key file {path}");
         log.LogInformation("Using secrets key {KeyId} from {Path}", key.Id, path);
         return key;

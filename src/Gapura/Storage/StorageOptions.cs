@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Gapura.Storage;
 
 /// <summary>
@@ -17,6 +19,7 @@ internal sealed class StorageOptions
     public string Path { get; set; } = "data/gapura.db";
 
     /// <summary>How long a SQLite writer waits for another one before failing (they queue on one file lock).</summary>
+    [Range(0, 600_000)]
     public int BusyTimeoutMilliseconds { get; set; } = 5000;
 
     /// <summary>Bound from <c>ConnectionStrings:Postgres</c>.</summary>

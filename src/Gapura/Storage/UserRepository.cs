@@ -22,6 +22,9 @@ internal interface IUserRepository
 
     Task<User> UpdateDisplayNameAsync(long id, string displayName, CancellationToken ct = default);
 
+    /// <summary>Changes the user's email (the owner account getting its real one). Throws <see cref="DuplicateEmailException"/> or <see cref="InvalidEmailException"/>.</summary>
+    Task<User> SetEmailAsync(long id, string email, CancellationToken ct = default);
+
     /// <summary>Throws <see cref="LastAdminException"/> when demoting the last enabled admin.</summary>
     Task<User> SetRoleAsync(long id, UserRole role, CancellationToken ct = default);
 
@@ -124,6 +127,23 @@ internal sealed class UserRepository(IDbScope scope, SecretBox secrets, TimeProv
             await s.Sql("UPDATE users SET display_name = @name, updated_at = @now WHERE id = @id")
                 .Param("name", (displayName ?? "").Trim()).Param("now", now).Param("id", id).ExecuteAsync(ct);
         }, ct);
+
+    public Task<User> SetEmailAsync(long id, string email, CancellationToken ct = default)
+    {
+        var address = EmailAddress.Validate(email);
+        return ChangeAsync(id, async (s, _, now) =>
+        {
+            try
+            {
+                await s.Sql("UPDATE users SET email = @email, updated_at = @now WHERE id = @id")
+                    .Param("email", address).Param("now", now).Param("id", id).ExecuteAsync(ct);
+            }
+            catch (System.Data.Common.DbException e) when (s.Database.IsUniqueViolation(e))
+            {
+                throw new DuplicateEmailException(address);
+            }
+        }, ct);
+    }
 
     public Task<User> SetRoleAsync(long id, UserRole role, CancellationToken ct = default)
         => ChangeAsync(id, async (s, user, now) =>

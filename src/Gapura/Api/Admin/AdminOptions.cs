@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using Gapura.Storage;
 using Microsoft.Extensions.Options;
@@ -14,15 +15,19 @@ internal sealed class AdminOptions
     public const string Section = "Admin";
 
     /// <summary>Failed password (or second-factor) attempts in a row before the account is locked.</summary>
+    [Range(1, 100)]
     public int MaxFailedLogins { get; set; } = 5;
 
     /// <summary>How long a locked account stays locked.</summary>
+    [Range(1d, 1440d)]
     public double LockoutMinutes { get; set; } = 15;
 
     /// <summary>Longest life of a browser session, however active.</summary>
+    [Range(1d, 720d)]
     public double SessionHours { get; set; } = 12;
 
     /// <summary>A session unused this long ends.</summary>
+    [Range(5d, 1440d)]
     public double SessionIdleMinutes { get; set; } = 60;
 }
 

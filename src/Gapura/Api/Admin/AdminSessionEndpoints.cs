@@ -11,7 +11,7 @@ internal static class AdminSessionEndpoints
     {
         open.MapPost("/setup", SetupAsync)
             .AcceptsJson<SetupRequest>().Produces<UserView>(StatusCodes.Status201Created).ProducesAdminErrors(400, 403, 409)
-            .WithSummary("Create the first admin with the one-time set-up code (only while there are no users).");
+            .WithSummary("Give the owner account (the first admin, holder of the bootstrap key) its e-mail and password with the one-time set-up code; only while it has none.");
         open.MapPost("/session", SignInAsync)
             .AcceptsJson<SignInRequest>().Produces<SessionView>().ProducesAdminErrors(400, 401, 403, 423)
             .WithSummary("Sign in with email and password (+ TOTP or a recovery code when enabled); sets the session cookie.");
@@ -33,22 +33,24 @@ internal static class AdminSessionEndpoints
         var password = AdminBody.Required(body.Password, "password");
         // Everything that can be checked is checked before the code is spent: a typo must not burn it.
         PasswordPolicy.Enforce(password, email);
-        if (await store.Users.CountAsync(ct) > 0) throw AdminApiException.Conflict("Gapura already has users; sign in instead.");
+        if (!await OwnerAccount.IsSetupOpenAsync(store, ct)) throw SetupOver();
         if (!await setup.TryConsumeAsync(code, ct))
         {
             await store.Audit.WriteAsync(new NewAuditEntry("anonymous", "setup.failed", "user:" + email, "wrong, used or expired set-up code", http.RemoteAddress()), ct);
-            throw AdminApiException.Forbidden("The set-up code is wrong, already used or expired. Restart the gateway for a new one, or use `gapura users add <email> --admin`.");
+            throw AdminApiException.Forbidden("The set-up code is wrong, already used or expired. Restart the gateway for a new one, or use `gapura users claim <email>`.");
         }
         var hash = passwords.Hash(password);
         var user = await store.InTransactionAsync(async s =>
         {
-            if (await s.Users.CountAsync(ct) > 0) throw AdminApiException.Conflict("Gapura already has users; sign in instead.");
-            var created = await s.Users.CreateAsync(new NewUser(email, (body.DisplayName ?? "").Trim() is { Length: > 0 } n ? n : "Administrator", UserRole.Admin, hash), ct);
-            await s.Audit.WriteAsync(new NewAuditEntry(email, "setup", "user:" + email, "first admin created with the set-up code", http.RemoteAddress()), ct);
-            return created;
+            // The owner (created by the first start, holder of the bootstrap key) gets the e-mail and password.
+            var claimed = await OwnerAccount.ClaimAsync(s, email, body.DisplayName, hash, ct) ?? throw SetupOver();
+            await s.Audit.WriteAsync(new NewAuditEntry(email, "setup", "user:" + email, "owner account claimed with the set-up code", http.RemoteAddress()), ct);
+            return claimed;
         }, ct);
         return Results.Json(UserView.From(user), AdminJsonContext.Default.UserView, statusCode: StatusCodes.Status201Created);
     }
+
+    private static AdminApiException SetupOver() => AdminApiException.Conflict("Set-up is over: the owner account already has an e-mail; sign in instead.");
 
     private static async Task<IResult> SignInAsync(HttpContext http, SignIn signIn, CancellationToken ct)
     {

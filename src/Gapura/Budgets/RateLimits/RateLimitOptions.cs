@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Gapura.Budgets.RateLimits;
 
 /// <summary>
@@ -12,6 +14,7 @@ internal sealed class RateLimitOptions
     /// How long a running request's concurrency lease outlives its instance: the instance renews its open leases every
     /// quarter of this, and the leases of an instance that died stop counting this long after its last renewal.
     /// </summary>
+    [Range(MinLeaseSeconds, MaxLeaseSeconds)]
     public int LeaseSeconds { get; set; } = 120;
 
     public const int MinLeaseSeconds = 10;

@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Gapura.Providers.Anthropic;
 
 /// <summary>
@@ -21,15 +23,19 @@ public sealed class AnthropicOptions
     public string Version { get; set; } = "2023-06-01";
 
     /// <summary>Attempts for retryable failures (429, 5xx, 529, connection errors) before the first byte.</summary>
+    [Range(1, 10)]
     public int MaxAttempts { get; set; } = 3;
 
     /// <summary>First retry delay; doubles each attempt, with jitter.</summary>
+    [Range(0d, 60_000d)]
     public double RetryBaseDelayMilliseconds { get; set; } = 500;
 
     /// <summary>Longest wait between retries, including a Retry-After the upstream asked for.</summary>
+    [Range(0d, 3600d)]
     public double MaxRetryDelaySeconds { get; set; } = 10;
 
     /// <summary>How often the model list is re-read from <c>GET /v1/models</c>.</summary>
+    [Range(0.1, 10_080)]
     public double ModelsRefreshMinutes { get; set; } = 60;
 
     /// <summary>User agent sent upstream.</summary>

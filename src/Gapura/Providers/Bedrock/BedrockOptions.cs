@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Gapura.Providers.Bedrock;
 
 /// <summary>
@@ -45,14 +47,19 @@ public sealed class BedrockOptions
     public string? InferenceProfilePrefix { get; set; }
 
     /// <summary>Attempts for retryable failures (429, 5xx, connection errors) before the first byte.</summary>
+    [Range(1, 10)]
     public int MaxAttempts { get; set; } = 3;
+
+    [Range(0d, 60_000d)]
 
     public double RetryBaseDelayMilliseconds { get; set; } = 500;
 
     /// <summary>Longest wait between retries, including a Retry-After the upstream asked for.</summary>
+    [Range(0d, 3600d)]
     public double MaxRetryDelaySeconds { get; set; } = 10;
 
     /// <summary>Thinking budget used when the client gives only an effort word (OpenAI reasoning_effort).</summary>
+    [Range(0, 1_000_000)]
     public int DefaultThinkingBudget { get; set; } = 8_192;
 
     public string UserAgent { get; set; } = "gapura/0.1";

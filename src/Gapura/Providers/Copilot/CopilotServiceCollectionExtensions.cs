@@ -19,7 +19,7 @@ internal static class CopilotServiceCollectionExtensions
     /// <param name="home">Where <c>~/.gapura/copilot.json</c> is looked for.</param>
     internal static IServiceCollection AddCopilotProvider(this IServiceCollection services, IConfiguration configuration, string home)
     {
-        var options = configuration.GetSection(CopilotOptions.Section).Get<CopilotOptions>() ?? new CopilotOptions();
+        var options = Hosting.SettingsValidation.Checked(configuration.GetSection(CopilotOptions.Section).Get<CopilotOptions>() ?? new CopilotOptions(), CopilotOptions.Section);
         var process = ProcessAccount(options, home) is { } account
             ? new ProcessAccount(new AccountSecret { Kind = AccountSecret.GitHubKind, GitHubToken = account.GitHubToken })
             : null;

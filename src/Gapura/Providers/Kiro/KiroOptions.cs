@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Gapura.Providers.Kiro;
 
 /// <summary>
@@ -41,24 +43,31 @@ public sealed class KiroOptions
     public string UserAgent { get; set; } = "gapura/0.1";
 
     /// <summary>Largest request body sent upstream; older history is trimmed above it (the service fails near 600 KB).</summary>
+    [Range(0, 100_000_000)]
     public int MaxPayloadBytes { get; set; } = 600_000;
 
     /// <summary>Upper bound of the injected <c>max_thinking_length</c>.</summary>
+    [Range(0, 1_000_000)]
     public int MaxThinkingTokens { get; set; } = 10_000;
 
     /// <summary>Refresh an access token this long before it expires.</summary>
+    [Range(0d, 86400d)]
     public double RefreshSkewSeconds { get; set; } = 300;
 
     /// <summary>Attempts for retryable failures (429, 5xx, connection errors) before the first byte.</summary>
+    [Range(1, 10)]
     public int MaxAttempts { get; set; } = 3;
 
     /// <summary>First retry delay; doubles each attempt, with jitter.</summary>
+    [Range(0d, 60_000d)]
     public double RetryBaseDelayMilliseconds { get; set; } = 500;
 
     /// <summary>Longest wait between retries, including a Retry-After the upstream asked for.</summary>
+    [Range(0d, 3600d)]
     public double MaxRetryDelaySeconds { get; set; } = 10;
 
     /// <summary>How often the model list is re-read from ListAvailableModels.</summary>
+    [Range(0.1, 10_080)]
     public double ModelsRefreshMinutes { get; set; } = 60;
 
     /// <summary>Extra client model names mapped to Kiro ids, e.g. <c>Kiro:ModelAliases:gpt-4o=claude-sonnet-4.5</c>.</summary>
@@ -76,12 +85,15 @@ public sealed class KiroOptions
     public bool ShareProcessLogin { get; set; } = true;
 
     /// <summary>Users' stored logins are refreshed in the background this long before they expire, so requests do not wait.</summary>
+    [Range(0d, 86400d)]
     public double LoginRefreshAheadSeconds { get; set; } = 600;
 
     /// <summary>How often the background refresher looks for users' logins about to expire.</summary>
+    [Range(0.1, 86400)]
     public double LoginRefreshScanSeconds { get; set; } = 30;
 
     /// <summary>At most this many users' logins are refreshed at the same time.</summary>
+    [Range(1, 64)]
     public int LoginRefreshConcurrency { get; set; } = 4;
 
     /// <summary>Replaces <c>{region}</c> in a configured URL and trims the trailing slash.</summary>

@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Gapura.Providers.OpenAi;
 
 /// <summary>
@@ -27,15 +29,19 @@ public sealed class OpenAiOptions
     public string? Project { get; set; }
 
     /// <summary>Attempts for retryable failures (429, 5xx, connection errors) before the first byte.</summary>
+    [Range(1, 10)]
     public int MaxAttempts { get; set; } = 3;
 
     /// <summary>First retry delay; doubles each attempt, with jitter.</summary>
+    [Range(0d, 60_000d)]
     public double RetryBaseDelayMilliseconds { get; set; } = 500;
 
     /// <summary>Longest wait between retries, including a Retry-After the upstream asked for.</summary>
+    [Range(0d, 3600d)]
     public double MaxRetryDelaySeconds { get; set; } = 10;
 
     /// <summary>How often the model list is re-read from <c>/models</c>.</summary>
+    [Range(0.1, 10_080)]
     public double ModelsRefreshMinutes { get; set; } = 60;
 
     /// <summary>

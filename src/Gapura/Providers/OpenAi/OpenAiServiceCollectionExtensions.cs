@@ -16,7 +16,7 @@ internal static class OpenAiServiceCollectionExtensions
     /// </summary>
     public static IServiceCollection AddOpenAiProviders(this IServiceCollection services, IConfiguration configuration)
     {
-        var openAi = configuration.GetSection(OpenAiOptions.Section).Get<OpenAiOptions>() ?? new OpenAiOptions();
+        var openAi = Hosting.SettingsValidation.Checked(configuration.GetSection(OpenAiOptions.Section).Get<OpenAiOptions>() ?? new OpenAiOptions(), OpenAiOptions.Section);
         services.AddProviderAccounts(OpenAiProvider.ProviderName, ProcessAccount.ForApiKey(openAi.ApiKey), openAi.ShareProcessLogin);
         services.AddOAuthSignIn(OpenAiProvider.ProviderName, "ChatGPT", ChatGptSignIn.Read(configuration), ChatGptSignIn.Finish);
         var backend = openAi.ChatGptBaseUrl.Trim().TrimEnd('/');

@@ -1,3 +1,4 @@
+using System.ComponentModel.DataAnnotations;
 using Gapura.Routing.Profiles;
 using Gapura.Storage;
 
@@ -9,12 +10,15 @@ internal sealed class CanaryOptions
     public const string Section = "Routing:Canary";
 
     /// <summary>The candidate's error rate may exceed the baseline's by this much (0.05 = 5 points) before the canary rolls back.</summary>
+    [Range(0d, 1d)]
     public double MaxErrorRateIncrease { get; set; } = 0.05;
 
     /// <summary>The candidate requests needed before its error rate is judged at all.</summary>
+    [Range(1, 1_000_000)]
     public int MinRequests { get; set; } = 50;
 
     /// <summary>How often each instance checks the running canaries.</summary>
+    [Range(0.1, 3600)]
     public double CheckSeconds { get; set; } = 10;
 }
 

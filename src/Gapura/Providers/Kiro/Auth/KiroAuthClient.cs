@@ -218,7 +218,6 @@ internal sealed class KiroAuthClient
     public static GatewayException Dead(KiroCredential credential, string why) => new(
         ErrorKind.UpstreamLogin,
         credential.Source.Kind == KiroCredentialSourceKind.UserLogin
-            // A user's stored login is replaced by signing in again under the same label.
-            ? $"The Kiro login {credential.Source.Path} is dead: {why}. Connect it again: `gapura login kiro --user <email> --label <label>` or the admin API."
-            : $"The Kiro login from {credential.Source.Kind} ({credential.Source.Path}) is dead: {why}. Run `gapura login kiro` (or sign in again in Kiro) and retry.");
+            ? $"The Kiro login {credential.Source.Path} is dead: {why}. {credential.Source.FixAdvice}."
+            : $"The Kiro login from {credential.Source.Kind} ({credential.Source.Path}) is dead: {why}. {credential.Source.FixAdvice}, and retry.");
 }

@@ -15,6 +15,7 @@ internal static class KiroAuthServiceCollectionExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton(KiroAuthEnvironment.FromSystem());
         services.TryAddSingleton<KiroCredentialStore>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, KiroCredentialsStartupCheck>());
         // One client for the process, not a factory client captured by a singleton (that would pin one handler forever).
         services.TryAddSingleton(sp => new KiroAuthClient(KiroAuthClient.CreateHttpClient(), sp.GetRequiredService<IOptions<KiroOptions>>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton(sp => new KiroTokenProvider(

@@ -23,6 +23,18 @@ internal enum KiroCredentialSourceKind
 /// <param name="Key">The <c>auth_kv</c> key, for SQLite sources.</param>
 internal sealed record KiroCredentialSource(KiroCredentialSourceKind Kind, string Path, string? Key = null)
 {
+    /// <summary>
+    /// What to do when this login is dead or unreadable. A file named by <c>Kiro:CredentialsFile</c> always wins over other
+    /// logins, so `gapura login kiro` cannot help there: the file itself must be fixed, or the setting removed.
+    /// </summary>
+    public string FixAdvice => Kind switch
+    {
+        KiroCredentialSourceKind.ConfiguredFile =>
+            $"Put a working Kiro login in {Path} (sign in again with the program that wrote it), or unset Kiro:CredentialsFile to use `gapura login kiro` instead",
+        KiroCredentialSourceKind.UserLogin => "Connect it again: `gapura login kiro --user <email> --label <label>` or the admin API",
+        _ => "Run `gapura login kiro` (or sign in again in Kiro)",
+    };
+
     public override string ToString() => Key is null ? $"{Kind} ({Path})" : $"{Kind} ({Path}, {Key})";
 }
 

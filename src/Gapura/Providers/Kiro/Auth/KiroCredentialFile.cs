@@ -61,7 +61,8 @@ internal static class KiroCredentialFile
     {
         var json = Read(path) ?? new JsonObject();
         ApplyRefresh(json, refreshed);
-        Write(path, json, PrivateFile.ModeOf(path) ?? PrivateFile.OwnerOnly);
+        // Always 600: the file holds a refresh token, whatever mode the program that first wrote it chose.
+        Write(path, json, PrivateFile.OwnerOnly);
     }
 
     /// <summary>A new login (from a device sign-in) in the Kiro IDE format: the home-folder store and the database keep the same JSON.</summary>

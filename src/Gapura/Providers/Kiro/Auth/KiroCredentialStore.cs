@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Gapura.Conversations;
+using Gapura.Hosting;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 
@@ -37,6 +38,42 @@ internal sealed class KiroCredentialStore
         Path.Combine(_environment.HomeDirectory, "Library", "Application Support", "amazon-q", "data.sqlite3"),
     ];
 
+    /// <summary>The file named by <c>Kiro:CredentialsFile</c>; null when the setting is empty.</summary>
+    public KiroCredentialSource? ConfiguredFile => string.IsNullOrWhiteSpace(_options.CredentialsFile)
+        ? null
+        : new KiroCredentialSource(KiroCredentialSourceKind.ConfiguredFile, Path.GetFullPath(_environment.Expand(_options.CredentialsFile)));
+
+    /// <summary>
+    /// At start: a <c>Kiro:CredentialsFile</c> that is missing, unreadable or holds no login stops the gateway (it would
+    /// otherwise fail every Kiro request, and no other login may stand in for it). Login files Gapura writes to that are
+    /// looser than mode 600 are tightened, with a warning.
+    /// </summary>
+    /// <exception cref="KiroCredentialsFileException">The configured file cannot be used.</exception>
+    public void CheckAtStart(ILogger log)
+    {
+        PrivateFile.Tighten(GapuraStorePath, log);
+        if (ConfiguredFile is not { } configured) return;
+        KiroCredential? found;
+        try
+        {
+            found = Load(configured);
+        }
+        catch (GatewayException e)
+        {
+            throw new KiroCredentialsFileException($"Kiro:CredentialsFile: {e.Message.TrimEnd('.')}. {configured.FixAdvice}.");
+        }
+        if (found is null)
+            throw new KiroCredentialsFileException($"Kiro:CredentialsFile {configured.Path} does not exist or holds no token. {configured.FixAdvice}.");
+        try
+        {
+            PrivateFile.Tighten(configured.Path, log);
+        }
+        catch (UnauthorizedAccessException)
+        {
+            // Another account's file, readable to us: not ours to change, and it works.
+        }
+    }
+
     /// <summary>The first login found, in priority order.</summary>
     /// <exception cref="GatewayException">No login anywhere, or the configured file is missing or unreadable.</exception>
     public KiroCredential Discover()
@@ -44,9 +81,9 @@ internal sealed class KiroCredentialStore
         if (!string.IsNullOrWhiteSpace(_options.CredentialsFile))
         {
             // An explicit setting never falls through to other logins: that would silently use another account.
-            var path = Path.GetFullPath(_environment.Expand(_options.CredentialsFile));
-            return Load(new KiroCredentialSource(KiroCredentialSourceKind.ConfiguredFile, path))
-                ?? throw new GatewayException(ErrorKind.UpstreamLogin, $"Kiro:CredentialsFile {path} does not exist or holds no token.");
+            var configured = ConfiguredFile!;
+            return Load(configured)
+                ?? throw new GatewayException(ErrorKind.UpstreamLogin, $"Kiro:CredentialsFile {configured.Path} does not exist or holds no token. {configured.FixAdvice}.");
         }
 
         var problems = new List<string>();
@@ -97,12 +134,24 @@ internal sealed class KiroCredentialStore
     public KiroCredential SaveNewLogin(KiroCredential login, string? startUrl, DateTimeOffset? clientSecretExpiresAt)
     {
         var path = GapuraStorePath;
-        if (!OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        PrivateFile.EnsureFolder(Path.GetDirectoryName(path)!);
         var json = KiroCredentialFile.ToJson(login, startUrl, clientSecretExpiresAt);
-        KiroCredentialFile.Write(path, json, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        KiroCredentialFile.Write(path, json, PrivateFile.OwnerOnly);
         return login with { Source = new KiroCredentialSource(KiroCredentialSourceKind.GapuraStore, path) };
     }
+}
+
+/// <summary>The file named by <c>Kiro:CredentialsFile</c> cannot be used; the message says why and what to do.</summary>
+internal sealed class KiroCredentialsFileException(string message) : Exception(message);
+
+/// <summary>Runs <see cref="KiroCredentialStore.CheckAtStart"/> when the gateway starts.</summary>
+internal sealed class KiroCredentialsStartupCheck(KiroCredentialStore store, ILogger<KiroCredentialsStartupCheck> log) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        store.CheckAtStart(log);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -118,7 +118,7 @@ internal sealed class KiroTokenProvider : IKiroTokenSource
         }
         catch (GatewayException e) when (e.Kind == ErrorKind.UpstreamLogin)
         {
-            _logger.LogError("Kiro login from {Source} can no longer be refreshed; run `gapura login kiro`", current.Source);
+            _logger.LogError("Kiro login from {Source} can no longer be refreshed. {Fix}", current.Source, current.Source.FixAdvice);
             _dead = e;
             _deadRefreshToken = current.RefreshToken;
             // Forget it: the next call re-reads the store and recovers by itself once the user has signed in again.
