@@ -18,7 +18,6 @@ internal static class SetupCommand
     public static Command Create()
     {
         var client = new Argument<string>("client") { Description = "claude-code, codex or opencode." };
-        client.AcceptOnlyFromAmong([.. ClientSettings.Names.Keys]);
         var user = new Option<string?>("--user") { Description = "Create a new API key for this user (email), named 'setup <client>', and use it." };
         var write = new Option<bool>("--write") { Description = "Write the settings into the client's own config file (kept: everything else in it; backed up first) instead of printing them." };
         var model = new Option<string?>("--model") { Description = "The model the client starts with (default: one the upstreams offer; Claude Code needs none)." };
@@ -30,7 +29,9 @@ internal static class SetupCommand
         };
         CliSession.SetAction(command, async (cli, parse, ct) =>
         {
-            var app = ClientSettings.Names[parse.GetValue(client)!];
+            // Checked here rather than by the parser, whose errors exit 1: a wrong command line exits 2 (CliExit.Usage).
+            if (!ClientSettings.Names.TryGetValue(parse.GetValue(client) ?? "", out var app))
+                throw new CliException($"setup: unknown client '{parse.GetValue(client)}'; use {string.Join(", ", ClientSettings.Names.Keys)}.", CliExit.Usage);
             var configuration = cli.Services.GetRequiredService<IConfiguration>();
             Caller? caller = null;
             string key;
