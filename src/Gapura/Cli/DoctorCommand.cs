@@ -60,12 +60,15 @@ internal static class DoctorCommand
         _ => "FAIL",
     };
 
+    // Backticks and quotes as they are: the fixes are commands people copy.
+    private static readonly System.Text.Json.JsonSerializerOptions Plain = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private static string ToJson(IReadOnlyList<DoctorCheck> checks, bool failed)
     {
         var rows = new JsonArray();
         foreach (var c in checks)
             rows.Add(new JsonObject { ["check"] = c.Check, ["status"] = StatusWord(c.Status), ["detail"] = c.Detail, ["fix"] = c.Fix });
-        return new JsonObject { ["ok"] = !failed, ["checks"] = rows }.ToJsonString();
+        return new JsonObject { ["ok"] = !failed, ["checks"] = rows }.ToJsonString(Plain);
     }
 
     private static void WriteTable(TextWriter output, IReadOnlyList<DoctorCheck> checks, bool failed)

@@ -125,6 +125,43 @@ public sealed class DoctorCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Each_users_kiro_login_is_checked_alive_ones_pass_and_a_dead_one_fails_with_the_login_command_for_that_user()
+    {
+        var db = Path.Combine(_dir, "data", "gapura.db");
+        foreach (var email in new[] { "ann@example.com", "bob@example.com" })
+            Assert.Equal(0, await GapuraCli.RunAsync(["users", "add", email, $"--Storage:Path={db}"], new StringWriter(), new StringWriter()));
+        var keyFile = Path.Combine(_dir, "data", Gapura.Secrets.KeyRingLoader.DefaultKeyFileName);
+        await using (var database = new Gapura.Storage.SqliteDatabase(db))
+        {
+            var store = new Gapura.Storage.GapuraStore(database, new Gapura.Secrets.SecretBox(Gapura.Secrets.KeyRingLoader.Load(
+                new Gapura.Secrets.SecretsOptions(), keyFile, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance)));
+            var ann = (await store.Users.FindByEmailAsync("ann@example.com"))!;
+            var bob = (await store.Users.FindByEmailAsync("bob@example.com"))!;
+            var alive = _kiro.IssueCredentials();
+            var dead = _kiro.IssueCredentials();
+            Assert.True(_kiro.RevokeRefreshToken(dead.RefreshToken));
+            await Gapura.Providers.Kiro.Logins.KiroUserLogins.SaveAsync(store, ann.Id, "work", Credential(alive), null, null, new Gapura.Storage.NewAuditEntry("test", "connect"), default);
+            await Gapura.Providers.Kiro.Logins.KiroUserLogins.SaveAsync(store, bob.Id, "home", Credential(dead), null, null, new Gapura.Storage.NewAuditEntry("test", "connect"), default);
+        }
+        SqliteConnection.ClearAllPools();
+
+        var (code, output, error) = await DoctorAsync(Sqlite, "--json");
+
+        Assert.Equal(DoctorCommand.Failed, code);
+        var annRow = Row(output, "kiro login: ann@example.com 'work'");
+        Assert.Equal("ok", (string)annRow["status"]!);
+        Assert.Matches(@"token refreshed in \d+ ms.*\d+ models listed in \d+ ms", (string)annRow["detail"]!);
+        var bobRow = Row(output, "kiro login: bob@example.com 'home'");
+        Assert.Equal("FAIL", (string)bobRow["status"]!);
+        Assert.Contains("gapura login kiro --user bob@example.com --label \"home\"", (string)bobRow["fix"]!);
+        Assert.Equal("ok", (string)Row(output, "kiro login: gateway")["status"]!);
+        Assert.DoesNotContain("upstreams", output + error);
+    }
+
+    private static Gapura.Providers.Kiro.Auth.KiroCredential Credential(KiroIssuedCredentials login) => new(login.AccessToken, login.RefreshToken,
+        login.ExpiresAt, login.ProfileArn, login.Region, "social", null, null, Gapura.Providers.Kiro.Logins.KiroLoginSecret.SourceFor(0));
+
+    [Fact]
     public async Task A_stray_argument_is_a_usage_error()
     {
         var (code, _, error) = await DoctorAsync("extra", Sqlite);

@@ -114,6 +114,12 @@ internal static class Doctor
             checks.Add(new DoctorCheck("database", CheckStatus.Ok,
                 $"{target}: opened in {opened} ms, schema version {migrated.Version}{(migrated.Applied > 0 ? $" ({migrated.Applied} migration(s) applied now)" : "")}, write test rolled back"));
         }
+        catch (Exception e) when (e is SecretKeyException or System.Security.Cryptography.CryptographicException)
+        {
+            // The key ring is read when the store is first used (the write test): a malformed Secrets:Key fails there.
+            checks.Add(new DoctorCheck("secrets key", CheckStatus.Fail, e.Message, "set Secrets:Key (env Secrets__Key) or Secrets:KeyFile to a valid key (see `gapura secrets`)"));
+            return false;
+        }
         catch (Exception e) when (e is StorageException or System.Data.Common.DbException or IOException or UnauthorizedAccessException or TimeoutException)
         {
             checks.Add(new DoctorCheck("database", CheckStatus.Fail, e.Message, database.Backend == StorageBackend.Sqlite
