@@ -162,6 +162,19 @@ public sealed class DoctorCommandTests : IAsyncLifetime
         login.ExpiresAt, login.ProfileArn, login.Region, "social", null, null, Gapura.Providers.Kiro.Logins.KiroLoginSecret.SourceFor(0));
 
     [Fact]
+    public async Task A_malformed_secrets_key_is_a_FAIL_row_with_the_setting_to_fix_not_a_crash()
+    {
+        var (code, output, error) = await DoctorAsync(Sqlite, "--json", "--Secrets:Key=not-a-key");
+
+        Assert.Equal(DoctorCommand.Failed, code);
+        Assert.DoesNotContain("Unhandled", error);
+        var row = Row(output, "secrets key");
+        Assert.Equal("FAIL", (string)row["status"]!);
+        Assert.Contains("Secrets:Key", (string)row["fix"]!);
+        Assert.Equal("ok", (string)Row(output, "kiro login: gateway")["status"]!);
+    }
+
+    [Fact]
     public async Task A_stray_argument_is_a_usage_error()
     {
         var (code, _, error) = await DoctorAsync("extra", Sqlite);

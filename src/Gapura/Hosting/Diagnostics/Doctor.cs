@@ -183,7 +183,7 @@ internal static class Doctor
         IReadOnlyList<UpstreamLoginFinding> findings;
         try
         {
-            findings = new UpstreamLoginReport(services, configuration).Find();
+            findings = new UpstreamLoginReport(services, configuration).Find(userLogins: databaseUp);
         }
         catch (InvalidOperationException e)
         {

@@ -7,6 +7,7 @@ using Gapura.Providers.Copilot;
 using Gapura.Providers.Kiro;
 using Gapura.Providers.Kiro.Auth;
 using Gapura.Providers.Kiro.Logins;
+using Gapura.Storage;
 
 namespace Gapura.Hosting.Diagnostics;
 
@@ -46,12 +47,13 @@ internal sealed class UpstreamLoginReport(IServiceProvider services, IConfigurat
     public static readonly string[] BuiltInProviders = [KiroLoginPool.Provider, "anthropic", "openai", AccountKinds.Bedrock, AccountKinds.Copilot];
 
     /// <summary>Every login found, and for Kiro a finding that says there is none (Kiro is the default upstream).</summary>
-    public IReadOnlyList<UpstreamLoginFinding> Find()
+    /// <param name="userLogins">Include users' own logins (loaded from the database): false when the database cannot be used.</param>
+    public IReadOnlyList<UpstreamLoginFinding> Find(bool userLogins = true)
     {
         var found = new List<UpstreamLoginFinding>();
-        found.AddRange(FindKiro());
+        found.AddRange(FindKiro(userLogins));
         foreach (var provider in BuiltInProviders.Skip(1).Concat(CompatibleServerOptions.ReadAll(configuration).Select(s => s.Name)))
-            found.AddRange(FindAccounts(provider));
+            found.AddRange(FindAccounts(provider, userLogins));
         return found;
     }
 
@@ -74,7 +76,7 @@ internal sealed class UpstreamLoginReport(IServiceProvider services, IConfigurat
     public static string UserLoginHint(string provider, string who, string label)
         => $"run `gapura login {provider} --user {who} --label \"{label}\"`" + (provider is "kiro" or "anthropic" or "openai" or AccountKinds.Copilot ? "" : " with the new key");
 
-    private IEnumerable<UpstreamLoginFinding> FindKiro()
+    private IEnumerable<UpstreamLoginFinding> FindKiro(bool userLogins)
     {
         var store = services.GetRequiredService<KiroCredentialStore>();
         var options = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<KiroOptions>>().Value;
@@ -97,6 +99,7 @@ internal sealed class UpstreamLoginReport(IServiceProvider services, IConfigurat
                 LoginHint(KiroLoginPool.Provider) + " (or sign in with the Kiro IDE or kiro-cli)");
         }
         yield return process;
+        if (!userLogins) yield break;
         foreach (var login in (services.GetService<KiroLoginPool>()?.All ?? []).OrderBy(l => l.Id))
         {
             yield return new UpstreamLoginFinding(KiroLoginPool.Provider, $"database: user {login.UserId}, login '{login.Label}'", login.ExpiresAt,
@@ -106,16 +109,30 @@ internal sealed class UpstreamLoginReport(IServiceProvider services, IConfigurat
         }
     }
 
-    private IEnumerable<UpstreamLoginFinding> FindAccounts(string provider)
+    private IEnumerable<UpstreamLoginFinding> FindAccounts(string provider, bool userLogins)
     {
-        if (services.GetKeyedService<ProviderAccounts>(provider) is not { } accounts) yield break;
+        if (Accounts(provider) is not { } accounts) yield break;
         if (accounts.Process is not null) yield return new UpstreamLoginFinding(provider, ProcessSource(provider), null);
+        if (!userLogins) yield break;
         foreach (var login in (services.GetService<AccountPool>()?.All ?? []).Where(a => a.Provider == provider).OrderBy(a => a.Id))
         {
             yield return new UpstreamLoginFinding(provider, $"database: user {login.UserId}, login '{login.Label}' ({login.Kind})", null,
                 login.IsDead ? "dead" : null,
                 login.IsDead ? UserLoginHint(provider, $"<user {login.UserId}>", login.Label) : null,
                 login.UserId, login.Id, login.Label);
+        }
+    }
+
+    /// <summary>The provider's accounts; null when it has none registered or they cannot be built (an unusable secrets key, which doctor reports on its own row).</summary>
+    private ProviderAccounts? Accounts(string provider)
+    {
+        try
+        {
+            return services.GetKeyedService<ProviderAccounts>(provider);
+        }
+        catch (Exception e) when (e is Secrets.SecretKeyException or System.Security.Cryptography.CryptographicException or StorageException)
+        {
+            return null;
         }
     }
 
