@@ -65,6 +65,7 @@ public static class GatewayHost
         app.MapAdminApi();
         app.MapGapuraMetrics();
         if (console) app.MapGapuraConsole();
+        Hosting.Diagnostics.StartupSummary.LogWhenStarted(app);
         return app;
     }
 

@@ -92,9 +92,12 @@ internal sealed class KiroClient : IKiroModelSource
         }
     }
 
-    public async Task<IReadOnlyList<ModelInfo>> FetchModelsAsync(CancellationToken ct)
+    public Task<IReadOnlyList<ModelInfo>> FetchModelsAsync(CancellationToken ct) => FetchModelsAsync(_tokens, ct);
+
+    /// <summary>The model list as <paramref name="tokens"/> (a user's own login, say) sees it.</summary>
+    public async Task<IReadOnlyList<ModelInfo>> FetchModelsAsync(IKiroTokenSource tokens, CancellationToken ct)
     {
-        var token = await _tokens.GetAsync(forceRefresh: false, ct);
+        var token = await tokens.GetAsync(forceRefresh: false, ct);
         var models = new List<ModelInfo>();
         string? next = null;
         do
