@@ -26,6 +26,10 @@ public static class GapuraCli
         var invocation = new InvocationConfiguration();
         if (output is not null) invocation.Output = output;
         if (error is not null) invocation.Error = error;
-        return await root.Parse(args).InvokeAsync(invocation, ct);
+        var parsed = root.Parse(args);
+        // `serve` stops through the web host (graceful shutdown, Gateway:ShutdownTimeoutSeconds). System.CommandLine's own
+        // Ctrl-C / SIGTERM handling would return 2 s after the signal and so end the process, cutting open streams mid-answer.
+        if (parsed.CommandResult.Command.Name == ServeCommand.Name) invocation.ProcessTerminationTimeout = null;
+        return await parsed.InvokeAsync(invocation, ct);
     }
 }
