@@ -381,12 +381,18 @@ internal sealed class ChatPipeline(
         if (provider is not IPassthroughProvider passthrough || !passthrough.CanPassThrough(frontDoor, context)) return (null, false);
         var headers = http.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
         using var attempt = GapuraTracing.StartAttempt(provider.Name, best, response.Request.MaxTokens);
+        // The upstream is read until the client leaves or the shutdown deadline passes; writes to the client stop only when it leaves.
+        using var relay = LinkedCancellation.Rent(ct, shutdown.Deadline);
         PassthroughResponse upstream;
         try
         {
-            upstream = await passthrough.SendAsync(new PassthroughRequest(frontDoor, raw, headers, best, context, stream), ct);
+            upstream = await passthrough.SendAsync(new PassthroughRequest(frontDoor, raw, headers, best, context, stream), relay.Token);
         }
         catch (Exception e) when (GapuraTracing.Failed(attempt, e)) { throw; /* never: the filter only marks the span */ }
+        catch (Exception) when (shutdown.Deadline.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw shutdown.Ended(); // nothing sent yet: the caller gets a 503 in its format
+        }
         catch (GatewayException e) when (e.IsRetryable && candidates.Count > 1 && !ct.IsCancellationRequested)
         {
             log.LogWarning("Falling back from {Provider} ({Model}) to {Next}: {Kind} {Status}: {Reason}",
@@ -405,25 +411,39 @@ internal sealed class ChatPipeline(
             var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
             var tap = new UsageTap(stream);
             var relayed = false;
+            var held = 0; // bytes of an event not yet complete, kept at the start of the buffer
+            var midEvent = false;
             try
             {
                 int read;
-                while ((read = await upstream.Body.ReadAsync(buffer, ct)) > 0)
+                while ((read = await upstream.Body.ReadAsync(buffer.AsMemory(held), relay.Token)) > 0)
                 {
                     if (context.FirstByteAt == 0) context.FirstByteAt = Stopwatch.GetTimestamp();
-                    await http.Response.Body.WriteAsync(buffer.AsMemory(0, read), ct);
-                    await http.Response.Body.FlushAsync(ct);
-                    tap.Observe(buffer.AsSpan(0, read));
+                    var filled = held + read;
+                    // A stream is relayed whole events at a time, so that it can always be ended cleanly after what was sent
+                    // (an error event never lands inside a half-sent one). A client cannot use half an event anyway.
+                    var boundary = stream ? EventsEnd(buffer.AsSpan(0, filled)) : filled;
+                    var send = boundary == 0 && filled == buffer.Length ? filled : boundary; // an event larger than the buffer goes as it comes
+                    if (send > 0)
+                    {
+                        midEvent = send != boundary;
+                        await RelayAsync(http, tap, buffer.AsMemory(0, send), ct);
+                    }
+                    held = filled - send;
+                    if (held > 0 && send > 0) buffer.AsSpan(send, held).CopyTo(buffer);
                 }
+                if (held > 0) await RelayAsync(http, tap, buffer.AsMemory(0, held), ct); // the upstream ended without a last blank line
                 tap.Complete();
                 relayed = true;
             }
-            catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
+            catch (Exception e) when (!ct.IsCancellationRequested && (shutdown.Deadline.IsCancellationRequested || e is IOException or HttpRequestException))
             {
-                // The upstream broke off mid-answer: a stream ends with the dialect's error event, never a clean stop.
-                log.LogWarning("{Path} passthrough from {Provider} broke off: {Error}", http.Request.Path, provider.Name, e.Message);
-                context.Failure = new GatewayException(ErrorKind.UpstreamUnavailable, $"The {provider.Name} upstream broke off mid-answer.");
-                if (stream) await door.CreateStreamWriter(http.Response.BodyWriter, response).WriteErrorAsync(context.Failure, ct);
+                var ending = shutdown.Deadline.IsCancellationRequested;
+                if (ending && !http.Response.HasStarted) throw shutdown.Ended(); // nothing sent yet: a 503 in the caller's format
+                // The upstream broke off mid-answer, or the shutdown ends it: a stream ends with the dialect's error event, never a clean stop.
+                if (!ending) log.LogWarning("{Path} passthrough from {Provider} broke off: {Error}", http.Request.Path, provider.Name, e.Message);
+                context.Failure = ending ? shutdown.Ended() : new GatewayException(ErrorKind.UpstreamUnavailable, $"The {provider.Name} upstream broke off mid-answer.");
+                if (stream && !midEvent) await door.CreateStreamWriter(http.Response.BodyWriter, response).WriteErrorAsync(context.Failure, ct);
                 else http.Abort();
             }
             finally
@@ -436,6 +456,21 @@ internal sealed class ChatPipeline(
             // Usage as the upstream reported it in the relayed bytes; the gateway's input estimate only if it said nothing.
             return (tap.Usage ?? new Usage(context.EstimatedInputTokens, 0, Estimated: true), false);
         }
+    }
+
+    private static async ValueTask RelayAsync(HttpContext http, UsageTap tap, ReadOnlyMemory<byte> bytes, CancellationToken ct)
+    {
+        await http.Response.Body.WriteAsync(bytes, ct);
+        await http.Response.Body.FlushAsync(ct);
+        tap.Observe(bytes.Span);
+    }
+
+    /// <summary>Where the last complete SSE event in <paramref name="data"/> ends (after its blank line); 0 when none has.</summary>
+    private static int EventsEnd(ReadOnlySpan<byte> data)
+    {
+        var lf = data.LastIndexOf("\n\n"u8);
+        var crlf = data.LastIndexOf("\r\n\r\n"u8);
+        return Math.Max(lf < 0 ? 0 : lf + 2, crlf < 0 ? 0 : crlf + 4);
     }
 
     private static void CopyHeaders(HttpContext http, ChatContext context)

@@ -8,6 +8,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Gapura.Api;
 using Gapura.Cli;
+using Gapura.Simulators.Anthropic;
 using Gapura.Simulators.Kiro;
 using Gapura.Tests.Integration;
 using Microsoft.Data.Sqlite;
@@ -101,6 +102,37 @@ public sealed partial class GracefulShutdownTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_relayed_anthropic_stream_cut_in_odd_chunks_still_ends_after_a_whole_event_with_the_error_event()
+    {
+        // Passthrough relays the upstream's bytes; the simulator splits them at random every few bytes, so a read often ends mid-event.
+        await using var anthropic = await AnthropicSimulator.StartAsync(new AnthropicSimulatorOptions { Split = AnthropicSplit.Random, MaxChunkBytes = 7 });
+        await using var gateway = await ServeAsync(DrainSeconds, $"--Providers:Anthropic:ApiKey={anthropic.ApiKey}", $"--Providers:Anthropic:BaseUrl={anthropic.BaseUrl}");
+        anthropic.Enqueue(new AnthropicScenario
+        {
+            Events =
+            [
+                new("message_start", """{"type":"message_start","message":{"model":"claude-sonnet-4-5-20250929","id":"msg_1","type":"message","role":"assistant","content":[],"stop_reason":null,"usage":{"output_tokens":1,"input_tokens":12}}}"""),
+                new("content_block_start", """{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"""),
+                .. Enumerable.Range(0, 500).Select(i => new AnthropicSseEvent("content_block_delta", $$$"""{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"word{{{i}}} "}}""")),
+                new("message_stop", """{"type":"message_stop"}"""),
+            ],
+            DelayBetweenEvents = Frame,
+        });
+        var body = """{"model":"anthropic/claude-sonnet-4-5","max_tokens":100,"stream":true,"messages":[{"role":"user","content":"relay me"}]}""";
+        var relayed = await gateway.OpenStreamAsync(Wire.Post(new Uri(gateway.BaseUrl, "/v1/messages").ToString(), body, anthropic: true));
+
+        gateway.Terminate();
+        var cut = await relayed.Ended.WaitAsync(TimeSpan.FromSeconds(DrainSeconds + 10));
+        AssertEndedByShutdown(Door.Anthropic, cut);
+        Assert.Equal(0, await gateway.WaitForExitAsync(TimeSpan.FromSeconds(DrainSeconds + 15)));
+
+        Assert.Contains(gateway.Output, l => l.Contains("Shutdown ended request " + relayed.RequestId, StringComparison.Ordinal));
+        var record = ReadUsage()[relayed.RequestId];
+        Assert.Equal(("error", "shutting_down", 200), (record.Status, record.ErrorKind, record.HttpStatus));
+        Assert.Equal(12, record.InputTokens); // as the relayed message_start reported it
+    }
+
+    [Fact]
     public async Task Without_open_requests_SIGTERM_exits_at_once()
     {
         await using var gateway = await ServeAsync(drainSeconds: 30);
@@ -128,7 +160,7 @@ public sealed partial class GracefulShutdownTests : IAsyncLifetime
 
     // ---- the gateway process ---------------------------------------------------------------------------------------
 
-    private async Task<GatewayProcess> ServeAsync(double drainSeconds = DrainSeconds)
+    private async Task<GatewayProcess> ServeAsync(double drainSeconds = DrainSeconds, params string[] settings)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -153,6 +185,7 @@ public sealed partial class GracefulShutdownTests : IAsyncLifetime
             "--Logging:LogLevel:Default=Warning",
             "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Information",
             "--Logging:LogLevel:Gapura=Information",
+            .. settings,
         ]) start.ArgumentList.Add(arg);
         start.Environment.Remove("ASPNETCORE_URLS");
         var gateway = new GatewayProcess(Process.Start(start)!, _kiro);
@@ -222,10 +255,14 @@ public sealed partial class GracefulShutdownTests : IAsyncLifetime
         }
 
         /// <summary>Starts a streamed request and returns once its first event has arrived; the rest is read in the background.</summary>
-        public async Task<OpenStream> OpenStreamAsync(Door door, KiroScenario scenario)
+        public Task<OpenStream> OpenStreamAsync(Door door, KiroScenario scenario)
         {
             _kiro.Enqueue(scenario);
-            var request = Request(door, stream: true);
+            return OpenStreamAsync(Request(door, stream: true));
+        }
+
+        public async Task<OpenStream> OpenStreamAsync(HttpRequestMessage request)
+        {
             var response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
             var open = new OpenStream(response.Headers.GetValues(ChatPipeline.RequestIdHeader).Single(), this);
