@@ -5,6 +5,7 @@ using Gapura.Budgets;
 using Gapura.Budgets.RateLimits;
 using Gapura.Conversations;
 using Gapura.Formats;
+using Gapura.Hosting.Shutdown;
 using Gapura.Identity;
 using Gapura.Providers;
 using Gapura.Routing;
@@ -28,7 +29,8 @@ internal sealed class ChatPipeline(
     IOptions<GatewayOptions> options,
     ILogger<ChatPipeline> log,
     TimeProvider time,
-    RateLimiter rateLimiter)
+    RateLimiter rateLimiter,
+    GracefulShutdown shutdown)
 {
     /// <summary>The request's id in the usage ledger, on every answer, so a user can point at one request.</summary>
     public const string RequestIdHeader = "x-gapura-request-id";
@@ -59,8 +61,11 @@ internal sealed class ChatPipeline(
         BudgetAdmission? admission = null;
         RateLease? rateLease = null;
         var client = ClientApps.Recognize(http.Request.Headers);
+        var refused = false;
         try
         {
+            // The host is stopping (Kestrel no longer accepts connections, but a request can still come on one it had).
+            if (shutdown.IsStopping) { refused = true; throw GracefulShutdown.Refused(); }
             using var body = await ReadJsonBodyAsync(http.Request, _options.MaxRequestBodyBytes, ct);
             sessionId = ClientApps.SessionId(http.Request.Headers, body.Json.RootElement);
             var request = body.Parse(door);
@@ -116,7 +121,8 @@ internal sealed class ChatPipeline(
                 ? new GatewayException(ErrorKind.UpstreamUnavailable, $"Routing profile '{route.Profile!.Name}': every model failed; the last ({context.ServedModel} on {context.ServedBy}): {e.Message}", 503, e.RetryAfter)
                 : e;
             failure = error;
-            log.LogWarning("{Path} model={Model} failed before the first byte: {Status} {Kind}: {Message}", http.Request.Path, model, error.Status, error.Kind, error.Message);
+            if (error.Kind != ErrorKind.ShuttingDown || refused) // a request ended by the shutdown gets its own line below
+                log.LogWarning("{Path} model={Model} failed before the first byte: {Status} {Kind}: {Message}", http.Request.Path, model, error.Status, error.Kind, error.Message);
             await door.WriteErrorAsync(http.Response, error);
         }
         catch (DatabaseUnavailableException e) when (!http.Response.HasStarted)
@@ -148,6 +154,10 @@ internal sealed class ChatPipeline(
             // An exception that escaped after the answer had started is the gateway's own failure.
             var errorKind = failure is not null ? UsageRecord.KindName(failure.Kind) : status == UsageStatus.Error ? UsageRecord.KindName(ErrorKind.Internal) : null;
             usage ??= context?.PartialUsage;
+            if (failure?.Kind == ErrorKind.ShuttingDown && !refused)
+                log.LogWarning("Shutdown ended request {RequestId} {Path} model={Model} user={UserId} after {Seconds:F1} s: {How}",
+                    requestId, http.Request.Path, model, http.FindCaller()?.UserId, elapsed.TotalSeconds,
+                    http.Response.StatusCode == 200 ? "the stream ended with the format's error event" : "answered 503");
             rateLease?.Release(usage is null ? 0 : (long)usage.InputTokens + usage.OutputTokens);
             var record = Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, client, route, context, usage, status, errorKind, started, elapsed);
             if (admission is not null) budgets.Settle(admission, usage, record.CostUsd);
@@ -210,7 +220,8 @@ internal sealed class ChatPipeline(
     private async Task<Usage> CompleteAsync(HttpContext http, IFrontDoor door, ChatRequest request, IReadOnlyList<ResolvedModel> candidates, ChatContext context, ResponseContext response,
         string? note, CancellationToken ct)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // Linked to the shutdown deadline too: an answer still awaited then is ended with a 503.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct, shutdown.Deadline);
         timeout.CancelAfter(TimeSpan.FromSeconds(_options.FirstByteTimeoutSeconds));
         var builder = new ChatResultBuilder();
         var first = true;
@@ -225,7 +236,7 @@ internal sealed class ChatPipeline(
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !ct.IsCancellationRequested)
         {
-            throw FirstByteTimeout();
+            throw shutdown.Deadline.IsCancellationRequested ? shutdown.Ended() : FirstByteTimeout();
         }
         var result = builder.Build();
         CopyHeaders(http, context);
@@ -243,7 +254,8 @@ internal sealed class ChatPipeline(
     private async Task<Usage> StreamAsync(HttpContext http, IFrontDoor door, ChatRequest request, IReadOnlyList<ResolvedModel> candidates, ChatContext context, ResponseContext response,
         string? note, CancellationToken ct)
     {
-        using var upstreamCts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        // The shutdown deadline stops the upstream, never a write: the stream then ends after a whole event.
+        using var upstreamCts = CancellationTokenSource.CreateLinkedTokenSource(ct, shutdown.Deadline);
         var keepAlive = TimeSpan.FromSeconds(_options.KeepAliveSeconds);
         var firstByteTimeout = TimeSpan.FromSeconds(_options.FirstByteTimeoutSeconds);
         var idleTimeout = TimeSpan.FromSeconds(_options.IdleTimeoutSeconds);
@@ -313,10 +325,15 @@ internal sealed class ChatPipeline(
             if (usage is null) throw new GatewayException(ErrorKind.UpstreamUnavailable, "The upstream stream ended without completing the response.");
             return usage;
         }
+        catch (Exception) when (!http.Response.HasStarted && shutdown.Deadline.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw shutdown.Ended(); // nothing sent yet: the caller gets a 503 in its format
+        }
         catch (Exception e) when (http.Response.HasStarted && !ct.IsCancellationRequested)
         {
-            var error = e as GatewayException ?? Unexpected(e);
-            log.LogWarning("{Path} stream failed after the first byte: {Kind}: {Message}", http.Request.Path, error.Kind, error.Message);
+            var error = shutdown.Deadline.IsCancellationRequested ? shutdown.Ended() : e as GatewayException ?? Unexpected(e);
+            if (error.Kind != ErrorKind.ShuttingDown) // logged once, by HandleAsync
+                log.LogWarning("{Path} stream failed after the first byte: {Kind}: {Message}", http.Request.Path, error.Kind, error.Message);
             context.Failure = error;
             await writer.WriteErrorAsync(error, ct);
             return usage ?? SentSoFar(context, sentChars);
@@ -364,12 +381,18 @@ internal sealed class ChatPipeline(
         if (provider is not IPassthroughProvider passthrough || !passthrough.CanPassThrough(frontDoor, context)) return (null, false);
         var headers = http.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase);
         using var attempt = GapuraTracing.StartAttempt(provider.Name, best, response.Request.MaxTokens);
+        // The upstream is read until the client leaves or the shutdown deadline passes; writes to the client stop only when it leaves.
+        using var relay = LinkedCancellation.Rent(ct, shutdown.Deadline);
         PassthroughResponse upstream;
         try
         {
-            upstream = await passthrough.SendAsync(new PassthroughRequest(frontDoor, raw, headers, best, context, stream), ct);
+            upstream = await passthrough.SendAsync(new PassthroughRequest(frontDoor, raw, headers, best, context, stream), relay.Token);
         }
         catch (Exception e) when (GapuraTracing.Failed(attempt, e)) { throw; /* never: the filter only marks the span */ }
+        catch (Exception) when (shutdown.Deadline.IsCancellationRequested && !ct.IsCancellationRequested)
+        {
+            throw shutdown.Ended(); // nothing sent yet: the caller gets a 503 in its format
+        }
         catch (GatewayException e) when (e.IsRetryable && candidates.Count > 1 && !ct.IsCancellationRequested)
         {
             log.LogWarning("Falling back from {Provider} ({Model}) to {Next}: {Kind} {Status}: {Reason}",
@@ -388,25 +411,39 @@ internal sealed class ChatPipeline(
             var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
             var tap = new UsageTap(stream);
             var relayed = false;
+            var held = 0; // bytes of an event not yet complete, kept at the start of the buffer
+            var midEvent = false;
             try
             {
                 int read;
-                while ((read = await upstream.Body.ReadAsync(buffer, ct)) > 0)
+                while ((read = await upstream.Body.ReadAsync(buffer.AsMemory(held), relay.Token)) > 0)
                 {
                     if (context.FirstByteAt == 0) context.FirstByteAt = Stopwatch.GetTimestamp();
-                    await http.Response.Body.WriteAsync(buffer.AsMemory(0, read), ct);
-                    await http.Response.Body.FlushAsync(ct);
-                    tap.Observe(buffer.AsSpan(0, read));
+                    var filled = held + read;
+                    // A stream is relayed whole events at a time, so that it can always be ended cleanly after what was sent
+                    // (an error event never lands inside a half-sent one). A client cannot use half an event anyway.
+                    var boundary = stream ? EventsEnd(buffer.AsSpan(0, filled)) : filled;
+                    var send = boundary == 0 && filled == buffer.Length ? filled : boundary; // an event larger than the buffer goes as it comes
+                    if (send > 0)
+                    {
+                        midEvent = send != boundary;
+                        await RelayAsync(http, tap, buffer.AsMemory(0, send), ct);
+                    }
+                    held = filled - send;
+                    if (held > 0 && send > 0) buffer.AsSpan(send, held).CopyTo(buffer);
                 }
+                if (held > 0) await RelayAsync(http, tap, buffer.AsMemory(0, held), ct); // the upstream ended without a last blank line
                 tap.Complete();
                 relayed = true;
             }
-            catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
+            catch (Exception e) when (!ct.IsCancellationRequested && (shutdown.Deadline.IsCancellationRequested || e is IOException or HttpRequestException))
             {
-                // The upstream broke off mid-answer: a stream ends with the dialect's error event, never a clean stop.
-                log.LogWarning("{Path} passthrough from {Provider} broke off: {Error}", http.Request.Path, provider.Name, e.Message);
-                context.Failure = new GatewayException(ErrorKind.UpstreamUnavailable, $"The {provider.Name} upstream broke off mid-answer.");
-                if (stream) await door.CreateStreamWriter(http.Response.BodyWriter, response).WriteErrorAsync(context.Failure, ct);
+                var ending = shutdown.Deadline.IsCancellationRequested;
+                if (ending && !http.Response.HasStarted) throw shutdown.Ended(); // nothing sent yet: a 503 in the caller's format
+                // The upstream broke off mid-answer, or the shutdown ends it: a stream ends with the dialect's error event, never a clean stop.
+                if (!ending) log.LogWarning("{Path} passthrough from {Provider} broke off: {Error}", http.Request.Path, provider.Name, e.Message);
+                context.Failure = ending ? shutdown.Ended() : new GatewayException(ErrorKind.UpstreamUnavailable, $"The {provider.Name} upstream broke off mid-answer.");
+                if (stream && !midEvent) await door.CreateStreamWriter(http.Response.BodyWriter, response).WriteErrorAsync(context.Failure, ct);
                 else http.Abort();
             }
             finally
@@ -419,6 +456,21 @@ internal sealed class ChatPipeline(
             // Usage as the upstream reported it in the relayed bytes; the gateway's input estimate only if it said nothing.
             return (tap.Usage ?? new Usage(context.EstimatedInputTokens, 0, Estimated: true), false);
         }
+    }
+
+    private static async ValueTask RelayAsync(HttpContext http, UsageTap tap, ReadOnlyMemory<byte> bytes, CancellationToken ct)
+    {
+        await http.Response.Body.WriteAsync(bytes, ct);
+        await http.Response.Body.FlushAsync(ct);
+        tap.Observe(bytes.Span);
+    }
+
+    /// <summary>Where the last complete SSE event in <paramref name="data"/> ends (after its blank line); 0 when none has.</summary>
+    private static int EventsEnd(ReadOnlySpan<byte> data)
+    {
+        var lf = data.LastIndexOf("\n\n"u8);
+        var crlf = data.LastIndexOf("\r\n\r\n"u8);
+        return Math.Max(lf < 0 ? 0 : lf + 2, crlf < 0 ? 0 : crlf + 4);
     }
 
     private static void CopyHeaders(HttpContext http, ChatContext context)

@@ -34,4 +34,10 @@ public sealed class GatewayOptions
     /// <summary>How long a started stream may go without an upstream event before it is ended with an error.</summary>
     [Range(0.1, 86400)]
     public double IdleTimeoutSeconds { get; set; } = 300;
+
+    /// <summary>
+    /// On SIGTERM or Ctrl-C, how long open requests may finish before they are ended with the caller's format's error
+    /// (above 0, at most an hour; checked at start by <see cref="Hosting.Shutdown.GracefulShutdown"/>).
+    /// </summary>
+    public double ShutdownTimeoutSeconds { get; set; } = 30;
 }

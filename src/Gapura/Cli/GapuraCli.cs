@@ -45,6 +45,9 @@ public static class GapuraCli
             await invocation.Error.WriteLineAsync($"error: unknown argument '{stray}' (settings are given as --Section:Key=value; see `{command} --help`)");
             return CliExit.Usage;
         }
+        // `serve` stops through the web host (graceful shutdown, Gateway:ShutdownTimeoutSeconds). System.CommandLine's own
+        // Ctrl-C / SIGTERM handling would return 2 s after the signal and so end the process, cutting open streams mid-answer.
+        if (parse.CommandResult.Command.Name == ServeCommand.Name) invocation.ProcessTerminationTimeout = null;
         return await parse.InvokeAsync(invocation, ct);
     }
 
@@ -55,7 +58,7 @@ public static class GapuraCli
     /// </summary>
     private static string? StrayToken(ParseResult parse)
     {
-        var serve = parse.CommandResult.Command.Name == "serve";
+        var serve = parse.CommandResult.Command.Name == ServeCommand.Name;
         string? previous = null;
         foreach (var token in parse.UnmatchedTokens)
         {

@@ -8,9 +8,11 @@ namespace Gapura.Cli;
 
 internal static class ServeCommand
 {
+    public const string Name = "serve";
+
     public static Command Create()
     {
-        var command = new Command("serve", "Run the gateway (default http://127.0.0.1:8000; --urls to change).")
+        var command = new Command(Name, "Run the gateway (default http://127.0.0.1:8000; --urls to change).")
         {
             TreatUnmatchedTokensAsErrors = false,
         };

@@ -21,6 +21,8 @@ public enum ErrorKind
     UpstreamUnavailable,
     /// <summary>The upstream did not answer in time.</summary>
     Timeout,
+    /// <summary>The gateway is stopping: a new request is refused, or one still open when the drain period ends is ended (503).</summary>
+    ShuttingDown,
     Internal,
 }
 
@@ -85,6 +87,7 @@ public sealed class GatewayException : Exception
         ErrorKind.UpstreamLogin => 503,
         ErrorKind.UpstreamUnavailable => 503,
         ErrorKind.Timeout => 504,
+        ErrorKind.ShuttingDown => 503,
         _ => 500,
     };
 }

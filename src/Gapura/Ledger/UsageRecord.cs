@@ -96,6 +96,7 @@ internal sealed record UsageRecord
         Conversations.ErrorKind.UpstreamLogin => "upstream_login",
         Conversations.ErrorKind.UpstreamUnavailable => "upstream_unavailable",
         Conversations.ErrorKind.Timeout => "timeout",
+        Conversations.ErrorKind.ShuttingDown => "shutting_down",
         _ => "internal",
     };
 }

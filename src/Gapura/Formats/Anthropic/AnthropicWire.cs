@@ -32,6 +32,7 @@ internal static class AnthropicWire
             ErrorKind.RequestTooLarge => "request_too_large",
             ErrorKind.RateLimited or ErrorKind.QuotaExceeded => "rate_limit_error",
             ErrorKind.UpstreamUnavailable when error.Status == 503 => "overloaded_error",
+            ErrorKind.ShuttingDown => "overloaded_error", // what Anthropic says when it cannot serve now: clients retry it
             ErrorKind.Timeout => "timeout_error",
             ErrorKind.UpstreamLogin => "api_error",
             _ => "api_error",

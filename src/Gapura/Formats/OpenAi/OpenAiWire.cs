@@ -32,6 +32,7 @@ internal static class OpenAiWire
         ErrorKind.QuotaExceeded => ("insufficient_quota", "insufficient_quota"),
         ErrorKind.UpstreamUnavailable => ("server_error", "upstream_unavailable"),
         ErrorKind.Timeout => ("server_error", "timeout"),
+        ErrorKind.ShuttingDown => ("server_error", "shutting_down"),
         ErrorKind.UpstreamLogin => ("server_error", "upstream_login"),
         _ => ("server_error", null),
     };
