@@ -23,6 +23,7 @@ public static class GapuraCli
         root.Subcommands.Add(RoutingCommand.Create());
         root.Subcommands.Add(BudgetsCommand.Create());
         root.Subcommands.Add(ModelsCommand.Create());
+        root.Subcommands.Add(ProbeLimitsCommand.Create());
         var invocation = new InvocationConfiguration();
         if (output is not null) invocation.Output = output;
         if (error is not null) invocation.Error = error;
