@@ -150,9 +150,10 @@ public sealed class ProbeLimitsTests : IAsyncLifetime
         var big = LongRequest(AnthropicOnly(Opus), 300_000); // 300k simulator tokens: inside opus' real 1M window, outside the 200k the built-in table says
 
         // Before probing, the gateway goes by the built-in table: sonnet may write 64k (the upstream refuses 50k), opus takes 200k.
-        await using (var before = await StartGatewayAsync(settings))
+        // This gateway keeps running through the probe: it must take the new limits from the change feed, without a restart.
+        await using var running = await StartGatewayAsync(settings);
         {
-            using var http = Http(before);
+            using var http = Http(running);
             var refusedByUpstream = await http.PostAsync("/v1/messages", Messages(AnthropicOnly(Sonnet), "Say hi.", 50_000));
             Assert.Equal(HttpStatusCode.BadRequest, refusedByUpstream.StatusCode);
             Assert.Contains("maximum allowed number of output tokens", await refusedByUpstream.Content.ReadAsStringAsync());
@@ -169,6 +170,18 @@ public sealed class ProbeLimitsTests : IAsyncLifetime
             var result = Model(JsonNode.Parse(output)!, "anthropic", model);
             Assert.Equal(model == Sonnet ? 32_000 : 64_000, (int)result["max_output_tokens"]!); // Anthropic states its cap when it refuses: exact
             Assert.InRange((int)result["context_window"]!, model == Sonnet ? 198_000 : 990_000, model == Sonnet ? 200_000 : 1_000_000);
+        }
+
+        using (var http = Http(running))
+        {
+            var listed = 0;
+            for (var until = DateTime.UtcNow.AddSeconds(15); DateTime.UtcNow < until && listed != 32_000; await Task.Delay(100))
+            {
+                var models = await http.GetFromJsonAsync<JsonObject>("/v1/models");
+                listed = models!["data"]!.AsArray().Select(m => m!.AsObject())
+                    .Where(m => (string?)m["id"] is Sonnet or "anthropic/" + Sonnet).Select(m => (int)m["max_output_tokens"]!).FirstOrDefault();
+            }
+            Assert.Equal(32_000, listed);
         }
 
         await using var after = await StartGatewayAsync(settings);
