@@ -96,8 +96,9 @@ internal sealed class ChatPipeline(
                 CapabilityCheck.AsksLongContext(http.Request.Headers["anthropic-beta"]), candidates);
             var response = new ResponseContext(door.NewResponseId(), request.Model, time.GetUtcNow(), request, context.EstimatedInputTokens);
 
-            // A body the profile changed (max_tokens, temperature) cannot be forwarded as received, nor an answer that gets a note.
-            var passthrough = ReferenceEquals(asked, request) && note is null
+            // A body the profile changed (max_tokens, temperature) cannot be forwarded as received, nor an answer that gets a note,
+            // nor one whose max_tokens is over the model's (probed) cap: the canonical path clamps it instead of the upstream refusing it.
+            var passthrough = ReferenceEquals(asked, request) && note is null && !(request.MaxTokens > candidates[0].Model.MaxOutputTokens)
                 ? await TryPassThroughAsync(http, door, frontDoor, body.Raw, request.Stream, candidates, context, response, ct)
                 : default;
             if (passthrough.Relayed is { } relayed)

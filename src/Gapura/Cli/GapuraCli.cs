@@ -25,6 +25,7 @@ public static class GapuraCli
         root.Subcommands.Add(ModelsCommand.Create());
         root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(SetupCommand.Create());
+        root.Subcommands.Add(ProbeLimitsCommand.Create());
         var invocation = new InvocationConfiguration();
         if (output is not null) invocation.Output = output;
         if (error is not null) invocation.Error = error;

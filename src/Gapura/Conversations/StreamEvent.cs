@@ -44,6 +44,8 @@ public enum StopReason
 /// Token accounting for one response. <see cref="Estimated"/> is true when any count came from the
 /// gateway's estimator rather than from the upstream (Kiro reports only a context percentage at times).
 /// <see cref="ReasoningTokens"/> is the part of the output spent reasoning, when the upstream says (OpenAI Responses).
+/// <see cref="ContextUsagePercent"/> is how full the upstream says the model's context window was (Kiro's
+/// <c>contextUsagePercentage</c>); <c>gapura probe-limits</c> measures windows with it.
 /// </summary>
 public sealed record Usage(
     int InputTokens,
@@ -52,7 +54,8 @@ public sealed record Usage(
     int CacheWriteTokens = 0,
     double? Credits = null,
     bool Estimated = false,
-    int ReasoningTokens = 0)
+    int ReasoningTokens = 0,
+    double? ContextUsagePercent = null)
 {
     public static readonly Usage Zero = new(0, 0);
     public int TotalTokens => InputTokens + OutputTokens + CacheReadTokens + CacheWriteTokens;

@@ -18,26 +18,33 @@ internal sealed class RefreshingModelList
     private readonly ILogger _log;
     private readonly TimeProvider _time;
     private readonly object _gate = new();
+    private readonly Providers.Limits.ProbedLimits? _limits;
+    private IReadOnlyList<ModelInfo> _listed;
     private Snapshot _snapshot;
     private Task? _refresh;
     private bool _loaded;
 
     /// <param name="initial">Served until the service answers; with <paramref name="fetch"/> null it is the whole, fixed list (configured models).</param>
+    /// <param name="limits">Limits <c>gapura probe-limits</c> measured, laid over the listed ones.</param>
     public RefreshingModelList(string upstream, IReadOnlyList<ModelInfo> initial, Func<CancellationToken, Task<IReadOnlyList<ModelInfo>>>? fetch,
-        TimeSpan refreshEvery, ILogger log, TimeProvider? time = null)
+        TimeSpan refreshEvery, ILogger log, TimeProvider? time = null, Providers.Limits.ProbedLimits? limits = null)
     {
+        _limits = limits;
+        _listed = initial;
         _upstream = upstream;
         _fetch = fetch;
         _refreshEvery = refreshEvery;
         _log = log;
         _time = time ?? TimeProvider.System;
-        _snapshot = new Snapshot(initial, DateTimeOffset.MinValue);
+        _snapshot = Build(initial, DateTimeOffset.MinValue);
         _loaded = fetch is null;
     }
 
     public async ValueTask<Snapshot> CurrentAsync(CancellationToken ct)
     {
         var snapshot = _snapshot;
+        // Probed limits changed since the snapshot was built (a probe just ran, here or on another instance): rebuild once.
+        if (_limits is not null && snapshot.LimitsVersion != _limits.Version) _snapshot = snapshot = Build(_listed, snapshot.LoadedAt);
         if (_fetch is null || _time.GetUtcNow() - snapshot.LoadedAt < _refreshEvery) return snapshot;
         Task refresh;
         lock (_gate) refresh = _refresh ??= RefreshAsync();
@@ -57,7 +64,8 @@ internal sealed class RefreshingModelList
             var models = await _fetch!(cts.Token);
             if (models.Count > 0)
             {
-                _snapshot = new Snapshot(models, _time.GetUtcNow());
+                _listed = models;
+                _snapshot = Build(models, _time.GetUtcNow());
                 _loaded = true;
                 _log.LogInformation("Loaded {Count} {Upstream} models", models.Count, _upstream);
             }
@@ -79,10 +87,16 @@ internal sealed class RefreshingModelList
         }
     }
 
+    private Snapshot Build(IReadOnlyList<ModelInfo> listed, DateTimeOffset loadedAt)
+        => _limits is null ? new Snapshot(listed, loadedAt) : new Snapshot(_limits.Apply(listed), loadedAt) { LimitsVersion = _limits.Version };
+
     private DateTimeOffset RetrySoon() => _time.GetUtcNow() - _refreshEvery + RetryAfterFailure;
 
     internal sealed record Snapshot(IReadOnlyList<ModelInfo> Models, DateTimeOffset LoadedAt)
     {
+        /// <summary>The <see cref="Providers.Limits.ProbedLimits.Version"/> the models were built with.</summary>
+        public int LimitsVersion { get; init; }
+
         private readonly FrozenDictionary<string, ModelInfo> _byId =
             Models.DistinctBy(m => m.Id, StringComparer.OrdinalIgnoreCase).ToFrozenDictionary(m => m.Id, StringComparer.OrdinalIgnoreCase);
 

@@ -17,6 +17,9 @@ internal static class RoutingServiceCollectionExtensions
         services.AddSingleton<Profiles.RoutingConfigSource>();
         services.AddSingleton<IStoreChangeListener>(sp => sp.GetRequiredService<Profiles.RoutingConfigSource>());
         services.AddSingleton<TaskRouter>();
+        // Limits measured by `gapura probe-limits`, laid over every model catalog.
+        services.AddSingleton<Providers.Limits.ProbedLimits>();
+        services.AddSingleton<IStoreChangeListener>(sp => sp.GetRequiredService<Providers.Limits.ProbedLimits>());
         services.AddSingleton<StoreChangeSync>();
         services.AddHostedService(sp => sp.GetRequiredService<StoreChangeSync>());
         services.Configure<Canary.CanaryOptions>(configuration.GetSection(Canary.CanaryOptions.Section));

@@ -122,8 +122,13 @@ public sealed class AnthropicSimulatorOptions
     public bool Verbose { get; set; }
 }
 
-/// <summary>A model the simulator serves, with the output cap it enforces on <c>max_tokens</c>.</summary>
-public sealed record AnthropicSimModel(string Id, string DisplayName, DateTimeOffset CreatedAt, int MaxOutputTokens = 64_000)
+/// <summary>
+/// A model the simulator serves, with the output cap it enforces on <c>max_tokens</c> (a larger one is refused with the
+/// API's 400). With a <paramref name="ContextWindow"/> it also refuses a longer prompt as the API does
+/// (<c>prompt is too long: N tokens &gt; M maximum</c>), counts input as words (<see cref="SimulatedLimits"/>) and answers
+/// the counting prompt by counting until max_tokens.
+/// </summary>
+public sealed record AnthropicSimModel(string Id, string DisplayName, DateTimeOffset CreatedAt, int MaxOutputTokens = 64_000, int? ContextWindow = null)
 {
     public static readonly IReadOnlyList<AnthropicSimModel> Default =
     [

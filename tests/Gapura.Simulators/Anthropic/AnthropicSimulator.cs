@@ -245,10 +245,36 @@ public sealed class AnthropicSimulator : SimulatorServer
         var stream = root["stream"] is JsonValue s && s.TryGetValue<bool>(out var st) && st;
         var model = (string)root["model"]!;
         var rng = NextRandom();
+        if (FindModel(model) is { ContextWindow: { } window } limited)
+        {
+            var tokens = SimulatedLimits.CountTokens(recorded.BodyBytes);
+            if (tokens > window)
+            {
+                await WriteErrorAsync(context, 400, "invalid_request_error", $"prompt is too long: {tokens} tokens > {window} maximum");
+                return;
+            }
+            await PlayAsync(context, AnthropicScenario.Reply(WithinLimits(root, model, tokens)), stream, rng);
+            return;
+        }
         if (!_scenarios.TryDequeue(out var scenario))
             scenario = AnthropicScenario.Reply(AnthropicDefaultResponder.Respond(root, model, Sign, CacheUsage));
         else if (scenario.Message is { } scripted) scripted.Model = model;
         await PlayAsync(context, scenario, stream, rng);
+    }
+
+    /// <summary>The answer of a model with limits: input counted as words; the counting prompt counts until max_tokens (at most the model's cap).</summary>
+    private AnthropicSimMessage WithinLimits(JsonObject root, string model, int inputTokens)
+    {
+        var message = AnthropicDefaultResponder.Respond(root, model, Sign, _ => (0, 0));
+        message.InputTokens = inputTokens;
+        var last = root["messages"]!.AsArray()[^1]!.ToJsonString();
+        if (!SimulatedLimits.AsksToCount(last)) return message;
+        var maxTokens = (int)root["max_tokens"]!;
+        message.Content.Clear();
+        message.Content.Add(new AnthropicSimText(string.Concat(SimulatedLimits.Counting(maxTokens))));
+        message.StopReason = "max_tokens";
+        message.OutputTokens = maxTokens;
+        return message;
     }
 
     /// <summary>

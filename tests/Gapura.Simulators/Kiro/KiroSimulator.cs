@@ -179,6 +179,12 @@ public sealed class KiroSimulator : SimulatorServer
             return;
         }
 
+        if (_options.Limits.Count > 0 && LimitedModel(request.BodyBytes) is { } limited)
+        {
+            await AnswerWithinLimitsAsync(context, request.BodyBytes, limited.Root, limited.Limits);
+            return;
+        }
+
         var rng = NextRandom();
         if (_scenarios.TryDequeue(out var scenario))
         {
@@ -193,6 +199,48 @@ public sealed class KiroSimulator : SimulatorServer
         var frames = KiroDefaultResponder.Respond(doc.RootElement, request.BodyBytes.Length, model?.MaxInputTokens ?? 200_000, rng, _options.EmitExtraEvents);
         Interlocked.Add(ref _credits, 1);
         await PlayAsync(context, new KiroScenario { Frames = frames }, rng);
+    }
+
+    private (JsonElement Root, SimulatedLimits Limits)? LimitedModel(byte[] body)
+    {
+        var root = JsonSerializer.Deserialize<JsonElement>(body); // a copy that needs no disposing
+        var current = root.GetProperty("conversationState").GetProperty("currentMessage").GetProperty("userInputMessage");
+        var modelId = current.TryGetProperty("modelId", out var m) ? m.GetString() : null;
+        return modelId is not null && _options.Limits.TryGetValue(modelId, out var limits) ? (root, limits) : null;
+    }
+
+    /// <summary>A model with real limits (<see cref="KiroSimulatorOptions.Limits"/>): refuse what is too long, else answer within the caps.</summary>
+    private async Task AnswerWithinLimitsAsync(HttpContext context, byte[] body, JsonElement root, SimulatedLimits limits)
+    {
+        var tokens = SimulatedLimits.CountTokens(body);
+        if (tokens > limits.ContextWindow)
+        {
+            // What the service answers for a conversation over the model's window (kiro.md §5).
+            await Reject(context, new KiroRejection(400, "Input is too long.", "CONTENT_LENGTH_EXCEEDS_THRESHOLD", $"{tokens} tokens > {limits.ContextWindow}"));
+            return;
+        }
+        var rng = NextRandom();
+        var content = root.GetProperty("conversationState").GetProperty("currentMessage").GetProperty("userInputMessage").GetProperty("content").GetString() ?? "";
+        var percentage = Math.Round(tokens * 100.0 / limits.ContextWindow, 4);
+        List<KiroFrame> frames;
+        if (SimulatedLimits.AsksToCount(content))
+        {
+            // Kiro has no max_tokens: the model counts until the service cuts it at the model's output cap.
+            frames = [.. SimulatedLimits.Counting(limits.MaxOutputTokens).Select(piece => KiroFrame.Text(piece))];
+            frames.Add(KiroFrame.Metering(0.1));
+            frames.Add(KiroFrame.Metadata(tokens, limits.MaxOutputTokens, contextUsagePercentage: percentage));
+            frames.Add(KiroFrame.ContextUsage(percentage));
+            frames.Add(KiroFrame.Exception("ContentLengthExceededException", "The response exceeded the maximum output length."));
+        }
+        else
+        {
+            frames = KiroDefaultResponder.Respond(root, body.Length, limits.ContextWindow, rng, extraEvents: false);
+            frames.RemoveAt(frames.Count - 1); // its context usage is by bytes; this model reports it by its own count
+            frames.Add(KiroFrame.Metadata(tokens, 10, contextUsagePercentage: percentage));
+            frames.Add(KiroFrame.ContextUsage(percentage));
+        }
+        Interlocked.Add(ref _credits, 1);
+        await PlayAsync(context, new KiroScenario { Frames = frames, Split = KiroSplit.Whole }, rng);
     }
 
     private bool IsKnownModel(string id) => _options.Models.Any(m => m.ModelId == id) || _options.HiddenModelIds.Contains(id);

@@ -49,6 +49,13 @@ public sealed class KiroSimulatorOptions
     /// <summary>Model catalogue served and accepted; defaults to <see cref="KiroModelCatalog.Default"/>.</summary>
     public List<KiroModel> Models { get; set; } = [.. KiroModelCatalog.Default];
 
+    /// <summary>
+    /// Models (by id) that enforce real limits: an input over the window is refused with Kiro's 400 "Input is too long.",
+    /// context usage is reported against the window (metadataEvent tokenUsage and contextUsageEvent), and a counting
+    /// answer stops at the output cap with ContentLengthExceededException. Tokens are words (<see cref="SimulatedLimits"/>).
+    /// </summary>
+    public Dictionary<string, SimulatedLimits> Limits { get; set; } = new(StringComparer.Ordinal);
+
     /// <summary>Model ids accepted in chat bodies without being listed (legacy upper-case ids).</summary>
     public HashSet<string> HiddenModelIds { get; set; } = new(StringComparer.Ordinal) { "CLAUDE_SONNET_4_20250514_V1_0", "CLAUDE_3_7_SONNET_20250219_V1_0" };
 

@@ -166,6 +166,17 @@ public sealed partial class OpenAiSimulator : SimulatorServer
             return;
         }
         var answer = scenario?.Answer ?? OpenAiDefaultResponder.ForChat(body, Recorded(context).BodyBytes.Length);
+        if (LimitsOf(model) is { } limits && scenario is null)
+        {
+            var tokens = SimulatedLimits.CountTokens(Recorded(context).BodyBytes);
+            if (tokens > limits.ContextWindow)
+            {
+                await Error(context, 400, $"This model's maximum context length is {limits.ContextWindow} tokens. However, your messages resulted in {tokens} tokens. "
+                    + "Please reduce the length of the messages.", "invalid_request_error", "context_length_exceeded", "messages");
+                return;
+            }
+            answer = WithinLimits(answer, limits, tokens, Recorded(context).BodyBytes, Int(body, "max_completion_tokens") ?? Int(body, "max_tokens"));
+        }
         var id = "chatcmpl-" + NextId();
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         string CallId() => "call_" + NextId();
@@ -249,6 +260,17 @@ public sealed partial class OpenAiSimulator : SimulatorServer
             return;
         }
         var answer = scenario?.Answer ?? OpenAiDefaultResponder.ForResponses(body, Recorded(context).BodyBytes.Length);
+        if (body.TryGetProperty("model", out var modelName) && LimitsOf(modelName.GetString() ?? "") is { } limits && scenario is null)
+        {
+            var tokens = SimulatedLimits.CountTokens(Recorded(context).BodyBytes);
+            if (tokens > limits.ContextWindow)
+            {
+                await Error(context, 400, "Your input exceeds the context window of this model. Please adjust your input and try again.",
+                    "invalid_request_error", "context_length_exceeded", "input");
+                return;
+            }
+            answer = WithinLimits(answer, limits, tokens, Recorded(context).BodyBytes, Int(body, "max_output_tokens"));
+        }
         var request = JsonNode.Parse(body.GetRawText())!.AsObject();
         var id = "resp_" + NextId();
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
@@ -291,6 +313,24 @@ public sealed partial class OpenAiSimulator : SimulatorServer
         catch (JsonException) { }
         await Error(context, 400, "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)", "invalid_request_error");
         return null;
+    }
+
+    private SimulatedLimits? LimitsOf(string model) => _options.Models.FirstOrDefault(m => m.Id == model)?.Limits;
+
+    private static int? Int(JsonElement body, string name)
+        => body.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Number && v.TryGetInt32(out var n) ? n : null;
+
+    /// <summary>The answer of a model with limits: input counted as words; the counting prompt stops at the smaller of max_tokens and the cap.</summary>
+    private static OpenAiAnswer WithinLimits(OpenAiAnswer answer, SimulatedLimits limits, int inputTokens, byte[] body, int? maxTokens)
+    {
+        if (!SimulatedLimits.AsksToCount(Encoding.UTF8.GetString(body)))
+            return new OpenAiAnswer
+            {
+                Reasoning = answer.Reasoning, Text = answer.Text, ToolCalls = answer.ToolCalls, FinishReason = answer.FinishReason,
+                PromptTokens = inputTokens, CompletionTokens = answer.CompletionTokens, ReasoningTokens = answer.ReasoningTokens,
+            };
+        var produced = Math.Min(maxTokens ?? limits.MaxOutputTokens, limits.MaxOutputTokens);
+        return new OpenAiAnswer { Text = SimulatedLimits.Counting(produced), FinishReason = "length", PromptTokens = inputTokens, CompletionTokens = produced };
     }
 
     private async Task<bool> RequireModelAsync(HttpContext context, JsonElement body)

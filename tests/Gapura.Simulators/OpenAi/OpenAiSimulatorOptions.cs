@@ -1,7 +1,11 @@
 namespace Gapura.Simulators.OpenAi;
 
-/// <summary>A model the simulator lists and accepts. <paramref name="MaxModelLen"/> adds vLLM's field to <c>/v1/models</c>.</summary>
-public sealed record OpenAiModel(string Id, string OwnedBy = "openai", int? MaxModelLen = null);
+/// <summary>
+/// A model the simulator lists and accepts. <paramref name="MaxModelLen"/> adds vLLM's field to <c>/v1/models</c>. With
+/// <paramref name="Limits"/> the model refuses a longer input with OpenAI's 400 <c>context_length_exceeded</c>, counts input
+/// as words and stops the counting prompt at its output cap with finish reason <c>length</c> whatever max_tokens says.
+/// </summary>
+public sealed record OpenAiModel(string Id, string OwnedBy = "openai", int? MaxModelLen = null, SimulatedLimits? Limits = null);
 
 /// <summary>Settings of an <see cref="OpenAiSimulator"/>.</summary>
 public sealed class OpenAiSimulatorOptions

@@ -47,10 +47,10 @@ internal sealed partial class AnthropicModelCatalog : IModelCatalog
     private readonly ProviderAccounts? _accounts;
 
     public AnthropicModelCatalog(IAnthropicModelSource source, IOptions<AnthropicOptions> options, ILogger<AnthropicModelCatalog> log, TimeProvider? time = null,
-        ProviderAccounts? accounts = null)
+        ProviderAccounts? accounts = null, Limits.ProbedLimits? limits = null)
     {
         _accounts = accounts;
-        _list = new RefreshingModelList("Anthropic", BuiltIn, source.FetchModelsAsync, TimeSpan.FromMinutes(options.Value.ModelsRefreshMinutes), log, time);
+        _list = new RefreshingModelList("Anthropic", BuiltIn, source.FetchModelsAsync, TimeSpan.FromMinutes(options.Value.ModelsRefreshMinutes), log, time, limits);
     }
 
     /// <summary>Limits of a known model (dated or not), or Anthropic's common 200k / 64k.</summary>

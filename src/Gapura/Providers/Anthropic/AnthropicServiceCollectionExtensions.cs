@@ -32,7 +32,8 @@ internal static class AnthropicServiceCollectionExtensions
             sp.GetRequiredService<IOptions<AnthropicOptions>>(),
             sp.GetRequiredService<ILogger<AnthropicModelCatalog>>(),
             sp.GetService<TimeProvider>(),
-            sp.GetRequiredKeyedService<ProviderAccounts>(AnthropicProvider.ProviderName)));
+            sp.GetRequiredKeyedService<ProviderAccounts>(AnthropicProvider.ProviderName),
+            sp.GetService<Limits.ProbedLimits>()));
         services.AddSingleton<IModelCatalog>(sp => sp.GetRequiredService<AnthropicModelCatalog>());
         services.AddSingleton<AnthropicProvider>();
         services.AddSingleton<IChatProvider>(sp => sp.GetRequiredService<AnthropicProvider>());

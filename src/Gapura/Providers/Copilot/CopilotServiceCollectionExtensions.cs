@@ -47,7 +47,7 @@ internal static class CopilotServiceCollectionExtensions
                 },
                 CopilotModels.Fallback, TimeSpan.FromMinutes(options.ModelsRefreshMinutes),
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<ChatCompletionsModelCatalog>(), sp.GetRequiredService<TimeProvider>(),
-                provider.Accounts);
+                provider.Accounts, sp.GetService<Limits.ProbedLimits>());
         });
         services.AddSingleton<IChatProvider>(sp => sp.GetRequiredService<CopilotProvider>());
         services.AddSingleton<IPassthroughProvider>(sp => sp.GetRequiredService<CopilotProvider>());

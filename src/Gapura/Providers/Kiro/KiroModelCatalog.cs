@@ -52,11 +52,12 @@ internal sealed class KiroModelCatalog : IModelCatalog
     private readonly ILogger<KiroModelCatalog> _log;
     private readonly RefreshingModelList _list;
 
-    public KiroModelCatalog(IKiroModelSource source, IOptions<KiroOptions> options, ILogger<KiroModelCatalog> log, TimeProvider? time = null)
+    public KiroModelCatalog(IKiroModelSource source, IOptions<KiroOptions> options, ILogger<KiroModelCatalog> log, TimeProvider? time = null,
+        Limits.ProbedLimits? limits = null)
     {
         _options = options.Value;
         _log = log;
-        _list = new RefreshingModelList("Kiro", BuiltIn, source.FetchModelsAsync, TimeSpan.FromMinutes(_options.ModelsRefreshMinutes), log, time);
+        _list = new RefreshingModelList("Kiro", BuiltIn, source.FetchModelsAsync, TimeSpan.FromMinutes(_options.ModelsRefreshMinutes), log, time, limits);
     }
 
     public async ValueTask<IReadOnlyList<ModelInfo>> ListAsync(CancellationToken ct) => (await _list.CurrentAsync(ct)).Models;

@@ -276,7 +276,7 @@ internal sealed class KiroStreamTranslator
             foreach (var call in _calls.Values) outputTokens += TokenEstimator.Count(call.Arguments.ToString());
             estimated = true;
         }
-        return new Usage(input, outputTokens, _cacheRead, _cacheWrite, _credits, estimated);
+        return new Usage(input, outputTokens, _cacheRead, _cacheWrite, _credits, estimated, ContextUsagePercent: _contextPercentage);
     }
 
     private void StartCall(ToolCallState call, List<StreamEvent> output)

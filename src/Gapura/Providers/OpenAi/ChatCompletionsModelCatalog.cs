@@ -22,13 +22,14 @@ internal sealed class ChatCompletionsModelCatalog : IModelCatalog
     /// <param name="fallback">Served until (and whenever) the upstream's list cannot be read.</param>
     public ChatCompletionsModelCatalog(string provider, IReadOnlyList<ModelInfo>? configured,
         Func<CancellationToken, Task<IReadOnlyList<ModelInfo>>>? fetch, IReadOnlyList<ModelInfo> fallback,
-        TimeSpan refreshEvery, ILogger log, TimeProvider? time = null, ProviderAccounts? accounts = null)
+        TimeSpan refreshEvery, ILogger log, TimeProvider? time = null, ProviderAccounts? accounts = null,
+        Limits.ProbedLimits? limits = null)
     {
         _provider = provider;
         _accounts = accounts;
         _list = configured is { Count: > 0 }
-            ? new RefreshingModelList(provider, configured, fetch: null, refreshEvery, log, time)
-            : new RefreshingModelList(provider, fallback, fetch, refreshEvery, log, time);
+            ? new RefreshingModelList(provider, configured, fetch: null, refreshEvery, log, time, limits)
+            : new RefreshingModelList(provider, fallback, fetch, refreshEvery, log, time, limits);
     }
 
     /// <summary>Without any account (the gateway's or a user's) the provider offers nothing.</summary>

@@ -92,7 +92,7 @@ internal static class OpenAiServiceCollectionExtensions
             return new ChatCompletionsModelCatalog(account.Provider, configured,
                 async ct => await ListModelsAsync(provider, ct) is { } listed ? [.. listed.Select(describe).Where(keep)] : fallback,
                 fallback, refresh, sp.GetRequiredService<ILoggerFactory>().CreateLogger<ChatCompletionsModelCatalog>(), sp.GetRequiredService<TimeProvider>(),
-                provider.Accounts);
+                provider.Accounts, sp.GetService<Limits.ProbedLimits>());
         });
         services.AddSingleton<IChatProvider>(sp => sp.GetRequiredKeyedService<ChatCompletionsProvider>(key));
         services.AddSingleton<IPassthroughProvider>(sp => sp.GetRequiredKeyedService<ChatCompletionsProvider>(key));

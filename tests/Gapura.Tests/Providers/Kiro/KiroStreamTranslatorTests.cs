@@ -200,7 +200,7 @@ public class KiroStreamTranslatorTests
             Metadata(new { uncachedInputTokens = 1200, outputTokens = 34, totalTokens = 1234, cacheReadInputTokens = 500, cacheWriteInputTokens = 7 }),
             Metering(0.25));
         var usage = End(events).Usage;
-        Assert.Equal(new Usage(1200, 34, 500, 7, 0.25, Estimated: false), usage);
+        Assert.Equal(new Usage(1200, 34, 500, 7, 0.25, Estimated: false, ContextUsagePercent: 30), usage); // the percentage is passed on too (probe-limits reads it)
     }
 
     [Fact]
