@@ -162,12 +162,22 @@ internal static partial class ConfigurationSettings
             "zzname" => "<name>",
             "background" => "<task>",
             _ when s.All(char.IsAsciiDigit) => "<i>",
-            _ => s,
+            _ => Camel(s),
         }))).ToList();
         // Rules are read field by field as they come, so the fields are taken from the list the reader checks against.
-        keys.AddRange(TaskRule.Fields.Select(f => $"Routing:Rules:<i>:{f}"));
-        keys.AddRange(RoutingProfile.Fields.Select(f => $"Routing:Profiles:<name>:{f}"));
+        keys.AddRange(TaskRule.Fields.Select(f => $"Routing:Rules:<i>:{Camel(f)}"));
+        keys.AddRange(RoutingProfile.Fields.Select(f => $"Routing:Profiles:<name>:{Camel(f)}"));
         return keys;
+    }
+
+    /// <summary>
+    /// Definition fields are snake_case in the admin API and read in any spelling (<c>FieldNames</c>); in configuration
+    /// they are documented in the configuration's own camelCase: <c>last_user_text</c> is <c>lastUserText</c>.
+    /// </summary>
+    private static string Camel(string name)
+    {
+        var parts = name.Split('_');
+        return parts[0] + string.Concat(parts.Skip(1).Select(p => p.Length == 0 ? p : char.ToUpperInvariant(p[0]) + p[1..]));
     }
 
     private static (IConfiguration Config, List<string> Reads) Recording(Dictionary<string, string?> seed)
