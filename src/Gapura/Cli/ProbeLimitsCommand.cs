@@ -216,15 +216,7 @@ internal static class ProbeLimitsCommand
 
     private static void WriteTable(TextWriter output, List<ProbeResult> results)
     {
-        var terminal = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected;
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(output),
-            Ansi = terminal ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.Detect,
-            Interactive = InteractionSupport.No,
-        });
-        if (!terminal) console.Profile.Width = 200;
+        var console = CliConsole.For(output);
         var table = new Table().Border(TableBorder.Rounded);
         foreach (var header in new[] { "Model", "Context window", "Output cap", "Requests", "Tokens spent", "Notes" }) table.AddColumn(header);
         table.Columns[1].RightAligned();

@@ -98,14 +98,7 @@ internal static class RoutingCanaryCommand
     /// <summary>Baseline and candidate side by side, the difference last.</summary>
     internal static void WriteTable(TextWriter output, CanaryStatus status, CanaryStatusView view)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(output),
-            Ansi = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.Detect,
-            Interactive = InteractionSupport.No,
-        });
-        if (!ReferenceEquals(output, Console.Out) || Console.IsOutputRedirected) console.Profile.Width = 200;
+        var console = CliConsole.For(output);
 
         var c = status.Canary;
         var table = new Table().Border(TableBorder.Rounded)

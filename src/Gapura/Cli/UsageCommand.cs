@@ -77,16 +77,7 @@ internal static class UsageCommand
 
     private static void WriteTable(TextWriter output, UsageQuery query, IReadOnlyList<UsageDimension> dimensions, List<UsageRowView> rows, UsageRowView total)
     {
-        var console = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Out = new AnsiConsoleOutput(output),
-            // Captured or piped output gets plain text; a terminal gets colour.
-            Ansi = ReferenceEquals(output, Console.Out) && !Console.IsOutputRedirected ? AnsiSupport.Detect : AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.Detect,
-            Interactive = InteractionSupport.No,
-        });
-        // Not a terminal: Spectre would assume 80 columns and wrap the table.
-        if (!ReferenceEquals(output, Console.Out) || Console.IsOutputRedirected) console.Profile.Width = 200;
+        var console = CliConsole.For(output);
 
         var table = new Table().Border(TableBorder.Rounded)
             .Title(Markup.Escape($"Usage {query.From:yyyy-MM-dd HH:mm}Z – {query.To:yyyy-MM-dd HH:mm}Z ({(query.UsesDaily ? "daily" : "hourly")} rollup)"));
