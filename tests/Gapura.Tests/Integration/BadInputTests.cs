@@ -145,9 +145,10 @@ public class BadInputTests(GatewayFixture gateway) : IClassFixture<GatewayFixtur
         using var http = gateway.Http();
         var calls = gateway.Kiro.ChatCalls;
         var (o, oText) = await Wire.SendAsync(http, Wire.OpenAi(Wire.OpenAiBody().Replace(Wire.Model, "gpt-nonexistent-9")));
-        Wire.AssertOpenAiError(o, oText, HttpStatusCode.BadRequest, "gpt-nonexistent-9", "claude-sonnet-4.5", "claude-haiku-4.5");
+        // Named as a client types them (Kiro's dotted ids in Anthropic's dashed spelling, which resolves to them).
+        Wire.AssertOpenAiError(o, oText, HttpStatusCode.BadRequest, "gpt-nonexistent-9", "claude-sonnet-4-5", "claude-haiku-4-5");
         var (a, aText) = await Wire.SendAsync(http, Wire.Anthropic(Wire.AnthropicBody(stream: true).Replace(Wire.Model, "claude-imaginary-9")));
-        Wire.AssertAnthropicError(a, aText, HttpStatusCode.BadRequest, "claude-imaginary-9", "claude-sonnet-4.5", "claude-haiku-4.5");
+        Wire.AssertAnthropicError(a, aText, HttpStatusCode.BadRequest, "claude-imaginary-9", "claude-sonnet-4-5", "claude-haiku-4-5");
         Assert.Equal(calls, gateway.Kiro.ChatCalls);
     }
 
