@@ -543,33 +543,80 @@ internal sealed record RequestBody(byte[] Raw, JsonDocument Json) : IDisposable
         {
             return door.ParseRequest(Json.RootElement);
         }
-        catch (InvalidOperationException) when (!JsonText.StringsAreValid(Raw))
+        catch (InvalidOperationException) when (JsonText.FirstInvalidString(Raw) is { } path)
         {
-            throw GatewayException.BadRequest("The request body has a JSON string that is not valid text (invalid UTF-8, or a lone UTF-16 surrogate escape such as \\ud800).");
+            throw Formats.JsonFields.Error(path, "not valid text (invalid UTF-8, or a lone UTF-16 surrogate escape such as \\ud800).");
         }
     }
 }
 
-/// <summary>Whether every string in a JSON document is valid Unicode text. Only called when reading one has failed.</summary>
+/// <summary>Finds the JSON string that is not valid Unicode text. Only called when reading one has failed.</summary>
 internal static class JsonText
 {
-    public static bool StringsAreValid(ReadOnlySpan<byte> json)
+    /// <summary>
+    /// The path (<c>messages[0].content</c>) of the first string or field name that is not valid text — invalid UTF-8
+    /// bytes, or an escape that decodes to a lone surrogate — or null when every one is valid.
+    /// </summary>
+    public static string? FirstInvalidString(ReadOnlySpan<byte> json)
     {
-        if (!System.Text.Unicode.Utf8.IsValid(json)) return false;
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 256 });
+        var containers = new List<int>(); // per open container: the next array index, or -1 for an object
+        var segments = new List<string>();
+        string? name = null;
         try
         {
             while (reader.Read())
-                if (reader.TokenType is JsonTokenType.String or JsonTokenType.PropertyName && reader.ValueIsEscaped) reader.GetString();
+            {
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.EndObject or JsonTokenType.EndArray:
+                        containers.RemoveAt(containers.Count - 1);
+                        segments.RemoveAt(segments.Count - 1);
+                        continue;
+                    case JsonTokenType.PropertyName:
+                        if (!IsText(ref reader)) return Join(segments, "(a field name)");
+                        name = reader.GetString();
+                        continue;
+                }
+                var segment = containers.Count == 0 ? "" : containers[^1] < 0 ? name! : $"[{containers[^1]++}]";
+                if (reader.TokenType == JsonTokenType.String && !IsText(ref reader)) return Join(segments, segment);
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray)
+                {
+                    containers.Add(reader.TokenType == JsonTokenType.StartArray ? 0 : -1);
+                    segments.Add(segment);
+                }
+            }
+            return null;
+        }
+        catch (JsonException)
+        {
+            return null; // not this kind of problem
+        }
+    }
+
+    private static bool IsText(ref Utf8JsonReader reader)
+    {
+        if (!reader.ValueIsEscaped) return System.Text.Unicode.Utf8.IsValid(reader.ValueSpan);
+        try
+        {
+            reader.GetString();
             return true;
         }
         catch (InvalidOperationException)
         {
             return false;
         }
-        catch (JsonException)
+    }
+
+    private static string Join(List<string> segments, string last)
+    {
+        var path = new System.Text.StringBuilder();
+        foreach (var s in segments.Append(last))
         {
-            return true; // not this kind of problem
+            if (s.Length == 0) continue;
+            if (path.Length > 0 && s[0] != '[') path.Append('.');
+            path.Append(s);
         }
+        return path.Length == 0 ? "body" : path.ToString();
     }
 }
