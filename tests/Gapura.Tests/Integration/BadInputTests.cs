@@ -152,44 +152,6 @@ public class BadInputTests(GatewayFixture gateway) : IClassFixture<GatewayFixtur
         Assert.Equal(calls, gateway.Kiro.ChatCalls);
     }
 
-    /// <summary>Bytes that are not UTF-8, and an escaped lone surrogate (valid JSON, not text): the caller's 400, never a 500.</summary>
-    [Theory]
-    [InlineData("/v1/chat/completions", false, "raw")]
-    [InlineData("/v1/chat/completions", false, "surrogate")]
-    [InlineData("/v1/messages", true, "raw")]
-    [InlineData("/v1/messages", true, "surrogate")]
-    [InlineData("/v1/messages/count_tokens", true, "raw")]
-    [InlineData("/v1/messages/count_tokens", true, "surrogate")]
-    [InlineData("/v1/responses", false, "raw")]
-    [InlineData("/v1/responses", false, "surrogate")]
-    public async Task Text_that_is_not_utf8_is_a_400_in_the_callers_format_naming_the_field(string path, bool anthropic, string kind)
-    {
-        using var http = gateway.Http();
-        var calls = gateway.Kiro.ChatCalls;
-        var content = kind == "raw" ? "\"a\u00ffb\"" : "\"\\ud800x\"";
-        var json = path == "/v1/responses"
-            ? $$"""{"model":"{{Wire.Model}}","input":[{"role":"user","content":{{content}}}]}"""
-            : $$"""{"model":"{{Wire.Model}}","max_tokens":64,"messages":[{"role":"user","content":{{content}}}]}""";
-        var bytes = Encoding.UTF8.GetBytes(json);
-        if (kind == "raw")
-        {
-            // Replace the UTF-8 encoding of U+00FF (C3 BF) by the lone byte FF: not UTF-8 at all.
-            var list = new List<byte>(bytes);
-            var at = list.IndexOf(0xC3);
-            list.RemoveAt(at);
-            list[at] = 0xFF;
-            bytes = [.. list];
-        }
-        var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new ByteArrayContent(bytes) };
-        request.Content.Headers.ContentType = new("application/json");
-        if (anthropic) request.Headers.TryAddWithoutValidation("anthropic-version", "2023-06-01");
-        var (response, body) = await Wire.SendAsync(http, request);
-        var field = path == "/v1/responses" ? "input[0].content" : "messages[0].content";
-        if (anthropic) Wire.AssertAnthropicError(response, body, HttpStatusCode.BadRequest, field, "not valid text");
-        else Wire.AssertOpenAiError(response, body, HttpStatusCode.BadRequest, field, "not valid text");
-        Assert.Equal(calls, gateway.Kiro.ChatCalls);
-    }
-
     [Fact]
     public async Task Count_tokens_answers_a_positive_count_without_calling_kiro()
     {

@@ -17,6 +17,7 @@ public class TextEncodingTests(GatewayFixture gateway) : IClassFixture<GatewayFi
         { "/v1/chat/completions", "surrogate", false },
         { "/v1/chat/completions", "bytes", false },
         { "/v1/responses", "surrogate", false },
+        { "/v1/responses", "bytes", false },
         { "/v1/messages", "surrogate", true },
         { "/v1/messages", "bytes", true },
         { "/v1/messages/count_tokens", "surrogate", true },
@@ -45,6 +46,9 @@ public class TextEncodingTests(GatewayFixture gateway) : IClassFixture<GatewayFi
         using var doc = JsonDocument.Parse(body);
         if (anthropic) Assert.Equal("invalid_request_error", doc.RootElement.GetProperty("error").GetProperty("type").GetString());
         else Assert.Equal("invalid_request_error", doc.RootElement.GetProperty("error").GetProperty("type").GetString());
-        Assert.Contains("UTF", doc.RootElement.GetProperty("error").GetProperty("message").GetString());
+        // The message names the field, so the client's developer can find the bad text.
+        var message = doc.RootElement.GetProperty("error").GetProperty("message").GetString()!;
+        Assert.StartsWith(path == "/v1/responses" ? "input: " : "messages[0].content: ", message);
+        Assert.Contains("UTF-8", message);
     }
 }
