@@ -62,7 +62,8 @@ public sealed class UsersPageTests(ConsoleBrowser browser) : IClassFixture<Conso
         await Assertions.Expect(page.Locator("#users-table tbody tr", new() { HasText = DanaEmail })).ToContainTextAsync("admin");
         await page.GetByRole(AriaRole.Link, new() { Name = DanaEmail }).ClickAsync();
         await page.WaitForURLAsync($"**/ui/users/{id}");
-        await page.WaitForInteractiveAsync();
+        // The list page has a Role select of its own (the new-user form): wait until the user's page has replaced it.
+        await Assertions.Expect(page.Locator("h1")).ToHaveTextAsync(DanaEmail);
         await page.GetByLabel("Role").ClickAsync();
         await page.GetByRole(AriaRole.Option, new() { Name = "user", Exact = true }).ClickAsync();
         await Assertions.Expect(page.GetByText($"{DanaEmail} is now a user.")).ToBeVisibleAsync();
