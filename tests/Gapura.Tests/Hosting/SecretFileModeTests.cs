@@ -96,6 +96,21 @@ public sealed class SecretFileModeTests : IDisposable
     }
 
     [Fact]
+    public void A_loose_copilot_login_file_is_tightened_at_start_and_a_new_login_is_written_600()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        var path = Loosened(".gapura/copilot.json", """{"github_token":"ghu_x"}""");
+
+        Gapura.Providers.Copilot.CopilotLoginFile.CheckAtStart(_home.Path, _log);
+
+        AssertTightenedWithWarning(path);
+        File.SetUnixFileMode(path, Loose);
+        Gapura.Providers.Copilot.CopilotLoginFile.Save(_home.Path, "ghu_y", DateTimeOffset.UtcNow);
+        Assert.Equal(Private, File.GetUnixFileMode(path));
+        Assert.Equal("ghu_y", Gapura.Providers.Copilot.CopilotLoginFile.Read(_home.Path));
+    }
+
+    [Fact]
     public void A_dead_configured_file_is_not_answered_with_gapura_login_kiro_which_cannot_help()
     {
         var configured = new KiroCredentialSource(KiroCredentialSourceKind.ConfiguredFile, "/etc/kiro/token.json");

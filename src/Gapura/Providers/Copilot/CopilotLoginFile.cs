@@ -15,11 +15,13 @@ internal static class CopilotLoginFile
     public static void Save(string home, string githubToken, DateTimeOffset now)
     {
         var path = PathIn(home);
-        if (!OperatingSystem.IsWindows())
-            Directory.CreateDirectory(Path.GetDirectoryName(path)!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        PrivateFile.EnsureFolder(Path.GetDirectoryName(path)!);
         var json = new JsonObject { ["github_token"] = githubToken, ["created_at"] = now.ToString("O") };
         PrivateFile.Write(path, JsonSerializer.SerializeToUtf8Bytes(json));
     }
+
+    /// <summary>At start: a login file other local users could read (an older version, a copy) is set to 600, with a warning.</summary>
+    public static void CheckAtStart(string home, ILogger log) => PrivateFile.Tighten(PathIn(home), log);
 
     /// <summary>The saved GitHub token; null when there is no file or it holds none.</summary>
     /// <exception cref="InvalidOperationException">The file exists but cannot be read: serving without it would hide the mistake.</exception>
@@ -37,4 +39,16 @@ internal static class CopilotLoginFile
             throw new InvalidOperationException($"The Copilot login in {path} cannot be read ({e.Message}); run `gapura login copilot` again or delete it.", e);
         }
     }
+}
+
+/// <summary>Runs <see cref="CopilotLoginFile.CheckAtStart"/> when the gateway starts.</summary>
+internal sealed class CopilotLoginFileCheck(string home, ILogger<CopilotLoginFileCheck> log) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        CopilotLoginFile.CheckAtStart(home, log);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

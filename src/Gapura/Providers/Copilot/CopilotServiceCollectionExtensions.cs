@@ -49,6 +49,7 @@ internal static class CopilotServiceCollectionExtensions
                 sp.GetRequiredService<ILoggerFactory>().CreateLogger<ChatCompletionsModelCatalog>(), sp.GetRequiredService<TimeProvider>(),
                 provider.Accounts, sp.GetService<Limits.ProbedLimits>());
         });
+        services.AddHostedService(sp => new CopilotLoginFileCheck(home, sp.GetRequiredService<ILoggerFactory>().CreateLogger<CopilotLoginFileCheck>()));
         services.AddSingleton<IChatProvider>(sp => sp.GetRequiredService<CopilotProvider>());
         services.AddSingleton<IPassthroughProvider>(sp => sp.GetRequiredService<CopilotProvider>());
         return services;
