@@ -179,7 +179,7 @@ internal static class ModelsCommand
         if (!string.IsNullOrWhiteSpace(option)) return option.Trim();
         if (Environment.GetEnvironmentVariable(KeyVariable) is { Length: > 0 } env) return env.Trim();
         if (config[$"{GatewayOptions.Section}:{nameof(GatewayOptions.ApiKey)}"] is { Length: > 0 } configured) return configured.Trim();
-        var file = Path.Combine(GatewayHost.DataDirectory(config), "api-key");
+        var file = Identity.BootstrapApiKey.FileFor(config);
         try
         {
             if (File.Exists(file) && File.ReadAllText(file).Trim() is { Length: > 0 } key) return key;

@@ -67,7 +67,7 @@ internal static class SetupCommand
     private static string GatewayKey(IConfiguration configuration)
     {
         if (configuration["Gateway:ApiKey"] is { Length: > 0 } configured) return configured;
-        var path = StartupSummary.BootstrapKeyPath(configuration);
+        var path = Identity.BootstrapApiKey.FileFor(configuration);
         if (File.Exists(path) && File.ReadAllText(path).Trim() is { Length: > 0 } generated) return generated;
         throw new CliException($"There is no gateway key yet (no Gateway:ApiKey, no {path}): pass --user EMAIL to create a key for that user, or start `gapura serve` once so it generates one.");
     }

@@ -13,6 +13,12 @@ internal static class BootstrapApiKey
 {
     public const int MinimumLength = 16;
 
+    /// <summary>The file the key is generated into when <c>Gateway:ApiKey</c> is unset; the one place that names it.</summary>
+    public static string FileIn(string dataDirectory) => Path.Combine(dataDirectory, "api-key");
+
+    /// <summary><see cref="FileIn(string)"/> for the data folder the configuration names (what the CLI verbs read).</summary>
+    public static string FileFor(IConfiguration configuration) => FileIn(GatewayHost.DataDirectory(configuration));
+
     public static void Apply(GatewayOptions options, string dataDirectory, ILogger log)
     {
         if (!string.IsNullOrEmpty(options.ApiKey))
@@ -21,7 +27,7 @@ internal static class BootstrapApiKey
                 throw new InvalidOperationException($"Gateway:ApiKey must be at least {MinimumLength} characters long.");
             return;
         }
-        var path = Path.Combine(dataDirectory, "api-key");
+        var path = FileIn(dataDirectory);
         options.GeneratedKeyFile = path;
         var key = ApiKeys.Generate().Key;
         // Create-if-absent: instances starting together in one folder all end up with the same key.

@@ -170,7 +170,7 @@ internal static class Doctor
     private static DoctorCheck CheckClientKey(IConfiguration configuration)
     {
         if (!string.IsNullOrEmpty(configuration["Gateway:ApiKey"])) return new DoctorCheck("client key", CheckStatus.Ok, "setting Gateway:ApiKey");
-        var path = StartupSummary.BootstrapKeyPath(configuration);
+        var path = Identity.BootstrapApiKey.FileFor(configuration);
         return File.Exists(path)
             ? new DoctorCheck("client key", CheckStatus.Ok, "file " + path)
             : new DoctorCheck("client key", CheckStatus.Warn, $"no key yet: `gapura serve` generates one into {path} on first start",

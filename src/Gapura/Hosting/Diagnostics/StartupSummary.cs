@@ -63,8 +63,5 @@ internal static class StartupSummary
     public static string ClientKeySource(IConfiguration configuration)
         => !string.IsNullOrEmpty(configuration["Gateway:ApiKey"])
             ? "setting Gateway:ApiKey"
-            : "file " + BootstrapKeyPath(configuration) + " (send it as 'Authorization: Bearer <key>' or 'x-api-key')";
-
-    /// <summary>The file the bootstrap key is generated into when Gateway:ApiKey is unset.</summary>
-    public static string BootstrapKeyPath(IConfiguration configuration) => Path.Combine(GatewayHost.DataDirectory(configuration), "api-key");
+            : "file " + Identity.BootstrapApiKey.FileFor(configuration) + " (send it as 'Authorization: Bearer <key>' or 'x-api-key')";
 }
