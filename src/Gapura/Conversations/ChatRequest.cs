@@ -33,6 +33,9 @@ public sealed record ChatRequest
 
     /// <summary>OpenAI <c>stream_options.include_usage</c>: send a final usage chunk.</summary>
     public bool IncludeUsage { get; init; }
+
+    /// <summary>Structured output: the answer must be JSON (matching a schema when one is given). Null = plain text.</summary>
+    public OutputFormat? OutputFormat { get; init; }
 }
 
 /// <summary>

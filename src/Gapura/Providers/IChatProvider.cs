@@ -13,6 +13,12 @@ public interface IChatProvider
 {
     string Name { get; }
 
+    /// <summary>
+    /// Whether the upstream takes a structured-output request itself (a JSON-schema field of its own). When not, the
+    /// chain constrains the model with <see cref="StructuredOutput"/> instead.
+    /// </summary>
+    bool TakesOutputFormat(OutputFormat format) => false;
+
     IAsyncEnumerable<StreamEvent> StreamAsync(ChatRequest request, ResolvedModel model, ChatContext context, CancellationToken ct);
 }
 

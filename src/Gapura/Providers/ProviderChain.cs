@@ -48,7 +48,9 @@ internal sealed class ProviderChain(IEnumerable<IChatProvider> providers, ILogge
             // The attempt's span ends with this iteration: a fallback, a failure, or the end of the answer.
             var sent = ClampMaxTokens(request, candidate.Model);
             using var attempt = GapuraTracing.StartAttempt(provider.Name, candidate, sent.MaxTokens);
-            var events = provider.StreamAsync(sent, candidate, context, ct).GetAsyncEnumerator(ct);
+            var events = (request.OutputFormat is { } format && !provider.TakesOutputFormat(format)
+                ? StructuredOutput.Answer(provider.StreamAsync(StructuredOutput.Constrain(sent, out var answerTool), candidate, context, ct), format, answerTool, ct)
+                : provider.StreamAsync(sent, candidate, context, ct)).GetAsyncEnumerator(ct);
             bool hasFirst;
             try
             {

@@ -151,7 +151,10 @@ public class ResponsesRequestParserTests
     [InlineData("""{"model":"m","input":"x","tools":[{"type":"function"}]}""", "tools[0].name: required")]
     [InlineData("""{"model":"m","input":"x","tool_choice":"maybe"}""", "tool_choice: unknown value 'maybe'")]
     [InlineData("""{"model":"m","input":"x","tool_choice":{"type":"web_search"}}""", "tool_choice.type:")]
-    [InlineData("""{"model":"m","input":"x","text":{"format":{"type":"json_schema","schema":{}}}}""", "text.format.type: only 'text'")]
+    [InlineData("""{"model":"m","input":"x","text":{"format":{"type":"json_schema","schema":{}}}}""", "text.format.name: required")]
+    [InlineData("""{"model":"m","input":"x","text":{"format":{"type":"json_schema","name":"a b","schema":{}}}}""", "text.format.name: must be 1 to 64")]
+    [InlineData("""{"model":"m","input":"x","text":{"format":{"type":"json_schema","name":"a","schema":{"type":7}}}}""", "text.format.schema: not a valid JSON schema")]
+    [InlineData("""{"model":"m","input":"x","text":{"format":{"type":"xml"}}}""", "text.format.type: unknown value 'xml'")]
     [InlineData("""{"model":"m","input":"x","stream":"yes"}""", "stream: expected a boolean")]
     public void Bad_input_is_a_400_naming_the_field(string json, string expected)
         => AssertBadRequest(() => Parse(json), expected);

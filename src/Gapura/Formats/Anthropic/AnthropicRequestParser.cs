@@ -7,7 +7,7 @@ namespace Gapura.Formats.Anthropic;
 
 /// <summary>
 /// Anthropic messages request → <see cref="ChatRequest"/>. Unknown fields (context_management,
-/// metadata, top_k, output_config.format…) are ignored; <c>cache_control</c> survives only as a
+/// metadata, top_k…) are ignored; <c>cache_control</c> survives only as a
 /// breakpoint flag (<see cref="ContentBlock.CacheBreakpoint"/>) for providers with prompt caching. Server tools and content
 /// blocks the canonical model cannot carry (documents, search results, server tool results, image
 /// URLs) are refused with a 400 naming them, or skipped when <c>skipUnsupported</c> is set — the
@@ -41,6 +41,7 @@ internal static class AnthropicRequestParser
             StopSequences = StringOrStrings(body, "stop_sequences", "", allowSingleString: false),
             Thinking = ParseThinking(body),
             Stream = OptionalBool(body, "stream", "") ?? false,
+            OutputFormat = OutputFormats.FromAnthropic(body),
         };
     }
 

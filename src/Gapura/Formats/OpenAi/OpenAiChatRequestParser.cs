@@ -45,6 +45,7 @@ internal static class OpenAiChatRequestParser
             Thinking = ParseReasoningEffort(body),
             Stream = OptionalBool(body, "stream", "") ?? false,
             IncludeUsage = includeUsage,
+            OutputFormat = OutputFormats.FromChatResponseFormat(body),
         };
     }
 

@@ -46,7 +46,6 @@ internal static class ResponsesRequestParser
         // safety_identifier, service_tier, truncation, max_tool_calls, stream_options, top_logprobs.
         OptionalBool(body, "store", "");
         OptionalBool(body, "parallel_tool_calls", "");
-        ValidateTextFormat(body);
 
         StringBuilder? system = null;
         var instructions = OptionalString(body, "instructions", "");
@@ -66,16 +65,8 @@ internal static class ResponsesRequestParser
             TopP = OptionalNumber(body, "top_p", "", 0, 1),
             Thinking = ParseReasoning(body),
             Stream = OptionalBool(body, "stream", "") ?? false,
+            OutputFormat = OutputFormats.FromResponsesTextFormat(body),
         };
-    }
-
-    /// <summary>Plain text output is all the canonical model produces; a JSON schema would be silently ignored.</summary>
-    private static void ValidateTextFormat(JsonElement body)
-    {
-        if (!TryGetObject(body, "text", "", out var text)) return;
-        if (!TryGetObject(text, "format", "text", out var format)) return;
-        var type = RequiredString(format, "type", "text.format");
-        if (type != "text") throw Error("text.format.type", $"only 'text' output is supported, got '{type}'");
     }
 
     private static List<Message> ParseInput(JsonElement body, ref StringBuilder? system)

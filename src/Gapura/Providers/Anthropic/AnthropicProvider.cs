@@ -25,6 +25,9 @@ internal sealed class AnthropicProvider(AnthropicClient client, IOptions<Anthrop
 
     public string Name => ProviderName;
 
+    /// <summary>Anthropic's <c>output_config.format</c> takes a JSON schema; an open "any object" is constrained by the gateway.</summary>
+    public bool TakesOutputFormat(OutputFormat format) => format.Kind == OutputFormatKind.JsonSchema;
+
     public async IAsyncEnumerable<StreamEvent> StreamAsync(ChatRequest request, ResolvedModel model, ChatContext context, [EnumeratorCancellation] CancellationToken ct)
     {
         var body = AnthropicRequestBuilder.Build(request, model.Model);

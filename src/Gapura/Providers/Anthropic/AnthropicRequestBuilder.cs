@@ -36,6 +36,7 @@ internal static class AnthropicRequestBuilder
             if (request.Temperature is { } temperature) w.WriteNumber("temperature", temperature);
             if (request.TopP is { } topP) w.WriteNumber("top_p", topP);
             WriteThinking(w, request.Thinking, maxTokens);
+            WriteOutputConfig(w, request);
             w.WriteBoolean("stream", true);
             w.WriteEndObject();
         }
@@ -194,15 +195,31 @@ internal static class AnthropicRequestBuilder
                 w.WriteEndObject();
                 break;
         }
-        // An effort beside a budget (or adaptive/disabled) came from an Anthropic client's output_config and goes
-        // back as it came; an effort alone with thinking enabled is OpenAI's reasoning_effort, already a budget above.
-        var fromAnthropic = thinking.Mode != ThinkingMode.Enabled || thinking.BudgetTokens is not null;
-        if (fromAnthropic && thinking.Effort is "low" or "medium" or "high" or "max")
+    }
+
+    /// <summary>
+    /// <c>output_config</c>: the effort, and the structured-output format. An effort beside a budget (or adaptive/disabled)
+    /// came from an Anthropic client's output_config and goes back as it came; an effort alone with thinking enabled is
+    /// OpenAI's reasoning_effort, already a budget in <see cref="WriteThinking"/>.
+    /// </summary>
+    private static void WriteOutputConfig(Utf8JsonWriter w, ChatRequest request)
+    {
+        var thinking = request.Thinking;
+        var effort = thinking is not null && (thinking.Mode != ThinkingMode.Enabled || thinking.BudgetTokens is not null)
+            && thinking.Effort is "low" or "medium" or "high" or "max" ? thinking.Effort : null;
+        var format = request.OutputFormat;
+        if (effort is null && format is null) return;
+        w.WriteStartObject("output_config");
+        if (effort is not null) w.WriteString("effort", effort);
+        if (format is not null)
         {
-            w.WriteStartObject("output_config");
-            w.WriteString("effort", thinking.Effort);
+            w.WriteStartObject("format");
+            w.WriteString("type", "json_schema");
+            w.WritePropertyName("schema");
+            format.Schema.WriteTo(w);
             w.WriteEndObject();
         }
+        w.WriteEndObject();
     }
 
     private static int BudgetFor(string? effort) => effort switch

@@ -32,6 +32,9 @@ internal abstract class ChatCompletionsProvider(ChatCompletionsClient client, Pr
 
     public string Name => client.Account.Provider;
 
+    /// <summary>OpenAI's <c>response_format</c> / <c>text.format</c>, which compatible servers and Copilot share.</summary>
+    public bool TakesOutputFormat(OutputFormat format) => true;
+
     internal ChatCompletionsClient Client => client;
 
     internal ProviderAccounts Accounts => accounts;

@@ -21,6 +21,27 @@ namespace Gapura.Providers.OpenAi;
 /// </remarks>
 internal static class ChatCompletionsRequestBuilder
 {
+    /// <summary>
+    /// A structured-output format in OpenAI's words: <c>{type: json_object}</c>, or <c>{type: json_schema, …}</c> with the
+    /// name, schema, strict and description nested under <c>json_schema</c> (chat completions) or beside the type (Responses).
+    /// </summary>
+    public static void WriteOutputFormat(Utf8JsonWriter w, OutputFormat format, bool nested)
+    {
+        if (format.Kind == OutputFormatKind.JsonObject)
+        {
+            w.WriteString("type", "json_object");
+            return;
+        }
+        w.WriteString("type", "json_schema");
+        if (nested) w.WriteStartObject("json_schema");
+        w.WriteString("name", format.Name);
+        if (format.Description is not null) w.WriteString("description", format.Description);
+        w.WritePropertyName("schema");
+        format.Schema.WriteTo(w);
+        if (format.Strict is { } strict) w.WriteBoolean("strict", strict);
+        if (nested) w.WriteEndObject();
+    }
+
     public static byte[] Build(ChatRequest request, string modelId, ChatCompletionsDialect dialect)
     {
         var buffer = new ArrayBufferWriter<byte>(4096);
@@ -44,6 +65,12 @@ internal static class ChatCompletionsRequestBuilder
             }
             WriteTools(w, request);
             if (Effort(request.Thinking) is { } effort && dialect.AcceptsReasoningEffort(modelId)) w.WriteString("reasoning_effort", effort);
+            if (request.OutputFormat is { } format)
+            {
+                w.WriteStartObject("response_format");
+                WriteOutputFormat(w, format, nested: true);
+                w.WriteEndObject();
+            }
             w.WriteEndObject();
         }
         return buffer.WrittenSpan.ToArray();

@@ -45,6 +45,14 @@ internal static class ResponsesRequestBuilder
             if (request.MaxTokens is { } max && endpoint.AcceptsMaxOutputTokens) w.WriteNumber("max_output_tokens", max);
             if (request.Temperature is { } temperature) w.WriteNumber("temperature", temperature);
             if (request.TopP is { } topP) w.WriteNumber("top_p", topP);
+            if (request.OutputFormat is { } format)
+            {
+                w.WriteStartObject("text");
+                w.WriteStartObject("format");
+                ChatCompletionsRequestBuilder.WriteOutputFormat(w, format, nested: false);
+                w.WriteEndObject();
+                w.WriteEndObject();
+            }
             w.WriteBoolean("stream", true);
             w.WriteBoolean("store", false);
             w.WriteEndObject();
