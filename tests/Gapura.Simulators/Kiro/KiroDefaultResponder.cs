@@ -37,6 +37,16 @@ public static partial class KiroDefaultResponder
                 frames.Add(KiroFrame.ToolUseInput(id, call.Name, piece));
             frames.Add(KiroFrame.ToolUseStop(id, call.Name));
         }
+        else if (ForcedTool(content, current) is { } forced)
+        {
+            // The gateway turns a forced tool choice into this instruction (Kiro has no tool_choice); a model obeys it.
+            var id = "tooluse_" + RandomId(rng, 22);
+            var input = SchemaExample.For(forced.Schema)?.ToJsonString() ?? "{}";
+            frames.Add(KiroFrame.ToolUseStart(id, forced.Name));
+            foreach (var piece in TextSplit.Random(input, rng, 1, Math.Max(2, input.Length / 3)))
+                frames.Add(KiroFrame.ToolUseInput(id, forced.Name, piece));
+            frames.Add(KiroFrame.ToolUseStop(id, forced.Name));
+        }
         else
         {
             var text = Greeting + Tail(content, EchoChars);
@@ -85,6 +95,23 @@ public static partial class KiroDefaultResponder
             foreach (var tool in tools.EnumerateArray()) names.Add(tool.GetProperty("toolSpecification").GetProperty("name").GetString()!);
         }
         return names;
+    }
+
+    [GeneratedRegex("Answer by calling the tool \"(?<name>[^\"]+)\"\\.")]
+    private static partial Regex ForcedToolInstruction();
+
+    /// <summary>The declared tool the request's "Answer by calling the tool" line names, with its input schema.</summary>
+    private static (string Name, JsonElement Schema)? ForcedTool(string content, JsonElement current)
+    {
+        var match = ForcedToolInstruction().Match(content);
+        if (!match.Success || !current.TryGetProperty("userInputMessageContext", out var context) || !context.TryGetProperty("tools", out var tools)) return null;
+        foreach (var tool in tools.EnumerateArray())
+        {
+            var spec = tool.GetProperty("toolSpecification");
+            if (spec.GetProperty("name").GetString() == match.Groups["name"].Value)
+                return (match.Groups["name"].Value, spec.GetProperty("inputSchema").GetProperty("json"));
+        }
+        return null;
     }
 
     /// <summary>Finds <c>[[tool:NAME {json}]]</c> for a declared tool; the input defaults to <c>{}</c>.</summary>

@@ -176,6 +176,25 @@ public class StructuredOutputTests(GatewayFixture gateway) : IClassFixture<Gatew
         Assert.NotNull(SpecNamed(tools, "weather_report"));
     }
 
+    [Fact]
+    public async Task A_model_left_to_itself_answers_through_the_forced_tool_with_valid_json()
+    {
+        // No script: the simulated model obeys the forced-tool instruction as a real one does; the answer matches the schema.
+        const string nested = """
+            {"type":"object","properties":{"title":{"type":"string"},"tags":{"type":"array","items":{"type":"string","enum":["bug","feature"]},"minItems":1},
+             "meta":{"type":"object","properties":{"score":{"type":"integer","minimum":3}},"required":["score"]}},"required":["title","tags","meta"]}
+            """;
+        var (response, body) = await SendAsync(gateway.Http(), OpenAi(OpenAiBody("Classify this issue", stream: false,
+            extra: $$$"""
+            "response_format":{"type":"json_schema","json_schema":{"name":"issue","schema":{{{nested}}} } }
+            """)));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var answer = JsonDocument.Parse(JsonNode.Parse(body)!["choices"]![0]!["message"]!["content"]!.GetValue<string>());
+        Assert.Equal("bug", answer.RootElement.GetProperty("tags")[0].GetString());
+        Assert.Equal(3, answer.RootElement.GetProperty("meta").GetProperty("score").GetInt32());
+    }
+
     [Theory]
     [InlineData("\"response_format\":{\"type\":\"json_schema\"}", "response_format.json_schema: required")]
     [InlineData("\"response_format\":{\"type\":\"json_schema\",\"json_schema\":{\"schema\":{}}}", "response_format.json_schema.name: required")]
