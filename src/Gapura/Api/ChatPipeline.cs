@@ -30,7 +30,8 @@ internal sealed class ChatPipeline(
     ILogger<ChatPipeline> log,
     TimeProvider time,
     RateLimiter rateLimiter,
-    GracefulShutdown shutdown)
+    GracefulShutdown shutdown,
+    InputTokenCalibration calibration)
 {
     /// <summary>The request's id in the usage ledger, on every answer, so a user can point at one request.</summary>
     public const string RequestIdHeader = "x-gapura-request-id";
@@ -94,7 +95,9 @@ internal sealed class ChatPipeline(
             // Before the passthrough decision, so a body forwarded unchanged is checked as well.
             candidates = CapabilityCheck.Filter(request, context.EstimatedInputTokens,
                 CapabilityCheck.AsksLongContext(http.Request.Headers["anthropic-beta"]), candidates);
-            var response = new ResponseContext(door.NewResponseId(), request.Model, time.GetUtcNow(), request, context.EstimatedInputTokens);
+            // What a stream announces before the upstream speaks: the estimate, corrected by what the likeliest model's answers taught.
+            var response = new ResponseContext(door.NewResponseId(), request.Model, time.GetUtcNow(), request,
+                calibration.AtStart(candidates[0].Model.Id, context.EstimatedInputTokens));
 
             // A body the profile changed (max_tokens, temperature) cannot be forwarded as received, nor an answer that gets a note,
             // nor one whose max_tokens is over the model's (probed) cap: the canonical path clamps it instead of the upstream refusing it.
@@ -114,6 +117,7 @@ internal sealed class ChatPipeline(
                     : await CompleteAsync(http, door, request, candidates, context, response, note, ct);
             }
             finished = true;
+            if (context.ServedModel is { } served) calibration.Learn(served, context.EstimatedInputTokens, usage.InputTokens);
         }
         catch (GatewayException e) when (!http.Response.HasStarted)
         {

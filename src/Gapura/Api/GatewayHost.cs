@@ -83,6 +83,7 @@ public static class GatewayHost
         services.AddGapuraIdentity(configuration);
         services.AddGapuraAdmin(configuration);
         services.AddSingleton<ChatPipeline>();
+        services.AddSingleton<Conversations.InputTokenCalibration>();
         services.AddSingleton<ProviderChain>();
         services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiChat, OpenAiChatFrontDoor.Instance);
         services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
