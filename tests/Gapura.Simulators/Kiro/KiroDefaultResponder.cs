@@ -29,13 +29,17 @@ public static partial class KiroDefaultResponder
         {
             AddText(frames, ToolEcho + Truncate(result, EchoChars), rng);
         }
-        else if (FindToolDirective(content, DeclaredTools(current)) is { } call)
+        else if (FindToolDirectives(content, DeclaredTools(current)) is { Count: > 0 } calls)
         {
-            var id = "tooluse_" + RandomId(rng, 22);
-            frames.Add(KiroFrame.ToolUseStart(id, call.Name));
-            foreach (var piece in TextSplit.Random(call.InputJson, rng, 1, Math.Max(2, call.InputJson.Length / 3)))
-                frames.Add(KiroFrame.ToolUseInput(id, call.Name, piece));
-            frames.Add(KiroFrame.ToolUseStop(id, call.Name));
+            // Several directives are parallel calls, one after the other in the stream as Kiro sends them.
+            foreach (var call in calls)
+            {
+                var id = "tooluse_" + RandomId(rng, 22);
+                frames.Add(KiroFrame.ToolUseStart(id, call.Name));
+                foreach (var piece in TextSplit.Random(call.InputJson, rng, 1, Math.Max(2, call.InputJson.Length / 3)))
+                    frames.Add(KiroFrame.ToolUseInput(id, call.Name, piece));
+                frames.Add(KiroFrame.ToolUseStop(id, call.Name));
+            }
         }
         else if (ForcedTool(content, current) is { } forced)
         {
@@ -114,15 +118,31 @@ public static partial class KiroDefaultResponder
         return null;
     }
 
-    /// <summary>Finds <c>[[tool:NAME {json}]]</c> for a declared tool; the input defaults to <c>{}</c>.</summary>
-    public static (string Name, string InputJson)? FindToolDirective(string content, IReadOnlySet<string> declared)
+    [GeneratedRegex(@"\[\[slow:(?<ms>[0-9]{1,5})\]\]")]
+    private static partial Regex SlowDirective();
+
+    /// <summary><c>[[slow:MS]]</c> in the current message: the model thinks that long before its first byte (keep-alive tests).</summary>
+    public static TimeSpan SlowStart(JsonElement root)
     {
+        var content = root.GetProperty("conversationState").GetProperty("currentMessage").GetProperty("userInputMessage").GetProperty("content").GetString() ?? "";
+        var match = SlowDirective().Match(content);
+        return match.Success ? TimeSpan.FromMilliseconds(int.Parse(match.Groups["ms"].Value, CultureInfo.InvariantCulture)) : TimeSpan.Zero;
+    }
+
+    /// <summary>Finds the first <c>[[tool:NAME {json}]]</c> for a declared tool; the input defaults to <c>{}</c>.</summary>
+    public static (string Name, string InputJson)? FindToolDirective(string content, IReadOnlySet<string> declared)
+        => FindToolDirectives(content, declared) is { Count: > 0 } calls ? calls[0] : null;
+
+    /// <summary>Every <c>[[tool:NAME {json}]]</c> for a declared tool, in order.</summary>
+    public static List<(string Name, string InputJson)> FindToolDirectives(string content, IReadOnlySet<string> declared)
+    {
+        var found = new List<(string Name, string InputJson)>();
         foreach (Match match in ToolDirective().Matches(content))
         {
             var name = match.Groups["name"].Value;
             if (!declared.Contains(name)) continue;
             var rest = content.AsSpan(match.Index + match.Length);
-            if (rest.StartsWith("]]")) return (name, "{}");
+            if (rest.StartsWith("]]")) { found.Add((name, "{}")); continue; }
             if (rest.Length == 0 || rest[0] != '{') continue;
             var bytes = Encoding.UTF8.GetBytes(rest.ToString());
             var reader = new Utf8JsonReader(bytes);
@@ -130,14 +150,14 @@ public static partial class KiroDefaultResponder
             {
                 using var doc = JsonDocument.ParseValue(ref reader);
                 var after = Encoding.UTF8.GetString(bytes, (int)reader.BytesConsumed, bytes.Length - (int)reader.BytesConsumed).TrimStart();
-                if (after.StartsWith("]]", StringComparison.Ordinal)) return (name, doc.RootElement.GetRawText());
+                if (after.StartsWith("]]", StringComparison.Ordinal)) found.Add((name, doc.RootElement.GetRawText()));
             }
             catch (JsonException)
             {
                 // Not a directive after all; keep looking.
             }
         }
-        return null;
+        return found;
     }
 
     private static string Tail(string text, int chars)

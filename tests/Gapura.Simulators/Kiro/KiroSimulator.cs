@@ -198,7 +198,7 @@ public sealed class KiroSimulator : SimulatorServer
         var model = _options.Models.FirstOrDefault(x => x.ModelId == modelId) ?? _options.Models.FirstOrDefault();
         var frames = KiroDefaultResponder.Respond(doc.RootElement, request.BodyBytes.Length, model?.MaxInputTokens ?? 200_000, rng, _options.EmitExtraEvents);
         Interlocked.Add(ref _credits, 1);
-        await PlayAsync(context, new KiroScenario { Frames = frames }, rng);
+        await PlayAsync(context, new KiroScenario { Frames = frames, DelayBeforeFirstByte = KiroDefaultResponder.SlowStart(doc.RootElement) }, rng);
     }
 
     private (JsonElement Root, SimulatedLimits Limits)? LimitedModel(byte[] body)
