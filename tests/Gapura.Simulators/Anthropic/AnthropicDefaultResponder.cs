@@ -30,14 +30,27 @@ internal static partial class AnthropicDefaultResponder
         }
 
         string answer;
-        string? toolName = null, toolInput = null;
+        var calls = new List<(string Name, string Input)>();
+        var directives = ToolDirective().Matches(userText);
         if (toolResults.Count > 0) answer = string.Join("\n", toolResults);
-        else if (ToolDirective().Match(userText) is { Success: true } directive)
+        else if (directives.Count > 0)
         {
-            answer = userText[..directive.Index].Trim();
-            toolName = directive.Groups[1].Value;
-            toolInput = directive.Groups[2].Success && directive.Groups[2].Value.Trim().Length > 0 ? directive.Groups[2].Value.Trim() : "{}";
+            // Several directives are parallel calls in one answer, as the model makes them.
+            answer = userText[..directives[0].Index].Trim();
+            foreach (Match directive in directives)
+                calls.Add((directive.Groups[1].Value,
+                    directive.Groups[2].Success && directive.Groups[2].Value.Trim().Length > 0 ? directive.Groups[2].Value.Trim() : "{}"));
         }
+        else if (ForcedTool(body) is { } forced)
+        {
+            // tool_choice "tool" (or "any") obliges the model to call one: it answers with an input built from the schema.
+            answer = "";
+            calls.Add(((string)forced["name"]!, SchemaExample.For(System.Text.Json.JsonSerializer.Deserialize<System.Text.Json.JsonElement>(
+                (forced["input_schema"] ?? new JsonObject()).ToJsonString()))?.ToJsonString() ?? "{}"));
+        }
+        else if (OutputSchema(body) is { } schema)
+            // Structured output: the model answers with JSON matching the requested schema, as the real API guarantees.
+            answer = SchemaExample.For(System.Text.Json.JsonSerializer.Deserialize<System.Text.Json.JsonElement>(schema.ToJsonString()))?.ToJsonString() ?? "{}";
         else answer = "Echo: " + userText;
 
         var maxTokens = body["max_tokens"] is JsonValue mt && mt.TryGetValue<int>(out var m) ? m : int.MaxValue;
@@ -49,7 +62,7 @@ internal static partial class AnthropicDefaultResponder
                 answer = answer[..at];
                 stop = "stop_sequence";
                 stopSequence = s;
-                toolName = null;
+                calls.Clear();
                 break;
             }
         // A token is four characters here; the cut is what max_tokens means to the client.
@@ -58,13 +71,13 @@ internal static partial class AnthropicDefaultResponder
             answer = answer[..Math.Min(answer.Length, maxTokens * 4)];
             stop = "max_tokens";
             stopSequence = null;
-            toolName = null;
+            calls.Clear();
         }
 
         if (answer.Length > 0) content.Add(new AnthropicSimText(answer));
-        if (toolName is not null)
+        foreach (var (name, input) in calls)
         {
-            content.Add(new AnthropicSimToolUse("toolu_sim_" + Guid.NewGuid().ToString("N")[..16], toolName, toolInput!));
+            content.Add(new AnthropicSimToolUse("toolu_sim_" + Guid.NewGuid().ToString("N")[..16], name, input));
             stop = "tool_use";
         }
 
@@ -113,6 +126,33 @@ internal static partial class AnthropicDefaultResponder
         return (text.ToString(), results);
     }
 
-    [GeneratedRegex(@"\[\[tool:([A-Za-z0-9_\-]+)\s*(\{.*\})?\s*\]\]", RegexOptions.Singleline)]
+    /// <summary>The tool <c>tool_choice</c> forces: the named one, or the first for "any".</summary>
+    private static JsonObject? ForcedTool(JsonObject body)
+    {
+        if (body["tools"] is not JsonArray tools || tools.Count == 0 || body["tool_choice"] is not JsonObject choice) return null;
+        return (string?)choice["type"] switch
+        {
+            "tool" => tools.OfType<JsonObject>().FirstOrDefault(t => (string?)t["name"] == (string?)choice["name"]),
+            "any" => tools.OfType<JsonObject>().First(),
+            _ => null,
+        };
+    }
+
+    /// <summary><c>output_config.format</c> or the beta's <c>output_format</c>: the JSON schema the answer must match.</summary>
+    private static JsonNode? OutputSchema(JsonObject body)
+        => (body["output_config"]?["format"] ?? body["output_format"]) is JsonObject { } format && (string?)format["type"] == "json_schema" ? format["schema"] : null;
+
+    /// <summary><c>[[slow:MS]]</c> in the last user text: the model thinks that long before its first byte (keep-alive tests).</summary>
+    public static TimeSpan SlowStart(JsonObject body)
+    {
+        var match = SlowDirective().Match(ReadLastUser(body["messages"]!.AsArray()[^1]!.AsObject()).Text);
+        return match.Success ? TimeSpan.FromMilliseconds(int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture)) : TimeSpan.Zero;
+    }
+
+    // Lazy inside the braces, so two directives in one message are two calls rather than one with both inputs.
+    [GeneratedRegex(@"\[\[tool:([A-Za-z0-9_\-]+)\s*(\{.*?\})?\s*\]\]", RegexOptions.Singleline)]
     private static partial Regex ToolDirective();
+
+    [GeneratedRegex(@"\[\[slow:([0-9]{1,5})\]\]")]
+    private static partial Regex SlowDirective();
 }

@@ -257,7 +257,11 @@ public sealed class AnthropicSimulator : SimulatorServer
             return;
         }
         if (!_scenarios.TryDequeue(out var scenario))
-            scenario = AnthropicScenario.Reply(AnthropicDefaultResponder.Respond(root, model, Sign, CacheUsage));
+            scenario = new AnthropicScenario
+            {
+                Message = AnthropicDefaultResponder.Respond(root, model, Sign, CacheUsage),
+                DelayBeforeFirstByte = AnthropicDefaultResponder.SlowStart(root),
+            };
         else if (scenario.Message is { } scripted) scripted.Model = model;
         await PlayAsync(context, scenario, stream, rng);
     }

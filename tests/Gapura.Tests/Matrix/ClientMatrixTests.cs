@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Gapura.Simulators.Anthropic;
 using Gapura.Simulators.Kiro;
 using Gapura.Tests.Integration;
 
@@ -8,10 +9,11 @@ namespace Gapura.Tests.Matrix;
 
 /// <summary>
 /// The client matrix: popular client libraries no one here wrote (tests/e2e/package.json pins them), each driven through
-/// every scenario by tests/e2e/matrix/clients.mjs against a real gateway over the Kiro simulator. Each case checks what
+/// every scenario by tests/e2e/matrix/clients.mjs against a real gateway, over each upstream row (Kiro; Anthropic, a
+/// native provider the Anthropic door reaches by passthrough and the OpenAI doors by translation). Each case checks what
 /// the client got and what the upstream received; one node process runs all of a client's scenarios.
 /// </summary>
-public class ClientMatrixTests(ClientMatrixTests.Fixture fixture) : IClassFixture<ClientMatrixTests.Fixture>
+public abstract class ClientMatrixTests<TRow>(TRow row) where TRow : MatrixRow
 {
     public static readonly string[] Clients =
     [
@@ -30,98 +32,53 @@ public class ClientMatrixTests(ClientMatrixTests.Fixture fixture) : IClassFixtur
         return data;
     }
 
-    /// <summary>One gateway for the matrix, with keep-alives every second so a 2.5 s silence carries some.</summary>
-    public sealed class Fixture : IAsyncLifetime
-    {
-        private readonly ConcurrentDictionary<string, Lazy<Task<Dictionary<string, JsonObject>>>> _runs = new();
-
-        public GatewayFixture Gateway { get; } = new();
-
-        public Task InitializeAsync()
-        {
-            Gateway.Settings.Add("--Gateway:KeepAliveSeconds=1");
-            return Gateway.InitializeAsync();
-        }
-
-        public Task DisposeAsync() => Gateway.DisposeAsync();
-
-        /// <summary>The client's results by scenario, from its one run of the driver.</summary>
-        public Task<Dictionary<string, JsonObject>> ResultsAsync(string client)
-            => _runs.GetOrAdd(client, c => new Lazy<Task<Dictionary<string, JsonObject>>>(() => RunAsync(c))).Value;
-
-        private async Task<Dictionary<string, JsonObject>> RunAsync(string client)
-        {
-            var e2e = Path.Combine(ClaudeCodeEndToEndTests.RepositoryRoot(), "tests", "e2e");
-            var start = new ProcessStartInfo("node", ["matrix/clients.mjs", client, Gateway.BaseUrl, GatewayFixture.ApiKey, Wire.Model])
-            {
-                WorkingDirectory = e2e,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                RedirectStandardInput = true,
-            };
-            var (exit, stdout, stderr) = await ClientProcess.RunAsync(start, TimeSpan.FromSeconds(150), $"client matrix driver ({client})");
-            Assert.True(exit == 0, $"the driver for {client} exited with {exit}: {stderr}");
-            var results = new Dictionary<string, JsonObject>();
-            foreach (var line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-                if (line.StartsWith('{') && JsonNode.Parse(line) is JsonObject result) results[result["scenario"]!.GetValue<string>()] = result;
-            return results;
-        }
-    }
-
     [Theory]
     [MemberData(nameof(Cases))]
     public async Task Client_scenario(string client, string scenario)
     {
-        var results = await fixture.ResultsAsync(client);
+        var results = await row.ResultsAsync(client);
         Assert.True(results.TryGetValue(scenario, out var result), $"{client} reported nothing for {scenario}");
         var got = result["got"] as JsonObject;
         if (scenario != "error") Assert.True(result["ok"]!.GetValue<bool>(), $"{client}/{scenario} failed in the client: {result["error"]}");
         var marker = $"[case:{client}/{scenario}]";
-        var sent = SentToKiro(marker);
+        var sent = row.Sent(marker);
 
         switch (scenario)
         {
             case "text" or "stream" or "keepalive" or "image":
-                Assert.Contains(KiroDefaultResponder.Greeting, Text(got));
-                Assert.Contains(marker, Text(got)); // the simulated model echoes the prompt's end: the answer is this request's
+                Assert.Contains(row.Greeting, Text(got));
+                Assert.Contains(marker, Text(got)); // the simulated model echoes the prompt: the answer is this request's
                 Assert.NotEmpty(sent);
                 if (scenario == "stream") Assert.True(got!["chunks"]!.GetValue<int>() >= 2, $"{client}: the answer arrived in one piece, not streamed");
-                if (scenario == "image")
-                {
-                    var images = sent[0]["conversationState"]!["currentMessage"]!["userInputMessage"]!["images"]!.AsArray();
-                    Assert.Equal("png", Assert.Single(images)!["format"]!.GetValue<string>());
-                    Assert.Equal(Png, images[0]!["source"]!["bytes"]!.GetValue<string>());
-                }
+                if (scenario == "image") Assert.Equal(MatrixRow.Png, row.ImageData(sent[0]));
                 break;
             case "tools":
-                Assert.Contains(KiroDefaultResponder.ToolEcho + "Jakarta: 31 degrees", Text(got));
+                Assert.Contains(MatrixRow.ToolEcho + "Jakarta: 31 degrees", Text(got));
                 Assert.Equal(2, got!["steps"]?.GetValue<int>() ?? 2);
-                Assert.Contains(sent, r => ToolResults(r).Any(t => t.Contains("Jakarta: 31 degrees")));
+                Assert.Contains(sent, r => row.ToolResults(r).Any(t => t.Contains("Jakarta: 31 degrees")));
                 break;
             case "parallel_tools":
-                Assert.Contains(KiroDefaultResponder.ToolEcho, Text(got));
+                Assert.Contains(MatrixRow.ToolEcho, Text(got));
                 // Both calls' results went back to the model in one turn, as parallel calls must.
-                Assert.Contains(sent, r => ToolResults(r).Count == 2 && ToolResults(r).Any(t => t.Contains("Oslo")) && ToolResults(r).Any(t => t.Contains("Lima")));
+                Assert.Contains(sent, r => row.ToolResults(r) is { Count: 2 } results && results.Any(t => t.Contains("Oslo")) && results.Any(t => t.Contains("Lima")));
                 break;
             case "structured":
                 var answer = got!["object"]!;
                 Assert.Equal("simulated city", answer["city"]!.GetValue<string>());
                 Assert.Equal(1, answer["celsius"]!.GetValue<double>());
-                // The upstream was made to answer through a forced tool with the requested schema.
-                var tools = sent[0]["conversationState"]!["currentMessage"]!["userInputMessage"]!["userInputMessageContext"]!["tools"]!.AsArray();
-                Assert.Contains(tools, t => t!["toolSpecification"]!["inputSchema"]!["json"]!["properties"]?["celsius"] is not null);
+                Assert.True(row.AskedForSchema(sent[0]), $"{client}: the upstream was not asked for the schema: {sent[0].ToJsonString()[..Math.Min(600, sent[0].ToJsonString().Length)]}");
                 break;
             case "thinking" when client == "ai-sdk-openai-chat":
                 // @ai-sdk/openai's chat model reads no reasoning_content (OpenAI's chat API has none): the thinking happens
                 // upstream and the answer comes back clean of it; its Responses model and openai-compatible show it.
                 Assert.Equal("", got!["reasoning"]?.GetValue<string>());
                 Assert.DoesNotContain("<thinking>", Text(got));
-                Assert.Contains("<thinking_mode>enabled</thinking_mode>", CurrentContent(sent[0]));
+                Assert.True(row.ThinkingRequested(sent[0]));
                 break;
             case "thinking":
-                Assert.False(string.IsNullOrWhiteSpace(got!["reasoning"]?.GetValue<string>()), $"{client}: no reasoning came back: {result} — Kiro got: {(sent.Count > 0 ? CurrentContent(sent[0])[..Math.Min(300, CurrentContent(sent[0]).Length)] : "nothing")}");
+                Assert.False(string.IsNullOrWhiteSpace(got!["reasoning"]?.GetValue<string>()), $"{client}: no reasoning came back: {result}");
                 Assert.DoesNotContain("<thinking>", Text(got));
-                Assert.Contains("<thinking_mode>enabled</thinking_mode>", CurrentContent(sent[0]));
+                Assert.True(row.ThinkingRequested(sent[0]), $"{client}: the upstream was not asked to think");
                 break;
             case "error":
                 Assert.Null(got?["error"]); // a thrown error, not a success
@@ -133,18 +90,148 @@ public class ClientMatrixTests(ClientMatrixTests.Fixture fixture) : IClassFixtur
         }
     }
 
-    private const string Png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
-
     private static string Text(JsonObject? got) => got?["text"]?.GetValue<string>() ?? "";
+}
 
-    /// <summary>The Kiro requests of one case: those whose conversation holds the case's marker, in order.</summary>
-    private List<JsonNode> SentToKiro(string marker)
-        => [.. fixture.Gateway.Kiro.ChatRequests.Where(r => r.Body.Contains(marker, StringComparison.Ordinal)).Select(r => r.Json!)];
+public class KiroClientMatrixTests(KiroMatrixRow row) : ClientMatrixTests<KiroMatrixRow>(row), IClassFixture<KiroMatrixRow>;
 
-    private static string CurrentContent(JsonNode request)
-        => request["conversationState"]!["currentMessage"]!["userInputMessage"]!["content"]!.GetValue<string>();
+public class AnthropicClientMatrixTests(AnthropicMatrixRow row) : ClientMatrixTests<AnthropicMatrixRow>(row), IClassFixture<AnthropicMatrixRow>;
 
-    private static List<string> ToolResults(JsonNode request)
-        => request["conversationState"]!["currentMessage"]!["userInputMessage"]!["userInputMessageContext"]?["toolResults"]?.AsArray()
-            .Select(t => t!.ToJsonString()).ToList() ?? [];
+/// <summary>One gateway and upstream for a row of the matrix, with keep-alives every second so a 2.5 s silence carries some.</summary>
+public abstract class MatrixRow : IAsyncLifetime
+{
+    /// <summary>A 1×1 PNG, as clients.mjs sends it: the upstream must receive it byte for byte.</summary>
+    public const string Png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+    /// <summary>How both simulated models answer a tool result.</summary>
+    public const string ToolEcho = "Tool said: ";
+
+    private readonly ConcurrentDictionary<string, Lazy<Task<Dictionary<string, JsonObject>>>> _runs = new();
+
+    public GatewayFixture Gateway { get; } = new();
+
+    /// <summary>The model name the clients ask for.</summary>
+    protected abstract string Model { get; }
+
+    /// <summary>How the simulated model's plain answer begins.</summary>
+    public abstract string Greeting { get; }
+
+    /// <summary>The upstream requests of one case: those whose conversation holds the case's marker, in order.</summary>
+    public abstract List<JsonNode> Sent(string marker);
+
+    public abstract string? ImageData(JsonNode request);
+
+    public abstract List<string> ToolResults(JsonNode request);
+
+    public abstract bool AskedForSchema(JsonNode request);
+
+    public abstract bool ThinkingRequested(JsonNode request);
+
+    protected virtual Task StartUpstreamAsync() => Task.CompletedTask;
+
+    protected virtual Task StopUpstreamAsync() => Task.CompletedTask;
+
+    public async Task InitializeAsync()
+    {
+        await StartUpstreamAsync();
+        Gateway.Settings.Add("--Gateway:KeepAliveSeconds=1");
+        await Gateway.InitializeAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await Gateway.DisposeAsync();
+        await StopUpstreamAsync();
+    }
+
+    /// <summary>The client's results by scenario, from its one run of the driver.</summary>
+    public Task<Dictionary<string, JsonObject>> ResultsAsync(string client)
+        => _runs.GetOrAdd(client, c => new Lazy<Task<Dictionary<string, JsonObject>>>(() => RunAsync(c))).Value;
+
+    private async Task<Dictionary<string, JsonObject>> RunAsync(string client)
+    {
+        var e2e = Path.Combine(ClaudeCodeEndToEndTests.RepositoryRoot(), "tests", "e2e");
+        var start = new ProcessStartInfo("node", ["matrix/clients.mjs", client, Gateway.BaseUrl, GatewayFixture.ApiKey, Model])
+        {
+            WorkingDirectory = e2e,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+        };
+        var (exit, stdout, stderr) = await ClientProcess.RunAsync(start, TimeSpan.FromSeconds(150), $"client matrix driver ({client})");
+        Assert.True(exit == 0, $"the driver for {client} exited with {exit}: {stderr}");
+        var results = new Dictionary<string, JsonObject>();
+        foreach (var line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            if (line.StartsWith('{') && JsonNode.Parse(line) is JsonObject result) results[result["scenario"]!.GetValue<string>()] = result;
+        return results;
+    }
+}
+
+/// <summary>Kiro: every door translated into Kiro's conversation state; structured output through the forced answer tool.</summary>
+public sealed class KiroMatrixRow : MatrixRow
+{
+    protected override string Model => Wire.Model;
+
+    public override string Greeting => KiroDefaultResponder.Greeting;
+
+    public override List<JsonNode> Sent(string marker)
+        => [.. Gateway.Kiro.ChatRequests.Where(r => r.Body.Contains(marker, StringComparison.Ordinal)).Select(r => r.Json!)];
+
+    private static JsonNode Current(JsonNode request) => request["conversationState"]!["currentMessage"]!["userInputMessage"]!;
+
+    public override string? ImageData(JsonNode request)
+    {
+        var image = Current(request)["images"]!.AsArray().Single()!;
+        Assert.Equal("png", image["format"]!.GetValue<string>());
+        return image["source"]!["bytes"]!.GetValue<string>();
+    }
+
+    public override List<string> ToolResults(JsonNode request)
+        => Current(request)["userInputMessageContext"]?["toolResults"]?.AsArray().Select(t => t!.ToJsonString()).ToList() ?? [];
+
+    public override bool AskedForSchema(JsonNode request)
+        => Current(request)["userInputMessageContext"]?["tools"]?.AsArray()
+            .Any(t => t!["toolSpecification"]!["inputSchema"]!["json"]!["properties"]?["celsius"] is not null) == true;
+
+    public override bool ThinkingRequested(JsonNode request)
+        => Current(request)["content"]!.GetValue<string>().Contains("<thinking_mode>enabled</thinking_mode>", StringComparison.Ordinal);
+}
+
+/// <summary>Anthropic's API (simulated): the Anthropic door relays bodies unchanged, the OpenAI doors are translated.</summary>
+public sealed class AnthropicMatrixRow : MatrixRow
+{
+    private AnthropicSimulator _anthropic = null!;
+
+    protected override string Model => "anthropic/claude-sonnet-4-5";
+
+    public override string Greeting => "Echo: ";
+
+    protected override async Task StartUpstreamAsync()
+    {
+        _anthropic = await AnthropicSimulator.StartAsync();
+        Gateway.Settings.Add($"--Providers:Anthropic:ApiKey={_anthropic.ApiKey}");
+        Gateway.Settings.Add($"--Providers:Anthropic:BaseUrl={_anthropic.BaseUrl}");
+    }
+
+    protected override async Task StopUpstreamAsync() => await _anthropic.DisposeAsync();
+
+    public override List<JsonNode> Sent(string marker)
+        => [.. _anthropic.MessageRequests.Where(r => r.Body.Contains(marker, StringComparison.Ordinal)).Select(r => JsonNode.Parse(r.Body)!)];
+
+    private static IEnumerable<JsonObject> Blocks(JsonNode request)
+        => request["messages"]!.AsArray().SelectMany(m => m!["content"] as JsonArray ?? []).OfType<JsonObject>();
+
+    public override string? ImageData(JsonNode request)
+        => Blocks(request).Single(b => (string?)b["type"] == "image")["source"]!["data"]!.GetValue<string>();
+
+    public override List<string> ToolResults(JsonNode request)
+        => request["messages"]!.AsArray()[^1]!["content"] is JsonArray last
+            ? [.. last.OfType<JsonObject>().Where(b => (string?)b["type"] == "tool_result").Select(b => b.ToJsonString())]
+            : [];
+
+    public override bool AskedForSchema(JsonNode request)
+        => (request["output_config"]?["format"] ?? request["output_format"])?["schema"]?["properties"]?["celsius"] is not null
+            || request["tools"]?.AsArray().Any(t => t!["input_schema"]?["properties"]?["celsius"] is not null) == true;
+
+    public override bool ThinkingRequested(JsonNode request) => (string?)request["thinking"]?["type"] is "enabled" or "adaptive";
 }

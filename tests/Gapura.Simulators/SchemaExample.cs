@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
-namespace Gapura.Simulators.Kiro;
+namespace Gapura.Simulators;
 
 /// <summary>
 /// The smallest plausible value for a JSON schema — every required property, the first enum value, a string that names
