@@ -42,8 +42,9 @@ internal sealed class RedisSharedState(RedisConnection redis) : ISharedState
         """;
 
     private const string ClaimScript = """
-        local next = tonumber(redis.call('HGET', KEYS[1], 'next'))
-        if not next or next > tonumber(ARGV[1]) then return 0 end
+        local found = redis.call('HMGET', KEYS[1], 'next', 'expires')
+        local now, next, expires = tonumber(ARGV[1]), tonumber(found[1]), tonumber(found[2])
+        if not next or next > now or expires <= now then return 0 end
         redis.call('HSET', KEYS[1], 'next', ARGV[2])
         return 1
         """;
