@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using Gapura.Conversations;
 using Gapura.Routing;
@@ -10,18 +9,18 @@ namespace Gapura.Providers;
 /// Calls the providers that can serve a request in order and falls back along them: a failure before the
 /// first event reaches the client (connection error, timeout, 429, 5xx, spent quota, dead login) moves on to
 /// the next candidate and cools the failed provider down for its Retry-After; once an event has been
-/// yielded nothing is retried. Which provider answered goes into the response headers.
+/// yielded nothing is retried. Which provider answered goes into the response headers. Provider rests are kept with the
+/// accounts' (<see cref="LoginCooldowns"/>), so every instance sees them.
 /// </summary>
-internal sealed class ProviderChain(IEnumerable<IChatProvider> providers, ILogger<ProviderChain> log, TimeProvider time)
+/// <param name="cooldowns">The gateway's shared rests; null (tools, tests) keeps them in this chain alone.</param>
+internal sealed class ProviderChain(IEnumerable<IChatProvider> providers, ILogger<ProviderChain> log, TimeProvider time, LoginCooldowns? cooldowns = null)
 {
     public const string ProviderHeader = "x-gapura-provider";
     public const string ModelHeader = "x-gapura-model";
     public const string LoginHeader = "x-gapura-login";
 
-    private static readonly TimeSpan DefaultCooldown = TimeSpan.FromSeconds(30);
-
     private readonly Dictionary<string, IChatProvider> _byName = providers.ToDictionary(p => p.Name, StringComparer.OrdinalIgnoreCase);
-    private readonly ConcurrentDictionary<string, DateTimeOffset> _coolingUntil = new(StringComparer.OrdinalIgnoreCase);
+    private readonly LoginCooldowns _cooldowns = cooldowns ?? new LoginCooldowns(time);
 
     public IChatProvider For(ResolvedModel model) => _byName.TryGetValue(model.Model.Provider, out var provider)
         ? provider
@@ -30,9 +29,10 @@ internal sealed class ProviderChain(IEnumerable<IChatProvider> providers, ILogge
     /// <summary>The candidates in the order to try: cooling-down providers move behind the others (still tried last).</summary>
     public IReadOnlyList<ResolvedModel> Order(IReadOnlyList<ResolvedModel> candidates)
     {
-        if (candidates.Count < 2 || _coolingUntil.IsEmpty) return candidates;
-        var now = time.GetUtcNow();
-        return [.. candidates.OrderBy(c => _coolingUntil.TryGetValue(c.Model.Provider, out var until) && until > now ? 1 : 0)];
+        if (candidates.Count < 2 || !_cooldowns.AnyResting) return candidates;
+        var resting = false;
+        foreach (var c in candidates) resting |= _cooldowns.IsProviderResting(c.Model.Provider);
+        return resting ? [.. candidates.OrderBy(c => _cooldowns.IsProviderResting(c.Model.Provider) ? 1 : 0)] : candidates;
     }
 
     public async IAsyncEnumerable<StreamEvent> StreamAsync(ChatRequest request, IReadOnlyList<ResolvedModel> candidates, ChatContext context,
@@ -105,7 +105,7 @@ internal sealed class ProviderChain(IEnumerable<IChatProvider> providers, ILogge
     private void CoolDown(string provider, GatewayException e)
     {
         if (e.Kind is not (ErrorKind.RateLimited or ErrorKind.QuotaExceeded or ErrorKind.UpstreamLogin)) return;
-        _coolingUntil[provider] = time.GetUtcNow() + (e.RetryAfter ?? DefaultCooldown);
+        _cooldowns.CoolDownProvider(provider, e);
     }
 
     /// <summary>

@@ -22,6 +22,10 @@ internal static class RoutingServiceCollectionExtensions
         services.AddSingleton<IStoreChangeListener>(sp => sp.GetRequiredService<Providers.Limits.ProbedLimits>());
         services.AddSingleton<StoreChangeSync>();
         services.AddHostedService(sp => sp.GetRequiredService<StoreChangeSync>());
+        // Cool-downs (and sign-ins in progress) every instance shares: in the database, or Redis when configured.
+        Storage.Shared.SharedStateServiceCollectionExtensions.AddSharedState(services);
+        services.AddSingleton<CooldownSync>();
+        services.AddHostedService(sp => sp.GetRequiredService<CooldownSync>());
         services.Configure<Canary.CanaryOptions>(configuration.GetSection(Canary.CanaryOptions.Section));
         services.AddHostedService<Canary.CanaryMonitor>();
         return services;

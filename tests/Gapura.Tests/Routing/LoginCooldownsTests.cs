@@ -15,9 +15,10 @@ public class LoginCooldownsTests
         public override DateTimeOffset GetUtcNow() => Now;
     }
 
-    private sealed record Account(string Name);
+    /// <summary>A stored login: its id names it on every instance.</summary>
+    private sealed record Account(string Name, long Id) : IStoredUpstreamLogin;
 
-    private static readonly Account A = new("a"), B = new("b"), C = new("c");
+    private static readonly Account A = new("a", 1), B = new("b", 2), C = new("c", 3);
 
     private static IReadOnlyList<LoginCandidate<Account>> Candidates(params Account[] accounts)
         => [.. accounts.Select(a => new LoginCandidate<Account>(a.Name, a, false))];
@@ -53,10 +54,10 @@ public class LoginCooldownsTests
         var resting = await SendAsync(cooldowns, Candidates(A, B, C), () => Throttled());
         Assert.Equal("b", resting.Answered);
         Assert.Equal(["b"], resting.Asked);
-        Assert.Equal(["b", "c", "a"], cooldowns.Order(Candidates(A, B, C)).Select(c => c.Label));
+        Assert.Equal(["b", "c", "a"], cooldowns.Order("test", Candidates(A, B, C)).Select(c => c.Label));
 
         clock.Now += TimeSpan.FromSeconds(2);
-        Assert.Equal(["a", "b", "c"], cooldowns.Order(Candidates(A, B, C)).Select(c => c.Label));
+        Assert.Equal(["a", "b", "c"], cooldowns.Order("test", Candidates(A, B, C)).Select(c => c.Label));
     }
 
     [Fact]
@@ -66,12 +67,12 @@ public class LoginCooldownsTests
         var cooldowns = new LoginCooldowns(clock);
         var e = await Assert.ThrowsAsync<GatewayException>(() => SendAsync(cooldowns, Candidates(A, B), () => Throttled(), A, B));
         Assert.Equal(ErrorKind.RateLimited, e.Kind);
-        Assert.True(cooldowns.IsResting(A) && cooldowns.IsResting(B));
-        Assert.Equal(["a", "b"], cooldowns.Order(Candidates(A, B)).Select(c => c.Label));
+        Assert.True(cooldowns.IsResting("test", A.Id) && cooldowns.IsResting("test", B.Id));
+        Assert.Equal(["a", "b"], cooldowns.Order("test", Candidates(A, B)).Select(c => c.Label));
         clock.Now += TimeSpan.FromSeconds(29);
-        Assert.True(cooldowns.IsResting(A));
+        Assert.True(cooldowns.IsResting("test", A.Id));
         clock.Now += TimeSpan.FromSeconds(2);
-        Assert.False(cooldowns.IsResting(A));
+        Assert.False(cooldowns.IsResting("test", A.Id));
     }
 
     [Fact]
@@ -80,7 +81,7 @@ public class LoginCooldownsTests
         var cooldowns = new LoginCooldowns(new Clock(DateTimeOffset.Parse("2026-11-22T10:00:00Z")));
         var moved = await SendAsync(cooldowns, Candidates(A, B), () => new GatewayException(ErrorKind.UpstreamLogin, "refused", 503), A);
         Assert.Equal("b", moved.Answered);
-        Assert.False(cooldowns.IsResting(A));
+        Assert.False(cooldowns.IsResting("test", A.Id));
     }
 
     [Fact]
@@ -89,6 +90,6 @@ public class LoginCooldownsTests
         var cooldowns = new LoginCooldowns(new Clock(DateTimeOffset.Parse("2026-11-22T10:00:00Z")));
         var e = await Assert.ThrowsAsync<GatewayException>(() => SendAsync(cooldowns, Candidates(A, B), () => GatewayException.BadRequest("bad field"), A));
         Assert.Equal(400, e.Status);
-        Assert.False(cooldowns.IsResting(A));
+        Assert.False(cooldowns.IsResting("test", A.Id));
     }
 }

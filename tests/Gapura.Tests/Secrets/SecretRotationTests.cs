@@ -8,6 +8,12 @@ namespace Gapura.Tests.Secrets;
 /// <summary>Rotation and the start-up key check, over real databases of both back ends.</summary>
 public abstract class SecretRotationTests : StoreTestBase
 {
+    private const string FlowId = "0123456789abcdef0123456789abcdef";
+    private static readonly System.Text.Json.Serialization.Metadata.JsonTypeInfo<string> StringJson =
+        (System.Text.Json.Serialization.Metadata.JsonTypeInfo<string>)System.Text.Json.JsonSerializerOptions.Default.GetTypeInfo(typeof(string));
+
+    private Gapura.Storage.Shared.SignInFlowStore Flows(SecretBox box) => new(new Gapura.Storage.Shared.SqlSharedState(Db), box, Time);
+
     private async Task<(long User, long Login1, long Login2)> SeedAsync()
     {
         var user = await NewUserAsync();
@@ -16,6 +22,8 @@ public abstract class SecretRotationTests : StoreTestBase
         var b = await Store.UpstreamLogins.AddAsync(user.Id, "kiro", "b", "tokens-b");
         await Store.Settings.SetSecretAsync("oidc.client_secret", "client-secret");
         await Store.Settings.SetAsync("plain", "not a secret");
+        // A sign-in in progress: its device code is sealed too.
+        Assert.True(await Flows(Box).AddAsync(FlowId, "device:test", user.Id, null, "device-code", StringJson, Time.Now.AddMinutes(10), Time.Now, TimeSpan.FromSeconds(5), 5, default));
         return (user.Id, a.Id, b.Id);
     }
 
@@ -30,12 +38,12 @@ public abstract class SecretRotationTests : StoreTestBase
 
         var result = await new SecretRotation(store.Secrets, transitional).RotateAsync(batchSize: 1);
 
-        Assert.Equal(4, result.Reencrypted);
+        Assert.Equal(5, result.Reencrypted);
         Assert.Equal(new Dictionary<string, int>
         {
-            ["users.totp_secret_enc"] = 1, ["upstream_logins.secret_enc"] = 2, ["settings.value_enc"] = 1,
+            ["users.totp_secret_enc"] = 1, ["upstream_logins.secret_enc"] = 2, ["settings.value_enc"] = 1, ["sign_in_flows.state_enc"] = 1,
         }, result.PerColumn);
-        Assert.Equal(new Dictionary<string, long> { [newKey.Id] = 4 }, await store.Secrets.CountByKeyIdAsync());
+        Assert.Equal(new Dictionary<string, long> { [newKey.Id] = 5 }, await store.Secrets.CountByKeyIdAsync());
 
         var onlyNew = StoreWith(new SecretBox(new KeyRing(newKey)));
         Assert.Equal("JBSWY3DPEHPK3PXP", await onlyNew.Users.GetTotpSecretAsync(user));
@@ -43,6 +51,7 @@ public abstract class SecretRotationTests : StoreTestBase
         Assert.Equal("tokens-b", await onlyNew.UpstreamLogins.ReadSecretAsync(login2));
         Assert.Equal("client-secret", await onlyNew.Settings.GetSecretAsync("oidc.client_secret"));
         Assert.Equal("not a secret", await onlyNew.Settings.GetAsync("plain"));
+        Assert.Equal("device-code", (await Flows(new SecretBox(new KeyRing(newKey))).FindAsync(FlowId, "device:test", user, StringJson, default))?.State);
 
         var again = await new SecretRotation(store.Secrets, transitional).RotateAsync();
         Assert.Equal(0, again.Reencrypted);
@@ -66,7 +75,7 @@ public abstract class SecretRotationTests : StoreTestBase
         var error = await Assert.ThrowsAsync<SecretKeyException>(() =>
             new SecretsStartupCheck(Store.Secrets, wrong, NullLogger<SecretsStartupCheck>.Instance).RunAsync());
 
-        Assert.Contains($"4 under key {Box.CurrentKeyId}", error.Message);
+        Assert.Contains($"5 under key {Box.CurrentKeyId}", error.Message);
         Assert.Contains(wrong.Current.Id, error.Message);
         Assert.Contains("Secrets:Key", error.Message);
     }
@@ -78,7 +87,7 @@ public abstract class SecretRotationTests : StoreTestBase
         Assert.Empty(await new SecretsStartupCheck(Store.Secrets, empty, NullLogger<SecretsStartupCheck>.Instance).RunAsync());
 
         await SeedAsync();
-        Assert.Equal(4, (await new SecretsStartupCheck(Store.Secrets, Box.Ring, NullLogger<SecretsStartupCheck>.Instance).RunAsync())[Box.CurrentKeyId]);
+        Assert.Equal(5, (await new SecretsStartupCheck(Store.Secrets, Box.Ring, NullLogger<SecretsStartupCheck>.Instance).RunAsync())[Box.CurrentKeyId]);
 
         var rotating = new KeyRing(SecretKey.Generate(), [Box.Ring.Current]);
         await new SecretsStartupCheck(Store.Secrets, rotating, NullLogger<SecretsStartupCheck>.Instance).RunAsync();

@@ -139,8 +139,8 @@ internal static class AdminUpstreamEndpoints
         where TCode : IDeviceCode where TResult : class
     {
         if (Authorize(http, id, out var caller) is { } refused) return refused;
-        if (flows.Find(id, flowId) is not { } flow)
-            return NotFound("No such sign-in is waiting (it finished, expired, or was started on another gateway instance).");
+        if (await flows.FindAsync(id, flowId, ct) is not { } flow)
+            return NotFound("No such sign-in is waiting for this user (it finished or expired); start a new one.");
         var store = Store(http);
         try
         {
@@ -185,7 +185,15 @@ internal static class AdminUpstreamEndpoints
         if (body.Error is { } bad) return bad;
         if (UserLogins.ValidateLabel(body.Value?.Label) is { } problem) return BadRequest(problem);
         if (await Store(http).Users.FindAsync(id, ct) is null) return NotFound($"There is no user with id {id}.");
-        var flow = flows.Start(id, provider, body.Value?.Label?.Trim());
+        SignInFlows.Flow flow;
+        try
+        {
+            flow = await flows.StartAsync(id, provider, body.Value?.Label?.Trim(), ct);
+        }
+        catch (GatewayException e) when (e.Kind == ErrorKind.RateLimited)
+        {
+            return Error(429, "sign_in_failed", e.Message);
+        }
         await Store(http).Audit.WriteAsync(Audit(http, caller, "upstream_login.sign_in_start", $"user:{id}", $"{provider} sign-in {flow.Id} started"), ct);
         return Json(new SignInStartView(flow.Id, flow.Started.AuthorizeUrl, flow.ExpiresAt, $"{http.Request.PathBase}{http.Request.Path}/{flow.Id}"),
             AdminUpstreamJson.Default.SignInStartView);
@@ -196,8 +204,8 @@ internal static class AdminUpstreamEndpoints
         if (Authorize(http, id, out var caller) is { } refused) return refused;
         provider = provider.Trim().ToLowerInvariant();
         var flows = http.RequestServices.GetRequiredService<SignInFlows>();
-        if (flows.Find(id, provider, flowId) is not { } flow)
-            return NotFound("No such sign-in is waiting (it finished, expired, or was started on another gateway instance).");
+        if (await flows.FindAsync(id, provider, flowId, ct) is not { } flow)
+            return NotFound("No such sign-in is waiting for this user (it finished or expired); start a new one.");
         var body = await ReadAsync(http, AdminUpstreamJson.Default.SignInCompleteRequest, ct);
         if (body.Error is { } bad) return bad;
         if (string.IsNullOrWhiteSpace(body.Value?.Code)) return BadRequest("code: the code (or the whole address) the sign-in page showed is required.");
@@ -435,15 +443,12 @@ internal static class AdminUpstreamEndpoints
 
     /// <summary>
     /// Dead (refused by its upstream, stored), resting (throttled or out of quota: tried after the others until its
-    /// Retry-After — this instance's view, held in memory), else alive.
+    /// Retry-After — on any instance, shared within <c>Routing:SyncSeconds</c>), else alive.
     /// </summary>
     private static string Status(HttpContext http, UpstreamLogin login)
     {
         if (login.Status == UpstreamLoginStatus.Dead) return "dead";
-        object? held = login.Provider == KiroLoginPool.Provider
-            ? http.RequestServices.GetRequiredService<KiroLoginPool>().Find(login.Id)
-            : http.RequestServices.GetRequiredService<AccountPool>().Find(login.Id);
-        return held is not null && http.RequestServices.GetRequiredService<LoginCooldowns>().IsResting(held) ? "resting" : "alive";
+        return http.RequestServices.GetRequiredService<LoginCooldowns>().IsResting(login.Provider, login.Id) ? "resting" : "alive";
     }
 
     private static SortedSet<string> KnownProviders(HttpContext http)

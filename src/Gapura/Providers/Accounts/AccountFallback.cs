@@ -6,7 +6,7 @@ namespace Gapura.Providers.Accounts;
 /// <summary>
 /// Calling an upstream with a caller's accounts in turn: a failure that belongs to the account (spent quota,
 /// throttled, refused sign-in — <see cref="UpstreamLoginPolicy.MovesToNextLogin"/>) moves on to the next
-/// account before anything reached the client, and the failed account rests (<see cref="LoginCooldowns"/>);
+/// account before anything reached the client, and the failed account rests (<see cref="LoginCooldowns"/>, on every instance);
 /// any other failure is the request's and goes up at once. The account that answered is named in
 /// <c>x-gapura-login</c>. Every provider with several accounts (Kiro's logins included) goes through here.
 /// </summary>
@@ -21,7 +21,7 @@ internal static class AccountFallback
         CancellationToken ct,
         LoginCooldowns? cooldowns = null) where TLogin : class
     {
-        if (cooldowns is not null) candidates = cooldowns.Order(candidates);
+        if (cooldowns is not null) candidates = cooldowns.Order(provider, candidates);
         for (var i = 0; ; i++)
         {
             var candidate = candidates[i];
@@ -35,7 +35,7 @@ internal static class AccountFallback
             {
                 // Throttled or out of quota: rest for the Retry-After. A refused sign-in is not rested but marked dead
                 // by its account, so a fresh sign-in under the same label is used at once.
-                if (e.Kind is ErrorKind.RateLimited or ErrorKind.QuotaExceeded) cooldowns?.CoolDown(candidate.Login, e);
+                if (e.Kind is ErrorKind.RateLimited or ErrorKind.QuotaExceeded) cooldowns?.CoolDown(provider, candidate, e);
                 if (i + 1 >= candidates.Count) throw;
                 log.LogWarning("{Provider} login '{Label}' could not serve the request ({Kind}: {Message}); trying login '{Next}'",
                     provider, candidate.Label, e.Kind, e.Message, candidates[i + 1].Label);

@@ -1,7 +1,7 @@
-using System.Collections.Concurrent;
-using System.Security.Cryptography;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Gapura.Conversations;
+using Gapura.Storage.Shared;
 
 namespace Gapura.Providers.Accounts;
 
@@ -27,15 +27,17 @@ internal sealed class OAuthSignIn(string provider, OAuthPkceClient client, Func<
 }
 
 /// <summary>
-/// Sign-ins started from the admin API and waiting for the user to bring the code back, held in memory for
-/// ten minutes: the PKCE verifier never leaves the gateway. A flow belongs to the user it was started for.
+/// Sign-ins started from the admin API and waiting for the user to bring the code back, for ten minutes. They are kept in
+/// the shared store (<see cref="SignInFlowStore"/>), the PKCE verifier sealed, so the code may be brought to any instance;
+/// the verifier never leaves the gateway. A flow belongs to the user it was started for, and is spent by its first completion.
 /// </summary>
-internal sealed class SignInFlows(IEnumerable<OAuthSignIn> signIns, TimeProvider time)
+internal sealed class SignInFlows(IEnumerable<OAuthSignIn> signIns, SignInFlowStore flows)
 {
+    public const int MaxFlowsPerUser = 5;
+
     private static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(10);
 
     private readonly Dictionary<string, OAuthSignIn> _byProvider = signIns.ToDictionary(s => s.Provider, StringComparer.OrdinalIgnoreCase);
-    private readonly ConcurrentDictionary<string, Flow> _flows = new(StringComparer.Ordinal);
 
     internal sealed record Flow(string Id, long UserId, string Provider, string? Label, OAuthSignInStart Started, DateTimeOffset ExpiresAt);
 
@@ -43,29 +45,37 @@ internal sealed class SignInFlows(IEnumerable<OAuthSignIn> signIns, TimeProvider
 
     public OAuthSignIn? For(string provider) => _byProvider.GetValueOrDefault(provider);
 
-    public Flow Start(long userId, string provider, string? label)
+    /// <exception cref="GatewayException">RateLimited when the user already has <see cref="MaxFlowsPerUser"/> sign-ins of this provider waiting.</exception>
+    public async Task<Flow> StartAsync(long userId, string provider, string? label, CancellationToken ct)
     {
         var signIn = For(provider) ?? throw GatewayException.BadRequest($"{provider} has no sign-in; connect it with a key instead.");
-        Sweep();
-        var flow = new Flow(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12)), userId, provider, label, signIn.Start(), time.GetUtcNow() + Lifetime);
-        _flows[flow.Id] = flow;
+        var now = flows.Time.GetUtcNow();
+        var flow = new Flow(SignInFlowStore.NewId(), userId, provider, label, signIn.Start(), now + Lifetime);
+        if (!await flows.AddAsync(flow.Id, Kind(provider), userId, label, flow.Started, OAuthSignInJson.Default.OAuthSignInStart, flow.ExpiresAt, now, TimeSpan.Zero,
+                MaxFlowsPerUser, ct))
+            throw new GatewayException(ErrorKind.RateLimited, $"There are already {MaxFlowsPerUser} {provider} sign-ins waiting for this user; finish or let them expire first.");
         return flow;
     }
 
-    public Flow? Find(long userId, string provider, string flowId)
-        => _flows.TryGetValue(flowId, out var flow) && flow.UserId == userId && flow.Provider == provider && flow.ExpiresAt > time.GetUtcNow() ? flow : null;
+    /// <summary>The user's waiting sign-in, whichever instance started it; null when it is another user's, finished or expired.</summary>
+    public async Task<Flow?> FindAsync(long userId, string provider, string flowId, CancellationToken ct)
+        => For(provider) is not null && await flows.FindAsync(flowId, Kind(provider), userId, OAuthSignInJson.Default.OAuthSignInStart, ct) is var (row, started)
+            ? new Flow(row.Id, row.UserId, provider, row.Label, started, row.ExpiresAt)
+            : null;
 
     /// <summary>Exchanges the code; the flow is spent whatever the outcome (a code works once).</summary>
+    /// <exception cref="GatewayException">InvalidRequest when another completion already spent the flow.</exception>
     public async Task<AccountSecret> CompleteAsync(Flow flow, string pasted, CancellationToken ct)
     {
-        _flows.TryRemove(flow.Id, out _);
+        // Taken from the store first: of two completions racing on two instances, one exchanges and the other is told.
+        if (!await flows.RemoveAsync(flow.Id, ct))
+            throw GatewayException.BadRequest("This sign-in was already completed or has expired; start again.");
         return await For(flow.Provider)!.CompleteAsync(flow.Started, pasted, ct);
     }
 
-    private void Sweep()
-    {
-        var now = time.GetUtcNow();
-        foreach (var (id, flow) in _flows)
-            if (flow.ExpiresAt <= now) _flows.TryRemove(id, out _);
-    }
+    private static string Kind(string provider) => "oauth:" + provider.ToLowerInvariant();
 }
+
+/// <summary>How a waiting OAuth sign-in (its PKCE verifier and state) is kept, sealed, in the shared store.</summary>
+[JsonSerializable(typeof(OAuthSignInStart))]
+internal sealed partial class OAuthSignInJson : JsonSerializerContext;

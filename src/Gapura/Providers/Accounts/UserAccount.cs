@@ -9,7 +9,7 @@ namespace Gapura.Providers.Accounts;
 /// callers (single flight) a few minutes before it runs out, written back encrypted, and marked dead when the
 /// upstream refuses the refresh token — then it is skipped until the user signs in again.
 /// </summary>
-internal sealed class UserAccount : IUpstreamAccount
+internal sealed class UserAccount : IUpstreamAccount, Routing.IStoredUpstreamLogin
 {
     /// <summary>Renew this long before expiry, so a request never leaves with a token that dies on the way.</summary>
     private static readonly TimeSpan RenewAhead = TimeSpan.FromMinutes(5);

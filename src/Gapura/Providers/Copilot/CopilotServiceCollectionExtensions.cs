@@ -30,7 +30,7 @@ internal static class CopilotServiceCollectionExtensions
             sp.GetRequiredService<ILoggerFactory>().CreateLogger<CopilotTokenService>(), sp.GetRequiredService<TimeProvider>()));
         // Users' seats connected from a browser (admin API): GitHub's device flow, polled by the page.
         services.AddSingleton(sp => new CopilotDeviceFlows(
-            new GitHubDeviceFlow(CreateExchangeHttpClient(), options, sp.GetRequiredService<TimeProvider>()), sp.GetRequiredService<TimeProvider>()));
+            new GitHubDeviceFlow(CreateExchangeHttpClient(), options, sp.GetRequiredService<TimeProvider>()), sp.GetRequiredService<Storage.Shared.SignInFlowStore>()));
         services.AddSingleton(sp => new CopilotProvider(sp.GetRequiredKeyedService<ChatCompletionsClient>(CopilotProvider.ProviderName),
             sp.GetRequiredService<CopilotTokenService>(), options, sp.GetRequiredKeyedService<ProviderAccounts>(CopilotProvider.ProviderName), Log(sp)));
         services.AddSingleton<IModelCatalog>(sp =>

@@ -525,5 +525,46 @@ internal static class Schema
             CREATE INDEX rate_leases_scope ON rate_leases (scope, expires_at);
             CREATE INDEX rate_leases_expiry ON rate_leases (expires_at);
             """),
+        // State every instance must see, that used to live in one process's memory: upstream cool-downs (an account or a
+        // provider resting after a 429, keyed by its stable name, kept until the later of two rests ends) and sign-ins in
+        // progress (device codes, OAuth PKCE), so a flow started on one instance is finished on another. A flow's codes
+        // and verifier are sealed (state_enc); next_poll_at paces polls and is claimed by the instance that polls.
+        new(8, "shared state: upstream cool-downs and sign-ins in progress", Sqlite: """
+            CREATE TABLE upstream_rests (
+                key   TEXT    PRIMARY KEY,
+                until INTEGER NOT NULL
+            );
+            CREATE INDEX upstream_rests_until ON upstream_rests (until);
+            CREATE TABLE sign_in_flows (
+                id           TEXT    PRIMARY KEY,
+                kind         TEXT    NOT NULL,
+                user_id      INTEGER NOT NULL,
+                label        TEXT,
+                state_enc    TEXT    NOT NULL,
+                expires_at   INTEGER NOT NULL,
+                next_poll_at INTEGER NOT NULL,
+                interval_ms  INTEGER NOT NULL
+            );
+            CREATE INDEX sign_in_flows_user ON sign_in_flows (user_id, kind, expires_at);
+            CREATE INDEX sign_in_flows_expiry ON sign_in_flows (expires_at);
+            """, Postgres: """
+            CREATE TABLE upstream_rests (
+                key   text        PRIMARY KEY,
+                until timestamptz NOT NULL
+            );
+            CREATE INDEX upstream_rests_until ON upstream_rests (until);
+            CREATE TABLE sign_in_flows (
+                id           text        PRIMARY KEY,
+                kind         text        NOT NULL,
+                user_id      bigint      NOT NULL,
+                label        text,
+                state_enc    text        NOT NULL,
+                expires_at   timestamptz NOT NULL,
+                next_poll_at timestamptz NOT NULL,
+                interval_ms  bigint      NOT NULL
+            );
+            CREATE INDEX sign_in_flows_user ON sign_in_flows (user_id, kind, expires_at);
+            CREATE INDEX sign_in_flows_expiry ON sign_in_flows (expires_at);
+            """),
     ];
 }

@@ -12,7 +12,7 @@ namespace Gapura.Providers.Kiro.Logins;
 /// refreshed tokens back to the database, and stops at a dead login — marked dead in the database with the
 /// reason, logged once, and never refreshed again until a fresh sign-in replaces it.
 /// </summary>
-internal sealed class KiroUserLogin : IKiroTokenSource
+internal sealed class KiroUserLogin : IKiroTokenSource, Routing.IStoredUpstreamLogin
 {
     private static readonly TimeSpan RefreshTimeout = TimeSpan.FromSeconds(60);
     private static readonly TimeSpan RecentRefresh = TimeSpan.FromSeconds(5);
