@@ -17,7 +17,7 @@ internal sealed class AuthBench(BenchSettings settings, Report report)
     public void Run()
     {
         var bootstrap = ApiKeys.Generate().Key;
-        var admin = new User(1, "admin@bench", "Admin", UserRole.Admin, false, 0, null, true, false, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch);
+        var admin = new User(1, "admin@bench", "Admin", UserRole.Admin, false, true, false, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch);
         var keys = new List<ActiveApiKey>(IndexedKeys);
         string userKey = "";
         for (var i = 0; i < IndexedKeys; i++)

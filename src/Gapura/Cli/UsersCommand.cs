@@ -104,12 +104,11 @@ internal static class UsersCommand
         var command = new Command("list", "List users.");
         CliSession.SetAction(command, async (cli, _, ct) =>
         {
-            var now = cli.Time.GetUtcNow();
             var users = await cli.Store.Users.ListAsync(ct);
             CliTable.Write(cli.Out, ["ID", "EMAIL", "ROLE", "STATUS", "2FA", "PASSWORD", "CREATED", "NAME"], users.Select(u => (IReadOnlyList<string>)
             [
                 u.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), u.Email, UserRepository.RoleText(u.Role),
-                u.Disabled ? "disabled" : u.IsLockedAt(now) ? "locked" : "active", u.TotpEnabled ? "totp" : "-", u.HasPassword ? "yes" : "no",
+                u.Disabled ? "disabled" : "active", u.TotpEnabled ? "totp" : "-", u.HasPassword ? "yes" : "no",
                 CliTable.Time(u.CreatedAt), u.DisplayName,
             ]));
             return CliExit.Ok;

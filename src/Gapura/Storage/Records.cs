@@ -13,16 +13,12 @@ internal sealed record User(
     string DisplayName,
     UserRole Role,
     bool Disabled,
-    int FailedLogins,
-    DateTimeOffset? LockedUntil,
     bool HasPassword,
     bool TotpEnabled,
     DateTimeOffset CreatedAt,
     DateTimeOffset UpdatedAt)
 {
     public bool IsAdmin => Role == UserRole.Admin;
-
-    public bool IsLockedAt(DateTimeOffset now) => LockedUntil is { } until && until > now;
 }
 
 internal sealed record NewUser(string Email, string DisplayName = "", UserRole Role = UserRole.User, string? PasswordHash = null);

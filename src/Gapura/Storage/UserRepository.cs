@@ -34,18 +34,10 @@ internal interface IUserRepository
     /// <summary>Deletes the user with their keys, logins and recovery codes. Refuses the last enabled admin.</summary>
     Task DeleteAsync(long id, CancellationToken ct = default);
 
-    /// <summary>Stores a new password hash and lifts any lock-out.</summary>
+    /// <summary>Stores a new password hash.</summary>
     Task SetPasswordHashAsync(long id, string? passwordHash, CancellationToken ct = default);
 
     Task<string?> GetPasswordHashAsync(long id, CancellationToken ct = default);
-
-    /// <summary>
-    /// Counts a failed sign-in atomically (so instances sharing the database count together) and locks
-    /// the account until <c>now + lockout</c> once <paramref name="maxFailures"/> is reached.
-    /// </summary>
-    Task<User> RecordFailedLoginAsync(long id, int maxFailures, TimeSpan lockout, CancellationToken ct = default);
-
-    Task ResetFailedLoginsAsync(long id, CancellationToken ct = default);
 
     /// <summary>Stores (encrypted) or clears the TOTP seed. Clearing also drops the recovery codes.</summary>
     Task SetTotpSecretAsync(long id, string? base32Secret, CancellationToken ct = default);
@@ -70,7 +62,7 @@ internal interface IUserRepository
 internal sealed class UserRepository(IDbScope scope, SecretBox secrets, TimeProvider time) : IUserRepository
 {
     private const string Columns = """
-        id, email, display_name, role, disabled, failed_logins, locked_until, created_at, updated_at,
+        id, email, display_name, role, disabled, created_at, updated_at,
         CASE WHEN password_hash IS NULL THEN 0 ELSE 1 END AS has_password,
         CASE WHEN totp_secret_enc IS NULL THEN 0 ELSE 1 END AS totp_enabled
         """;
@@ -174,7 +166,7 @@ internal sealed class UserRepository(IDbScope scope, SecretBox secrets, TimeProv
     public Task SetPasswordHashAsync(long id, string? passwordHash, CancellationToken ct = default)
         => ChangeAsync(id, async (s, _, now) =>
         {
-            await s.Sql("UPDATE users SET password_hash = @hash, failed_logins = 0, locked_until = NULL, updated_at = @now WHERE id = @id")
+            await s.Sql("UPDATE users SET password_hash = @hash, updated_at = @now WHERE id = @id")
                 .Param("hash", passwordHash).Param("now", now).Param("id", id).ExecuteAsync(ct);
         }, ct);
 
@@ -184,32 +176,6 @@ internal sealed class UserRepository(IDbScope scope, SecretBox secrets, TimeProv
             .FirstOrDefaultAsync(r => new { Hash = r.StringOrNull("password_hash") }, ct), ct);
         return row is null ? throw new UserNotFoundException(id) : row.Hash;
     }
-
-    public async Task<User> RecordFailedLoginAsync(long id, int maxFailures, TimeSpan lockout, CancellationToken ct = default)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(maxFailures, 1);
-        return await scope.WriteAsync(async s =>
-        {
-            var now = time.NowMs();
-            // One statement, so concurrent failures on several instances each count.
-            var changed = await s.Sql("""
-                    UPDATE users SET
-                        failed_logins = failed_logins + 1,
-                        locked_until = CASE WHEN failed_logins + 1 >= @max THEN @until ELSE locked_until END
-                    WHERE id = @id
-                    """)
-                .Param("max", maxFailures).Param("until", now + lockout).Param("id", id).ExecuteAsync(ct);
-            if (changed == 0) throw new UserNotFoundException(id);
-            return (await FindAsync(s, id, ct))!;
-        }, ct);
-    }
-
-    public Task ResetFailedLoginsAsync(long id, CancellationToken ct = default)
-        => scope.WriteAsync(async s =>
-        {
-            var changed = await s.Sql("UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = @id").Param("id", id).ExecuteAsync(ct);
-            return changed == 0 ? throw new UserNotFoundException(id) : changed;
-        }, ct);
 
     public Task SetTotpSecretAsync(long id, string? base32Secret, CancellationToken ct = default)
         => ChangeAsync(id, async (s, _, now) =>
@@ -297,6 +263,6 @@ internal sealed class UserRepository(IDbScope scope, SecretBox secrets, TimeProv
 
     private static User Map(Row r) => new(
         r.Long("id"), r.String("email"), r.String("display_name"), ParseRole(r.String("role")), r.Bool("disabled"),
-        r.Int("failed_logins"), r.TimeOrNull("locked_until"), r.Int("has_password") == 1, r.Int("totp_enabled") == 1,
+        r.Int("has_password") == 1, r.Int("totp_enabled") == 1,
         r.Time("created_at"), r.Time("updated_at"));
 }

@@ -188,7 +188,7 @@ public sealed class AdminApiTests : AdminTestBase
 
         using var client = Anonymous();
         Assert.Equal(HttpStatusCode.Unauthorized, (await client.SignInAsync("max@example.com", "Wrong-password-0001")).Status);
-        Assert.Equal(HttpStatusCode.Locked, (await client.SignInAsync("max@example.com", "Wrong-password-0002")).Status);
+        Assert.Equal(HttpStatusCode.TooManyRequests, (await client.SignInAsync("max@example.com", "Wrong-password-0002")).Status);
 
         Assert.Equal(HttpStatusCode.OK, (await admin.DeleteAsync("/admin/api/settings/auth.max_failed_logins")).Status);
         Assert.Null(await Store.Settings.GetAsync("auth.max_failed_logins"));

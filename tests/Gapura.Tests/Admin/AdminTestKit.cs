@@ -28,9 +28,32 @@ internal sealed class AdminClient : IDisposable
 {
     private readonly HttpClient _http;
 
-    public AdminClient(string baseUrl, string? apiKey = null)
+    /// <param name="from">
+    /// The loopback address to connect from (127.0.0.2, say): the gateway sees it as the client's address, so a test can
+    /// play callers at different addresses. Null: the system's choice (127.0.0.1).
+    /// </param>
+    public AdminClient(string baseUrl, string? apiKey = null, IPAddress? from = null)
     {
-        _http = new HttpClient(new SocketsHttpHandler { UseCookies = false }) { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(60) };
+        var handler = new SocketsHttpHandler { UseCookies = false };
+        if (from is not null)
+        {
+            handler.ConnectCallback = async (context, ct) =>
+            {
+                var socket = new System.Net.Sockets.Socket(from.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { NoDelay = true };
+                try
+                {
+                    socket.Bind(new IPEndPoint(from, 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, ct);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            };
+        }
+        _http = new HttpClient(handler) { BaseAddress = new Uri(baseUrl), Timeout = TimeSpan.FromSeconds(60) };
         ApiKey = apiKey;
     }
 
@@ -99,9 +122,12 @@ public abstract class AdminTestBase : IAsyncLifetime
 
     protected virtual IEnumerable<string> ExtraSettings => [];
 
+    /// <summary>Services replacing the gateway's own (a hand-moved clock, say).</summary>
+    private protected virtual Action<IServiceCollection>? ConfigureServices => null;
+
     public async Task InitializeAsync()
     {
-        Gateway = new GatewayFixture { BootstrapAdmin = BootstrapAdmin };
+        Gateway = new GatewayFixture { BootstrapAdmin = BootstrapAdmin, ConfigureServices = ConfigureServices };
         Gateway.Settings.AddRange(await StorageSettingsAsync());
         Gateway.Settings.AddRange(ExtraSettings);
         await Gateway.InitializeAsync();
@@ -114,7 +140,7 @@ public abstract class AdminTestBase : IAsyncLifetime
     /// <summary>A client authenticated with the bootstrap admin's configured key.</summary>
     private protected AdminClient AdminByKey() => new(Gateway.BaseUrl, GatewayFixture.ApiKey);
 
-    private protected AdminClient Anonymous() => new(Gateway.BaseUrl);
+    private protected AdminClient Anonymous(IPAddress? from = null) => new(Gateway.BaseUrl, from: from);
 
     /// <summary>Creates a user through the API (as the bootstrap admin) and returns their id.</summary>
     private protected async Task<long> CreateUserAsync(string email, string role = "user", string? password = Password)

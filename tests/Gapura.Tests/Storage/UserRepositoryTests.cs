@@ -56,7 +56,6 @@ public abstract class UserRepositoryTests : StoreTestBase
         Assert.Contains("424242", error.Message);
         await Assert.ThrowsAsync<UserNotFoundException>(() => Store.Users.SetRoleAsync(424242, UserRole.Admin));
         await Assert.ThrowsAsync<UserNotFoundException>(() => Store.Users.DeleteAsync(424242));
-        await Assert.ThrowsAsync<UserNotFoundException>(() => Store.Users.RecordFailedLoginAsync(424242, 5, TimeSpan.FromMinutes(1)));
         await Assert.ThrowsAsync<UserNotFoundException>(() => Store.ApiKeys.CreateAsync(new NewApiKey(424242, "k", "sk-gp-abcdef", "hash")));
         Assert.Null(await Store.Users.FindByEmailAsync("nobody@example.com"));
         Assert.Equal(0, await Store.Changes.GetVersionAsync());
@@ -130,49 +129,50 @@ public abstract class UserRepositoryTests : StoreTestBase
     }
 
     [Fact]
-    public async Task Repeated_failed_sign_ins_lock_the_account_until_the_lockout_ends()
+    public async Task Failed_sign_ins_count_per_email_and_address_and_are_forgotten_after_a_day_or_a_success()
     {
-        var user = await NewUserAsync();
-        var lockout = TimeSpan.FromMinutes(15);
+        var failures = new SignInFailures(Db);
+        var forget = Time.Now - TimeSpan.FromDays(1);
+        static TimeSpan? FromThe3rd(int n) => n >= 3 ? TimeSpan.FromSeconds(n) : null;
 
-        for (var i = 1; i < 5; i++)
-        {
-            var after = await Store.Users.RecordFailedLoginAsync(user.Id, 5, lockout);
-            Assert.Equal(i, after.FailedLogins);
-            Assert.False(after.IsLockedAt(Time.Now));
-        }
-        var locked = await Store.Users.RecordFailedLoginAsync(user.Id, 5, lockout);
-        Assert.True(locked.IsLockedAt(Time.Now));
-        Assert.Equal(Time.Now + lockout, locked.LockedUntil);
-        Assert.False(locked.IsLockedAt(Time.Now + lockout));
+        for (var i = 1; i < 3; i++)
+            Assert.Equal(new SignInFailureCount(i, null), await failures.RecordAsync("bob@example.com", "10.0.0.1", Time.Now, forget, FromThe3rd, default));
+        var third = await failures.RecordAsync("bob@example.com", "10.0.0.1", Time.Now, forget, FromThe3rd, default);
+        await failures.RecordAsync("bob@example.com", "10.0.0.2", Time.Now, forget, FromThe3rd, default);
 
-        await Store.Users.ResetFailedLoginsAsync(user.Id);
-        var reset = await Store.Users.GetAsync(user.Id);
-        Assert.Equal(0, reset.FailedLogins);
-        Assert.Null(reset.LockedUntil);
+        Assert.Equal(new SignInFailureCount(3, Time.Now + TimeSpan.FromSeconds(3)), third);
+        Assert.Equal(third, await failures.FindAsync("bob@example.com", "10.0.0.1", forget, default));
+        Assert.Equal(1, (await failures.FindAsync("bob@example.com", "10.0.0.2", forget, default))!.Failures); // each address counts apart
+        Assert.Null(await failures.FindAsync("bob@example.com", "10.0.0.1", Time.Now + TimeSpan.FromSeconds(1), default)); // a day later: forgotten
+        // A failure a day later starts again at 1: the forgotten rows are deleted on the way.
+        Assert.Equal(1, (await failures.RecordAsync("bob@example.com", "10.0.0.1", Time.Now, Time.Now + TimeSpan.FromSeconds(1), FromThe3rd, default)).Failures);
+
+        await failures.ForgetAsync("bob@example.com", "10.0.0.1", default);
+        Assert.Null(await failures.FindAsync("bob@example.com", "10.0.0.1", forget, default));
+        await failures.RecordAsync("bob@example.com", "10.0.0.3", Time.Now, forget, FromThe3rd, default);
+        await failures.ForgetEverywhereAsync("bob@example.com", default);
+        Assert.Null(await failures.FindAsync("bob@example.com", "10.0.0.3", forget, default));
     }
 
     [Fact]
     public async Task Failed_sign_ins_on_several_instances_all_count()
     {
-        var user = await NewUserAsync();
-        var stores = new[] { Store, new GapuraStore(Backend.OpenAgain(Db), Box, Time) };
+        var instances = new[] { new SignInFailures(Db), new SignInFailures(Backend.OpenAgain(Db)) };
+        var forget = Time.Now - TimeSpan.FromDays(1);
 
-        await Task.WhenAll(Enumerable.Range(0, 10).Select(i => stores[i % 2].Users.RecordFailedLoginAsync(user.Id, 100, TimeSpan.FromMinutes(1))));
+        await Task.WhenAll(Enumerable.Range(0, 10).Select(i => instances[i % 2].RecordAsync("eve@example.com", "10.0.0.9", Time.Now, forget, _ => null, default)));
 
-        Assert.Equal(10, (await Store.Users.GetAsync(user.Id)).FailedLogins);
+        Assert.Equal(10, (await instances[0].FindAsync("eve@example.com", "10.0.0.9", forget, default))!.Failures);
     }
 
     [Fact]
-    public async Task A_new_password_hash_lifts_the_lockout()
+    public async Task A_new_password_hash_is_stored()
     {
         var user = await NewUserAsync();
-        await Store.Users.RecordFailedLoginAsync(user.Id, 1, TimeSpan.FromHours(1));
 
         await Store.Users.SetPasswordHashAsync(user.Id, "pbkdf2-sha256$1$x$y");
 
         var after = await Store.Users.GetAsync(user.Id);
-        Assert.Null(after.LockedUntil);
         Assert.True(after.HasPassword);
         Assert.Equal("pbkdf2-sha256$1$x$y", await Store.Users.GetPasswordHashAsync(user.Id));
     }

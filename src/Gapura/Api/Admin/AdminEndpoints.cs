@@ -16,6 +16,8 @@ internal static class AdminEndpoints
         services.AddSingleton<AdminSettings>();
         services.AddSingleton<AdminSessions>();
         services.AddSingleton<SignIn>();
+        services.AddSingleton<Gapura.Storage.SignInFailures>();
+        services.AddSingleton<SignInThrottle>();
         // The admin records resolve through the source-generated context — for the handlers and for the
         // OpenAPI schemas, which then show the same snake_case names the wire carries.
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, AdminJsonContext.Default));

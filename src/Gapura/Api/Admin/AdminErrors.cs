@@ -15,7 +15,7 @@ internal sealed class AdminApiException(int status, string type, string message,
     public string Type { get; } = type;
     public string? Param { get; } = param;
 
-    /// <summary>Seconds until a locked account may try again (sent as <c>Retry-After</c>).</summary>
+    /// <summary>Seconds until the caller may try again (sent as <c>Retry-After</c>).</summary>
     public int? RetryAfterSeconds { get; init; }
 
     public static AdminApiException Invalid(string param, string message) => new(400, ErrorTypes.InvalidRequest, message, param);
@@ -33,7 +33,8 @@ internal static class ErrorTypes
     public const string Permission = "permission_error";
     public const string NotFound = "not_found_error";
     public const string Conflict = "conflict_error";
-    public const string Locked = "account_locked";
+    /// <summary>Too many failed sign-ins for one e-mail from one address (429, with <c>Retry-After</c>).</summary>
+    public const string TooManySignIns = "rate_limit_error";
     public const string Unavailable = "service_unavailable";
     public const string Internal = "api_error";
 }

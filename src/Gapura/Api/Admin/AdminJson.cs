@@ -38,10 +38,10 @@ internal sealed record PriceList(IReadOnlyList<PriceView> Data, double? KiroUsdP
 
 internal sealed record UserView(
     long Id, string Email, string DisplayName, string Role, bool Disabled, bool HasPassword, bool TotpEnabled,
-    DateTimeOffset? LockedUntil, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt)
 {
     public static UserView From(User u) => new(u.Id, u.Email, u.DisplayName, UserRepository.RoleText(u.Role), u.Disabled,
-        u.HasPassword, u.TotpEnabled, u.LockedUntil, u.CreatedAt, u.UpdatedAt);
+        u.HasPassword, u.TotpEnabled, u.CreatedAt, u.UpdatedAt);
 }
 
 internal sealed record UserList(IReadOnlyList<UserView> Data);

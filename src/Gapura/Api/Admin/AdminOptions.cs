@@ -14,11 +14,11 @@ internal sealed class AdminOptions
 {
     public const string Section = "Admin";
 
-    /// <summary>Failed password (or second-factor) attempts in a row before the account is locked.</summary>
+    /// <summary>Failed password (or second-factor) attempts for one e-mail from one client address before that pair backs off (<see cref="SignInThrottle"/>).</summary>
     [Range(1, 100)]
     public int MaxFailedLogins { get; set; } = 5;
 
-    /// <summary>How long a locked account stays locked.</summary>
+    /// <summary>The longest the sign-in back-off's doubling wait grows to.</summary>
     [Range(1d, 1440d)]
     public double LockoutMinutes { get; set; } = 15;
 
@@ -48,9 +48,9 @@ internal sealed class AdminSettings(IGapuraStore store, IOptions<AdminOptions> o
 
     public static IReadOnlyList<KnownSetting> Known { get; } =
     [
-        new(MaxFailedLogins, "Failed sign-in attempts in a row before the account is locked (1–100).",
+        new(MaxFailedLogins, "Failed sign-ins for one e-mail from one client address before that pair must wait (1–100).",
             o => Text(o.MaxFailedLogins), v => Range(v, 1, 100)),
-        new(LockoutMinutes, "Minutes a locked account stays locked (1–1440).",
+        new(LockoutMinutes, "Longest wait, in minutes, the sign-in back-off doubles up to (1–1440).",
             o => Text(o.LockoutMinutes), v => Range(v, 1, 1440)),
         new(SessionHours, "Longest life of an admin browser session, in hours (1–720).",
             o => Text(o.SessionHours), v => Range(v, 1, 720)),

@@ -13,7 +13,7 @@ internal static class AdminSessionEndpoints
             .AcceptsJson<SetupRequest>().Produces<UserView>(StatusCodes.Status201Created).ProducesAdminErrors(400, 403, 409)
             .WithSummary("Give the owner account (the first admin, holder of the bootstrap key) its e-mail and password with the one-time set-up code; only while it has none.");
         open.MapPost("/session", SignInAsync)
-            .AcceptsJson<SignInRequest>().Produces<SessionView>().ProducesAdminErrors(400, 401, 403, 423)
+            .AcceptsJson<SignInRequest>().Produces<SessionView>().ProducesAdminErrors(400, 401, 403, 429)
             .WithSummary("Sign in with email and password (+ TOTP or a recovery code when enabled); sets the session cookie.");
     }
 
@@ -85,10 +85,11 @@ internal static class AdminSessionEndpoints
 
 /// <summary>
 /// Password sign-in, enforced on the server: PBKDF2 in constant time (with the same work for unknown
-/// emails), a lock-out after repeated failures counted in the database (so all instances count together),
-/// and the second factor — a TOTP code, single use per time step, or a single-use recovery code.
+/// emails), back-off per (e-mail, client address) after repeated failures (<see cref="SignInThrottle"/>, counted in
+/// the database so all instances count together, the same for unknown e-mails as for accounts), and the second
+/// factor — a TOTP code, single use per time step, or a single-use recovery code.
 /// </summary>
-internal sealed class SignIn(IGapuraStore store, PasswordHasher passwords, AdminSettings settings, AdminSessions sessions, TimeProvider time)
+internal sealed class SignIn(IGapuraStore store, PasswordHasher passwords, SignInThrottle throttle, AdminSessions sessions, TimeProvider time)
 {
     private const string WrongCredentials = "Wrong email or password.";
 
@@ -98,15 +99,15 @@ internal sealed class SignIn(IGapuraStore store, PasswordHasher passwords, Admin
         // Unknown emails are audited as typed; a length cap keeps junk from filling the log.
         if (email.Length > EmailAddress.MaxLength) email = email[..EmailAddress.MaxLength];
         var password = AdminBody.Required(body.Password, "password");
-        var now = time.GetUtcNow();
-        var user = await store.Users.FindByEmailAsync(email, ct);
 
-        if (user is not null && user.IsLockedAt(now))
+        // Before the account is even looked up, so the refusal reads and takes the same for any e-mail.
+        if (await throttle.WaitAsync(email, remoteAddr, ct) is { } wait)
         {
-            await AuditAsync(email, "session.locked", user, remoteAddr, "sign-in refused: account locked", ct);
-            throw Locked(user.LockedUntil!.Value, now);
+            await AuditAsync(email, "session.throttled", null, remoteAddr, "refused unchecked: backing off after failed sign-ins from this address", ct);
+            throw SignInThrottle.TooMany(wait);
         }
 
+        var user = await store.Users.FindByEmailAsync(email, ct);
         var hash = user is null ? null : await store.Users.GetPasswordHashAsync(user.Id, ct);
         var check = passwords.Verify(password, hash);
         if (user is null || check == PasswordCheck.Failed)
@@ -115,7 +116,7 @@ internal sealed class SignIn(IGapuraStore store, PasswordHasher passwords, Admin
             throw AdminApiException.NotSignedIn(WrongCredentials);
         }
 
-        if (user.TotpEnabled) await CheckSecondFactorAsync(user, body, remoteAddr, now, ct);
+        if (user.TotpEnabled) await CheckSecondFactorAsync(user, body, remoteAddr, time.GetUtcNow(), ct);
 
         if (user.Disabled)
         {
@@ -125,7 +126,7 @@ internal sealed class SignIn(IGapuraStore store, PasswordHasher passwords, Admin
 
         // An older, cheaper hash is replaced now that the password is at hand.
         if (check == PasswordCheck.SucceededNeedsRehash) await store.Users.SetPasswordHashAsync(user.Id, passwords.Hash(password), ct);
-        else if (user.FailedLogins > 0 || user.LockedUntil is not null) await store.Users.ResetFailedLoginsAsync(user.Id, ct);
+        await throttle.ForgetAsync(email, remoteAddr, ct);
 
         var (session, token) = await store.InTransactionAsync(async s =>
         {
@@ -172,32 +173,14 @@ internal sealed class SignIn(IGapuraStore store, PasswordHasher passwords, Admin
             "This account uses two-factor sign-in: send 'totp' (the authenticator's code) or 'recovery_code' with the password.", "totp");
     }
 
+    /// <summary>Counts the failure for (e-mail, address) whether or not the account exists, audits it, and refuses with a 429 once the pair must wait.</summary>
     private async Task FailAsync(User? user, string email, string? remoteAddr, string why, CancellationToken ct)
     {
-        if (user is null)
-        {
-            await AuditAsync(email, "session.create_failed", null, remoteAddr, why + " (no such user)", ct);
-            return;
-        }
-        var max = (int)await settings.GetNumberAsync(AdminSettings.MaxFailedLogins, ct);
-        var lockout = TimeSpan.FromMinutes(await settings.GetNumberAsync(AdminSettings.LockoutMinutes, ct));
-        var after = await store.Users.RecordFailedLoginAsync(user.Id, max, lockout, ct);
-        var now = time.GetUtcNow();
-        if (after.IsLockedAt(now))
-        {
-            await AuditAsync(email, "session.locked", user, remoteAddr, $"{why}; locked after {after.FailedLogins} failures", ct);
-            throw Locked(after.LockedUntil!.Value, now);
-        }
-        await AuditAsync(email, "session.create_failed", user, remoteAddr, $"{why} ({after.FailedLogins} of {max})", ct);
+        var outcome = await throttle.RecordFailureAsync(email, remoteAddr, ct);
+        await AuditAsync(email, "session.create_failed", user, remoteAddr, outcome.Describe(user is null ? why + " (no such user)" : why), ct);
+        if (outcome.Wait is { } wait) throw SignInThrottle.TooMany(wait);
     }
 
     private Task AuditAsync(string email, string action, User? user, string? remoteAddr, string detail, CancellationToken ct)
         => store.Audit.WriteAsync(new NewAuditEntry(user?.Email ?? email, action, "user:" + (user?.Email ?? email), detail, remoteAddr), ct);
-
-    private static AdminApiException Locked(DateTimeOffset until, DateTimeOffset now)
-        => new(StatusCodes.Status423Locked, ErrorTypes.Locked,
-            $"Too many failed sign-ins: the account is locked until {until:u}. Try again later or ask an admin to reset the password.")
-        {
-            RetryAfterSeconds = Math.Max(1, (int)Math.Ceiling((until - now).TotalSeconds)),
-        };
 }

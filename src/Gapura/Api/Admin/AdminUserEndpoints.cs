@@ -25,13 +25,13 @@ internal static class AdminUserEndpoints
         users.MapDelete("/{id:long}", DeleteAsync).Produces(StatusCodes.Status204NoContent).ProducesAdminErrors(401, 403, 404, 409)
             .WithSummary("Delete a user with their keys, logins and sessions (admins). The last admin cannot be deleted.");
         users.MapPut("/{id:long}/password", SetPasswordAsync).AcceptsJson<SetPasswordRequest>().Produces(StatusCodes.Status204NoContent)
-            .ProducesAdminErrors(400, 401, 403, 404).WithSummary("Set a password: your own with current_password, anyone's as admin. Ends the user's other sessions.");
+            .ProducesAdminErrors(400, 401, 403, 404, 429).WithSummary("Set a password: your own with current_password, anyone's as admin. Ends the user's other sessions.");
         users.MapPost("/{id:long}/totp", EnrollTotpAsync).Produces<TotpEnrollment>().ProducesAdminErrors(401, 403, 404, 409)
             .WithSummary("Start TOTP enrollment (yourself): returns the secret and otpauth URI once.");
         users.MapPost("/{id:long}/totp/verify", VerifyTotpAsync).AcceptsJson<TotpCodeRequest>().Produces<RecoveryCodeList>()
             .ProducesAdminErrors(400, 401, 403, 404, 409).WithSummary("Confirm enrollment with a code: TOTP is on; returns recovery codes once.");
         users.MapDelete("/{id:long}/totp", DisableTotpAsync).Produces(StatusCodes.Status204NoContent)
-            .ProducesAdminErrors(400, 401, 403, 404).WithSummary("Turn TOTP off (yourself with your password as {\"password\": …}, or an admin for anyone); drops recovery codes.");
+            .ProducesAdminErrors(400, 401, 403, 404, 429).WithSummary("Turn TOTP off (yourself with your password as {\"password\": …}, or an admin for anyone); drops recovery codes.");
         users.MapPost("/{id:long}/recovery-codes", RegenerateRecoveryCodesAsync).Produces<RecoveryCodeList>().ProducesAdminErrors(401, 403, 404, 409)
             .WithSummary("Replace your recovery codes; the new ones are shown once.");
     }
@@ -118,7 +118,7 @@ internal static class AdminUserEndpoints
         return Results.NoContent();
     }
 
-    private static async Task<IResult> SetPasswordAsync(long id, HttpContext http, IGapuraStore store, PasswordHasher passwords, AdminSettings settings, CancellationToken ct)
+    private static async Task<IResult> SetPasswordAsync(long id, HttpContext http, IGapuraStore store, PasswordHasher passwords, SignInThrottle throttle, CancellationToken ct)
     {
         var me = http.RequireSelfOrAdmin(id, "set the password");
         var body = await AdminBody.ReadAsync(http.Request, AdminJsonContext.Default.SetPasswordRequest, ct);
@@ -129,13 +129,7 @@ internal static class AdminUserEndpoints
         if (self && user.HasPassword)
         {
             // Whoever holds a session or key must still know the password to change it.
-            var current = AdminBody.Required(body.CurrentPassword, "current_password");
-            if (passwords.Verify(current, await store.Users.GetPasswordHashAsync(id, ct)) == PasswordCheck.Failed)
-            {
-                await store.Users.RecordFailedLoginAsync(id, (int)await settings.GetNumberAsync(AdminSettings.MaxFailedLogins, ct),
-                    TimeSpan.FromMinutes(await settings.GetNumberAsync(AdminSettings.LockoutMinutes, ct)), ct);
-                throw AdminApiException.Forbidden("'current_password' is wrong.");
-            }
+            await RequireOwnPasswordAsync(http, store, passwords, throttle, user, AdminBody.Required(body.CurrentPassword, "current_password"), "current_password", ct);
         }
         var hash = passwords.Hash(password);
         await store.InTransactionAsync(async s =>
@@ -145,7 +139,22 @@ internal static class AdminUserEndpoints
             await s.Sessions.DeleteForUserAsync(id, self ? me.Session?.Id : null, ct);
             await s.Audit.WriteAsync(http.Audit("user.password", "user:" + user.Email, self ? "own password changed" : "set by admin"), ct);
         }, ct);
+        // A new password is a fresh start: nobody at any address need wait out failures with the old one.
+        await throttle.ForgetEverywhereAsync(user.Email, ct);
         return Results.NoContent();
+    }
+
+    /// <summary>
+    /// A signed-in user re-typing their own password (to change it, or to turn two-factor off) is held to the same
+    /// back-off as sign-in, from the same address: a stolen session must not become a way to guess the password.
+    /// </summary>
+    private static async Task RequireOwnPasswordAsync(HttpContext http, IGapuraStore store, PasswordHasher passwords, SignInThrottle throttle,
+        User user, string password, string param, CancellationToken ct)
+    {
+        if (await throttle.WaitAsync(user.Email, http.RemoteAddress(), ct) is { } wait) throw SignInThrottle.TooMany(wait);
+        if (passwords.Verify(password, await store.Users.GetPasswordHashAsync(user.Id, ct)) != PasswordCheck.Failed) return;
+        if ((await throttle.RecordFailureAsync(user.Email, http.RemoteAddress(), ct)).Wait is { } now) throw SignInThrottle.TooMany(now);
+        throw AdminApiException.Forbidden($"'{param}' is wrong.");
     }
 
     private static string PendingKey(long id) => "totp.pending." + id.ToString(CultureInfo.InvariantCulture);
@@ -195,7 +204,7 @@ internal static class AdminUserEndpoints
         return Results.Json(new RecoveryCodeList(codes), AdminJsonContext.Default.RecoveryCodeList);
     }
 
-    private static async Task<IResult> DisableTotpAsync(long id, HttpContext http, IGapuraStore store, PasswordHasher passwords, CancellationToken ct)
+    private static async Task<IResult> DisableTotpAsync(long id, HttpContext http, IGapuraStore store, PasswordHasher passwords, SignInThrottle throttle, CancellationToken ct)
     {
         var me = http.RequireSelfOrAdmin(id, "turn off two-factor sign-in");
         var user = await store.Users.GetAsync(id, ct);
@@ -204,9 +213,7 @@ internal static class AdminUserEndpoints
             var body = http.Request.ContentLength is > 0 || http.Request.Headers.TransferEncoding.Count > 0
                 ? await AdminBody.ReadAsync(http.Request, AdminJsonContext.Default.DisableTotpRequest, ct)
                 : new DisableTotpRequest();
-            var password = AdminBody.Required(body.Password, "password");
-            if (passwords.Verify(password, await store.Users.GetPasswordHashAsync(id, ct)) == PasswordCheck.Failed)
-                throw AdminApiException.Forbidden("'password' is wrong.");
+            await RequireOwnPasswordAsync(http, store, passwords, throttle, user, AdminBody.Required(body.Password, "password"), "password", ct);
         }
         await store.InTransactionAsync(async s =>
         {

@@ -566,5 +566,29 @@ internal static class Schema
             CREATE INDEX sign_in_flows_user ON sign_in_flows (user_id, kind, expires_at);
             CREATE INDEX sign_in_flows_expiry ON sign_in_flows (expires_at);
             """),
+        // Failed sign-ins per (e-mail as typed, lower-cased; client address), for known and unknown e-mails alike, so the
+        // answer never tells them apart and a stranger's failures never hold back the account's owner at another address.
+        // A row is forgotten a day after its last failure.
+        new(9, "sign-in back-off per e-mail and client address", Sqlite: """
+            CREATE TABLE sign_in_failures (
+                email          TEXT    NOT NULL,
+                address        TEXT    NOT NULL,
+                failures       INTEGER NOT NULL,
+                blocked_until  INTEGER,
+                last_failed_at INTEGER NOT NULL,
+                PRIMARY KEY (email, address)
+            );
+            CREATE INDEX sign_in_failures_last ON sign_in_failures (last_failed_at);
+            """, Postgres: """
+            CREATE TABLE sign_in_failures (
+                email          text        NOT NULL,
+                address        text        NOT NULL,
+                failures       integer     NOT NULL,
+                blocked_until  timestamptz,
+                last_failed_at timestamptz NOT NULL,
+                PRIMARY KEY (email, address)
+            );
+            CREATE INDEX sign_in_failures_last ON sign_in_failures (last_failed_at);
+            """),
     ];
 }

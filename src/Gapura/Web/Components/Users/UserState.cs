@@ -8,14 +8,12 @@ internal static class UserState
 {
     public static string Of(UserView user)
         => user.Disabled ? "disabled"
-            : user.LockedUntil is { } until && until > DateTimeOffset.UtcNow ? "locked"
             : !user.HasPassword ? "no password"
             : "active";
 
     public static Color ColorOf(UserView user) => Of(user) switch
     {
         "disabled" => Color.Error,
-        "locked" => Color.Warning,
         "active" => Color.Success,
         _ => Color.Default,
     };
