@@ -54,6 +54,8 @@ public static class GatewayHost
         // Kestrel's own limit is a backstop above ours, so oversized bodies get an answer in the caller's format.
         var maxBody = builder.Configuration.GetValue<long?>($"{GatewayOptions.Section}:{nameof(GatewayOptions.MaxRequestBodyBytes)}") ?? new GatewayOptions().MaxRequestBodyBytes;
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = maxBody + 1024 * 1024);
+        // Kestrel's own refusals (bad request line, headers over the limit…) get a JSON body too.
+        builder.WebHost.ConfigureKestrel(ServerRejectionBodies.Configure);
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         var console = ConsoleEndpoints.IsEnabled(builder.Configuration);
         if (console) builder.AddGapuraConsole();
