@@ -52,3 +52,49 @@ public sealed class FuzzFindingsTests(GatewayFixture gateway) : IClassFixture<Ga
         Wire.AssertAnthropicError(response, text, HttpStatusCode.BadRequest, "metadata.user_id");
     }
 }
+
+/// <summary>Findings of the admin API fuzz suite.</summary>
+public sealed class AdminFuzzFindingsTests(GatewayFixture gateway) : IClassFixture<GatewayFixture>
+{
+    private async Task<(HttpResponseMessage Response, string Body)> SendAsync(HttpMethod method, string path, byte[]? body = null)
+    {
+        using var http = gateway.Http();
+        var request = new HttpRequestMessage(method, path);
+        if (body is not null)
+        {
+            request.Content = new ByteArrayContent(body);
+            request.Content.Headers.ContentType = new("application/json");
+        }
+        return await Wire.SendAsync(http, request);
+    }
+
+    // Finding 3: the {id:long} routes of budgets and rate limits accept "-1" (the route constraint allows a sign), but the
+    // handler parsed the id without one: an empty 500 instead of an answer about key or user -1.
+    [Theory]
+    [InlineData("GET", "/admin/api/rate-limits/keys/-1")]
+    [InlineData("DELETE", "/admin/api/rate-limits/users/-1")]
+    [InlineData("GET", "/admin/api/budgets/keys/-1")]
+    [InlineData("POST", "/admin/api/budgets/keys/-1/reset")]
+    public async Task A_negative_id_on_a_budget_route_is_answered_in_the_admin_shape_not_a_500(string method, string path)
+    {
+        var (response, body) = await SendAsync(new HttpMethod(method), path);
+        Assert.True((int)response.StatusCode < 500, $"{method} {path}: {(int)response.StatusCode} {body}");
+        if ((int)response.StatusCode >= 400) Assert.Null(FuzzChecks.ShapeProblem(body, ErrorShape.Admin));
+    }
+
+    // Finding 4: invalid UTF-8 in a budget or rate-limit body (a string where a number goes) made the error message's
+    // quoting of the value throw: an empty 500 instead of a 400.
+    [Theory]
+    [InlineData("/admin/api/budgets/users/default", """{"budget":{"daily":{"input_tokens":"@BAD"}}}""")]
+    [InlineData("/admin/api/rate-limits/users/default", """{"requests_per_minute":60,"concurrent_requests":"@BAD"}""")]
+    public async Task Invalid_utf8_in_a_budget_body_is_a_400_naming_the_field(string path, string json)
+    {
+        var bytes = Encoding.UTF8.GetBytes(json);
+        var at = bytes.AsSpan().IndexOf("@BAD"u8);
+        byte[] body = [.. bytes.AsSpan(0, at), 0xC3, 0x28, .. bytes.AsSpan(at + 4)];
+        var (response, text) = await SendAsync(HttpMethod.Put, path, body);
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode} {text}");
+        Assert.Null(FuzzChecks.ShapeProblem(text, ErrorShape.Admin));
+        Assert.Contains("not valid text", text, StringComparison.Ordinal);
+    }
+}
