@@ -97,4 +97,16 @@ public sealed class AdminFuzzFindingsTests(GatewayFixture gateway) : IClassFixtu
         Assert.Null(FuzzChecks.ShapeProblem(text, ErrorShape.Admin));
         Assert.Contains("not valid text", text, StringComparison.Ordinal);
     }
+
+    // Finding 5: a lone-surrogate escape in a routing body ("mode":"\ud800") was read as a string by the handler: an empty 500.
+    [Theory]
+    [InlineData("/admin/api/routing/mode", """{"mode":"\ud800"}""")]
+    [InlineData("/admin/api/routing/tasks/chat", """{"profile":"\udc00"}""")]
+    public async Task A_lone_surrogate_in_a_routing_body_is_a_400_naming_the_field(string path, string json)
+    {
+        var (response, text) = await SendAsync(HttpMethod.Put, path, Encoding.UTF8.GetBytes(json));
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{(int)response.StatusCode} {text}");
+        Assert.Null(FuzzChecks.ShapeProblem(text, ErrorShape.Admin));
+        Assert.Contains("not valid text", text, StringComparison.Ordinal);
+    }
 }
