@@ -86,7 +86,7 @@ internal static class FuzzInputs
         // Not here: what Kestrel refuses before any route runs (a NUL in the path, a URL over its 8 KB line limit) and dot
         // segments, which leave the route being fuzzed: Kestrel's own rejections are tested where they are made.
         (40, Gen.OneOf("0", "-1", "9223372036854775807", "9223372036854775808", "99999999999999999999999", "1.5", "1e3", "0x10", " 1", "abc", "-",
-            "%ff", "%c0%ae", "%252e", "a%2Fb", "%20", "x%0d%0ay", "%2e", "a..b", "default", "gateway", "kiro",
+            "%ff", "%c0%ae", "%252e", "a%2Fb", "%20", "x%0d%0ay", "a..b", "default", "gateway", "kiro",
             "anthropic", "openai", "copilot", "bedrock", "users", "keys", "me", "null", "undefined", "true", "%E2%80%AE", "\u4e2d\u6587", "\ud83d\ude00")),
         (20, Gen.String[Gen.Char.AlphaNumeric, 1, 40]),
         (5, Gen.Int[300, 3000].Select(n => new string('a', n))),
