@@ -512,6 +512,13 @@ internal sealed class ChatPipeline(
                         doc.Dispose();
                         throw GatewayException.BadRequest("The request body must be a JSON object.");
                     }
+                    // Every string is checked here, once: a front door reads only some of them, and the rest (tool
+                    // schemas, metadata) would otherwise fail deep inside whatever copies them later, as a 500.
+                    if (!JsonText.IsAllText(raw))
+                    {
+                        doc.Dispose();
+                        throw Formats.JsonFields.Error(JsonText.FirstInvalidString(raw) ?? "body", JsonText.NotText);
+                    }
                     return new RequestBody(raw, doc);
                 }
                 catch (JsonException e)
@@ -536,27 +543,48 @@ internal sealed record RequestBody(byte[] Raw, JsonDocument Json) : IDisposable
 {
     public void Dispose() => Json.Dispose();
 
-    /// <summary>
-    /// The front door's reading of the body. JSON parsing leaves strings unchecked until they are read, so invalid
-    /// UTF-8 bytes or an escaped lone surrogate (<c>"\ud800"</c>) surface as an <see cref="InvalidOperationException"/>
-    /// from deep inside a parser: that is the client's bad text, a 400; any other such exception stays the gateway's bug.
-    /// </summary>
-    public ChatRequest Parse(IFrontDoor door)
-    {
-        try
-        {
-            return door.ParseRequest(Json.RootElement);
-        }
-        catch (InvalidOperationException) when (JsonText.FirstInvalidString(Raw) is { } path)
-        {
-            throw Formats.JsonFields.Error(path, "not valid text (invalid UTF-8, or a lone UTF-16 surrogate escape such as \\ud800).");
-        }
-    }
+    /// <summary>The front door's reading of the body (whose strings <see cref="ChatPipeline.ReadJsonBodyAsync"/> has checked).</summary>
+    public ChatRequest Parse(IFrontDoor door) => door.ParseRequest(Json.RootElement);
 }
 
-/// <summary>Finds the JSON string that is not valid Unicode text. Only called when reading one has failed.</summary>
+/// <summary>Checks that every JSON string of a body is valid Unicode text, and finds the one that is not.</summary>
 internal static class JsonText
 {
+    public const string NotText = "not valid text (invalid UTF-8, or a lone UTF-16 surrogate escape such as \\ud800).";
+
+    /// <summary>
+    /// True when every string and field name of <paramref name="json"/> (already parsed, so well-formed) is valid text:
+    /// no invalid UTF-8 bytes, no escape that decodes to a lone surrogate. Allocation-free: unescaped strings are checked
+    /// in place, escaped ones decoded into a pooled buffer.
+    /// </summary>
+    public static bool IsAllText(ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = 256 });
+        while (reader.Read())
+        {
+            if (reader.TokenType is not (JsonTokenType.String or JsonTokenType.PropertyName)) continue;
+            if (!reader.ValueIsEscaped)
+            {
+                if (!System.Text.Unicode.Utf8.IsValid(reader.ValueSpan)) return false;
+                continue;
+            }
+            var buffer = System.Buffers.ArrayPool<char>.Shared.Rent(reader.ValueSpan.Length);
+            try
+            {
+                reader.CopyString(buffer);
+            }
+            catch (InvalidOperationException)
+            {
+                return false;
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<char>.Shared.Return(buffer);
+            }
+        }
+        return true;
+    }
+
     /// <summary>
     /// The path (<c>messages[0].content</c>) of the first string or field name that is not valid text — invalid UTF-8
     /// bytes, or an escape that decodes to a lone surrogate — or null when every one is valid.

@@ -81,7 +81,8 @@ internal static class AdminBudgetEndpoints
         }
     }
 
-    private static long Id(HttpContext http) => long.Parse((string)http.Request.RouteValues["id"]!, NumberStyles.None, CultureInfo.InvariantCulture);
+    // The route's :long constraint lets a sign through ("-1"): parsed the same way here, so it is an unknown id, not a 500.
+    private static long Id(HttpContext http) => long.Parse((string)http.Request.RouteValues["id"]!, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture);
 
     private static async Task<IResult> ListAsync(HttpContext http, BudgetReports reports, BudgetConfigSource source, IGapuraStore store, CancellationToken ct)
     {
@@ -320,13 +321,23 @@ internal static class AdminBudgetEndpoints
             if (buffer.Length > MaxBodyBytes) throw AdminApiException.Invalid("body", $"The body is larger than {MaxBodyBytes} bytes.");
         }
         if (buffer.Length == 0) throw AdminApiException.Invalid("body", "The body is empty.");
+        var raw = buffer.ToArray();
+        JsonDocument doc;
         try
         {
-            return JsonDocument.Parse(buffer.ToArray(), new JsonDocumentOptions { MaxDepth = 16 });
+            doc = JsonDocument.Parse(raw, new JsonDocumentOptions { MaxDepth = 16 });
         }
         catch (JsonException e)
         {
             throw AdminApiException.Invalid("body", $"The body is not valid JSON: {e.Message}");
         }
+        // Checked once here: a value quoted back in an error message would otherwise throw on bytes that are not text.
+        if (!JsonText.IsAllText(raw))
+        {
+            doc.Dispose();
+            var field = JsonText.FirstInvalidString(raw) ?? "body";
+            throw AdminApiException.Invalid(field, $"{field}: {JsonText.NotText}");
+        }
+        return doc;
     }
 }

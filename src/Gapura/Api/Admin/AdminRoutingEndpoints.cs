@@ -300,14 +300,24 @@ internal static class AdminRoutingEndpoints
     private static async Task<JsonDocument> ReadJsonAsync(HttpContext http, CancellationToken ct)
     {
         var text = await ReadTextAsync(http, ct);
+        JsonDocument doc;
         try
         {
-            return JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 });
+            doc = JsonDocument.Parse(text, new JsonDocumentOptions { MaxDepth = 64 });
         }
         catch (JsonException e)
         {
             throw AdminApiException.Invalid("body", $"The body is not valid JSON: {e.Message}");
         }
+        // An escaped lone surrogate ("\ud800") parses, then throws wherever a handler reads it as a string: checked once here.
+        var raw = System.Text.Encoding.UTF8.GetBytes(text);
+        if (!JsonText.IsAllText(raw))
+        {
+            doc.Dispose();
+            var field = JsonText.FirstInvalidString(raw) ?? "body";
+            throw AdminApiException.Invalid(field, $"{field}: {JsonText.NotText}");
+        }
+        return doc;
     }
 
     private static async Task<string> ReadTextAsync(HttpContext http, CancellationToken ct)
