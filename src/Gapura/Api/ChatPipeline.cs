@@ -68,12 +68,13 @@ internal sealed class ChatPipeline(
             if (shutdown.IsStopping) { refused = true; throw GracefulShutdown.Refused(); }
             using var body = await ReadJsonBodyAsync(http.Request, _options.MaxRequestBodyBytes, ct);
             sessionId = ClientApps.SessionId(http.Request.Headers, body.Json.RootElement);
-            var request = body.Parse(door);
+            var caller = http.FindCaller();
+            // A door that keeps answers reads the caller's earlier ones the request refers to (Responses previous_response_id).
+            var (request, turn) = door is IStatefulFrontDoor stateful ? await stateful.ParseAsync(body, caller, ct) : (body.Parse(door), null);
             model = request.Model;
             stream = request.Stream;
             if (stream) ledger.StreamStarted();
             GapuraTracing.RequestParsed(activity, request);
-            var caller = http.FindCaller();
             var estimated = RequestTokenCounter.Count(request);
             rateLease = await rateLimiter.AcquireAsync(caller, estimated, ct);
             route = await router.DecideAsync(request, http.Request.Headers, client, caller, sessionId, estimated, ct);
@@ -94,11 +95,12 @@ internal sealed class ChatPipeline(
             // Before the passthrough decision, so a body forwarded unchanged is checked as well.
             candidates = CapabilityCheck.Filter(request, context.EstimatedInputTokens,
                 CapabilityCheck.AsksLongContext(http.Request.Headers["anthropic-beta"]), candidates);
-            var response = new ResponseContext(door.NewResponseId(), request.Model, time.GetUtcNow(), request, context.EstimatedInputTokens);
+            var response = new ResponseContext(door.NewResponseId(), request.Model, time.GetUtcNow(), request, context.EstimatedInputTokens) { Turn = turn };
 
             // A body the profile changed (max_tokens, temperature) cannot be forwarded as received, nor an answer that gets a note,
             // nor one whose max_tokens is over the model's (probed) cap: the canonical path clamps it instead of the upstream refusing it.
-            var passthrough = ReferenceEquals(asked, request) && note is null && !(request.MaxTokens > candidates[0].Model.MaxOutputTokens)
+            // Nor a request that continues a kept answer or is to be kept: the body does not say it all, or the answer must be read.
+            var passthrough = ReferenceEquals(asked, request) && note is null && turn is null && !(request.MaxTokens > candidates[0].Model.MaxOutputTokens)
                 ? await TryPassThroughAsync(http, door, frontDoor, body.Raw, request.Stream, candidates, context, response, ct)
                 : default;
             if (passthrough.Relayed is { } relayed)
@@ -537,11 +539,14 @@ internal sealed record RequestBody(byte[] Raw, JsonDocument Json) : IDisposable
     /// UTF-8 bytes or an escaped lone surrogate (<c>"\ud800"</c>) surface as an <see cref="InvalidOperationException"/>
     /// from deep inside a parser: that is the client's bad text, a 400; any other such exception stays the gateway's bug.
     /// </summary>
-    public ChatRequest Parse(IFrontDoor door)
+    public ChatRequest Parse(IFrontDoor door) => Parse(door.ParseRequest);
+
+    /// <inheritdoc cref="Parse(IFrontDoor)"/>
+    public ChatRequest Parse(Func<JsonElement, ChatRequest> parse)
     {
         try
         {
-            return door.ParseRequest(Json.RootElement);
+            return parse(Json.RootElement);
         }
         catch (InvalidOperationException) when (JsonText.FirstInvalidString(Raw) is { } path)
         {

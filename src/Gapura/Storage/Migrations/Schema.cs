@@ -525,5 +525,31 @@ internal static class Schema
             CREATE INDEX rate_leases_scope ON rate_leases (scope, expires_at);
             CREATE INDEX rate_leases_expiry ON rate_leases (expires_at);
             """),
+        // PLACEHOLDERS for steps 8 and 9, which other branches of issue 15 define: this branch needs contiguous numbers
+        // to run. Take the other branches' steps 8 and 9 in their place when merging.
+        new(8, "reserved for another branch (placeholder)", Sqlite: "SELECT 1;", Postgres: "SELECT 1;"),
+        new(9, "reserved for another branch (placeholder)", Sqlite: "SELECT 1;", Postgres: "SELECT 1;"),
+        // Answers kept so a later request can continue from them (Responses previous_response_id and item_reference).
+        // The payload (the input and output items) is sealed with the secrets key under the purpose "stored_response:<id>";
+        // rows past expires_at are read as absent and deleted by a background sweep; a deleted user's rows go with them.
+        new(10, "stored responses: answers a later request may continue from, sealed, per user, until they expire", Sqlite: """
+            CREATE TABLE stored_responses (
+                id          TEXT    PRIMARY KEY,
+                user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                created_at  INTEGER NOT NULL,
+                expires_at  INTEGER NOT NULL,
+                payload_enc TEXT    NOT NULL
+            );
+            CREATE INDEX stored_responses_expiry ON stored_responses (expires_at);
+            """, Postgres: """
+            CREATE TABLE stored_responses (
+                id          text        PRIMARY KEY,
+                user_id     bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                created_at  timestamptz NOT NULL,
+                expires_at  timestamptz NOT NULL,
+                payload_enc text        NOT NULL
+            );
+            CREATE INDEX stored_responses_expiry ON stored_responses (expires_at);
+            """),
     ];
 }
