@@ -33,7 +33,7 @@ public abstract class SecretRotationTests : StoreTestBase
         Assert.Equal(4, result.Reencrypted);
         Assert.Equal(new Dictionary<string, int>
         {
-            ["users.totp_secret_enc"] = 1, ["upstream_logins.secret_enc"] = 2, ["settings.value_enc"] = 1,
+            ["users.totp_secret_enc"] = 1, ["upstream_logins.secret_enc"] = 2, ["settings.value_enc"] = 1, ["stored_responses.payload_enc"] = 0,
         }, result.PerColumn);
         Assert.Equal(new Dictionary<string, long> { [newKey.Id] = 4 }, await store.Secrets.CountByKeyIdAsync());
 
