@@ -24,6 +24,16 @@ internal static class ApiEndpoints
             .AddEndpointFilter(new RequireApiKey(_ => openAi));
         v1.MapPost("/responses", (HttpContext http, ChatPipeline pipeline) => pipeline.HandleAsync(http, responses, FrontDoors.OpenAiResponses))
             .AddEndpointFilter(new RequireApiKey(_ => responses));
+        // Kept answers of the Responses door, the caller's own only.
+        v1.MapGet("/responses/{id}", (HttpContext http, string id, Conversations.Stored.ResponseStore store, CancellationToken ct)
+                => StoredResponsesEndpoint.GetAsync(http, id, responses, store, ct))
+            .AddEndpointFilter(new RequireApiKey(_ => responses));
+        v1.MapDelete("/responses/{id}", (HttpContext http, string id, Conversations.Stored.ResponseStore store, CancellationToken ct)
+                => StoredResponsesEndpoint.DeleteAsync(http, id, responses, store, ct))
+            .AddEndpointFilter(new RequireApiKey(_ => responses));
+        v1.MapGet("/responses/{id}/input_items", (HttpContext http, string id, Conversations.Stored.ResponseStore store, CancellationToken ct)
+                => StoredResponsesEndpoint.ListInputItemsAsync(http, id, responses, store, ct))
+            .AddEndpointFilter(new RequireApiKey(_ => responses));
         v1.MapPost("/messages", (HttpContext http, ChatPipeline pipeline) => pipeline.HandleAsync(http, anthropic, FrontDoors.AnthropicMessages))
             .AddEndpointFilter(new RequireApiKey(_ => anthropic));
         v1.MapPost("/messages/count_tokens", (HttpContext http, CancellationToken ct) => CountTokensAsync(http, anthropic, ct))

@@ -69,12 +69,13 @@ internal sealed class ChatPipeline(
             if (shutdown.IsStopping) { refused = true; throw GracefulShutdown.Refused(); }
             using var body = await ReadJsonBodyAsync(http.Request, _options.MaxRequestBodyBytes, ct);
             sessionId = ClientApps.SessionId(http.Request.Headers, body.Json.RootElement);
-            var request = body.Parse(door);
+            var caller = http.FindCaller();
+            // A door that keeps answers reads the caller's earlier ones the request refers to (Responses previous_response_id).
+            var (request, turn) = door is IStatefulFrontDoor stateful ? await stateful.ParseAsync(body, caller, ct) : (body.Parse(door), null);
             model = request.Model;
             stream = request.Stream;
             if (stream) ledger.StreamStarted();
             GapuraTracing.RequestParsed(activity, request);
-            var caller = http.FindCaller();
             var estimated = RequestTokenCounter.Count(request);
             rateLease = await rateLimiter.AcquireAsync(caller, estimated, ct);
             route = await router.DecideAsync(request, http.Request.Headers, client, caller, sessionId, estimated, ct);
@@ -97,11 +98,12 @@ internal sealed class ChatPipeline(
                 CapabilityCheck.AsksLongContext(http.Request.Headers["anthropic-beta"]), candidates);
             // What a stream announces before the upstream speaks: the estimate, corrected by what the likeliest model's answers taught.
             var response = new ResponseContext(door.NewResponseId(), request.Model, time.GetUtcNow(), request,
-                calibration.AtStart(candidates[0].Model.Id, context.EstimatedInputTokens));
+                calibration.AtStart(candidates[0].Model.Id, context.EstimatedInputTokens)) { Turn = turn };
 
             // A body the profile changed (max_tokens, temperature) cannot be forwarded as received, nor an answer that gets a note,
             // nor one whose max_tokens is over the model's (probed) cap: the canonical path clamps it instead of the upstream refusing it.
-            var passthrough = ReferenceEquals(asked, request) && note is null && !(request.MaxTokens > candidates[0].Model.MaxOutputTokens)
+            // Nor a request that continues a kept answer or is to be kept: the body does not say it all, or the answer must be read.
+            var passthrough = ReferenceEquals(asked, request) && note is null && turn is null && !(request.MaxTokens > candidates[0].Model.MaxOutputTokens)
                 ? await TryPassThroughAsync(http, door, frontDoor, body.Raw, request.Stream, candidates, context, response, ct)
                 : default;
             if (passthrough.Relayed is { } relayed)
@@ -544,7 +546,10 @@ internal sealed record RequestBody(byte[] Raw, JsonDocument Json) : IDisposable
     public void Dispose() => Json.Dispose();
 
     /// <summary>The front door's reading of the body (whose strings <see cref="ChatPipeline.ReadJsonBodyAsync"/> has checked).</summary>
-    public ChatRequest Parse(IFrontDoor door) => door.ParseRequest(Json.RootElement);
+    public ChatRequest Parse(IFrontDoor door) => Parse(door.ParseRequest);
+
+    /// <inheritdoc cref="Parse(IFrontDoor)"/>
+    public ChatRequest Parse(Func<JsonElement, ChatRequest> parse) => parse(Json.RootElement);
 }
 
 /// <summary>Checks that every JSON string of a body is valid Unicode text, and finds the one that is not.</summary>

@@ -1,3 +1,4 @@
+using Gapura.Conversations.Stored;
 using Gapura.Api.Admin;
 using Gapura.Budgets;
 using Gapura.Formats;
@@ -89,7 +90,9 @@ public static class GatewayHost
         services.AddSingleton<ProviderChain>();
         services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiChat, OpenAiChatFrontDoor.Instance);
         services.AddKeyedSingleton<IFrontDoor>(FrontDoors.AnthropicMessages, AnthropicMessagesFrontDoor.Instance);
-        services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiResponses, Gapura.Formats.Responses.ResponsesFrontDoor.Instance);
+        services.AddGapuraStoredResponses(configuration);
+        services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiResponses,
+            (sp, _) => new Gapura.Formats.Responses.ResponsesFrontDoor(sp.GetRequiredService<Gapura.Conversations.Stored.ResponseStore>()));
         services.AddGapuraRouting(configuration);
         services.AddGapuraBudgets(configuration);
         services.AddGapuraUsage(configuration);

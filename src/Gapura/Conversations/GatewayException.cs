@@ -61,6 +61,12 @@ public sealed class GatewayException : Exception
     /// </summary>
     public bool IsFinal { get; init; }
 
+    /// <summary>
+    /// A machine-readable code a client acts on, written where the caller's format has one (OpenAI <c>error.code</c>,
+    /// Anthropic <c>error.details.error_code</c>): <c>previous_response_not_found</c>, <c>thread_not_found</c>.
+    /// </summary>
+    public string? Code { get; init; }
+
     /// <summary>No upstream serves the model name at all (as opposed to a refused, disabled or removed one).</summary>
     public bool IsUnknownModel { get; init; }
 

@@ -28,7 +28,11 @@ public interface IFrontDoor
 }
 
 /// <summary>Facts every response needs: an id, the model name to echo, the creation time.</summary>
-public sealed record ResponseContext(string ResponseId, string Model, DateTimeOffset Created, ChatRequest Request, int EstimatedInputTokens);
+public sealed record ResponseContext(string ResponseId, string Model, DateTimeOffset Created, ChatRequest Request, int EstimatedInputTokens)
+{
+    /// <summary>How the answer is kept for later requests, when its front door keeps answers (see <see cref="ConversationTurn"/>).</summary>
+    public ConversationTurn? Turn { get; init; }
+}
 
 /// <summary>
 /// Turns canonical stream events into one dialect's SSE events on the response body.

@@ -17,9 +17,10 @@ internal static class SecretColumns
     public static readonly SecretColumn UpstreamLogin = new("upstream_logins", "id", "secret_enc", "upstream_login");
     public static readonly SecretColumn Setting = new("settings", "key", "value_enc", "setting");
     public static readonly SecretColumn SignInFlow = new("sign_in_flows", "id", "state_enc", "sign_in_flow");
+    public static readonly SecretColumn StoredResponse = new("stored_responses", "id", "payload_enc", "stored_response");
 
     /// <summary>Every encrypted column. A new one must be listed here, or rotation and the start-up check miss it.</summary>
-    public static IReadOnlyList<SecretColumn> All { get; } = [UserTotp, UpstreamLogin, Setting, SignInFlow];
+    public static IReadOnlyList<SecretColumn> All { get; } = [UserTotp, UpstreamLogin, Setting, SignInFlow, StoredResponse];
 }
 
 internal sealed record StoredSecret(SecretColumn Column, object RowId, string Value)

@@ -131,7 +131,7 @@ public class ResponsesRequestParserTests
     }
 
     [Theory]
-    [InlineData("""{"model":"m","input":"x","previous_response_id":"resp_1"}""", "previous_response_id: this gateway is stateless: send the full input")]
+    [InlineData("""{"model":"m","input":"x","previous_response_id":"resp_1"}""", "previous_response_id: this gateway keeps no responses here: send the full input")]
     [InlineData("""{"model":"m","input":"x","conversation":"conv_1"}""", "conversation: this gateway is stateless")]
     [InlineData("""{"model":"m","input":"x","background":true}""", "background:")]
     [InlineData("""{"input":"x"}""", "model: required")]
@@ -139,7 +139,7 @@ public class ResponsesRequestParserTests
     [InlineData("""{"model":"m","input":[]}""", "input: must contain at least one item")]
     [InlineData("""{"model":"m","input":42}""", "input: expected a string or an array of input items, got a number")]
     [InlineData("""{"model":"m","input":[{"role":"tool","content":"x"}]}""", "input[0].role: unknown role 'tool'")]
-    [InlineData("""{"model":"m","input":[{"type":"item_reference","id":"msg_1"}]}""", "input[0].type: this gateway is stateless")]
+    [InlineData("""{"model":"m","input":[{"type":"item_reference","id":"msg_1"}]}""", "input[0].type: this gateway keeps no responses here")]
     [InlineData("""{"model":"m","input":[{"type":"web_search_call","id":"ws_1"}]}""", "input[0].type: unsupported input item type 'web_search_call'")]
     [InlineData("""{"model":"m","input":[{"role":"user","content":[{"type":"input_image","image_url":"https://x/y.png"}]}]}""", "input[0].content[0].image_url: images must be inline")]
     [InlineData("""{"model":"m","input":[{"role":"user","content":[{"type":"input_image","file_id":"file_1"}]}]}""", "input[0].content[0].file_id:")]

@@ -81,7 +81,7 @@ public class ResponsesSdkTests(GatewayFixture gateway) : IClassFixture<GatewayFi
     }
 
     [Fact]
-    public async Task Previous_response_id_is_refused_in_openai_shape()
+    public async Task An_unknown_previous_response_id_is_a_400_in_openai_shape()
     {
         using var http = gateway.Http();
         var body = """{"model":"claude-sonnet-4-5","input":"hi","previous_response_id":"resp_123"}""";
@@ -89,7 +89,8 @@ public class ResponsesSdkTests(GatewayFixture gateway) : IClassFixture<GatewayFi
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
         var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
         Assert.Equal("invalid_request_error", error.GetProperty("type").GetString());
-        Assert.Contains("stateless", error.GetProperty("message").GetString());
+        Assert.Equal("previous_response_not_found", error.GetProperty("code").GetString());
+        Assert.Equal("Previous response with id 'resp_123' not found.", error.GetProperty("message").GetString());
     }
 
     [Fact]

@@ -41,7 +41,7 @@ public abstract class SecretRotationTests : StoreTestBase
         Assert.Equal(5, result.Reencrypted);
         Assert.Equal(new Dictionary<string, int>
         {
-            ["users.totp_secret_enc"] = 1, ["upstream_logins.secret_enc"] = 2, ["settings.value_enc"] = 1, ["sign_in_flows.state_enc"] = 1,
+            ["users.totp_secret_enc"] = 1, ["upstream_logins.secret_enc"] = 2, ["settings.value_enc"] = 1, ["sign_in_flows.state_enc"] = 1, ["stored_responses.payload_enc"] = 0,
         }, result.PerColumn);
         Assert.Equal(new Dictionary<string, long> { [newKey.Id] = 5 }, await store.Secrets.CountByKeyIdAsync());
 

@@ -20,6 +20,7 @@ internal static class AnthropicRequestParser
         if (body.ValueKind != JsonValueKind.Object) throw Error("body", $"expected a JSON object, got {Describe(body.ValueKind)}");
         var model = RequiredString(body, "model", "");
         if (model.Length == 0) throw Error("model", "must not be empty");
+        ReadThread(body);
 
         StringBuilder? system = null;
         ReadSystem(body, ref system);
@@ -43,6 +44,30 @@ internal static class AnthropicRequestParser
             Stream = OptionalBool(body, "stream", "") ?? false,
             OutputFormat = OutputFormats.FromAnthropic(body),
         };
+    }
+
+    /// <summary>
+    /// Message threads (<c>thread</c>, the SDK's <c>beta.messages.thread</c> and <c>toolRunner</c>): the gateway keeps no
+    /// threads. <c>create</c> carries the whole conversation, so it is served as a plain request. <c>continue</c> carries
+    /// only the new turn, so it is refused with a 404 whose <c>error.details.error_code</c> is <c>thread_not_found</c> —
+    /// exactly what the SDK recovers from by sending the whole history again under a new <c>create</c>.
+    /// </summary>
+    private static void ReadThread(JsonElement body)
+    {
+        if (!TryGetObject(body, "thread", "", out var thread)) return;
+        var type = RequiredString(thread, "type", "thread");
+        switch (type)
+        {
+            case "create":
+                return;
+            case "continue":
+                var previous = OptionalString(thread, "previous_message_id", "thread");
+                throw new GatewayException(ErrorKind.NotFound,
+                    $"No thread state for previous_message_id '{previous}': this gateway keeps no message threads. " +
+                    "Send the whole conversation (thread: {\"type\": \"create\"}, or no thread).") { Code = "thread_not_found" };
+            default:
+                throw Error("thread.type", $"unknown value '{type}' (expected create or continue)");
+        }
     }
 
     private static void ReadSystem(JsonElement body, ref StringBuilder? system)

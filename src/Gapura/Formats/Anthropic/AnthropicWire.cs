@@ -47,6 +47,13 @@ internal static class AnthropicWire
         w.WriteStartObject("error");
         w.WriteString(Names.Type, ErrorType(error));
         w.WriteString("message", error.Message);
+        // The SDKs pick their error class (and a thread's recovery) from this code.
+        if (error.Code is { } code)
+        {
+            w.WriteStartObject("details");
+            w.WriteString("error_code", code);
+            w.WriteEndObject();
+        }
         w.WriteEndObject();
         w.WriteEndObject();
     }

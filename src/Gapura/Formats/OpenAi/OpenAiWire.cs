@@ -41,6 +41,7 @@ internal static class OpenAiWire
     public static void WriteError(Utf8JsonWriter w, GatewayException error)
     {
         var (type, code) = ErrorType(error);
+        code = error.Code ?? code;
         w.WriteStartObject();
         w.WriteStartObject("error");
         w.WriteString("message", error.Message);

@@ -8,10 +8,12 @@ namespace Gapura.Formats.Responses;
 /// <summary>
 /// OpenAI Responses request (<c>POST /v1/responses</c>) → <see cref="ChatRequest"/>.
 /// <para>
-/// The gateway is stateless: nothing is stored, so <c>previous_response_id</c>, <c>conversation</c>,
-/// <c>item_reference</c> items and <c>background</c> are refused with a 400 telling the client to send
-/// the whole input. <c>store: true</c> is accepted as a no-op (the API's default is true, so plain SDK
-/// calls send nothing or true), and the response reports <c>store: false</c> — what actually happened.
+/// <c>previous_response_id</c> and <c>item_reference</c> items are served from kept answers: the front door
+/// looks them up first (<see cref="ResolvedInput"/>) and the parser reads the previous response's input and output
+/// items, then the request's own, with each reference replaced by the item it names — one conversation, parsed as if
+/// the client had sent it whole. The previous response's <c>instructions</c> are not carried over (as OpenAI does).
+/// Without a lookup both are refused. <c>conversation</c> objects and
+/// <c>background</c> are refused with a 400 telling the client to send the whole input.
 /// </para>
 /// <para>
 /// Tools the gateway cannot run are dropped, not refused: Codex CLI always declares <c>web_search</c>
@@ -28,21 +30,22 @@ namespace Gapura.Formats.Responses;
 /// </summary>
 internal static class ResponsesRequestParser
 {
-    public static ChatRequest Parse(JsonElement body)
+    public static ChatRequest Parse(JsonElement body, ResolvedInput? resolved = null)
     {
         if (body.ValueKind != JsonValueKind.Object) throw Error("body", $"expected a JSON object, got {Describe(body.ValueKind)}");
         var model = RequiredString(body, "model", "");
         if (model.Length == 0) throw Error("model", "must not be empty");
 
-        if (TryGet(body, "previous_response_id", out _))
-            throw Error("previous_response_id", "this gateway is stateless: send the full input instead of a previous response id");
+        var previous = OptionalString(body, "previous_response_id", "");
+        if (previous is not null && resolved?.PreviousResponseId != previous)
+            throw Error("previous_response_id", "this gateway keeps no responses here: send the full input instead of a previous response id");
         if (TryGet(body, "conversation", out _))
             throw Error("conversation", "this gateway is stateless: send the full input instead of a conversation id");
         if (TryGet(body, "prompt", out _))
             throw Error("prompt", "stored prompt templates are not supported: send the instructions and input");
         if (OptionalBool(body, "background", "") == true)
             throw Error("background", "background responses are not supported: this gateway stores nothing to poll");
-        // Accepted and ignored: store (see above), include, metadata, prompt_cache_key, user,
+        // Accepted and ignored: include, metadata, prompt_cache_key, user,
         // safety_identifier, service_tier, truncation, max_tool_calls, stream_options, top_logprobs.
         OptionalBool(body, "store", "");
         OptionalBool(body, "parallel_tool_calls", "");
@@ -51,7 +54,7 @@ internal static class ResponsesRequestParser
         var instructions = OptionalString(body, "instructions", "");
         if (!string.IsNullOrEmpty(instructions)) AppendSystem(ref system, instructions);
 
-        var messages = ParseInput(body, ref system);
+        var messages = ParseInput(body, resolved, ref system);
 
         return new ChatRequest
         {
@@ -69,14 +72,30 @@ internal static class ResponsesRequestParser
         };
     }
 
-    private static List<Message> ParseInput(JsonElement body, ref StringBuilder? system)
+    private static List<Message> ParseInput(JsonElement body, ResolvedInput? resolved, ref StringBuilder? system)
     {
         if (!TryGet(body, "input", out var input)) throw Error("input", "required");
-        if (input.ValueKind == JsonValueKind.String) return [Message.Text(Role.User, input.GetString()!)];
+        if (input.ValueKind == JsonValueKind.String)
+        {
+            if (resolved is null) return [Message.Text(Role.User, input.GetString()!)];
+            var history = ParseItems(resolved.Prefix, "previous_response", null, ref system);
+            history.Add(Message.Text(Role.User, input.GetString()!));
+            return history;
+        }
         if (input.ValueKind != JsonValueKind.Array) throw Error("input", $"expected a string or an array of input items, got {Describe(input.ValueKind)}");
-        if (input.GetArrayLength() == 0) throw Error("input", "must contain at least one item");
+        if (input.GetArrayLength() == 0 && resolved?.Prefix is not { Count: > 0 }) throw Error("input", "must contain at least one item");
+        if (resolved is null) return ParseItems(input.EnumerateArray(), "input", null, ref system);
+        // The previous response's items are the leading part of one conversation with the request's own.
+        return ParseItems(resolved.Prefix.Concat(input.EnumerateArray()), "input", resolved, ref system, prefixCount: resolved.Prefix.Count);
+    }
 
-        var messages = new List<Message>(input.GetArrayLength());
+    /// <summary>
+    /// Input items → canonical messages. The first <paramref name="prefixCount"/> items come from a kept response
+    /// (their paths say <c>previous_response</c>); an <c>item_reference</c> is replaced by the item it names.
+    /// </summary>
+    private static List<Message> ParseItems(IEnumerable<JsonElement> items, string pathName, ResolvedInput? resolved, ref StringBuilder? system, int prefixCount = 0)
+    {
+        var messages = new List<Message>();
         // function_call and reasoning items that follow an assistant message belong to the same assistant
         // turn, and consecutive function_call_output items answer one turn: canonical (Anthropic-shaped)
         // upstreams want each as one message.
@@ -96,10 +115,21 @@ internal static class ResponsesRequestParser
             results = null;
         }
 
-        foreach (var item in input.EnumerateArray())
+        foreach (var given in items)
         {
-            var path = $"input[{i++}]";
-            RequireObject(item, path);
+            var path = i < prefixCount ? $"previous_response.items[{i}]" : $"{pathName}[{i - prefixCount}]";
+            i++;
+            RequireObject(given, path);
+            var item = given;
+            if (OptionalString(item, "type", path) == "item_reference")
+            {
+                var id = RequiredString(item, "id", path);
+                if (resolved is null)
+                    throw Error($"{path}.type", "this gateway keeps no responses here and cannot resolve item references: send the full item");
+                item = resolved.Items.TryGetValue(id, out var referenced)
+                    ? referenced
+                    : throw new GatewayException(ErrorKind.NotFound, $"Item with id '{id}' not found ({path}.id).");
+            }
             // Easy input messages ({role, content}) carry no type.
             var type = OptionalString(item, "type", path) ?? "message";
             switch (type)
@@ -157,8 +187,6 @@ internal static class ResponsesRequestParser
                     if (ReadReasoning(item, path) is { } thinking) (assistant ??= []).Add(thinking);
                     break;
                 }
-                case "item_reference":
-                    throw Error($"{path}.type", "this gateway is stateless and cannot resolve item references: send the full item");
                 default:
                     throw Error($"{path}.type", $"unsupported input item type '{type}' (expected message, function_call, function_call_output or reasoning)");
             }

@@ -74,7 +74,7 @@ internal sealed class ResponsesSseWriter : SseWriter
             case ToolCallStart s:
             {
                 CloseOpen("completed");
-                var item = new OutputItem(OutputKind.FunctionCall, ResponsesWire.NewItemId(OutputKind.FunctionCall)) { CallId = s.Id, Name = s.Name };
+                var item = new OutputItem(OutputKind.FunctionCall, ResponsesWire.NewItemId(OutputKind.FunctionCall, _context.ResponseId)) { CallId = s.Id, Name = s.Name };
                 _toolItems[s.Index] = _items.Count;
                 AddItem(item);
                 break;
@@ -104,6 +104,7 @@ internal sealed class ResponsesSseWriter : SseWriter
                 ResponsesWire.WriteResponse(_json, _context, status, _items, end.Usage, reason);
                 End();
                 Finished = true;
+                (_context.Turn as ResponsesTurn)?.Completed(_context, _items, status, end.Usage, reason);
                 break;
             }
         }
@@ -146,7 +147,7 @@ internal sealed class ResponsesSseWriter : SseWriter
     {
         if (_open >= 0 && _items[_open].Kind == kind) return (_open, _items[_open]);
         CloseOpen("completed");
-        var item = new OutputItem(kind, ResponsesWire.NewItemId(kind));
+        var item = new OutputItem(kind, ResponsesWire.NewItemId(kind, _context.ResponseId));
         _open = _items.Count;
         AddItem(item);
         // The item's one part opens with it; its text arrives in deltas.

@@ -34,16 +34,43 @@ internal sealed class OutputItem(OutputKind kind, string id)
 /// <summary>The Responses API's JSON shapes, shared by the streamed and the whole answer.</summary>
 internal static class ResponsesWire
 {
-    public static string NewItemId(OutputKind kind) => kind switch
+    private const string ResponsePrefix = "resp_";
+    private const int ResponseHexLength = 32;
+    private const int ItemHexLength = 16;
+    private static readonly System.Buffers.SearchValues<char> LowerHex = System.Buffers.SearchValues.Create("0123456789abcdef");
+
+    /// <summary>
+    /// An item id that names its response: the prefix of its kind, the response id's hex, then hex of its own. A later
+    /// <c>item_reference</c> to it is served by reading that one response (see <see cref="ResponseIdOf"/>).
+    /// </summary>
+    public static string NewItemId(OutputKind kind, string responseId) => NewItemId(kind switch
     {
         OutputKind.Message => "msg_",
         OutputKind.Reasoning => "rs_",
         _ => "fc_",
-    } + RandomNumberGenerator.GetHexString(24, lowercase: true);
+    }, responseId);
+
+    public static string NewItemId(string prefix, string responseId)
+    {
+        var hex = responseId.StartsWith(ResponsePrefix, StringComparison.Ordinal) && responseId.Length == ResponsePrefix.Length + ResponseHexLength
+            ? responseId.AsSpan(ResponsePrefix.Length)
+            : RandomNumberGenerator.GetHexString(ResponseHexLength, lowercase: true).AsSpan();
+        return string.Concat(prefix, hex, RandomNumberGenerator.GetHexString(ItemHexLength, lowercase: true));
+    }
+
+    /// <summary>The response an item id of this gateway belongs to, or null for an id it did not make.</summary>
+    public static string? ResponseIdOf(string itemId)
+    {
+        var underscore = itemId.IndexOf('_');
+        if (underscore <= 0) return null;
+        var hex = itemId.AsSpan(underscore + 1);
+        if (hex.Length != ResponseHexLength + ItemHexLength || hex.ContainsAnyExcept(LowerHex)) return null;
+        return string.Concat(ResponsePrefix, hex[..ResponseHexLength]);
+    }
 
     /// <summary>
     /// The <c>response</c> object. Request settings the canonical request keeps are echoed; the rest get
-    /// the values this gateway actually applied (<c>store: false</c> — nothing is ever stored).
+    /// the values this gateway actually applied (<c>store</c> says whether the answer is kept).
     /// </summary>
     public static void WriteResponse(Utf8JsonWriter w, ResponseContext context, string status, IReadOnlyList<OutputItem> output,
         Usage? usage, string? incompleteReason = null, GatewayException? error = null)
@@ -78,12 +105,13 @@ internal static class ResponsesWire
         foreach (var item in output) WriteItem(w, item);
         w.WriteEndArray();
         w.WriteBoolean("parallel_tool_calls", true);
-        w.WriteNull("previous_response_id");
+        if ((context.Turn as ResponsesTurn)?.PreviousResponseId is { } previous) w.WriteString("previous_response_id", previous);
+        else w.WriteNull("previous_response_id");
         w.WriteStartObject("reasoning");
         if (request.Thinking?.Effort is { } effort) w.WriteString("effort", effort); else w.WriteNull("effort");
         w.WriteNull("summary");
         w.WriteEndObject();
-        w.WriteBoolean("store", false);
+        w.WriteBoolean("store", context.Turn is ResponsesTurn { Keeps: true });
         if (request.Temperature is { } t) w.WriteNumber("temperature", t); else w.WriteNull("temperature");
         w.WriteStartObject("text");
         w.WriteStartObject("format");
@@ -233,25 +261,25 @@ internal static class ResponsesWire
         => reason is StopReason.MaxTokens or StopReason.ContextWindowExceeded ? "max_output_tokens" : null;
 
     /// <summary>The output items of a whole answer, in the order a stream would have produced them.</summary>
-    public static List<OutputItem> Items(ChatResult result)
+    public static List<OutputItem> Items(ChatResult result, string responseId)
     {
         var incomplete = IncompleteReason(result.StopReason) is not null;
         var items = new List<OutputItem>(2 + result.ToolCalls.Count);
         if (!string.IsNullOrEmpty(result.Reasoning))
         {
-            var reasoning = new OutputItem(OutputKind.Reasoning, NewItemId(OutputKind.Reasoning)) { Signature = result.ReasoningSignature, Status = "completed" };
+            var reasoning = new OutputItem(OutputKind.Reasoning, NewItemId(OutputKind.Reasoning, responseId)) { Signature = result.ReasoningSignature, Status = "completed" };
             reasoning.Text.Append(result.Reasoning);
             items.Add(reasoning);
         }
         if (result.Text.Length > 0 || result.ToolCalls.Count == 0)
         {
-            var message = new OutputItem(OutputKind.Message, NewItemId(OutputKind.Message)) { Status = incomplete ? "incomplete" : "completed" };
+            var message = new OutputItem(OutputKind.Message, NewItemId(OutputKind.Message, responseId)) { Status = incomplete ? "incomplete" : "completed" };
             message.Text.Append(result.Text);
             items.Add(message);
         }
         foreach (var call in result.ToolCalls)
         {
-            var item = new OutputItem(OutputKind.FunctionCall, NewItemId(OutputKind.FunctionCall)) { CallId = call.Id, Name = call.Name, Status = "completed" };
+            var item = new OutputItem(OutputKind.FunctionCall, NewItemId(OutputKind.FunctionCall, responseId)) { CallId = call.Id, Name = call.Name, Status = "completed" };
             item.Text.Append(call.Arguments);
             items.Add(item);
         }

@@ -590,5 +590,27 @@ internal static class Schema
             );
             CREATE INDEX sign_in_failures_last ON sign_in_failures (last_failed_at);
             """),
+        // Answers kept so a later request can continue from them (Responses previous_response_id and item_reference).
+        // The payload (the input and output items) is sealed with the secrets key under the purpose "stored_response:<id>";
+        // rows past expires_at are read as absent and deleted by a background sweep; a deleted user's rows go with them.
+        new(10, "stored responses: answers a later request may continue from, sealed, per user, until they expire", Sqlite: """
+            CREATE TABLE stored_responses (
+                id          TEXT    PRIMARY KEY,
+                user_id     INTEGER NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                created_at  INTEGER NOT NULL,
+                expires_at  INTEGER NOT NULL,
+                payload_enc TEXT    NOT NULL
+            );
+            CREATE INDEX stored_responses_expiry ON stored_responses (expires_at);
+            """, Postgres: """
+            CREATE TABLE stored_responses (
+                id          text        PRIMARY KEY,
+                user_id     bigint      NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+                created_at  timestamptz NOT NULL,
+                expires_at  timestamptz NOT NULL,
+                payload_enc text        NOT NULL
+            );
+            CREATE INDEX stored_responses_expiry ON stored_responses (expires_at);
+            """),
     ];
 }
