@@ -26,6 +26,10 @@ internal static class FormatTestKit
 
     /// <summary>Runs a stream writer over a real pipe and parses what came out back into SSE frames.</summary>
     public static async Task<List<SseFrame>> RunAsync(Func<PipeWriter, SseWriter> create, params object[] steps)
+        => ParseSse(await RunRawAsync(create, steps));
+
+    /// <summary>Runs a stream writer over a real pipe and returns the exact text a client would receive.</summary>
+    public static async Task<string> RunRawAsync(Func<PipeWriter, SseWriter> create, params object[] steps)
     {
         var pipe = new Pipe();
         var writer = create(pipe.Writer);
@@ -40,8 +44,7 @@ internal static class FormatTestKit
             }
         }
         await pipe.Writer.CompleteAsync();
-        var text = await ReadAllAsync(pipe.Reader);
-        return ParseSse(text);
+        return await ReadAllAsync(pipe.Reader);
     }
 
     private static async Task<string> ReadAllAsync(PipeReader reader)
