@@ -136,4 +136,20 @@ public class AnthropicSseWriterMutationTests
 
         Assert.Equal(MessageStart + End("stop_sequence", "\"###\""), text);
     }
+
+    [Fact]
+    public async Task Every_event_reaches_the_client_as_soon_as_it_is_written()
+    {
+        var received = await ReadAfterEachStepAsync(pipe => AnthropicMessagesFrontDoor.Instance.CreateStreamWriter(pipe, Context()),
+            "keep-alive", new ReasoningDelta("a"), new ReasoningSignature("s"), new TextDelta("b"), new ToolCallStart(0, "t", "n"),
+            new ToolCallDelta(0, "{}"), new ToolCallEnd(0), new MessageEnd(StopReason.EndTurn, Usage.Zero));
+
+        string[] expected = ["event: ping", "thinking_delta", "content_block_stop", "text_delta", "tool_use", "input_json_delta", "content_block_stop", "message_stop"];
+        Assert.StartsWith("event: message_start", received[0]);
+        for (var i = 0; i < expected.Length; i++) Assert.Contains(expected[i], received[i]);
+
+        var error = await ReadAfterEachStepAsync(pipe => AnthropicMessagesFrontDoor.Instance.CreateStreamWriter(pipe, Context()),
+            new TextDelta("b"), new GatewayException(ErrorKind.Internal, "boom"));
+        Assert.StartsWith("event: error", error[1]);
+    }
 }

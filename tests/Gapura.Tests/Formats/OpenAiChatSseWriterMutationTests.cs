@@ -70,4 +70,19 @@ public class OpenAiChatSseWriterMutationTests
             "data: {\"error\":{\"message\":\"slow down\",\"type\":\"rate_limit_error\",\"param\":null,\"code\":\"rate_limit_exceeded\"}}\n\n",
             text);
     }
+
+    [Fact]
+    public async Task Every_chunk_reaches_the_client_as_soon_as_it_is_written()
+    {
+        var received = await ReadAfterEachStepAsync(pipe => OpenAiChatFrontDoor.Instance.CreateStreamWriter(pipe, Context(Request(includeUsage: true))),
+            "keep-alive", new TextDelta("a"), new ReasoningDelta("b"), new ToolCallStart(0, "t", "n"), new ToolCallDelta(0, "{}"),
+            new MessageEnd(StopReason.EndTurn, Usage.Zero));
+
+        string[] expected = [": keep-alive", "\"content\":\"a\"", "reasoning_content", "\"id\":\"t\"", "\"arguments\":\"{}\"", "data: [DONE]"];
+        for (var i = 0; i < expected.Length; i++) Assert.Contains(expected[i], received[i]);
+
+        var error = await ReadAfterEachStepAsync(pipe => OpenAiChatFrontDoor.Instance.CreateStreamWriter(pipe, Context()),
+            new TextDelta("a"), new GatewayException(ErrorKind.Internal, "boom"));
+        Assert.StartsWith("data: {\"error\"", error[1]);
+    }
 }
