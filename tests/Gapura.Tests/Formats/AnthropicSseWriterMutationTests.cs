@@ -83,12 +83,14 @@ public class AnthropicSseWriterMutationTests
             new ToolCallDelta(0, "{\"orphan\":1}"), new ToolCallEnd(0),   // no block open
             new ToolCallStart(1, "toolu_1", "Read"),
             new ToolCallDelta(2, "{\"other\":1}"), new ToolCallDelta(1, ""), new ToolCallEnd(2),   // another index, or nothing to add
+            new ToolCallDelta(1, "{}"),                                          // still open: another call's end did not close it
             new ToolCallEnd(1), new ToolCallDelta(1, "{\"late\":1}"),           // after its block closed
             new MessageEnd(StopReason.ToolUse, new Usage(9, 8)));
 
         Assert.Equal(
             MessageStart +
             "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"tool_use\",\"id\":\"toolu_1\",\"name\":\"Read\",\"input\":{},\"caller\":{\"type\":\"direct\"}}}\n\n" +
+            "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"input_json_delta\",\"partial_json\":\"{}\"}}\n\n" +
             "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n" +
             End("tool_use"),
             text);
@@ -151,5 +153,14 @@ public class AnthropicSseWriterMutationTests
         var error = await ReadAfterEachStepAsync(pipe => AnthropicMessagesFrontDoor.Instance.CreateStreamWriter(pipe, Context()),
             new TextDelta("b"), new GatewayException(ErrorKind.Internal, "boom"));
         Assert.StartsWith("event: error", error[1]);
+    }
+
+    [Fact]
+    public async Task A_stray_tool_end_does_not_close_an_open_text_block()
+    {
+        var frames = ParseSse(await Raw(new TextDelta("a"), new ToolCallEnd(0), new TextDelta("b"), new MessageEnd(StopReason.EndTurn, new Usage(9, 8))));
+
+        Assert.Equal(["message_start", "content_block_start", "content_block_delta", "content_block_delta", "content_block_stop", "message_delta", "message_stop"],
+            frames.Select(f => f.Event));
     }
 }
