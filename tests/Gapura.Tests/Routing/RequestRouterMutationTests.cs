@@ -55,6 +55,22 @@ public sealed class RequestRouterMutationTests : StoreTestBase
     }
 
     [Fact]
+    public async Task Every_provider_without_an_account_stays_a_candidate_when_none_with_one_serves_the_name()
+    {
+        var (router, _) = await RouterAsync(new Catalog([Model("gpt-5", "openai")], serves: false), new Catalog([Model("gpt-5", "copilot")], serves: false));
+
+        Assert.Equal(["openai", "copilot"], (await router.ResolveCandidatesAsync("gpt-5", Ada, default)).Select(c => c.Model.Provider));
+    }
+
+    [Fact]
+    public async Task A_provider_prefix_picks_a_catalog_that_lists_that_provider_among_others()
+    {
+        var (router, _) = await RouterAsync(new Catalog([Model("a", "kiro"), Model("b", "openai")]));
+
+        Assert.Equal(("a", "kiro"), Of((await router.ResolveAsync("kiro/a", null, default)).Model));
+    }
+
+    [Fact]
     public async Task Priority_orders_listed_providers_first_case_insensitively_and_keeps_catalog_order_for_the_rest()
     {
         var (router, state) = await RouterAsync(

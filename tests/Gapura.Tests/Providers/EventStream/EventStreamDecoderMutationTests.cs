@@ -142,4 +142,20 @@ public class EventStreamDecoderMutationTests
         BinaryPrimitives.WriteUInt32BigEndian(prelude.AsSpan(8), System.IO.Hashing.Crc32.HashToUInt32(prelude.AsSpan(0, 8)));
         return prelude;
     }
+
+    [Fact]
+    public void The_common_header_values_are_shared_strings_without_being_named()
+    {
+        var decoder = new EventStreamDecoder();
+        var frame = AwsFrames.Exception("ThrottlingException", "{}");
+        var error = AwsFrames.Error("InternalError", "boom");
+        var buffer = new ReadOnlySequence<byte>(AwsFrames.Concat(frame, frame, error, error));
+        var frames = new List<EventStreamFrame>();
+        while (decoder.TryReadFrame(ref buffer, out var f)) frames.Add(f);
+
+        Assert.Same(frames[0].MessageType, frames[1].MessageType);     // "exception"
+        Assert.Same(frames[0].ContentType, frames[1].ContentType);     // "application/json"
+        Assert.Same(frames[2].MessageType, frames[3].MessageType);     // "error"
+        Assert.Equal(("exception", "application/json", "error"), (frames[0].MessageType, frames[0].ContentType, frames[2].MessageType));
+    }
 }
