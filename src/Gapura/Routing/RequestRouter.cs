@@ -33,6 +33,7 @@ internal sealed class RequestRouter(IEnumerable<IModelCatalog> catalogs, Routing
         string? explicitProvider = null;
         // "kiro/claude-sonnet-4.5" picks a provider; a slash in a model's own id ("meta-llama/…") is left alone.
         var slash = name.IndexOf('/');
+        // Stryker disable once Equality : at 0 the prefix is "", which names no provider, so no catalog is picked either way
         if (slash > 0 && await CatalogsServingProviderAsync(name[..slash], ct) is { Length: > 0 } serving)
         {
             catalogs = serving;
@@ -70,6 +71,7 @@ internal sealed class RequestRouter(IEnumerable<IModelCatalog> catalogs, Routing
             throw new GatewayException(ErrorKind.InvalidRequest, firstError?.Message ?? $"model: '{clientModelName}' is not available.", firstError?.Status) { IsUnknownModel = true };
         }
 
+        // Stryker disable once Equality : ordering a single candidate changes nothing; the test only skips the sort
         if (found.Count > 1)
         {
             // Several providers serve the name: the caller's priority decides, unlisted ones after the listed in catalog order.

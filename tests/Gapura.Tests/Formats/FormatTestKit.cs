@@ -26,6 +26,10 @@ internal static class FormatTestKit
 
     /// <summary>Runs a stream writer over a real pipe and parses what came out back into SSE frames.</summary>
     public static async Task<List<SseFrame>> RunAsync(Func<PipeWriter, SseWriter> create, params object[] steps)
+        => ParseSse(await RunRawAsync(create, steps));
+
+    /// <summary>Runs a stream writer over a real pipe and returns the exact text a client would receive.</summary>
+    public static async Task<string> RunRawAsync(Func<PipeWriter, SseWriter> create, params object[] steps)
     {
         var pipe = new Pipe();
         var writer = create(pipe.Writer);
@@ -40,8 +44,35 @@ internal static class FormatTestKit
             }
         }
         await pipe.Writer.CompleteAsync();
-        var text = await ReadAllAsync(pipe.Reader);
-        return ParseSse(text);
+        return await ReadAllAsync(pipe.Reader);
+    }
+
+    /// <summary>
+    /// Runs a stream writer step by step and returns what a client could read after each step, before the next:
+    /// events must leave when written, not when the stream ends.
+    /// </summary>
+    public static async Task<List<string>> ReadAfterEachStepAsync(Func<PipeWriter, SseWriter> create, params object[] steps)
+    {
+        var pipe = new Pipe();
+        var writer = create(pipe.Writer);
+        var received = new List<string>();
+        foreach (var step in steps)
+        {
+            switch (step)
+            {
+                case StreamEvent e: await writer.WriteEventAsync(e, CancellationToken.None); break;
+                case GatewayException error: await writer.WriteErrorAsync(error, CancellationToken.None); break;
+                case "keep-alive": await writer.WriteKeepAliveAsync(CancellationToken.None); break;
+                default: throw new ArgumentException($"unknown step {step}");
+            }
+            if (pipe.Reader.TryRead(out var result))
+            {
+                received.Add(Encoding.UTF8.GetString(result.Buffer));
+                pipe.Reader.AdvanceTo(result.Buffer.End);
+            }
+            else received.Add("");
+        }
+        return received;
     }
 
     private static async Task<string> ReadAllAsync(PipeReader reader)

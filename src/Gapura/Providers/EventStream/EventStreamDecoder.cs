@@ -89,6 +89,7 @@ internal sealed class EventStreamDecoder
     {
         while (true)
         {
+            // Stryker disable once Boolean : the gateway has no synchronisation context, so either value behaves the same
             var result = await reader.ReadAsync(ct).ConfigureAwait(false);
             if (result.IsCanceled) throw new OperationCanceledException("The event-stream read was cancelled.", ct);
             var buffer = result.Buffer;
@@ -116,6 +117,7 @@ internal sealed class EventStreamDecoder
         {
             if (h.Type != EventStreamHeaderType.String) continue;
             var name = h.NameUtf8;
+            // Stryker disable once all : a fast path only; every known name starts with ':' and is longer, so the checks below reject the same names
             if (name.Length < 2 || name[0] != (byte)':') continue;
             if (name.SequenceEqual(":message-type"u8)) known.MessageType = Value(h.RawValue);
             else if (name.SequenceEqual(":event-type"u8)) known.EventType = Value(h.RawValue);

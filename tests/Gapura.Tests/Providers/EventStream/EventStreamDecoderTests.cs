@@ -353,11 +353,11 @@ public class EventStreamDecoderTests(ITestOutputHelper output)
         return h;
     }
 
-    private static byte[] Header(string name, byte type, byte[] value)
+    internal static byte[] Header(string name, byte type, byte[] value)
         => [(byte)name.Length, .. Encoding.ASCII.GetBytes(name), type, .. value];
 
     /// <summary>A frame built by hand, for shapes the SDK refuses to produce.</summary>
-    private static byte[] Hand(byte[][] headers, byte[] payload)
+    internal static byte[] Hand(byte[][] headers, byte[] payload)
     {
         var block = headers.SelectMany(h => h).ToArray();
         var frame = new byte[16 + block.Length + payload.Length];
