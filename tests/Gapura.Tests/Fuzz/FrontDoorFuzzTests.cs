@@ -109,6 +109,7 @@ public sealed class FrontDoorFuzzTests(FuzzGateway fuzzGateway, ITestOutputHelpe
     private static (ErrorShape Shape, ErrorShape Refused) ExpectedShapes(string method, string path, string? queryDoor, string suffix, bool anthropicHeader)
     {
         var dialect = anthropicHeader ? ErrorShape.Anthropic : ErrorShape.OpenAi;
+        if (IsKeptResponseRoute(method, path)) return (ErrorShape.OpenAi, ErrorShape.OpenAi);
         if (method != "POST") return (dialect, dialect);
         switch (path.ToLowerInvariant())
         {
@@ -125,6 +126,24 @@ public sealed class FrontDoorFuzzTests(FuzzGateway fuzzGateway, ITestOutputHelpe
             _ => dialect,
         };
         return (shape, dialect);
+    }
+
+    /// <summary>
+    /// <c>GET|DELETE /v1/responses/{id}</c> and <c>GET /v1/responses/{id}/input_items</c> belong to the Responses door and
+    /// answer in OpenAI's shape whatever the headers; a path with more segments falls to the catch-all.
+    /// </summary>
+    private static bool IsKeptResponseRoute(string method, string path)
+    {
+        const string prefix = "/v1/responses/";
+        if (!path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase)) return false;
+        var segments = path[prefix.Length..].Split('/');
+        if (segments[0].Length == 0) return false;
+        return segments.Length switch
+        {
+            1 => method is "GET" or "DELETE",
+            2 => method == "GET" && segments[1].Equals("input_items", StringComparison.OrdinalIgnoreCase),
+            _ => false,
+        };
     }
 
     /// <summary>The chat doors get most cases; the catch-all's five methods share the weight of one route.</summary>

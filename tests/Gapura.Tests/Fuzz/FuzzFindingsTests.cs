@@ -51,6 +51,18 @@ public sealed class FuzzFindingsTests(GatewayFixture gateway) : IClassFixture<Ga
         var (response, text) = await Wire.SendAsync(http, Raw(path, body, anthropic: true));
         Wire.AssertAnthropicError(response, text, HttpStatusCode.BadRequest, "metadata.user_id");
     }
+
+    // Finding 6 (after kept Responses answers landed): an input item whose type or id is not a string was compared as a
+    // string while looking for item references: a 500 before the parser could name the field.
+    [Theory]
+    [InlineData("""{"model":"@M","input":[{"type":["string",null]},{"type":"message","role":"user","content":"hi"}]}""", "input[0].type")]
+    [InlineData("""{"model":"@M","input":[{"type":"item_reference","id":7}]}""", "input[0].id")]
+    public async Task An_input_item_type_or_reference_id_that_is_not_a_string_is_a_400_naming_it(string body, string field)
+    {
+        using var http = gateway.Http();
+        var (response, text) = await Wire.SendAsync(http, Raw("/v1/responses", Encoding.UTF8.GetBytes(body.Replace("@M", Wire.Model, StringComparison.Ordinal))));
+        Wire.AssertOpenAiError(response, text, HttpStatusCode.BadRequest, field);
+    }
 }
 
 /// <summary>Findings of the admin API fuzz suite.</summary>

@@ -36,7 +36,7 @@ internal static class ResponsesState
         List<string>? referenced = null;
         if (body.TryGetProperty("input", out var input) && input.ValueKind == JsonValueKind.Array)
             foreach (var item in input.EnumerateArray())
-                if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("type", out var type) && type.ValueEquals("item_reference")
+                if (item.ValueKind == JsonValueKind.Object && item.TryGetProperty("type", out var type) && type.ValueKind == JsonValueKind.String && type.ValueEquals("item_reference")
                     && item.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
                     (referenced ??= []).Add(id.GetString()!);
         if (previousId is null && referenced is null) return null;
@@ -129,7 +129,7 @@ internal static class ResponsesState
     private static void WriteInputItem(Utf8JsonWriter w, JsonElement item, ResolvedInput? resolved, string responseId)
     {
         var type = item.TryGetProperty("type", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : "message";
-        if (type == "item_reference" && resolved is not null && item.TryGetProperty("id", out var refId) && resolved.Items.TryGetValue(refId.GetString()!, out var named))
+        if (type == "item_reference" && resolved is not null && item.TryGetProperty("id", out var refId) && refId.ValueKind == JsonValueKind.String && resolved.Items.TryGetValue(refId.GetString()!, out var named))
         {
             named.WriteTo(w);
             return;
