@@ -131,10 +131,11 @@ public sealed class OpenAiFamilyAccountsTests : IAsyncLifetime
         Assert.Equal(OpenAiSimulatorOptions.DefaultChatGptAccountId, sent.Header("chatgpt-account-id"));
         Assert.Empty(_openAi.ChatRequests);
 
-        // The Responses door passes through: the client's own fields reach the backend.
+        // The Responses door passes through when nothing is to be kept (Codex sends store:false): the client's own
+        // fields reach the backend. A kept answer is read by the gateway, so it takes the translated path instead.
         using var http = _gateway.Http(carol.Key);
-        var (responses, body) = await Wire.SendAsync(http, Wire.Post("/v1/responses", 
-            """{"model":"openai/gpt-5","instructions":"Be brief.","input":"hello codex","stream":true,"x_client_field":7}"""));
+        var (responses, body) = await Wire.SendAsync(http, Wire.Post("/v1/responses",
+            """{"model":"openai/gpt-5","instructions":"Be brief.","input":"hello codex","stream":true,"store":false,"x_client_field":7}"""));
         Assert.True(responses.StatusCode == HttpStatusCode.OK, body);
         Assert.Contains("response.completed", body);
         Assert.Equal(7, (int)JsonNode.Parse(_openAi.CodexBackendRequests.Last().Body)!["x_client_field"]!);
