@@ -41,7 +41,7 @@ internal static partial class AnthropicDefaultResponder
                 calls.Add((directive.Groups[1].Value,
                     directive.Groups[2].Success && directive.Groups[2].Value.Trim().Length > 0 ? directive.Groups[2].Value.Trim() : "{}"));
         }
-        else if (ForcedTool(body) is { } forced)
+        else if (ForcedTool(body, userText) is { } forced)
         {
             // tool_choice "tool" (or "any") obliges the model to call one: it answers with an input built from the schema.
             answer = "";
@@ -127,13 +127,16 @@ internal static partial class AnthropicDefaultResponder
     }
 
     /// <summary>The tool <c>tool_choice</c> forces: the named one, or the first for "any".</summary>
-    private static JsonObject? ForcedTool(JsonObject body)
+    private static JsonObject? ForcedTool(JsonObject body, string userText)
     {
-        if (body["tools"] is not JsonArray tools || tools.Count == 0 || body["tool_choice"] is not JsonObject choice) return null;
-        return (string?)choice["type"] switch
+        if (body["tools"] is not JsonArray array || array.Count == 0) return null;
+        var tools = array.OfType<JsonObject>().ToList();
+        var named = ToolInstruction.MustCallName(userText);
+        return (string?)body["tool_choice"]?["type"] switch
         {
-            "tool" => tools.OfType<JsonObject>().FirstOrDefault(t => (string?)t["name"] == (string?)choice["name"]),
-            "any" => tools.OfType<JsonObject>().First(),
+            "tool" => tools.FirstOrDefault(t => (string?)t["name"] == (string?)body["tool_choice"]!["name"]),
+            "any" => tools[ToolInstruction.PickWhenAnyIsRequired([.. tools.Select(t => (string?)t["description"])])],
+            null or "auto" when named is not null => tools.FirstOrDefault(t => (string?)t["name"] == named),
             _ => null,
         };
     }

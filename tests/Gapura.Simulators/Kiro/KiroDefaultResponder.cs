@@ -104,16 +104,29 @@ public static partial class KiroDefaultResponder
     [GeneratedRegex("Answer by calling the tool \"(?<name>[^\"]+)\"\\.")]
     private static partial Regex ForcedToolInstruction();
 
-    /// <summary>The declared tool the request's "Answer by calling the tool" line names, with its input schema.</summary>
+    /// <summary>The gateway's line for a choice of any tool (tool_choice "any"/"required"), which Kiro has no field for.</summary>
+    private const string AnyToolInstruction = "Answer by calling one of the available tools.";
+
+    /// <summary>
+    /// The declared tool the request obliges the model to call, with its input schema: the one the gateway's "Answer by
+    /// calling the tool" line or a "You MUST call the NAME tool" instruction names, or the pick among all of them when
+    /// any one is required.
+    /// </summary>
     private static (string Name, JsonElement Schema)? ForcedTool(string content, JsonElement current)
     {
+        if (!current.TryGetProperty("userInputMessageContext", out var context) || !context.TryGetProperty("tools", out var tools)) return null;
+        var specs = tools.EnumerateArray().Select(t => t.GetProperty("toolSpecification")).ToList();
+        if (specs.Count == 0) return null;
         var match = ForcedToolInstruction().Match(content);
-        if (!match.Success || !current.TryGetProperty("userInputMessageContext", out var context) || !context.TryGetProperty("tools", out var tools)) return null;
-        foreach (var tool in tools.EnumerateArray())
+        var name = match.Success ? match.Groups["name"].Value : ToolInstruction.MustCallName(content);
+        if (name is null && content.Contains(AnyToolInstruction, StringComparison.Ordinal))
+            name = specs[ToolInstruction.PickWhenAnyIsRequired([.. specs.Select(s => s.TryGetProperty("description", out var d) ? d.GetString() : null)])]
+                .GetProperty("name").GetString();
+        if (name is null) return null;
+        foreach (var spec in specs)
         {
-            var spec = tool.GetProperty("toolSpecification");
-            if (spec.GetProperty("name").GetString() == match.Groups["name"].Value)
-                return (match.Groups["name"].Value, spec.GetProperty("inputSchema").GetProperty("json"));
+            if (spec.GetProperty("name").GetString() == name)
+                return (name, spec.GetProperty("inputSchema").GetProperty("json"));
         }
         return null;
     }

@@ -36,7 +36,13 @@ const clients = {
   'ai-sdk-openai-compatible': () => aiSdk('openai-compatible'),
   'langchain-openai': () => langChain('openai'),
   'langchain-anthropic': () => langChain('anthropic'),
+  // The coding-agent CLIs (clis.mjs): one process per scenario, so their scenarios run three at a time.
+  'claude-code': async () => (await import('./clis.mjs')).claudeCode(cli),
+  'codex-cli': async () => (await import('./clis.mjs')).codexCli(cli),
+  'opencode': async () => (await import('./clis.mjs')).openCode(cli),
 };
+const cli = { baseUrl, apiKey, model, marker, png: PNG };
+const cliClients = new Set(['claude-code', 'codex-cli', 'opencode']);
 
 // ---------------------------------------------------------------------------------------------------- official SDKs
 
@@ -355,7 +361,8 @@ if (!clients[client]) {
   process.exit(2);
 }
 const scenarios = await clients[client]();
-for (const name of only.length ? only : Object.keys(scenarios)) {
+const names = only.length ? only : Object.keys(scenarios);
+async function runScenario(name) {
   const started = Date.now();
   try {
     const got = await scenarios[name](name);
@@ -364,3 +371,5 @@ for (const name of only.length ? only : Object.keys(scenarios)) {
     console.log(JSON.stringify({ scenario: name, ok: false, error: `${e.name}: ${e.message}`, status: e.status ?? e.statusCode ?? null, ms: Date.now() - started }));
   }
 }
+const lanes = cliClients.has(client) ? 3 : 1;
+await Promise.all(Array.from({ length: lanes }, async () => { while (names.length) await runScenario(names.shift()); }));
