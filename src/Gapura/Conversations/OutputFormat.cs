@@ -15,6 +15,12 @@ public sealed record OutputFormat(OutputFormatKind Kind, string Name, JsonElemen
     /// <summary>The name given to a schema that came without one (Anthropic's format, or json_object).</summary>
     public const string DefaultName = "response";
 
+    /// <summary>
+    /// <see cref="Schema"/> as built when the request was read (and found valid), so checking an emulated answer does
+    /// not build it again; null for the open object schema, which is built when needed.
+    /// </summary>
+    internal Json.Schema.JsonSchema? Compiled { get; init; }
+
     /// <summary>Any JSON object: what <c>json_object</c> asks for.</summary>
     public static OutputFormat AnyObject { get; } = new(OutputFormatKind.JsonObject, DefaultName,
         JsonDocument.Parse("""{"type":"object"}""").RootElement);

@@ -16,9 +16,6 @@ public static class StructuredOutput
 {
     private static readonly EvaluationOptions Evaluation = new() { OutputFormat = Json.Schema.OutputFormat.List };
 
-    /// <summary>Why <paramref name="schema"/> is not a usable JSON schema, or null when it is.</summary>
-    public static string? SchemaProblem(JsonElement schema) => Compile(schema).Problem;
-
     /// <summary>
     /// The request as sent to an upstream that needs the tool: the tool added and forced (Kiro, which has no
     /// <c>tool_choice</c>, turns the choice into an instruction of its own).
@@ -131,7 +128,7 @@ public static class StructuredOutput
         {
             if (format.Kind == OutputFormatKind.JsonObject)
                 return document.RootElement.ValueKind == JsonValueKind.Object ? null : "the answer is not a JSON object";
-            var (schema, problem) = Compile(format.Schema);
+            var (schema, problem) = format.Compiled is { } compiled ? (compiled, null) : Compile(format.Schema);
             if (schema is null) return problem;
             var result = schema.Evaluate(document.RootElement, Evaluation);
             if (result.IsValid) return null;
@@ -142,7 +139,8 @@ public static class StructuredOutput
         }
     }
 
-    private static (JsonSchema? Schema, string? Problem) Compile(JsonElement schema)
+    /// <summary>The schema built for validation, or why it cannot be (a 400 when the request is read).</summary>
+    internal static (JsonSchema? Schema, string? Problem) Compile(JsonElement schema)
     {
         try
         {

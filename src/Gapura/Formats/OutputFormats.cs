@@ -51,7 +51,8 @@ internal static class OutputFormats
         else return null;
         var type = RequiredString(format, "type", path);
         if (type != "json_schema") throw Error($"{path}.type", $"unknown value '{type}' (expected json_schema)");
-        return new OutputFormat(OutputFormatKind.JsonSchema, OutputFormat.DefaultName, Schema(format, path));
+        var (schema, compiled) = Schema(format, path);
+        return new OutputFormat(OutputFormatKind.JsonSchema, OutputFormat.DefaultName, schema) { Compiled = compiled };
     }
 
     private static OutputFormat Named(JsonElement spec, string path)
@@ -60,16 +61,19 @@ internal static class OutputFormats
         // OpenAI's rule for the name, which is also a valid tool name everywhere the gateway may need one.
         if (name.Length is 0 or > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
             throw Error($"{path}.name", "must be 1 to 64 letters, digits, underscores or dashes");
-        return new OutputFormat(OutputFormatKind.JsonSchema, name,
-            TryGet(spec, "schema", out _) ? Schema(spec, path) : OutputFormat.AnyObject.Schema,
-            OptionalBool(spec, "strict", path), OptionalString(spec, "description", path));
+        var (schema, compiled) = TryGet(spec, "schema", out _) ? Schema(spec, path) : (OutputFormat.AnyObject.Schema, null);
+        return new OutputFormat(OutputFormatKind.JsonSchema, name, schema, OptionalBool(spec, "strict", path), OptionalString(spec, "description", path))
+        {
+            Compiled = compiled,
+        };
     }
 
-    private static JsonElement Schema(JsonElement spec, string path)
+    /// <summary>The schema, detached from the request's document, and compiled once: it is refused here when it cannot be built.</summary>
+    private static (JsonElement Schema, Json.Schema.JsonSchema Compiled) Schema(JsonElement spec, string path)
     {
         if (!TryGetObject(spec, "schema", path, out var schema)) throw Error($"{path}.schema", "required");
-        var problem = StructuredOutput.SchemaProblem(schema);
-        if (problem is not null) throw Error($"{path}.schema", problem);
-        return Detach(schema);
+        var detached = Detach(schema);
+        var (compiled, problem) = StructuredOutput.Compile(detached);
+        return compiled is null ? throw Error($"{path}.schema", problem!) : (detached, compiled);
     }
 }
