@@ -13,7 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 const e2e = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(e2e, 'node_modules', '.bin', name);
-const TIMEOUT_MS = 120_000;
+// One run's limit: generous, because a loaded 2-core machine can make one opencode run take a minute.
+const TIMEOUT_MS = 240_000;
 
 /** The schema the structured scenario asks for, as the libraries do. */
 const WEATHER_SCHEMA = {
@@ -23,9 +24,19 @@ const WEATHER_SCHEMA = {
   additionalProperties: false,
 };
 
-/** Runs a CLI to its end (bounded), in a fresh home and working directory that are removed afterwards. */
-async function run(exe, args, { env = {}, clear = [], stdin = '', files = {} } = {}) {
+/** A home directory for several runs of one CLI, removed when the driver exits. */
+function sharedHome() {
   const home = mkdtempSync(join(tmpdir(), 'gapura-matrix-home-'));
+  process.on('exit', () => rmSync(home, { recursive: true, force: true }));
+  return home;
+}
+
+/**
+ * Runs a CLI to its end (bounded) in a fresh working directory, and a fresh home unless one is given; what is fresh is
+ * removed afterwards.
+ */
+async function run(exe, args, { env = {}, clear = [], stdin = '', files = {}, home: given } = {}) {
+  const home = given ?? mkdtempSync(join(tmpdir(), 'gapura-matrix-home-'));
   const work = mkdtempSync(join(tmpdir(), 'gapura-matrix-work-'));
   try {
     for (const [name, content] of Object.entries(files)) writeFileSync(join(work, name), content);
@@ -44,7 +55,7 @@ async function run(exe, args, { env = {}, clear = [], stdin = '', files = {} } =
     clearTimeout(timer);
     return { code, stdout, stderr, home, work };
   } finally {
-    rmSync(home, { recursive: true, force: true });
+    if (!given) rmSync(home, { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   }
 }
@@ -52,8 +63,9 @@ async function run(exe, args, { env = {}, clear = [], stdin = '', files = {} } =
 /** JSON lines of a CLI's machine-readable output (other lines, such as warnings, are skipped). */
 const jsonLines = (text) => text.split('\n').filter((l) => l.startsWith('{')).flatMap((l) => { try { return [JSON.parse(l)]; } catch { return []; } });
 
-/** The error a CLI showed for a refused request: its status when it names one, and the message. */
+/** The error a CLI showed for a refused request: its exit code, its status when it names one, and the message. */
 function refusal(result) {
+  if (typeof result.code !== 'number') throw failed('the CLI', result); // killed at the time limit
   const output = `${result.stdout}\n${result.stderr}`;
   const status = output.match(/\b(?:API Error: |status |"status":\s*)(4\d\d)\b/)?.[1];
   return { exit: result.code, status: status ? Number(status) : null, message: output.slice(0, 4000) };
@@ -164,16 +176,18 @@ export function openCode({ baseUrl, apiKey, model, marker, png }) {
   };
   const config = JSON.stringify({
     // No session titles: a title is a second request (to the small model) that each case would make, the refused one too.
-    $schema: 'https://opencode.ai/config.json', autoupdate: false, share: 'disabled', agent: { title: { disable: true } },
+    $schema: 'https://opencode.ai/config.json', autoupdate: false, share: 'disabled', snapshot: false, agent: { title: { disable: true } },
     permission: { edit: 'allow', bash: 'allow', webfetch: 'deny' },
     provider: { anthropic: { options: { baseURL: `${baseUrl}/v1`, apiKey }, models: { [model]: declared, 'no-such-model-anywhere': declared } } },
   });
+  // One home for all of this driver's runs: a fresh one costs opencode about 5 s of CPU to set up (its database, caches).
+  const home = sharedHome();
   // opencode joins its message words, and one argument holding spaces arrives quoted, which would hide a directive.
   const words = (prompt) => prompt.split(' ').filter(Boolean);
   const opencode = (prompt, args = [], m = model, files = {}) => run(bin('opencode'), (home, work) => ['run', '-m', `anthropic/${m}`, '--format', 'json',
     ...args, ...words(prompt), ...(files['image.png'] ? ['-f', join(work, 'image.png')] : [])], {
-    clear: ['ANTHROPIC_', 'OPENAI_', 'OPENCODE'], files,
-    env: (home) => ({
+    clear: ['ANTHROPIC_', 'OPENAI_', 'OPENCODE'], files, home,
+    env: () => ({
       XDG_CONFIG_HOME: join(home, '.config'), XDG_DATA_HOME: join(home, '.local/share'), XDG_CACHE_HOME: join(home, '.cache'),
       XDG_STATE_HOME: join(home, '.local/state'), OPENCODE_CONFIG_CONTENT: config, OPENCODE_DISABLE_AUTOUPDATE: '1',
       // Its default plugins are not what is tested, and loading them costs a third of each run's CPU.
