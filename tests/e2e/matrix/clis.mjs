@@ -184,7 +184,14 @@ export function openCode({ baseUrl, apiKey, model, marker, png }) {
   const home = sharedHome();
   // opencode joins its message words, and one argument holding spaces arrives quoted, which would hide a directive.
   const words = (prompt) => prompt.split(' ').filter(Boolean);
-  const opencode = (prompt, args = [], m = model, files = {}) => run(bin('opencode'), (home, work) => ['run', '-m', `anthropic/${m}`, '--format', 'json',
+  // The first run creates opencode's database in that home; runs started meanwhile would race it, so they wait for it.
+  let first = null;
+  const opencode = async (...call) => {
+    if (first) await first.catch(() => {});
+    else return (first = runOpenCode(...call));
+    return runOpenCode(...call);
+  };
+  const runOpenCode = (prompt, args = [], m = model, files = {}) => run(bin('opencode'), (home, work) => ['run', '-m', `anthropic/${m}`, '--format', 'json',
     ...args, ...words(prompt), ...(files['image.png'] ? ['-f', join(work, 'image.png')] : [])], {
     clear: ['ANTHROPIC_', 'OPENAI_', 'OPENCODE'], files, home,
     env: () => ({
