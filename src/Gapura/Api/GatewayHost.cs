@@ -64,6 +64,7 @@ public static class GatewayHost
 
         var app = builder.Build();
         BootstrapApiKey.Apply(app.Services.GetRequiredService<IOptions<GatewayOptions>>().Value, DataDirectory(app.Configuration), app.Logger);
+        app.UseTrustedProxies();
         app.MapHealthEndpoints();
         app.MapApiEndpoints();
         app.MapAdminApi();

@@ -19,6 +19,15 @@ public sealed class GatewayOptions
     /// <summary>Password of that first admin; must pass the password rules.</summary>
     public string? AdminPassword { get; set; }
 
+    /// <summary>
+    /// The reverse proxies in front of the gateway, as IP addresses or networks separated by commas
+    /// (<c>10.0.0.5, 172.16.0.0/12</c>): a request from one of them is taken to come from the address its
+    /// <c>X-Forwarded-For</c> names (and its scheme from <c>X-Forwarded-Proto</c>), so the sign-in back-off, the audit
+    /// log and sessions see the real caller. Empty (the default): those headers are ignored, since anyone can send them.
+    /// </summary>
+    [Hosting.TrustedProxies.AddressList]
+    public string? TrustedProxies { get; set; }
+
     /// <summary>Largest request body accepted, in bytes (Claude Code sends ~100 KB; images make more).</summary>
     [Range(typeof(long), "1024", "1073741824")]
     public long MaxRequestBodyBytes { get; set; } = 32 * 1024 * 1024;

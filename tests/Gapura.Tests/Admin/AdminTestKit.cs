@@ -61,6 +61,9 @@ internal sealed class AdminClient : IDisposable
     public string? SessionCookie { get; set; }
     public string? Csrf { get; set; }
 
+    /// <summary>Headers sent with every request (an <c>X-Forwarded-For</c>, say).</summary>
+    public System.Net.Http.Headers.HttpRequestHeaders Headers => _http.DefaultRequestHeaders;
+
     /// <summary>The raw Set-Cookie header of the last sign-in.</summary>
     public string? LastSetCookie { get; private set; }
 
