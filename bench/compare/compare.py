@@ -25,7 +25,6 @@ PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 MOCK_PORT, GAPURA_PORT, PORTKEY_PORT, CCR_PORT = 18080, 18081, 18082, 18083
 MODEL = "gpt-4o-mini"
-SLOW_RATE = 256   # bytes/s: the 10.6 KB stream lasts ~41 s, longer than any hold of the open-stream test
 MOCK_KEY = "sk-mock-upstream-key"
 GAPURA_KEY = "bench-compare-key-0123456789abcdef"
 
@@ -85,7 +84,10 @@ def write_nginx_conf(work, slow_rate):
             f.write(text)
     with open(os.path.join(work, "www", "models.json"), "w") as f:
         json.dump({"object": "list", "data": [{"id": MODEL, "object": "model", "created": 1765000000, "owned_by": "bench"}]}, f)
+    # `user root`: without it a root master switches its worker to nobody, which a user namespace (run.sh as non-root)
+    # has not mapped; inside the private namespace a root worker reaches nothing else.
     conf = f"""
+user root root;
 worker_processes 1;
 worker_rlimit_nofile 20000;
 pid {work}/nginx.pid;
@@ -462,13 +464,20 @@ def main():
     parser.add_argument("--probe-only", action="store_true", help="start everything, send one request per case, stop")
     parser.add_argument("--memory-only", action="store_true", help="the probes and the open-stream test, then stop")
     args = parser.parse_args()
+    # Portkey listens on every interface: never start it where there is any but lo (run.sh checks this too, before).
+    with open("/proc/self/net/dev") as f:
+        interfaces = [line.split(":")[0].strip() for line in f.readlines()[2:]]
+    if interfaces != ["lo"]:
+        print(f"compare.py: refusing to run outside a fresh network namespace (interfaces: {', '.join(interfaces)}); use run.sh", file=sys.stderr)
+        return 3
     quick = args.quick
     settings = dict(
-        warm_s=2 if quick else 3, warm_passes=2,
-        c64_rounds=3 if quick else 6, c64_s=3 if quick else 6,
+        warm_s=2 if quick else 3, warm_passes=1 if quick else 2,
+        c64_rounds=3 if quick else 6, c64_s=2 if quick else 6,
         c1_rounds=2 if quick else 4, c1_s=2 if quick else 4,
-        rate_rounds=2 if quick else 3, rate_s=3 if quick else 5,
-        stream_hold_s=15 if quick else 25,
+        rate_rounds=1 if quick else 3, rate_s=3 if quick else 5,
+        # The trickled stream outlasts the longest hold; a peer that does not hang up upstream leaves it running to its end.
+        stream_hold_s=10 if quick else 25, slow_rate=768 if quick else 256,
     )
     started = time.monotonic()
     work = args.work
@@ -481,7 +490,7 @@ def main():
     systems = {}
     try:
         # --- the upstream mock
-        conf, sse_bytes, json_bytes = write_nginx_conf(work, slow_rate=SLOW_RATE)
+        conf, sse_bytes, json_bytes = write_nginx_conf(work, slow_rate=settings["slow_rate"])
         systems["mock"] = System("mock", "nginx mock", ["nginx", "-p", work, "-c", conf], dict(os.environ), work, MOCK_PORT,
                                  os.path.join(work, "nginx.log"))
         systems["mock"].wait_listening("/status", 10)
@@ -565,7 +574,7 @@ def main():
         # fresh (a heap grown by the load phases would absorb the streams and hide their cost)
         n = args.streams
         stream_mem = {}
-        print(f"open streams: {n} at once per system, read when all are open upstream (at most {settings['stream_hold_s']} s; upstream trickles at {SLOW_RATE} bytes/s)", flush=True)
+        print(f"open streams: {n} at once per system, read when all are open upstream (at most {settings['stream_hold_s']} s; upstream trickles at {settings['slow_rate']} bytes/s)", flush=True)
         slow_cases = {c.key: c for c in cases(slow=True)}
         for key in ("gapura-pass", "gapura-trans", "portkey-pass", "portkey-trans", "ccr-trans"):
             if by_key[key].skipped:
@@ -736,9 +745,9 @@ def main():
                 if m is None:
                     per.append("—")
                     continue
-                # Streams open through the system: upstream streams open ÷ upstream requests per client request.
-                calls = by_key[k].upstream / by_key[k].requests if by_key[k].requests else 1
-                streams = m["upstream"] / calls if calls else m["upstream"]
+                # Every system makes one upstream call per request (the upstream calls/req column), so the streams open
+                # upstream are the streams open through it.
+                streams = m["upstream"]
                 kb = (m["during"] - m["before"]) * 1024 / max(1, streams)
                 per.append(f"{kb:,.0f} KB ({streams:,.0f} open, {m['during']:.0f} MB)"
                            + (f", {m['left_open']} left open upstream" if m["left_open"] > 0 else ""))

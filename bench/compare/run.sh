@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Gapura against the Portkey gateway and claude-code-router, side by side in one run: bench/README.md, part 6.
 #
-#   bash bench/compare/run.sh            # full run, about 20 min
-#   bash bench/compare/run.sh --quick    # about 6 min
+#   bash bench/compare/run.sh            # full run, about 18 min after the builds
+#   bash bench/compare/run.sh --quick    # about 5 min
 #   options passed on: --rate N (fixed rate, default 1000), --streams N (open streams, default 1000),
-#                      --gapura-setting Key=Value (repeatable, e.g. Logging:LogLevel:Default=Warning)
+#                      --gapura-setting Key=Value (repeatable, e.g. Logging:LogLevel:Default=Warning),
+#                      --probe-only (start all, one request per case), --memory-only (the probes and the open-stream test)
 #
 # Outside the namespace it installs what it needs (wrk and nginx from Debian, the pinned peers from npm), builds Gapura and
 # the open-loop client in Release, then runs itself again inside a fresh network + PID namespace. Portkey listens on every
