@@ -91,15 +91,18 @@ internal sealed class RoutingChanges(IGapuraStore store, RoutingConfigSource sou
         if (canary is null) return null;
         var p = config.Profiles[canary.Profile];
         var promoted = p with { Model = canary.Model, Provider = canary.Provider };
-        await store.InTransactionAsync(async s =>
+        // The stored canary is what is ended, not this instance's picture of it: when it is already gone (another
+        // instance, or an earlier check whose reload a slower one overtook) nothing is changed or audited again.
+        var ended = await store.InTransactionAsync(async s =>
         {
+            if (!await s.Settings.DeleteAsync(RoutingKeys.Canary(p.Name), ct)) return false;
             if (promote) await s.Settings.SetAsync(RoutingKeys.Profile(p.Name), promoted.ToJson(), ct);
-            await s.Settings.DeleteAsync(RoutingKeys.Canary(p.Name), ct);
             await s.Audit.WriteAsync(audit(promote ? "routing.canary.promote" : "routing.canary.rollback", "profile:" + p.Name,
                 reason is null ? canary.Choice : $"{canary.Choice}: {reason}"), ct);
+            return true;
         }, ct);
         await source.ReloadAllAsync(ct);
-        return canary;
+        return ended ? canary : null;
     }
 
     /// <summary>

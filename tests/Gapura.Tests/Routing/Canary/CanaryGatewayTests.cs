@@ -249,6 +249,33 @@ public sealed class CanaryGatewayTests : CanaryTestBase
     }
 }
 
+/// <summary>Two instances (or a check and a slower reload) ending the same canary.</summary>
+public sealed class CanaryEndedTwiceTests : CanaryTestBase
+{
+    [Fact]
+    public async Task A_canary_another_instance_already_ended_is_not_ended_or_audited_again()
+    {
+        Assert.Equal(HttpStatusCode.OK, (await StartAsync("primary", Candidate, 50)).Status);
+        var here = Gateway.Services.GetRequiredService<RoutingConfigSource>();
+        // Another instance on the same database, which read the settings while the canary ran and has not yet followed the change.
+        var there = new RoutingConfigSource(Store, Gateway.Services.GetRequiredService<Microsoft.Extensions.Configuration.IConfiguration>(),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<RoutingConfigSource>.Instance);
+        await there.ReloadAllAsync(CancellationToken.None);
+        RoutingChanges On(RoutingConfigSource source, string actor)
+            => new(Store, source, router: null, (action, target, detail) => new Gapura.Storage.NewAuditEntry(actor, action, target, detail, null));
+
+        var first = await On(here, "here").EndCanaryAsync("primary", promote: false, "test", CancellationToken.None);
+        Assert.NotNull(there.Current.CanaryOf("primary")); // still stale
+        var second = await On(there, "there").EndCanaryAsync("primary", promote: true, "test", CancellationToken.None);
+
+        Assert.NotNull(first);
+        Assert.Null(second); // nothing left to end: no promotion over the rollback, no second audit entry
+        Assert.Single(await AuditAsync(), a => a.Action.StartsWith("routing.canary.", StringComparison.Ordinal) && a.Action != "routing.canary.start");
+        Assert.Equal("claude-sonnet", here.Current.FindProfile("primary")!.Model);
+        Assert.Null(there.Current.CanaryOf("primary"));
+    }
+}
+
 /// <summary>The automatic rollback, with a small judging window and a fast check.</summary>
 public sealed class CanaryAutoRollbackTests : CanaryTestBase
 {
