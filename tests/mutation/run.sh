@@ -37,7 +37,8 @@ case "$area" in
   eventstream)
     mutate "**/Providers/EventStream/EventStreamDecoder.cs" "**/Providers/EventStream/EventStreamHeader.cs" "**/Providers/EventStream/EventStreamFrame.cs"
     tests "(FullyQualifiedName~Gapura.Tests.Providers.EventStream.EventStreamDecoderTests.&FullyQualifiedName!~Decode_throughput)" \
-          "FullyQualifiedName~Gapura.Tests.Providers.EventStream.EventStreamDecoderMutation" ;;
+          "FullyQualifiedName~Gapura.Tests.Providers.EventStream.EventStreamDecoderMutation" \
+          "FullyQualifiedName~Gapura.Tests.Providers.EventStream.EventStreamHeaderMutation" ;;
   sse)
     mutate "**/Formats/Anthropic/AnthropicSseWriter.cs" "**/Formats/OpenAi/OpenAiChatSseWriter.cs" "**/Formats/Responses/ResponsesSseWriter.cs"
     tests "FullyQualifiedName~Gapura.Tests.Formats.AnthropicWriter" "FullyQualifiedName~Gapura.Tests.Formats.AnthropicSseWriter" \

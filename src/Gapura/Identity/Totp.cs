@@ -56,6 +56,7 @@ internal static class Totp
                 System.Text.Encoding.ASCII.GetBytes(expected), System.Text.Encoding.ASCII.GetBytes(typed));
             if (equal && (lastUsedStep is not { } last || step > last)) match ??= step;
         }
+        // Stryker disable once Statement : wipes the decoded secret from memory; the answer is already decided
         CryptographicOperations.ZeroMemory(secret);
         return match;
     }
