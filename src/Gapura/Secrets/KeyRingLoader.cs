@@ -64,8 +64,8 @@ internal static class KeyRingLoader
         {
             try { return ReadKeyFile(path, log); }
             catch (Exception) when (DateTime.UtcNow < deadline)
+            // Stryker disable once Statement,Block : the pause only spares the CPU; without it the same retries run back to back until the deadline
             {
-                // Stryker disable once Statement : the pause only spares the CPU; without it the same retries run back to back until the deadline
                 Thread.Sleep(20);
             }
         }

@@ -64,8 +64,8 @@ internal sealed class SecretBox(KeyRing ring)
                 $"The stored value for {purpose} failed its integrity check: it was altered, or belongs to another row.");
         }
         finally
+            // Stryker disable once Statement,Block : wipes a copy of the plaintext from memory; the string returned is already made
         {
-            // Stryker disable once Statement : wipes a copy of the plaintext from memory; the string returned is already made
             CryptographicOperations.ZeroMemory(plain);
         }
     }

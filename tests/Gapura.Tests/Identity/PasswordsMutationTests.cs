@@ -22,7 +22,11 @@ public class PasswordsMutationTests
     public void A_hasher_needs_at_least_one_iteration_and_writes_its_count()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new PasswordHasher(iterations: 0));
-        Assert.Equal("1", new PasswordHasher(iterations: 1).Hash("one iteration!").Split('$')[1]);
+        var once = new PasswordHasher(iterations: 1);
+        Assert.Equal("1", once.Hash("one iteration!").Split('$')[1]);
+        Assert.Equal(PasswordCheck.Succeeded, once.Verify("one iteration!", once.Hash("one iteration!")));
+        Assert.Equal("password", Assert.Throws<ArgumentNullException>(() => _fast.Hash(null!)).ParamName);
+        Assert.Equal("password", Assert.Throws<ArgumentNullException>(() => _fast.Verify(null!, null)).ParamName);
         Assert.Equal("1000", _fast.Hash("correct horse battery staple").Split('$')[1]);
     }
 

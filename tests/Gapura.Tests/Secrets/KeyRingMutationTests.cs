@@ -66,6 +66,7 @@ public sealed class KeyRingMutationTests : IDisposable
         var warning = Assert.Single(_log.Lines, l => l.Contains("Back this file up"));
         Assert.Contains(ring.Current.Id, warning);
         Assert.Contains(path, warning);
+        Assert.Contains("give every instance sharing the database the same key (Secrets:Key or Secrets:KeyFile).", warning);
         Assert.Equal(ring.Current.ToBase64() + "\n", File.ReadAllText(path));
     }
 
