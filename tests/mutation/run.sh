@@ -17,9 +17,13 @@ area=all
 if [ $# -gt 0 ] && [[ "$1" != -* ]]; then area=$1; shift; fi
 
 # Area → the files it mutates and the test classes that may kill their mutants.
+# A --mutate (-m) among the extra options replaces the area's own list rather than adding to it, so one file of an
+# area can be run alone with that area's test classes.
+own_mutate=no
+for arg in "$@"; do case "$arg" in -m|--mutate|--mutate=*) own_mutate=yes ;; esac; done
 narrow=()
 tests() { local IFS='|'; narrow+=(--test-case-filter "$*"); }
-mutate() { for f in "$@"; do narrow+=(--mutate "$f"); done; }
+mutate() { [ "$own_mutate" = yes ] && return; for f in "$@"; do narrow+=(--mutate "$f"); done; }
 case "$area" in
   all) ;;
   identity)
@@ -29,11 +33,12 @@ case "$area" in
   secrets)
     mutate "**/Secrets/SecretBox.cs" "**/Secrets/SecretKey.cs" "**/Secrets/KeyRing.cs" "**/Secrets/KeyRingLoader.cs" "**/Secrets/SecretRotation.cs"
     tests "FullyQualifiedName~Gapura.Tests.Secrets.SecretBox" "FullyQualifiedName~Gapura.Tests.Secrets.KeyRing" \
-          "FullyQualifiedName~Gapura.Tests.Secrets.SqliteSecretRotation" ;;
+          "FullyQualifiedName~Gapura.Tests.Secrets.SqliteSecretRotation" "FullyQualifiedName~Gapura.Tests.Secrets.SecretRotationMutation" ;;
   eventstream)
     mutate "**/Providers/EventStream/EventStreamDecoder.cs" "**/Providers/EventStream/EventStreamHeader.cs" "**/Providers/EventStream/EventStreamFrame.cs"
     tests "(FullyQualifiedName~Gapura.Tests.Providers.EventStream.EventStreamDecoderTests.&FullyQualifiedName!~Decode_throughput)" \
-          "FullyQualifiedName~Gapura.Tests.Providers.EventStream.EventStreamDecoderMutation" ;;
+          "FullyQualifiedName~Gapura.Tests.Providers.EventStream.EventStreamDecoderMutation" \
+          "FullyQualifiedName~Gapura.Tests.Providers.EventStream.EventStreamHeaderMutation" ;;
   sse)
     mutate "**/Formats/Anthropic/AnthropicSseWriter.cs" "**/Formats/OpenAi/OpenAiChatSseWriter.cs" "**/Formats/Responses/ResponsesSseWriter.cs"
     tests "FullyQualifiedName~Gapura.Tests.Formats.AnthropicWriter" "FullyQualifiedName~Gapura.Tests.Formats.AnthropicSseWriter" \

@@ -33,6 +33,7 @@ internal static class ApiKeys
 
     public static string Hash(string key) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
+    // Stryker disable once Equality : a key of exactly PrefixLength characters is its own prefix either way
     public static string PrefixOf(string key) => key.Length <= PrefixLength ? key : key[..PrefixLength];
 
     /// <summary>Whether <paramref name="text"/> has the shape of a Gapura key (not whether it is valid).</summary>

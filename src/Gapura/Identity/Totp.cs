@@ -45,6 +45,7 @@ internal static class Totp
     public static long? Verify(string base32Secret, string? code, DateTimeOffset now, long? lastUsedStep = null, int window = 1, int digits = Digits)
     {
         var typed = (code ?? "").Replace(" ", "", StringComparison.Ordinal);
+        // Stryker disable once Logical,Linq : a quick refusal only; a code of another length or with a non-digit never equals a computed code either
         if (typed.Length != digits || !typed.All(char.IsAsciiDigit)) return null;
         var secret = Base32.Decode(base32Secret);
         var current = StepAt(now);
@@ -56,6 +57,7 @@ internal static class Totp
                 System.Text.Encoding.ASCII.GetBytes(expected), System.Text.Encoding.ASCII.GetBytes(typed));
             if (equal && (lastUsedStep is not { } last || step > last)) match ??= step;
         }
+        // Stryker disable once Statement : wipes the decoded secret from memory; the answer is already decided
         CryptographicOperations.ZeroMemory(secret);
         return match;
     }

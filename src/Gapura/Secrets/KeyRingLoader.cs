@@ -39,6 +39,7 @@ internal static class KeyRingLoader
         {
             using var stream = new FileStream(path, fileOptions);
             stream.Write(System.Text.Encoding.ASCII.GetBytes(key.ToBase64() + "\n"));
+            // Stryker disable once Statement,Boolean : durability across a power cut only; disposing the stream writes the bytes either way
             stream.Flush(flushToDisk: true);
         }
         catch (IOException) when (File.Exists(path))
@@ -63,6 +64,7 @@ internal static class KeyRingLoader
         {
             try { return ReadKeyFile(path, log); }
             catch (Exception) when (DateTime.UtcNow < deadline)
+            // Stryker disable once Statement,Block : the pause only spares the CPU; without it the same retries run back to back until the deadline
             {
                 Thread.Sleep(20);
             }

@@ -37,6 +37,7 @@ internal sealed class SecretKey
         if (bytes.Length != Size)
             throw new SecretKeyException($"{source} decodes to {bytes.Length} bytes; a secrets key must be exactly {Size} bytes (e.g. `openssl rand -base64 32`).");
         try { return new SecretKey(bytes); }
+        // Stryker disable once Statement,Block : wipes the decoded copy of the key; the key made from it is a separate copy
         finally { CryptographicOperations.ZeroMemory(bytes); }
     }
 

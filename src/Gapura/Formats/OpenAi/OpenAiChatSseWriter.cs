@@ -91,6 +91,7 @@ internal sealed class OpenAiChatSseWriter : SseWriter
                     EndChunk();
                 }
                 Output.Write("data: [DONE]\n\n"u8);
+                // Stryker disable once Statement : EndChunk just above has already marked the output pending
                 MarkPending();
                 Finished = true;
                 break;
