@@ -210,24 +210,16 @@ class System:
     def stop(self):
         # Every process of its tree, by PID: TERM, then KILL what is left after 5 s.
         pids = tree(self.pid) if self.proc.poll() is None else []
-        for p in pids:
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for p in pids:
+                try:
+                    os.kill(p, sig)
+                except OSError:
+                    pass
             try:
-                os.kill(p, signal.SIGTERM)
-            except OSError:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
                 pass
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
-        for p in pids:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except OSError:
-                pass
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            pass
         self.log.close()
 
 
