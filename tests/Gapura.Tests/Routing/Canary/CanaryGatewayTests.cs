@@ -299,7 +299,9 @@ public sealed class CanaryAutoRollbackTests : CanaryTestBase
         var entry = Assert.Single(await AuditAsync(), a => a.Action == "routing.canary.rollback");
         Assert.Equal("gapura (automatic)", entry.Actor);
         Assert.Equal($"{Candidate}: automatic rollback: candidate error rate 100% vs baseline 0% over 4 requests", entry.Detail);
-        Assert.Contains(Gateway.Logs.Lines, l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("rolled back: automatic rollback"));
+        // The warning follows the change the gateway already serves (the monitor logs once the rollback is stored and reloaded).
+        await EventuallyAsync(() => Task.FromResult(Gateway.Logs.Lines.Any(l => l.StartsWith("Warning", StringComparison.Ordinal) && l.Contains("rolled back: automatic rollback"))),
+            TimeSpan.FromSeconds(5), "the rollback to be logged");
         Assert.Equal(Baseline, (await AskAsync("after")).Record.UpstreamModel);
     }
 
