@@ -12,6 +12,14 @@ public class TotpMutationTests
     private static readonly string RfcSecret = Base32.Encode(Encoding.ASCII.GetBytes("12345678901234567890"));
 
     [Fact]
+    public void A_code_typed_in_two_groups_of_three_is_accepted()
+    {
+        var now = DateTimeOffset.FromUnixTimeSeconds(1_796_000_010);
+        var code = Totp.Compute(RfcSecret, now);
+        Assert.Equal(Totp.StepAt(now), Totp.Verify(RfcSecret, $"{code[..3]} {code[3..]}", now));
+    }
+
+    [Fact]
     public void A_step_is_thirty_seconds_starting_on_the_minute_and_half_minute()
     {
         Assert.Equal(0, Totp.StepAt(DateTimeOffset.FromUnixTimeSeconds(29)));

@@ -39,8 +39,10 @@ internal readonly struct EventStreamFrame
     /// <summary><c>:error-message</c> of an <c>error</c> frame.</summary>
     public string? ErrorMessage { get; }
 
+    // Stryker disable once Conditional : only a frame never decoded has no body, and its header length is 0, so AsMemory gives the same empty memory
     public ReadOnlyMemory<byte> Headers => _body is null ? default : _body.AsMemory(0, _headersLength);
 
+    // Stryker disable once Conditional : as above
     public ReadOnlyMemory<byte> Payload => _body is null ? default : _body.AsMemory(_headersLength);
 
     public EventStreamHeaderReader EnumerateHeaders() => new(Headers.Span);

@@ -37,6 +37,7 @@ public class EventStreamHeaderMutationTests
         Assert.Equal("t:BoolTrue:", Read(Header("t", 0)));
         Assert.Equal("s:String: b:Byte:07", Read([.. Header("s", 7, 0, 0), .. Header("b", 2, 7)]));
         Assert.Equal("x:ByteArray:0102", Read(Header("x", 6, 0, 2, 1, 2)));
+        Assert.Equal("b:Byte:07 s:String:", Read([.. Header("b", 2, 7), .. Header("s", 7, 0, 0)])); // an empty string last
     }
 
     [Fact]
