@@ -24,6 +24,7 @@ TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
 
 MOCK_PORT, GAPURA_PORT, PORTKEY_PORT, CCR_PORT = 18080, 18081, 18082, 18083
+VARIANT_PORT = 18090   # the first --variant; the next ones follow
 MODEL = "gpt-4o-mini"
 MOCK_KEY = "sk-mock-upstream-key"
 GAPURA_KEY = "bench-compare-key-0123456789abcdef"
@@ -103,7 +104,7 @@ http {{
     scgi_temp_path {work}/nginx-scgi;
     keepalive_requests 10000000;
     keepalive_timeout 300s;
-    client_max_body_size 8m;
+    client_max_body_size 64m;
     client_body_buffer_size 64k;
     sendfile on;
     etag off;
@@ -263,8 +264,9 @@ class Case:
         self.peer_fallback = False
 
 
-def cases(slow=False):
-    """Every case; with slow=True the same requests aimed at the trickling upstream (the open-stream memory test)."""
+def cases(slow=False, gapuras=(("gapura", "Gapura", GAPURA_PORT),)):
+    """Every case; with slow=True the same requests aimed at the trickling upstream (the open-stream memory test).
+    `gapuras`: (system, label, port) of every Gapura started, the build measured first and then each --variant."""
     up = "slow" if slow else "sse"
     portkey_headers = lambda kind: {"x-portkey-provider": "openai", "x-portkey-custom-host": f"http://127.0.0.1:{MOCK_PORT}/{kind}/v1",
                                     "Authorization": f"Bearer {MOCK_KEY}"}
@@ -272,13 +274,21 @@ def cases(slow=False):
     gapura_anthropic = {"x-api-key": GAPURA_KEY, "anthropic-version": "2023-06-01"}
     anthropic_version = {"anthropic-version": "2023-06-01"}
     stream_end, message_end, json_end = "[DONE]", "message_stop", "}"
+    gapura_cases = lambda path: [case for system, label, port in gapuras for case in (
+        [Case(f"{system}-pass", system, "stream", f"{label} passthrough", port, "/v1/chat/completions",
+              gapura_openai, openai_body(f"{up}/{MODEL}", True), stream_end, "direct", "portkey-pass"),
+         Case(f"{system}-trans", system, "stream", f"{label} Anthropic->OpenAI", port, "/v1/messages",
+              gapura_anthropic, anthropic_body(f"{up}/{MODEL}", True), message_end, "direct", "portkey-trans")] if path == "stream" else
+        [Case(f"{system}-pass-json", system, "json", f"{label} passthrough", port, "/v1/chat/completions",
+              gapura_openai, openai_body(f"json/{MODEL}", False), json_end, "direct-json", "portkey-pass-json"),
+         # Gapura's translated path always asks its upstream for a stream and gathers it into one answer, so it reads the
+         # mock's stream path (a real OpenAI would stream too, asked so).
+         Case(f"{system}-trans-json", system, "json", f"{label} Anthropic->OpenAI", port, "/v1/messages",
+              gapura_anthropic, anthropic_body(f"sse/{MODEL}", False), json_end, "direct-json", "portkey-trans-json")])]
     return [
         Case("direct", "direct", "stream", "direct (nginx)", MOCK_PORT, f"/{up}/v1/chat/completions",
              {"Authorization": f"Bearer {MOCK_KEY}"}, openai_body(MODEL, True), stream_end, None, None),
-        Case("gapura-pass", "gapura", "stream", "Gapura passthrough", GAPURA_PORT, "/v1/chat/completions",
-             gapura_openai, openai_body(f"{up}/{MODEL}", True), stream_end, "direct", "portkey-pass"),
-        Case("gapura-trans", "gapura", "stream", "Gapura Anthropic->OpenAI", GAPURA_PORT, "/v1/messages",
-             gapura_anthropic, anthropic_body(f"{up}/{MODEL}", True), message_end, "direct", "portkey-trans"),
+        *gapura_cases("stream"),
         Case("portkey-pass", "portkey", "stream", "Portkey passthrough", PORTKEY_PORT, "/v1/chat/completions",
              portkey_headers(up), openai_body(MODEL, True), stream_end, "direct", "portkey-pass"),
         Case("portkey-trans", "portkey", "stream", "Portkey Anthropic->OpenAI", PORTKEY_PORT, "/v1/messages",
@@ -288,12 +298,7 @@ def cases(slow=False):
         # Non-streaming, one JSON answer.
         Case("direct-json", "direct", "json", "direct (nginx)", MOCK_PORT, "/json/v1/chat/completions",
              {"Authorization": f"Bearer {MOCK_KEY}"}, openai_body(MODEL, False), json_end, None, None),
-        Case("gapura-pass-json", "gapura", "json", "Gapura passthrough", GAPURA_PORT, "/v1/chat/completions",
-             gapura_openai, openai_body(f"json/{MODEL}", False), json_end, "direct-json", "portkey-pass-json"),
-        # Gapura's translated path always asks its upstream for a stream and gathers it into one answer, so it reads the
-        # mock's stream path (a real OpenAI would stream too, asked so).
-        Case("gapura-trans-json", "gapura", "json", "Gapura Anthropic->OpenAI", GAPURA_PORT, "/v1/messages",
-             gapura_anthropic, anthropic_body(f"sse/{MODEL}", False), json_end, "direct-json", "portkey-trans-json"),
+        *gapura_cases("json"),
         Case("portkey-pass-json", "portkey", "json", "Portkey passthrough", PORTKEY_PORT, "/v1/chat/completions",
              portkey_headers("json"), openai_body(MODEL, False), json_end, "direct-json", "portkey-pass-json"),
         Case("portkey-trans-json", "portkey", "json", "Portkey Anthropic->OpenAI", PORTKEY_PORT, "/v1/messages",
@@ -413,6 +418,62 @@ def nginx_requests():
     return int(re.search(r"\n\s*\d+\s+\d+\s+(\d+)", nginx_status()).group(1))
 
 
+BURST_BYTES = 32_000_000   # under Gapura's default limit of 32 MiB (Gateway:MaxRequestBodyBytes)
+
+
+def large_body(case):
+    """The case's request with its user message grown until the body is BURST_BYTES long."""
+    body = json.loads(case.body)
+    message = body["messages"][-1]
+    base = len(json.dumps(body, separators=(",", ":")).encode())
+    words = "the quick brown fox jumps over the lazy dog "
+    filler = (words * ((BURST_BYTES - base) // len(words) + 1))[:BURST_BYTES - base]
+    message["content"] = message["content"] + filler
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def send_burst(bodies, concurrency):
+    """POSTs every (case, body) with `concurrency` at a time; returns the statuses (or exception names) in order."""
+    import concurrent.futures
+
+    def one(item):
+        case, body = item
+        try:
+            c = http.client.HTTPConnection("127.0.0.1", case.port, timeout=180)
+            c.request("POST", case.url, body=body, headers={"Content-Type": "application/json", **case.headers})
+            r = c.getresponse()
+            text = r.read()
+            c.close()
+            return r.status if r.status != 200 or case.expect.encode() in text[-300:] else "incomplete"
+        except OSError as e:
+            return type(e).__name__
+
+    with concurrent.futures.ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(one, bodies))
+
+
+def parse_variants(specs, default_dll):
+    """--variant NAME:ITEM[,ITEM...] -> (name, dll, settings, environment) each."""
+    out = []
+    for spec in specs:
+        name, _, items = spec.partition(":")
+        if not re.fullmatch(r"[a-z0-9]+", name):
+            raise SystemExit(f"compare.py: --variant {spec!r}: the name must be lower-case letters and digits")
+        dll, settings, env = default_dll, [], {}
+        for item in filter(None, items.split(",")):
+            if item.startswith("dll:"):
+                dll = os.path.abspath(item[4:])
+            elif item.startswith("env:") and "=" in item:
+                k, _, v = item[4:].partition("=")
+                env[k] = v
+            elif "=" in item:
+                settings.append(item)
+            else:
+                raise SystemExit(f"compare.py: --variant {spec!r}: {item!r} is not Key=Value, env:NAME=VALUE or dll:PATH")
+        out.append((name, dll, settings, env))
+    return out
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Output
 # ---------------------------------------------------------------------------------------------------------------
@@ -437,6 +498,57 @@ def table(headers, rows):
         print(line(r))
 
 
+def run_bursts(systems, by_key, live, settings):
+    """Each system takes `burst_requests` bodies of BURST_BYTES (4 at a time, its streaming cases alternately); a sampler
+    reads every system's resident set each second. Returns per system: before, peak, and at +10/+30/+60 s after."""
+    import threading
+    n = settings["burst_requests"]
+    names = [name for name in systems if name not in ("mock",)]
+    print(f"burst: {n} requests of {BURST_BYTES / 1e6:.0f} MB per system, 4 at a time, then the resident set for 60 s", flush=True)
+    samples, stop = [], threading.Event()
+
+    def sampler():
+        while not stop.is_set():
+            samples.append((time.monotonic(), {name: rss_mb(systems[name].pid) for name in names}))
+            stop.wait(1.0)
+
+    thread = threading.Thread(target=sampler, daemon=True)
+    thread.start()
+    marks = {}
+    try:
+        for name in names:
+            mine = [c for c in live if c.system == name and c.path == "stream"]
+            if not mine:
+                continue
+            bodies = [(mine[i % len(mine)], large_body(mine[i % len(mine)])) for i in range(n)]
+            time.sleep(1.5)
+            start = time.monotonic()
+            statuses = send_burst(bodies, 4)
+            end = time.monotonic()
+            marks[name] = (start, end, statuses)
+            ok = sum(1 for x in statuses if x == 200)
+            print(f"  {systems[name].label}: {ok} of {n} answered whole in {end - start:.1f} s"
+                  + ("" if ok == n else f" (the others: {', '.join(str(x) for x in statuses if x != 200)})"), flush=True)
+        if marks:
+            last = max(end for _, end, _ in marks.values())
+            while time.monotonic() < last + 61:
+                time.sleep(1)
+    finally:
+        stop.set()
+        thread.join(5)
+    out = {}
+    for name, (start, end, statuses) in marks.items():
+        before = [rss[name] for t, rss in samples if t <= start]
+        during = [rss[name] for t, rss in samples if start <= t <= end + 2]
+        at = lambda s: next((rss[name] for t, rss in samples if t >= end + s), float("nan"))
+        out[name] = dict(before=before[-1] if before else float("nan"), peak=max(during) if during else float("nan"),
+                         after10=at(10), after30=at(30), after60=at(60),
+                         ok=sum(1 for x in statuses if x == 200), n=len(statuses))
+        print(f"  {systems[name].label}: {out[name]['before']:.0f} MB before, {out[name]['peak']:.0f} peak, "
+              f"{out[name]['after10']:.0f} / {out[name]['after30']:.0f} / {out[name]['after60']:.0f} MB 10 / 30 / 60 s after", flush=True)
+    return out
+
+
 def bench_line(key, value):
     print(f"BENCH compare_{key}={value}")
 
@@ -453,8 +565,12 @@ def main():
     parser.add_argument("--rate", type=int, default=1000, help="the fixed rate, requests/s (also run at an unsaturated rate when a peer cannot take it)")
     parser.add_argument("--streams", type=int, default=1000, help="concurrent open streams for the memory test")
     parser.add_argument("--gapura-setting", action="append", default=[], help="Key=Value, passed to gapura serve")
+    parser.add_argument("--variant", action="append", default=[],
+                        help="NAME:ITEM[,ITEM...], another Gapura measured beside the first; ITEM is Key=Value (a setting), "
+                             "env:NAME=VALUE (its environment, e.g. env:DOTNET_gcServer=0) or dll:PATH (another build)")
+    parser.add_argument("--no-peers", action="store_true", help="Gapura (and its variants) only, without Portkey and claude-code-router")
     parser.add_argument("--probe-only", action="store_true", help="start everything, send one request per case, stop")
-    parser.add_argument("--memory-only", action="store_true", help="the probes and the open-stream test, then stop")
+    parser.add_argument("--memory-only", action="store_true", help="the probes, the open-stream test and the burst, then stop")
     args = parser.parse_args()
     # Portkey listens on every interface: never start it where there is any but lo (run.sh checks this too, before).
     with open("/proc/self/net/dev") as f:
@@ -470,6 +586,7 @@ def main():
         rate_rounds=1 if quick else 3, rate_s=3 if quick else 5,
         # The trickled stream outlasts the longest hold; a peer that does not hang up upstream leaves it running to its end.
         stream_hold_s=10 if quick else 25, slow_rate=768 if quick else 256,
+        burst_requests=8 if quick else 16,
     )
     started = time.monotonic()
     work = args.work
@@ -490,45 +607,56 @@ def main():
               f"one worker; the stream is {sse_bytes:,} bytes ({len(ANSWER_PIECES)} text chunks + role, finish, usage, [DONE]), "
               f"the JSON answer {json_bytes:,} bytes")
 
-        # --- Gapura: the Release build, as `gapura serve` runs, one compatible provider per mock path
-        gapura_dir = os.path.join(work, "gapura")
-        os.makedirs(gapura_dir)
-        gapura_argv = ["dotnet", args.gapura, "serve", f"--urls=http://127.0.0.1:{GAPURA_PORT}",
-                       f"--Gateway:ApiKey={GAPURA_KEY}", "--Gateway:AdminEmail=bench-admin@gapura.test",
-                       f"--Gateway:AdminPassword=Bench-{secrets.token_hex(16)}",
-                       f"--Storage:Path={os.path.join(gapura_dir, 'gapura.db')}"]
-        for name in ("sse", "json", "slow"):
-            gapura_argv += [f"--Providers:Compatible:{name}:BaseUrl=http://127.0.0.1:{MOCK_PORT}/{name}/v1",
-                            f"--Providers:Compatible:{name}:ApiKey={MOCK_KEY}",
-                            f"--Providers:Compatible:{name}:Models={MODEL}"]
-        gapura_argv += ["--" + s for s in args.gapura_setting]
-        env = dict(os.environ, DOTNET_CLI_TELEMETRY_OPTOUT="1", DOTNET_NOLOGO="1")
-        systems["gapura"] = System("gapura", "Gapura", gapura_argv, env, gapura_dir, GAPURA_PORT, os.path.join(work, "gapura.log"))
+        # --- Gapura: the Release build, as `gapura serve` runs, one compatible provider per mock path; then each variant
+        # (other settings, environment or build) as another process on its own port, measured in the same rounds.
+        gapuras = [("gapura", "Gapura", GAPURA_PORT, args.gapura, args.gapura_setting, {})]
+        for i, (name, dll, settings_v, env_v) in enumerate(parse_variants(args.variant, args.gapura)):
+            gapuras.append((f"gapura_{name}", f"Gapura[{name}]", VARIANT_PORT + i, dll, args.gapura_setting + settings_v, env_v))
+        for system, label, port, dll, settings_g, env_g in gapuras:
+            gapura_dir = os.path.join(work, system)
+            os.makedirs(gapura_dir)
+            gapura_argv = ["dotnet", dll, "serve", f"--urls=http://127.0.0.1:{port}",
+                           f"--Gateway:ApiKey={GAPURA_KEY}", "--Gateway:AdminEmail=bench-admin@gapura.test",
+                           f"--Gateway:AdminPassword=Bench-{secrets.token_hex(16)}",
+                           f"--Storage:Path={os.path.join(gapura_dir, 'gapura.db')}"]
+            for name in ("sse", "json", "slow"):
+                gapura_argv += [f"--Providers:Compatible:{name}:BaseUrl=http://127.0.0.1:{MOCK_PORT}/{name}/v1",
+                                f"--Providers:Compatible:{name}:ApiKey={MOCK_KEY}",
+                                f"--Providers:Compatible:{name}:Models={MODEL}"]
+            gapura_argv += ["--" + s for s in settings_g]
+            env = dict(os.environ, DOTNET_CLI_TELEMETRY_OPTOUT="1", DOTNET_NOLOGO="1", **env_g)
+            systems[system] = System(system, label, gapura_argv, env, gapura_dir, port, os.path.join(work, f"{system}.log"))
+            if system != "gapura":
+                print(f"variant {label}: " + " ".join(settings_g[len(args.gapura_setting):] + [f"{k}={v}" for k, v in env_g.items()]
+                                                       + ([f"dll={dll}"] if dll != args.gapura else [])))
 
-        # --- Portkey: its own start script, headless (no log console), production
         nm = args.node_modules
-        portkey_env = dict(os.environ, NODE_ENV="production")
-        systems["portkey"] = System("portkey", "Portkey", ["node", os.path.join(nm, "@portkey-ai/gateway/build/start-server.js"),
-                                                           f"--port={PORTKEY_PORT}", "--headless"],
-                                    portkey_env, work, PORTKEY_PORT, os.path.join(work, "portkey.log"))
+        if not args.no_peers:
+            # --- Portkey: its own start script, headless (no log console), production
+            portkey_env = dict(os.environ, NODE_ENV="production")
+            systems["portkey"] = System("portkey", "Portkey", ["node", os.path.join(nm, "@portkey-ai/gateway/build/start-server.js"),
+                                                               f"--port={PORTKEY_PORT}", "--headless"],
+                                        portkey_env, work, PORTKEY_PORT, os.path.join(work, "portkey.log"))
 
-        # --- claude-code-router: `ccr start` in the foreground, its home (config, pid file) in the work folder
-        ccr_home = os.path.join(work, "ccr-home")
-        os.makedirs(os.path.join(ccr_home, ".claude-code-router"))
-        with open(os.path.join(ccr_home, ".claude-code-router", "config.json"), "w") as f:
-            json.dump({
-                "LOG": False, "HOST": "127.0.0.1", "PORT": CCR_PORT, "API_TIMEOUT_MS": 600000, "NON_INTERACTIVE_MODE": True,
-                "Providers": [{"name": name, "api_base_url": f"http://127.0.0.1:{MOCK_PORT}/{name}/v1/chat/completions",
-                               "api_key": MOCK_KEY, "models": [MODEL]} for name in ("sse", "json", "slow")],
-                "Router": {"default": f"sse,{MODEL}"},
-            }, f, indent=2)
-        ccr_env = dict(os.environ, HOME=ccr_home)
-        systems["ccr"] = System("ccr", "claude-code-router", ["node", os.path.join(nm, "@musistudio/claude-code-router/dist/cli.js"), "start"],
-                                ccr_env, ccr_home, CCR_PORT, os.path.join(work, "ccr.log"))
+            # --- claude-code-router: `ccr start` in the foreground, its home (config, pid file) in the work folder
+            ccr_home = os.path.join(work, "ccr-home")
+            os.makedirs(os.path.join(ccr_home, ".claude-code-router"))
+            with open(os.path.join(ccr_home, ".claude-code-router", "config.json"), "w") as f:
+                json.dump({
+                    "LOG": False, "HOST": "127.0.0.1", "PORT": CCR_PORT, "API_TIMEOUT_MS": 600000, "NON_INTERACTIVE_MODE": True,
+                    "Providers": [{"name": name, "api_base_url": f"http://127.0.0.1:{MOCK_PORT}/{name}/v1/chat/completions",
+                                   "api_key": MOCK_KEY, "models": [MODEL]} for name in ("sse", "json", "slow")],
+                    "Router": {"default": f"sse,{MODEL}"},
+                }, f, indent=2)
+            ccr_env = dict(os.environ, HOME=ccr_home)
+            systems["ccr"] = System("ccr", "claude-code-router", ["node", os.path.join(nm, "@musistudio/claude-code-router/dist/cli.js"), "start"],
+                                    ccr_env, ccr_home, CCR_PORT, os.path.join(work, "ccr.log"))
 
-        systems["gapura"].wait_listening("/health", 60)
-        systems["portkey"].wait_listening("/", 60)
-        systems["ccr"].wait_listening("/", 60)
+        for g in gapuras:
+            systems[g[0]].wait_listening("/health", 60)
+        if not args.no_peers:
+            systems["portkey"].wait_listening("/", 60)
+            systems["ccr"].wait_listening("/", 60)
         print("versions: " + ", ".join([
             "Gapura " + subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() + " (Release)",
             "Portkey gateway " + json.load(open(os.path.join(nm, "@portkey-ai/gateway/package.json")))["version"],
@@ -540,10 +668,11 @@ def main():
         ]))
 
         # --- probes: every case answers whole, or is left out (and said so)
-        all_cases = cases()
+        gapura_systems = [(g[0], g[1], g[2]) for g in gapuras]
+        all_cases = cases(gapuras=gapura_systems)
         for case in all_cases:
             case.wrk_script, case.body_file = write_wrk_script(work, case)
-            problem = probe(case)
+            problem = "not started (--no-peers)" if case.system not in systems and case.system != "direct" else probe(case)
             if problem:
                 case.skipped = problem
                 print(f"  left out: {case.label} ({case.path}): {problem}")
@@ -567,8 +696,8 @@ def main():
         n = args.streams
         stream_mem = {}
         print(f"open streams: {n} at once per system, read when all are open upstream (at most {settings['stream_hold_s']} s; upstream trickles at {settings['slow_rate']} bytes/s)", flush=True)
-        slow_cases = {c.key: c for c in cases(slow=True)}
-        for key in ("gapura-pass", "gapura-trans", "portkey-pass", "portkey-trans", "ccr-trans"):
+        slow_cases = {c.key: c for c in cases(slow=True, gapuras=gapura_systems)}
+        for key in [f"{g[0]}-{kind}" for g in gapuras for kind in ("pass", "trans")] + ["portkey-pass", "portkey-trans", "ccr-trans"]:
             if by_key[key].skipped:
                 continue
             case = slow_cases[key]
@@ -599,6 +728,7 @@ def main():
                 time.sleep(1)
             wait_quiet(measured_pids, 5)
         if args.memory_only:
+            run_bursts(systems, by_key, live, settings)
             return 0
 
         # --- warm-up: every case at 64 connections, twice, the JIT and V8 settle before anything counts
@@ -655,6 +785,9 @@ def main():
 
         for s in systems.values():
             s.rss_end = rss_mb(s.pid)
+
+        # --- a burst of large bodies through each system in turn, then what each keeps for a minute after its burst
+        bursts = run_bursts(systems, by_key, live, settings)
 
         # --- results
         elapsed = time.monotonic() - started
@@ -728,8 +861,10 @@ def main():
         print()
         print(f"Memory (resident set of the process tree):")
         rows = []
-        for key, label, pass_key, trans_key in (("gapura", "Gapura", "gapura-pass", "gapura-trans"), ("portkey", "Portkey", "portkey-pass", "portkey-trans"),
-                                                ("ccr", "claude-code-router", None, "ccr-trans"), ("mock", "nginx mock", None, None)):
+        for key, label, pass_key, trans_key in [(g[0], g[1], f"{g[0]}-pass", f"{g[0]}-trans") for g in gapuras] + [
+                ("portkey", "Portkey", "portkey-pass", "portkey-trans"), ("ccr", "claude-code-router", None, "ccr-trans"), ("mock", "nginx mock", None, None)]:
+            if key not in systems:
+                continue
             s = systems[key]
             per = []
             for k in (pass_key, trans_key):
@@ -747,6 +882,16 @@ def main():
             rows.append([label, fmt(s.rss_fresh, 0), fmt(s.rss_idle, 0), fmt(s.rss_end, 0)] + per)
             bench_line(f"{key}_rss_idle_mb", round(s.rss_idle, 1))
         table(["system", "MB fresh", "MB after warm-up", "MB at the end", "per open stream, passthrough", "per open stream, Anthropic->OpenAI"], rows)
+
+        print()
+        print(f"After a burst ({settings['burst_requests']} bodies of {BURST_BYTES / 1e6:.0f} MB, 4 at a time), resident set in MB:")
+        rows = []
+        for name, b in bursts.items():
+            rows.append([systems[name].label, f"{b['ok']} of {b['n']}", fmt(b["before"], 0), fmt(b["peak"], 0), fmt(b["after10"], 0),
+                         fmt(b["after30"], 0), fmt(b["after60"], 0)])
+            bench_line(f"{name}_burst_peak_mb", round(b["peak"], 1))
+            bench_line(f"{name}_burst_after60_mb", round(b["after60"], 1))
+        table(["system", "answered whole", "before", "peak", "+10 s", "+30 s", "+60 s"], rows)
 
         left_out = [c for c in all_cases if c.skipped]
         if left_out:

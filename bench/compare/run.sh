@@ -5,7 +5,10 @@
 #   bash bench/compare/run.sh --quick    # about 5 min
 #   options passed on: --rate N (fixed rate, default 1000), --streams N (open streams, default 1000),
 #                      --gapura-setting Key=Value (repeatable, e.g. Logging:LogLevel:Default=Warning),
-#                      --probe-only (start all, one request per case), --memory-only (the probes and the open-stream test)
+#                      --probe-only (start all, one request per case), --memory-only (the probes, the open-stream test
+#                      and the burst of large bodies), --no-peers (Gapura only),
+#                      --variant NAME:ITEM[,ITEM...] (another Gapura measured in the same rounds; ITEM is Key=Value,
+#                      env:NAME=VALUE or dll:PATH, e.g. --variant wks:env:DOTNET_gcServer=0)
 #
 # Outside the namespace it installs what it needs (wrk and nginx from Debian, the pinned peers from npm), builds Gapura and
 # the open-loop client in Release, then runs itself again inside a fresh network + PID namespace. Portkey listens on every
@@ -17,8 +20,11 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 quick=0
 for a in "$@"; do [[ "$a" == "--quick" ]] && quick=1; done
-# A hard bound on the measuring part, whatever happens: quick ~6 min, full ~20 min, plus room for a slow machine.
-limit=$(( quick ? 900 : 2400 ))
+# A hard bound on the measuring part, whatever happens: quick ~7 min, full ~22 min, plus room for a slow machine and
+# for each --variant (another Gapura in every round).
+variants=0
+for a in "$@"; do [[ "$a" == "--variant" ]] && variants=$((variants + 1)); done
+limit=$(( (quick ? 1200 : 3000) + variants * (quick ? 300 : 900) ))
 
 if [[ "${GAPURA_COMPARE_INSIDE:-}" != "1" ]]; then
   # ---------------------------------------------------------------- outside: install and build, start nothing

@@ -168,10 +168,6 @@ internal sealed class ChatPipeline(
             rateLease?.Release(usage is null ? 0 : (long)usage.InputTokens + usage.OutputTokens);
             var record = Record(http, requestId, arrivedAt, frontDoor, model, stream, sessionId, client, route, context, usage, status, errorKind, started, elapsed);
             if (admission is not null) budgets.Settle(admission, usage, record.CostUsd);
-            if (usage is not null)
-                log.LogInformation("{Path} model={Model} provider={Provider} status={Status} in={In} out={Out} credits={Credits} estimated={Estimated} ms={Ms:F0}",
-                    http.Request.Path, model, context?.ResponseHeaders.GetValueOrDefault(ProviderChain.ProviderHeader) ?? "?", http.Response.StatusCode, usage.InputTokens, usage.OutputTokens, usage.Credits, usage.Estimated,
-                    elapsed.TotalMilliseconds);
             GapuraTracing.EndRequest(activity, record, hasUsage: usage is not null);
         }
     }

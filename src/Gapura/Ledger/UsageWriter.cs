@@ -16,12 +16,14 @@ internal sealed class UsageWriter(
     IGapuraStore store,
     IOptions<UsageOptions> options,
     TimeProvider time,
-    ILogger<UsageWriter> log) : BackgroundService
+    ILogger<UsageWriter> log,
+    ILoggerFactory loggers) : BackgroundService
 {
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan DropLogInterval = TimeSpan.FromMinutes(1);
 
     private readonly UsageOptions _options = options.Value;
+    private readonly ILogger _requests = loggers.CreateLogger(RequestLog.Category);
     private readonly List<UsageRecord> _batch = [];
     private long _written;
     private long _droppedLogged;
@@ -67,9 +69,13 @@ internal sealed class UsageWriter(
         }
     }
 
+    /// <summary>Takes what is queued, up to a batch, writing each request's log line as it leaves the queue.</summary>
     private void Fill(System.Threading.Channels.ChannelReader<UsageRecord> reader)
     {
+        var from = _batch.Count;
         while (_batch.Count < _options.BatchSize && reader.TryRead(out var record)) _batch.Add(record);
+        if (_batch.Count == from || !_requests.IsEnabled(LogLevel.Information)) return;
+        for (var i = from; i < _batch.Count; i++) RequestLog.Write(_requests, _batch[i]);
     }
 
     /// <summary>Writes the batch in hand, retrying until it lands or <paramref name="ct"/> fires; the batch is kept on failure.</summary>

@@ -15,7 +15,12 @@ public sealed class LedgerGatewayTests : IAsyncLifetime
 {
     private readonly GatewayFixture _gateway = new();
 
-    public Task InitializeAsync() => _gateway.InitializeAsync();
+    public Task InitializeAsync()
+    {
+        // The fixture logs warnings only; the request line is Information, under its own category.
+        _gateway.Settings.Add($"--Logging:LogLevel:{RequestLog.Category}=Information");
+        return _gateway.InitializeAsync();
+    }
 
     public Task DisposeAsync() => _gateway.DisposeAsync();
 
@@ -126,6 +131,37 @@ public sealed class LedgerGatewayTests : IAsyncLifetime
         for (var until = DateTime.UtcNow.AddSeconds(10); DateTime.UtcNow < until; await Task.Delay(20))
             if (_gateway.UsageRecords.TryGetValue(id, out var record)) return record;
         throw new TimeoutException($"no record for {id}");
+    }
+
+    [Fact]
+    public async Task Every_finished_request_gets_one_log_line_under_Gapura_Requests_written_by_the_ledger()
+    {
+        const string prompt = "request-line-prompt-5d1e must not be logged";
+        _gateway.Kiro.Enqueue(KiroScenario.Stream(KiroFrame.Text("Hello"), KiroFrame.Metering(0.25), KiroFrame.Metadata(321, 7)));
+        using var http = _gateway.Http();
+        using var served = await http.SendAsync(Messages(Ask.Replace("\"hi\"", $"\"{prompt}\"")));
+        Assert.Equal(HttpStatusCode.OK, served.StatusCode);
+        using var refused = await http.SendAsync(Messages(Ask.Replace("claude-sonnet-4-5", "no-such-model")));
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+
+        string LineOf(HttpResponseMessage response)
+        {
+            var id = response.Headers.GetValues(Gapura.Api.ChatPipeline.RequestIdHeader).Single();
+            var lines = _gateway.Logs.Lines.Where(l => l.Contains($"id={id}", StringComparison.Ordinal)).ToList();
+            return lines.Count == 1 ? lines[0] : throw new Xunit.Sdk.XunitException($"{lines.Count} lines name request {id}");
+        }
+        string? ok = null, error = null;
+        await Eventually(() =>
+        {
+            try { (ok, error) = (LineOf(served), LineOf(refused)); return Task.FromResult(true); }
+            catch (Xunit.Sdk.XunitException) { return Task.FromResult(false); }
+        });
+        var servedModel = served.Headers.GetValues("x-gapura-model").Single();
+        Assert.StartsWith($"Information {RequestLog.Category}: anthropic-messages model=claude-sonnet-4-5 provider=kiro served={servedModel} status=200 ok in=321 out=7 cached=0 credits=0.25 estimated=False ms=", ok);
+        Assert.StartsWith($"Information {RequestLog.Category}: anthropic-messages model=no-such-model provider=- served=- status=400 error in=0 out=0 ", error);
+        Assert.DoesNotContain(_gateway.Logs.Lines, l => l.Contains("request-line-prompt", StringComparison.Ordinal) || l.Contains(GatewayFixture.ApiKey, StringComparison.Ordinal));
+        // The request path itself no longer logs a line per request: only the ledger's category carries one.
+        Assert.DoesNotContain(_gateway.Logs.Lines, l => l.Contains("ChatPipeline", StringComparison.Ordinal) && l.StartsWith("Information", StringComparison.Ordinal));
     }
 
     /// <summary>Waits (bounded) for the writer to store the request's row, then reads column <c>v</c>.</summary>

@@ -26,7 +26,7 @@ public sealed class LedgerQueueTests : StoreTestBase
     public async Task The_writer_stores_what_was_queued_and_a_stop_flushes_the_rest()
     {
         var ledger = new UsageLedger(Options.Create(new UsageOptions()), []);
-        var writer = new UsageWriter(ledger, Store, Options.Create(new UsageOptions { FlushMilliseconds = 1000 }), TimeProvider.System, NullLogger<UsageWriter>.Instance);
+        var writer = new UsageWriter(ledger, Store, Options.Create(new UsageOptions { FlushMilliseconds = 1000 }), TimeProvider.System, NullLogger<UsageWriter>.Instance, NullLoggerFactory.Instance);
         await writer.StartAsync(CancellationToken.None);
         for (var i = 0; i < 50; i++) ledger.Record(UsageRepositoryTests.Record($"r{i}", Time.Now));
 
