@@ -7,6 +7,7 @@ Standard library only.
 """
 
 import argparse
+import base64
 import http.client
 import json
 import os
@@ -422,13 +423,17 @@ BURST_BYTES = 32_000_000   # under Gapura's default limit of 32 MiB (Gateway:Max
 
 
 def large_body(case):
-    """The case's request with its user message grown until the body is BURST_BYTES long."""
+    """The case's request with eight screenshots attached, BURST_BYTES in all: how a coding agent's request gets that large
+    (a long text would be refused first, as over the model's context window)."""
     body = json.loads(case.body)
     message = body["messages"][-1]
-    base = len(json.dumps(body, separators=(",", ":")).encode())
-    words = "the quick brown fox jumps over the lazy dog "
-    filler = (words * ((BURST_BYTES - base) // len(words) + 1))[:BURST_BYTES - base]
-    message["content"] = message["content"] + filler
+    base = len(json.dumps(body, separators=(",", ":")).encode()) + 400
+    data = base64.b64encode(b"\x89PNG\r\n\x1a\n" + os.urandom((BURST_BYTES - base) // 8 * 3 // 4 - 8)).decode()
+    if case.url == "/v1/messages":
+        images = [{"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": data}} for _ in range(8)]
+    else:
+        images = [{"type": "image_url", "image_url": {"url": "data:image/png;base64," + data}} for _ in range(8)]
+    message["content"] = [{"type": "text", "text": message["content"]}] + images
     return json.dumps(body, separators=(",", ":")).encode()
 
 

@@ -87,6 +87,8 @@ public static class GatewayHost
         services.AddGapuraIdentity(configuration);
         services.AddGapuraAdmin(configuration);
         services.AddSingleton<ChatPipeline>();
+        services.AddSingleton<Hosting.Memory.LargeBodyMemory>();
+        services.AddHostedService(sp => sp.GetRequiredService<Hosting.Memory.LargeBodyMemory>());
         services.AddSingleton<Conversations.InputTokenCalibration>();
         services.AddSingleton<ProviderChain>();
         services.AddKeyedSingleton<IFrontDoor>(FrontDoors.OpenAiChat, OpenAiChatFrontDoor.Instance);

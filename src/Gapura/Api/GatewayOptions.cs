@@ -32,6 +32,13 @@ public sealed class GatewayOptions
     [Range(typeof(long), "1024", "1073741824")]
     public long MaxRequestBodyBytes { get; set; } = 32 * 1024 * 1024;
 
+    /// <summary>
+    /// After request bodies of 1 MB or more adding up to this many megabytes, once none has come for 5 s, the gateway gives
+    /// the memory they took back to the system (<see cref="Hosting.Memory.LargeBodyMemory"/>). 0: never.
+    /// </summary>
+    [Range(0, 1_000_000)]
+    public int ReclaimMemoryAfterMegabytes { get; set; } = 64;
+
     /// <summary>How long a streaming response may stay silent before the gateway sends a keep-alive.</summary>
     [Range(0.1, 3600)]
     public double KeepAliveSeconds { get; set; } = 15;

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Gapura.Conversations;
+using Gapura.Formats;
 using Gapura.Routing;
 
 namespace Gapura.Providers.Anthropic;
@@ -18,7 +19,7 @@ internal static class AnthropicRequestBuilder
     public static byte[] Build(ChatRequest request, ModelInfo model)
     {
         var buffer = new ArrayBufferWriter<byte>(4096);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, JsonResponses.WriterOptions)) // relaxed: base64 "+" and non-ASCII text as themselves
         {
             var maxTokens = Math.Max(1, request.MaxTokens ?? model.MaxOutputTokens);
             w.WriteStartObject();

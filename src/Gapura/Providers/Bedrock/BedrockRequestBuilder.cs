@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Gapura.Conversations;
+using Gapura.Formats;
 
 namespace Gapura.Providers.Bedrock;
 
@@ -14,7 +15,7 @@ internal static class BedrockRequestBuilder
     public static byte[] Build(ChatRequest request, int maxOutputTokens, BedrockOptions options)
     {
         var buffer = new ArrayBufferWriter<byte>(4096);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, JsonResponses.WriterOptions)) // relaxed: base64 "+" and non-ASCII text as themselves
         {
             w.WriteStartObject();
             WriteMessages(w, request);

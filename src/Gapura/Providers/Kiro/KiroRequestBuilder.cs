@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Text;
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Gapura.Conversations;
 
@@ -22,12 +21,7 @@ internal static class KiroRequestBuilder
     public const string ToolUsesOnlyAssistant = "(calling tools)";
     public const string EmptyAssistant = "(empty response)";
 
-    /// <summary>
-    /// Relaxed escaping: the body never lands in HTML, and the default encoder would write every '&lt;',
-    /// '+' and non-ASCII letter as a six-byte escape — inflating base64 images and non-English text
-    /// towards the payload limit for nothing.
-    /// </summary>
-    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonWriterOptions WriterOptions = Formats.JsonResponses.WriterOptions;
 
     /// <param name="modelId">Kiro's model id, e.g. <c>claude-sonnet-4.5</c>.</param>
     /// <param name="modelMaxOutputTokens">The model's output cap; the base of effort-based thinking lengths when the client gives no max_tokens.</param>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Gapura.Conversations;
+using Gapura.Formats;
 
 namespace Gapura.Providers.OpenAi;
 
@@ -45,7 +46,7 @@ internal static class ChatCompletionsRequestBuilder
     public static byte[] Build(ChatRequest request, string modelId, ChatCompletionsDialect dialect)
     {
         var buffer = new ArrayBufferWriter<byte>(4096);
-        using (var w = new Utf8JsonWriter(buffer))
+        using (var w = new Utf8JsonWriter(buffer, JsonResponses.WriterOptions)) // relaxed: base64 "+" and non-ASCII text as themselves
         {
             w.WriteStartObject();
             w.WriteString("model", modelId);
