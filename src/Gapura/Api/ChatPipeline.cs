@@ -50,7 +50,7 @@ internal sealed class ChatPipeline(
         var arrivedAt = time.GetUtcNow();
         var requestId = Guid.CreateVersion7(arrivedAt).ToString("N");
         http.Response.Headers[RequestIdHeader] = requestId;
-        using var activity = GapuraTracing.StartRequest(requestId, frontDoor);
+        using var activity = GapuraTracing.StartRequest(requestId, frontDoor, http.Request.Headers.TraceParent, http.Request.Headers.TraceState);
         var ct = http.RequestAborted;
         string model = "?";
         var stream = false;
@@ -413,16 +413,24 @@ internal sealed class ChatPipeline(
             http.Response.ContentType = upstream.ContentType;
             foreach (var (name, value) in upstream.Headers) http.Response.Headers[name] = value;
             CopyHeaders(http, context);
-            var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+            byte[]? buffer = null;
             var tap = new UsageTap(stream);
             var relayed = false;
             var held = 0; // bytes of an event not yet complete, kept at the start of the buffer
             var midEvent = false;
             try
             {
-                int read;
-                while ((read = await upstream.Body.ReadAsync(buffer.AsMemory(held), relay.Token)) > 0)
+                while (true)
                 {
+                    // Between events, wait for the upstream with no buffer in hand.
+                    if (held == 0)
+                    {
+                        if (buffer is not null) { ArrayPool<byte>.Shared.Return(buffer); buffer = null; }
+                        await UpstreamHttp.WaitForDataAsync(upstream.Body, relay.Token);
+                    }
+                    buffer ??= ArrayPool<byte>.Shared.Rent(16 * 1024);
+                    var read = await upstream.Body.ReadAsync(buffer.AsMemory(held), relay.Token);
+                    if (read == 0) break;
                     if (context.FirstByteAt == 0) context.FirstByteAt = Stopwatch.GetTimestamp();
                     var filled = held + read;
                     // A stream is relayed whole events at a time, so that it can always be ended cleanly after what was sent
@@ -437,7 +445,7 @@ internal sealed class ChatPipeline(
                     held = filled - send;
                     if (held > 0 && send > 0) buffer.AsSpan(send, held).CopyTo(buffer);
                 }
-                if (held > 0) await RelayAsync(http, tap, buffer.AsMemory(0, held), ct); // the upstream ended without a last blank line
+                if (held > 0) await RelayAsync(http, tap, buffer!.AsMemory(0, held), ct); // the upstream ended without a last blank line
                 tap.Complete();
                 relayed = true;
             }
@@ -453,7 +461,7 @@ internal sealed class ChatPipeline(
             }
             finally
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
                 // The client left mid-answer: what the relayed bytes said so far is what it was charged.
                 if (!relayed) context.PartialUsage = tap.Usage ?? new Usage(context.EstimatedInputTokens, 0, Estimated: true);
             }

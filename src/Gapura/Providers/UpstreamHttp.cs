@@ -20,6 +20,13 @@ internal static class UpstreamHttp
         return new HttpClient(new RefuseRedirects { InnerHandler = handler }) { Timeout = timeout };
     }
 
+    /// <summary>
+    /// Waits until an upstream body has bytes to read, or has ended, with no buffer in hand: a zero-byte read, which
+    /// HttpClient's response streams complete when data arrives (others at once, which costs nothing). A stream waiting on
+    /// a model then holds no read buffer, which is most of what a thousand open streams would otherwise hold.
+    /// </summary>
+    public static ValueTask<int> WaitForDataAsync(Stream body, CancellationToken ct) => body.ReadAsync(Memory<byte>.Empty, ct);
+
     /// <summary>Connection settings every upstream shares.</summary>
     public static SocketsHttpHandler Handler(bool decompress = true) => new()
     {

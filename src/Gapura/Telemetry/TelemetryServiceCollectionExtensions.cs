@@ -36,10 +36,10 @@ internal static class TelemetryServiceCollectionExtensions
                 .WithTracing(tracing =>
                 {
                     tracing.AddSource(GapuraTracing.SourceName).AddOtlpExporter();
-                    // ASP.NET Core opens an activity per request that nobody records (it is there for log
-                    // correlation and to carry an incoming traceparent). The default parent-based sampler would
-                    // drop every request span beneath that unsampled local parent; a remote parent's decision
-                    // still counts. OTEL_TRACES_SAMPLER, when set, is the operator's choice and wins.
+                    // Every request is sampled unless the caller's traceparent says it is not (a remote parent's decision
+                    // counts; GapuraTracing reads that header itself). An unsampled local parent — such as ASP.NET Core's
+                    // own per-request activity, when its diagnostics logging is switched back on — does not drop the
+                    // request's span. OTEL_TRACES_SAMPLER, when set, is the operator's choice and wins.
                     if (string.IsNullOrWhiteSpace(configuration["OTEL_TRACES_SAMPLER"]))
                         tracing.SetSampler(new ParentBasedSampler(new AlwaysOnSampler(), localParentNotSampled: new AlwaysOnSampler()));
                 });

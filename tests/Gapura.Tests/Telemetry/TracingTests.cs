@@ -95,6 +95,24 @@ public sealed class TracingTests(GatewayFixture gateway) : IClassFixture<Gateway
     }
 
     [Fact]
+    public async Task A_callers_traceparent_makes_the_request_span_part_of_its_trace()
+    {
+        Listen();
+        gateway.Kiro.Enqueue(KiroScenario.Stream(KiroFrame.Text(Answer), KiroFrame.Metadata(42, 5), KiroFrame.Metering()));
+        using var http = gateway.Http();
+        var request = Wire.OpenAi(Wire.OpenAiBody(Prompt));
+        request.Headers.Add("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        request.Headers.Add("tracestate", "vendor=opaque");
+        var (response, body) = await Wire.SendAsync(http, request);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, body);
+
+        var span = await RequestSpanAsync(response.Headers.GetValues("x-gapura-request-id").Single());
+        Assert.Equal("4bf92f3577b34da6a3ce929d0e0e4736", span.TraceId.ToHexString());
+        Assert.Equal("00f067aa0ba902b7", span.ParentSpanId.ToHexString());
+        Assert.Equal("vendor=opaque", span.TraceStateString);
+    }
+
+    [Fact]
     public async Task A_failed_upstream_marks_both_spans_as_errors()
     {
         Listen();

@@ -62,7 +62,11 @@ internal sealed class LargeBodyMemory(IOptions<GatewayOptions> options, TimeProv
     {
         if (_reclaimAfter <= 0) return;
         using var timer = new PeriodicTimer(TimeSpan.FromSeconds(1), time);
-        while (await timer.WaitForNextTickAsync(stoppingToken)) Tick();
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken)) Tick();
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested) { } // stopping, or a start that failed
     }
 
     /// <summary>Once a second: the first pass when a burst is over, then the follow-ups.</summary>

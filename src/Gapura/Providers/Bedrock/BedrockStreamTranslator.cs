@@ -30,7 +30,7 @@ internal sealed class BedrockStreamTranslator
 
     public static async IAsyncEnumerable<StreamEvent> ReadAsync(Stream body, [EnumeratorCancellation] CancellationToken ct = default)
     {
-        var reader = PipeReader.Create(body, new StreamPipeReaderOptions(leaveOpen: true));
+        var reader = PipeReader.Create(body, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true));
         var translator = new BedrockStreamTranslator();
         var events = new List<StreamEvent>();
         try

@@ -61,7 +61,7 @@ internal static class KiroStreamReader
     public static async IAsyncEnumerable<StreamEvent> ReadAsync(Stream body, KiroStreamTranslator translator,
         [EnumeratorCancellation] CancellationToken ct = default)
     {
-        var reader = PipeReader.Create(body, new StreamPipeReaderOptions(leaveOpen: true));
+        var reader = PipeReader.Create(body, new StreamPipeReaderOptions(leaveOpen: true, useZeroByteReads: true));
         try
         {
             await foreach (var e in ReadAsync(reader, translator, ct).ConfigureAwait(false))

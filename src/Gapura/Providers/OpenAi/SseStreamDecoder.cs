@@ -121,7 +121,7 @@ internal abstract class SseStreamDecoder(string label)
     public static async IAsyncEnumerable<StreamEvent> ReadAsync(Stream body, SseStreamDecoder decoder,
         [EnumeratorCancellation] CancellationToken ct = default)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        byte[]? buffer = null;
         var events = new List<StreamEvent>();
         try
         {
@@ -130,6 +130,9 @@ internal abstract class SseStreamDecoder(string label)
                 int read;
                 try
                 {
+                    // Wait for the upstream with no buffer in hand (the decoder keeps any partial event itself).
+                    await UpstreamHttp.WaitForDataAsync(body, ct).ConfigureAwait(false);
+                    buffer ??= ArrayPool<byte>.Shared.Rent(16 * 1024);
                     read = await body.ReadAsync(buffer, ct).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is IOException or HttpRequestException && !ct.IsCancellationRequested)
@@ -137,7 +140,9 @@ internal abstract class SseStreamDecoder(string label)
                     throw new GatewayException(ErrorKind.UpstreamUnavailable, $"The connection to {decoder.Label} failed while the answer was streaming.", 502, inner: ex);
                 }
                 if (read == 0) break;
-                decoder.Feed(buffer.AsSpan(0, read), events);
+                decoder.Feed(buffer!.AsSpan(0, read), events);
+                ArrayPool<byte>.Shared.Return(buffer!);
+                buffer = null;
                 foreach (var e in events) yield return e;
                 events.Clear();
             }
@@ -146,7 +151,7 @@ internal abstract class SseStreamDecoder(string label)
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(buffer);
+            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }
