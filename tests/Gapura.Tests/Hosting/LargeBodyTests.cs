@@ -56,14 +56,14 @@ public sealed class LargeBodyMemoryTests
         Assert.Equal(0, memory.Reclaims); // not while the burst may still be going on
         Run(memory, clock, 1);
         Assert.Equal(1, memory.Reclaims); // 5 s of quiet
-        Run(memory, clock, 60);
+        Run(memory, clock, 14);
         Assert.Equal(1, memory.Reclaims);
         Run(memory, clock, 1);
-        Assert.Equal(2, memory.Reclaims); // 61 s after the first pass
-        Run(memory, clock, 60);
-        Assert.Equal(6, memory.Reclaims); // 76, 91, 106 and 121 s
+        Assert.Equal(2, memory.Reclaims); // 15 s after the first pass
+        Run(memory, clock, 105);
+        Assert.Equal(9, memory.Reclaims); // 30, 45, … 120 s
         Run(memory, clock, 600);
-        Assert.Equal(6, memory.Reclaims); // and then nothing more
+        Assert.Equal(9, memory.Reclaims); // and then nothing more
     }
 
     [Fact]

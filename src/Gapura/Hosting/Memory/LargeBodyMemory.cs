@@ -18,9 +18,9 @@ namespace Gapura.Hosting.Memory;
 /// So the chat pipeline reports every body of <see cref="LargeBody"/> or more. When at least
 /// <see cref="GatewayOptions.ReclaimMemoryAfterMegabytes"/> of them have arrived and none for <see cref="Quiet"/>, an
 /// aggressive, compacting collection runs (it also decommits what it frees). The shared array pool keeps the parser's
-/// arrays longer: a full collection a minute after the first one saw them makes it drop one array per core, and each
-/// later one another, so follow-up passes run every <see cref="FollowUpEvery"/> from <see cref="PoolTrim"/> after the first
-/// until <see cref="FollowUpUntil"/>. Each pass pauses the process for tens of
+/// arrays longer: a full collection a minute after an earlier one first saw them makes it drop one array per core, and
+/// each later one another (the burst's own collections may have seen them first), so short follow-up passes run every
+/// <see cref="FollowUpEvery"/> after the first, until <see cref="FollowUpUntil"/>. Each pass pauses the process for tens of
 /// milliseconds, so none runs while large bodies keep coming (the GC's own collections handle a steady load), and
 /// ordinary traffic never causes one.
 /// </para>
@@ -30,13 +30,11 @@ internal sealed class LargeBodyMemory(IOptions<GatewayOptions> options, TimeProv
     /// <summary>How long no large body may have arrived before the first collection runs.</summary>
     public static readonly TimeSpan Quiet = TimeSpan.FromSeconds(5);
 
-    /// <summary>After the first pass, when the shared array pool starts letting go of arrays it has held since: past its minute.</summary>
-    public static readonly TimeSpan PoolTrim = TimeSpan.FromSeconds(61);
-
-    /// <summary>The pool drops one array per core per full collection, then waits 15 s before the next.</summary>
+    /// <summary>The pool drops one array per core per full collection once they are a minute old, then waits 15 s before the next.</summary>
     public static readonly TimeSpan FollowUpEvery = TimeSpan.FromSeconds(15);
 
-    public static readonly TimeSpan FollowUpUntil = TimeSpan.FromSeconds(121);
+    /// <summary>After the first pass: by then the pool has let go of what the burst left in it.</summary>
+    public static readonly TimeSpan FollowUpUntil = TimeSpan.FromSeconds(120);
 
     /// <summary>A body this large or larger counts (Claude Code's largest text-only requests are a few hundred KB).</summary>
     public const int LargeBody = 1024 * 1024;
@@ -79,11 +77,11 @@ internal sealed class LargeBodyMemory(IOptions<GatewayOptions> options, TimeProv
             var bodies = Interlocked.Exchange(ref _pendingBytes, 0);
             Reclaim($"{bodies >> 20} MB of large request bodies are served");
             _firstPassAt = time.GetTimestamp();
-            _nextFollowUp = PoolTrim;
+            _nextFollowUp = FollowUpEvery;
         }
         else if (_firstPassAt is { } first && time.GetElapsedTime(first) >= _nextFollowUp)
         {
-            Reclaim($"follow-up {_nextFollowUp.TotalSeconds:0} s after, for the shared array pool's stale arrays");
+            Reclaim($"follow-up {_nextFollowUp.TotalSeconds:0} s after, for the arrays the shared pool lets go of");
             _nextFollowUp += FollowUpEvery;
             if (_nextFollowUp > FollowUpUntil) _firstPassAt = null;
         }
