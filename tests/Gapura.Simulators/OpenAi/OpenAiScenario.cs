@@ -60,6 +60,9 @@ public sealed class OpenAiScenario
     /// </summary>
     public byte[]? RawStream { get; init; }
 
+    /// <summary>Answer one JSON completion even when the request asks for a stream, as some small compatible servers do.</summary>
+    public bool IgnoreStream { get; init; }
+
     /// <summary>With <see cref="RawEvents"/>: end with <c>data: [DONE]</c>.</summary>
     public bool SendDone { get; init; } = true;
 

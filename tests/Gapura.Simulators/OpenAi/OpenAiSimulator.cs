@@ -180,7 +180,7 @@ public sealed partial class OpenAiSimulator : SimulatorServer
         var id = "chatcmpl-" + NextId();
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         string CallId() => "call_" + NextId();
-        if (stream) await PlayAsync(context, scenario ?? new OpenAiScenario(), OpenAiWireWriter.ChatChunks(answer, model, id, created, includeUsage, CallId), rng);
+        if (stream && scenario?.IgnoreStream != true) await PlayAsync(context, scenario ?? new OpenAiScenario(), OpenAiWireWriter.ChatChunks(answer, model, id, created, includeUsage, CallId), rng);
         else await DelayThenJson(context, scenario, OpenAiWireWriter.ChatCompletion(answer, model, id, created, CallId));
     }
 

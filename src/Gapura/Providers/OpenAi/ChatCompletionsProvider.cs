@@ -72,6 +72,9 @@ internal abstract class ChatCompletionsProvider(ChatCompletionsClient client, Pr
             else
             {
                 var stream = await response.Content.ReadAsStreamAsync(ct);
+                // Asked for a stream, some compatible servers answer one JSON completion anyway: read it as the stream it stands for.
+                if (string.Equals(response.Content.Headers.ContentType?.MediaType, "application/json", StringComparison.OrdinalIgnoreCase))
+                    stream = new MemoryStream(CompletionAsStream.ToSse(await CompletionAsStream.ReadAsync(stream, client.Account.Label, ct), client.Account.Label), writable: false);
                 events = SseStreamDecoder.ReadAsync(stream, new ChatCompletionsStreamDecoder(client.Account.Label, context.EstimatedInputTokens), ct);
             }
             await foreach (var e in events) yield return e;

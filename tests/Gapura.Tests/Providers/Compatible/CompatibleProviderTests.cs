@@ -245,6 +245,44 @@ public class CompatibleProviderTests
     }
 
     [Fact]
+    public async Task A_server_that_ignores_stream_true_and_answers_json_is_read_as_its_stream()
+    {
+        await using var sim = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions { RequireAuth = false });
+        var provider = CompatibleProvider(Client(Account(sim.ApiBaseUrl, key: null, provider: "tiny", dialect: ChatCompletionsDialect.Compatible)));
+        sim.Enqueue(new OpenAiScenario
+        {
+            IgnoreStream = true,
+            Answer = new OpenAiAnswer
+            {
+                Text = ["Checking the ", "weather."],
+                ToolCalls = [new OpenAiToolCall("get_weather", """{"city":"Jakarta"}"""), new OpenAiToolCall("get_time", """{"zone":"WIB"}""")],
+                PromptTokens = 31, CompletionTokens = 17,
+            },
+        });
+        var events = await Collect(provider.StreamAsync(Ask("weather?", tools: [Tool("get_weather"), Tool("get_time")]), Model("gpt-4o", "tiny"), new ChatContext(), default));
+
+        Assert.True(Assert.Single(sim.ChatRequests).Json!["stream"]!.GetValue<bool>()); // asked for a stream, got JSON
+        Assert.Equal("Checking the weather.", Text(events));
+        Assert.Equal(["get_weather", "get_time"], events.OfType<ToolCallStart>().Select(c => c.Name).ToArray());
+        Assert.Equal("""{"city":"Jakarta"}""", string.Concat(events.OfType<ToolCallDelta>().Where(d => d.Index == 0).Select(d => d.ArgumentsFragment)));
+        Assert.Equal("""{"zone":"WIB"}""", string.Concat(events.OfType<ToolCallDelta>().Where(d => d.Index == 1).Select(d => d.ArgumentsFragment)));
+        var end = Assert.IsType<MessageEnd>(events[^1]);
+        Assert.Equal((StopReason.ToolUse, 31, 17, false), (end.StopReason, end.Usage.InputTokens, end.Usage.OutputTokens, end.Usage.Estimated));
+    }
+
+    [Fact]
+    public async Task A_json_answer_that_is_not_a_completion_is_a_502_naming_the_server()
+    {
+        await using var sim = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions { RequireAuth = false });
+        sim.Enqueue(OpenAiScenario.Http(200, """{"status":"ok","note":"streaming is not supported"}""", ("Content-Type", "application/json")));
+        var provider = CompatibleProvider(Client(Account(sim.ApiBaseUrl, key: null, provider: "tiny", dialect: ChatCompletionsDialect.Compatible)));
+        var e = await Assert.ThrowsAsync<GatewayException>(() => Collect(provider.StreamAsync(Ask("x"), Model("gpt-4o", "tiny"), new ChatContext(), default)));
+        Assert.Equal((502, ErrorKind.UpstreamUnavailable), (e.Status, e.Kind));
+        Assert.Contains("tiny", e.Message);
+        Assert.Contains("no choices", e.Message);
+    }
+
+    [Fact]
     public async Task Compatible_errors_name_the_server()
     {
         await using var sim = await OpenAiSimulator.StartAsync(new OpenAiSimulatorOptions { RequireAuth = false });
