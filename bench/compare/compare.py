@@ -503,7 +503,7 @@ def table(headers, rows):
         print(line(r))
 
 
-def run_bursts(systems, by_key, live, settings):
+def run_bursts(systems, live, settings):
     """Each system takes `burst_requests` bodies of BURST_BYTES (4 at a time, its streaming cases alternately); a sampler
     reads every system's resident set each second. Returns per system: before, peak, and at +10/+30/+60 s after."""
     import threading
@@ -733,7 +733,7 @@ def main():
                 time.sleep(1)
             wait_quiet(measured_pids, 5)
         if args.memory_only:
-            run_bursts(systems, by_key, live, settings)
+            run_bursts(systems, live, settings)
             return 0
 
         # --- warm-up: every case at 64 connections, twice, the JIT and V8 settle before anything counts
@@ -792,7 +792,7 @@ def main():
             s.rss_end = rss_mb(s.pid)
 
         # --- a burst of large bodies through each system in turn, then what each keeps for a minute after its burst
-        bursts = run_bursts(systems, by_key, live, settings)
+        bursts = run_bursts(systems, live, settings)
 
         # --- results
         elapsed = time.monotonic() - started

@@ -517,23 +517,16 @@ internal sealed class ChatPipeline(
                 reader.AdvanceTo(buffer.Start, buffer.End);
                 throw TooLarge(limit);
             }
+            // Only a chunked body grows (by doubling, up to the limit): Kestrel holds a body to its Content-Length.
             if (length + buffer.Length > raw.Length)
-            {
-                // Chunked (no Content-Length): grow by doubling, up to the limit.
-                if (request.ContentLength is not null) throw GatewayException.BadRequest("The request body is longer than its Content-Length.");
                 Array.Resize(ref raw, (int)Math.Min(limit, Math.Max(raw.Length * 2L, length + buffer.Length)));
-            }
             buffer.CopyTo(raw.AsSpan(length));
             length += (int)buffer.Length;
             reader.AdvanceTo(buffer.End);
             if (read.IsCompleted) break;
         }
         if (length == 0) throw GatewayException.BadRequest("The request body is empty; a JSON object is required.");
-        if (length != raw.Length)
-        {
-            if (request.ContentLength is not null) throw GatewayException.BadRequest("The request body is shorter than its Content-Length.");
-            Array.Resize(ref raw, length);
-        }
+        if (length != raw.Length) Array.Resize(ref raw, length);
         try
         {
             var doc = JsonDocument.Parse(raw, new JsonDocumentOptions { MaxDepth = 128 });

@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Http.Headers;
-using System.Text;
 using Gapura.Api;
 using Gapura.Hosting.Memory;
 using Gapura.Tests.Integration;
@@ -109,27 +108,6 @@ public sealed class LargeBodyMemoryTests
 /// </summary>
 public sealed class LargeBodyReadingTests(GatewayFixture gateway) : IClassFixture<GatewayFixture>
 {
-    /// <summary>A body sent chunked in uneven pieces, so the gateway grows its buffer as it reads.</summary>
-    private sealed class ChunkedContent(string text) : HttpContent
-    {
-        private readonly byte[] _bytes = Encoding.UTF8.GetBytes(text);
-
-        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
-        {
-            for (int i = 0, piece = 700; i < _bytes.Length; i += piece, piece = piece * 3 % 9001 + 1)
-            {
-                await stream.WriteAsync(_bytes.AsMemory(i, Math.Min(piece, _bytes.Length - i)));
-                await stream.FlushAsync();
-            }
-        }
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = 0;
-            return false;
-        }
-    }
-
     [Theory]
     [InlineData(false)]
     [InlineData(true)]

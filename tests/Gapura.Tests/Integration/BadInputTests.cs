@@ -187,23 +187,6 @@ public class BodyLimitTests(SmallBodyGateway fixture) : IClassFixture<SmallBodyG
         ? Wire.AnthropicBody(new string('x', SmallBodyGateway.Limit + 100))
         : Wire.OpenAiBody(new string('x', SmallBodyGateway.Limit + 100));
 
-    /// <summary>A body sent chunked, so the gateway cannot refuse it from Content-Length alone.</summary>
-    private sealed class ChunkedContent(string text) : HttpContent
-    {
-        private readonly byte[] _bytes = Encoding.UTF8.GetBytes(text);
-
-        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
-        {
-            for (var i = 0; i < _bytes.Length; i += 512) await stream.WriteAsync(_bytes.AsMemory(i, Math.Min(512, _bytes.Length - i)));
-        }
-
-        protected override bool TryComputeLength(out long length)
-        {
-            length = 0;
-            return false;
-        }
-    }
-
     [Theory]
     [InlineData(false, false)]
     [InlineData(false, true)]

@@ -21,8 +21,6 @@ internal static class KiroRequestBuilder
     public const string ToolUsesOnlyAssistant = "(calling tools)";
     public const string EmptyAssistant = "(empty response)";
 
-    private static readonly JsonWriterOptions WriterOptions = Formats.JsonResponses.WriterOptions;
-
     /// <param name="modelId">Kiro's model id, e.g. <c>claude-sonnet-4.5</c>.</param>
     /// <param name="modelMaxOutputTokens">The model's output cap; the base of effort-based thinking lengths when the client gives no max_tokens.</param>
     /// <param name="profileArn">The credential's profile ARN; sent when known and <see cref="KiroOptions.SendProfileArn"/> allows.</param>
@@ -32,7 +30,7 @@ internal static class KiroRequestBuilder
         ChatRequest request, string modelId, int modelMaxOutputTokens, KiroOptions options, string? profileArn, string conversationId)
     {
         var aliases = new Dictionary<string, string>(StringComparer.Ordinal);
-        var tools = KiroToolSet.From(request, aliases, WriterOptions);
+        var tools = KiroToolSet.From(request, aliases, Formats.JsonResponses.WriterOptions);
         var toolsSent = request.ToolChoice?.Kind != ToolChoiceKind.None;
         var conversation = KiroConversation.From(request.Messages, foldToolUses: !toolsSent);
         AddHistoryAliases(request.Messages, aliases);
@@ -121,7 +119,7 @@ internal static class KiroRequestBuilder
             var first = skipPairs * 2;
             var lastAssistant = history.Count > first ? (KiroAssistantTurn)history[^1] : null;
 
-            using var w = new Utf8JsonWriter(output, WriterOptions);
+            using var w = new Utf8JsonWriter(output, Formats.JsonResponses.WriterOptions);
             w.WriteStartObject();
             w.WriteStartObject("conversationState");
             w.WriteString("chatTriggerType", "MANUAL");
